@@ -1,0 +1,181 @@
+use rfq_core::{
+    Currency, GeoPoint, RegionPrecision,
+    kafka::{KafkaSettings, TopicSettings},
+};
+use std::time::Duration;
+
+/// Settings of one adapter process.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdapterSettings {
+    /// Kafka connection.
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+
+    /// Topic names.
+    #[command(flatten)]
+    pub topics: TopicSettings,
+
+    /// Name of this adapter: prefixes its unicorns' ids and names its consumer group.
+    #[arg(
+        long = "adapter-name",
+        env = "RFQ_ADAPTER_NAME",
+        default_value = "berlin"
+    )]
+    pub name: String,
+
+    /// How often registrations are renewed.
+    #[arg(
+        long = "heartbeat-seconds",
+        env = "RFQ_HEARTBEAT_SECONDS",
+        default_value_t = 10
+    )]
+    pub heartbeat_seconds: u64,
+
+    /// The simulated fleet.
+    #[command(flatten)]
+    pub fleet: FleetSettings,
+}
+
+impl AdapterSettings {
+    /// Settings with defaults for everything but Kafka, topics and the name.
+    pub fn new(kafka: KafkaSettings, topics: TopicSettings, name: &str) -> Self {
+        Self {
+            kafka,
+            topics,
+            name: name.to_owned(),
+            heartbeat_seconds: 10,
+            fleet: FleetSettings::default(),
+        }
+    }
+
+    /// The consumer group: one per adapter name, so that every adapter sees
+    /// every RFQ of the regions it serves.
+    pub fn group_id(&self) -> String {
+        format!("rfq-adapter-{}", self.name)
+    }
+
+    /// How often registrations are renewed.
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_seconds.max(1))
+    }
+}
+
+fn parse_point(text: &str) -> Result<GeoPoint, String> {
+    let (lat, lon) = text
+        .split_once(',')
+        .ok_or_else(|| format!("expected LAT,LON, got {text:?}"))?;
+    let lat = lat
+        .trim()
+        .parse::<f64>()
+        .map_err(|e| format!("latitude: {e}"))?;
+    let lon = lon
+        .trim()
+        .parse::<f64>()
+        .map_err(|e| format!("longitude: {e}"))?;
+    GeoPoint::new(lat, lon).map_err(|e| e.to_string())
+}
+
+fn parse_precision(text: &str) -> Result<RegionPrecision, String> {
+    text.parse()
+        .map_err(|e: rfq_core::DomainError| e.to_string())
+}
+
+fn parse_currency(text: &str) -> Result<Currency, String> {
+    Currency::parse(text).map_err(|e| e.to_string())
+}
+
+/// The simulated fleet: where the unicorns are and how they behave.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FleetSettings {
+    /// Centre of the served area (LAT,LON). Default: central Berlin.
+    #[arg(long = "fleet-center", env = "RFQ_FLEET_CENTER", default_value = "52.52,13.40", value_parser = parse_point)]
+    pub center: GeoPoint,
+
+    /// Rings of regions around the centre's region that the fleet covers:
+    /// 0 = the centre's region only, 1 = a 3 × 3 block of regions.
+    #[arg(long = "fleet-ring", env = "RFQ_FLEET_RING", default_value_t = 1)]
+    pub ring: u8,
+
+    /// Unicorns per region.
+    #[arg(
+        long = "fleet-per-region",
+        env = "RFQ_FLEET_PER_REGION",
+        default_value_t = 4
+    )]
+    pub per_region: usize,
+
+    /// Unicorns per region that never answer (to exercise deadlines).
+    #[arg(
+        long = "fleet-silent-per-region",
+        env = "RFQ_FLEET_SILENT_PER_REGION",
+        default_value_t = 0
+    )]
+    pub silent_per_region: usize,
+
+    /// Geohash characters per region; must match the producer's.
+    #[arg(long, env = "RFQ_REGION_PRECISION", default_value = "5", value_parser = parse_precision)]
+    pub region_precision: RegionPrecision,
+
+    /// Fastest answer, in milliseconds.
+    #[arg(
+        long = "fleet-latency-min-ms",
+        env = "RFQ_FLEET_LATENCY_MIN_MS",
+        default_value_t = 100
+    )]
+    pub latency_min_ms: u64,
+
+    /// Slowest answer, in milliseconds (uniform in between).
+    #[arg(
+        long = "fleet-latency-max-ms",
+        env = "RFQ_FLEET_LATENCY_MAX_MS",
+        default_value_t = 800
+    )]
+    pub latency_max_ms: u64,
+
+    /// Probability that a unicorn declines an RFQ.
+    #[arg(
+        long = "fleet-decline-rate",
+        env = "RFQ_FLEET_DECLINE_RATE",
+        default_value_t = 0.1
+    )]
+    pub decline_rate: f64,
+
+    /// Base fare, in minor units.
+    #[arg(
+        long = "fleet-base-fare",
+        env = "RFQ_FLEET_BASE_FARE",
+        default_value_t = 390
+    )]
+    pub base_fare_minor: i64,
+
+    /// Price per kilometre of ride, in minor units.
+    #[arg(long = "fleet-per-km", env = "RFQ_FLEET_PER_KM", default_value_t = 200)]
+    pub per_km_minor: i64,
+
+    /// Currency of the quotes.
+    #[arg(long = "fleet-currency", env = "RFQ_FLEET_CURRENCY", default_value = "EUR", value_parser = parse_currency)]
+    pub currency: Currency,
+
+    /// Seed of the fleet's positions and temperaments (answers stay random).
+    #[arg(long = "fleet-seed", env = "RFQ_FLEET_SEED", default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        Self {
+            center: GeoPoint::new(52.52, 13.40).unwrap_or_else(|_| unreachable!()),
+            ring: 1,
+            per_region: 4,
+            silent_per_region: 0,
+            region_precision: RegionPrecision::DEFAULT,
+            latency_min_ms: 100,
+            latency_max_ms: 800,
+            decline_rate: 0.1,
+            base_fare_minor: 390,
+            per_km_minor: 200,
+            currency: Currency::parse("EUR").unwrap_or_else(|_| unreachable!()),
+            seed: 42,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Unicorn adapters: the "unicorn management service" of the seed
+//! architecture, with a simulated fleet standing in for the unicorn app.
+//!
+//! An adapter hosts a fleet of unicorns, each with a position and so a
+//! region. It registers them on the providers topic (heartbeats, so the
+//! producer can address them), consumes the requests topic in its own
+//! consumer group, skips by key every RFQ outside the regions it serves, and
+//! for each RFQ addressed to one of its unicorns sends that unicorn's quote or
+//! decline, after a simulated think time, to the RFQ's return address, keyed
+//! by correlation ID. An offset is stored only once every answer of its
+//! record is acknowledged by the broker.
+
+mod config;
+pub mod fleet;
+mod heartbeat;
+mod metrics;
+mod service;
+
+pub use config::{AdapterSettings, FleetSettings};
+pub use service::run;

@@ -1,0 +1,23 @@
+//! The adapters' metrics.
+
+use prometheus::IntCounterVec;
+use rfq_core::metrics::counter_vec;
+use std::sync::LazyLock;
+
+/// RFQs read, by what the adapter did (answered, not-served, expired).
+pub static RFQS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_adapter_rfqs_total",
+        "RFQs read by adapters, by disposition.",
+        &["adapter", "disposition"],
+    )
+});
+
+/// Answers sent, by kind (quoted, declined).
+pub static ANSWERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_adapter_answers_total",
+        "Answers sent by adapters' unicorns, by kind.",
+        &["adapter", "kind"],
+    )
+});

@@ -1,0 +1,301 @@
+//! Domain records to Avro values and back. Written by hand rather than via
+//! serde so that unions, enums and logical types map exactly onto the
+//! `.avsc` files, and so that every field is checked into a domain type here.
+
+use crate::{CodecError, Record, RecordType};
+use apache_avro::types::Value;
+use chrono::{DateTime, TimeZone, Utc};
+use rfq_core::{
+    CorrelationId, Currency, CustomerId, DomainError, GeoPoint, Outcome, Price, ProviderHeartbeat,
+    ProviderId, ProviderStatus, Region, Response, ReturnAddress, Rfq,
+};
+use std::{collections::HashMap, time::Duration};
+
+pub(crate) fn to_value(record: &Record) -> Value {
+    match record {
+        Record::Rfq(rfq) => rfq_value(rfq),
+        Record::Response(response) => response_value(response),
+        Record::Heartbeat(heartbeat) => heartbeat_value(heartbeat),
+    }
+}
+
+pub(crate) fn from_value(record_type: RecordType, value: Value) -> Result<Record, CodecError> {
+    let invalid = |error: DomainError| CodecError::Invalid {
+        record: record_type.full_name(),
+        error,
+    };
+    let fields = Fields::of(value).map_err(invalid)?;
+    match record_type {
+        RecordType::RfqRequest => parse_rfq(fields).map(Record::Rfq),
+        RecordType::QuoteResponse => parse_response(fields).map(Record::Response),
+        RecordType::ProviderHeartbeat => parse_heartbeat(fields).map(Record::Heartbeat),
+    }
+    .map_err(invalid)
+}
+
+fn record(fields: Vec<(&str, Value)>) -> Value {
+    Value::Record(
+        fields
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+    )
+}
+
+fn string(text: &str) -> Value {
+    Value::String(text.to_owned())
+}
+
+fn point_value(point: &GeoPoint) -> Value {
+    record(vec![
+        ("lat", Value::Double(point.lat())),
+        ("lon", Value::Double(point.lon())),
+    ])
+}
+
+fn time_value(time: &DateTime<Utc>) -> Value {
+    Value::TimestampMillis(time.timestamp_millis())
+}
+
+fn rfq_value(rfq: &Rfq) -> Value {
+    record(vec![
+        ("correlation_id", string(&rfq.id.to_string())),
+        ("customer", string(rfq.customer.as_str())),
+        ("region", string(rfq.region.as_str())),
+        ("pickup", point_value(&rfq.from)),
+        ("dropoff", point_value(&rfq.to)),
+        ("created_at", time_value(&rfq.created_at)),
+        ("deadline", time_value(&rfq.deadline)),
+        (
+            "addressed",
+            Value::Array(rfq.addressed.iter().map(|p| string(p.as_str())).collect()),
+        ),
+        (
+            "return_address",
+            record(vec![
+                ("topic", string(&rfq.return_address.topic)),
+                ("partition", Value::Int(rfq.return_address.partition)),
+            ]),
+        ),
+    ])
+}
+
+fn response_value(response: &Response) -> Value {
+    let outcome = match &response.outcome {
+        Outcome::Quoted {
+            price,
+            pickup_eta_seconds,
+        } => Value::Union(
+            0,
+            Box::new(record(vec![
+                ("price_minor", Value::Long(price.minor())),
+                ("currency", string(price.currency().as_str())),
+                (
+                    "pickup_eta_seconds",
+                    Value::Int(i32::try_from(*pickup_eta_seconds).unwrap_or(i32::MAX)),
+                ),
+            ])),
+        ),
+        Outcome::Declined { reason } => {
+            Value::Union(1, Box::new(record(vec![("reason", string(reason))])))
+        }
+    };
+    record(vec![
+        ("correlation_id", string(&response.rfq.to_string())),
+        ("provider", string(response.provider.as_str())),
+        ("responded_at", time_value(&response.responded_at)),
+        ("outcome", outcome),
+    ])
+}
+
+fn heartbeat_value(heartbeat: &ProviderHeartbeat) -> Value {
+    let (index, symbol) = match heartbeat.status {
+        ProviderStatus::Online => (0, "ONLINE"),
+        ProviderStatus::Offline => (1, "OFFLINE"),
+    };
+    record(vec![
+        ("provider", string(heartbeat.provider.as_str())),
+        ("adapter", string(&heartbeat.adapter)),
+        ("region", string(heartbeat.region.as_str())),
+        ("position", point_value(&heartbeat.position)),
+        ("status", Value::Enum(index, symbol.to_owned())),
+        ("at", time_value(&heartbeat.at)),
+        (
+            "valid_for_ms",
+            Value::Long(i64::try_from(heartbeat.valid_for.as_millis()).unwrap_or(i64::MAX)),
+        ),
+    ])
+}
+
+/// The fields of a decoded Avro record, taken out by name.
+struct Fields(HashMap<String, Value>);
+
+impl Fields {
+    fn of(value: Value) -> Result<Fields, DomainError> {
+        match value {
+            Value::Record(fields) => Ok(Fields(fields.into_iter().collect())),
+            other => Err(DomainError::new(
+                "",
+                format!("expected a record, got {other:?}"),
+            )),
+        }
+    }
+
+    fn take(&mut self, name: &str) -> Result<Value, DomainError> {
+        self.0
+            .remove(name)
+            .ok_or_else(|| DomainError::new(name, "missing"))
+    }
+
+    fn string(&mut self, name: &str) -> Result<String, DomainError> {
+        match self.take(name)? {
+            Value::String(text) => Ok(text),
+            other => Err(wrong(name, "a string", &other)),
+        }
+    }
+
+    fn long(&mut self, name: &str) -> Result<i64, DomainError> {
+        match self.take(name)? {
+            Value::Long(n) | Value::TimestampMillis(n) => Ok(n),
+            Value::Int(n) => Ok(i64::from(n)),
+            other => Err(wrong(name, "a long", &other)),
+        }
+    }
+
+    fn int(&mut self, name: &str) -> Result<i32, DomainError> {
+        match self.take(name)? {
+            Value::Int(n) => Ok(n),
+            other => Err(wrong(name, "an int", &other)),
+        }
+    }
+
+    fn double(&mut self, name: &str) -> Result<f64, DomainError> {
+        match self.take(name)? {
+            Value::Double(x) => Ok(x),
+            Value::Float(x) => Ok(f64::from(x)),
+            other => Err(wrong(name, "a double", &other)),
+        }
+    }
+
+    fn record(&mut self, name: &str) -> Result<Fields, DomainError> {
+        let value = self.take(name)?;
+        Fields::of(value).map_err(|error| error.within(name))
+    }
+
+    fn time(&mut self, name: &str) -> Result<DateTime<Utc>, DomainError> {
+        let millis = self.long(name)?;
+        Utc.timestamp_millis_opt(millis)
+            .single()
+            .ok_or_else(|| DomainError::new(name, format!("timestamp out of range: {millis}")))
+    }
+
+    fn point(&mut self, name: &str) -> Result<GeoPoint, DomainError> {
+        let mut point = self.record(name)?;
+        let lat = point.double("lat").map_err(|e| e.within(name))?;
+        let lon = point.double("lon").map_err(|e| e.within(name))?;
+        GeoPoint::new(lat, lon).map_err(|e| e.within(name))
+    }
+}
+
+fn wrong(name: &str, expected: &str, got: &Value) -> DomainError {
+    DomainError::new(name, format!("expected {expected}, got {got:?}"))
+}
+
+fn parse_rfq(mut f: Fields) -> Result<Rfq, DomainError> {
+    let addressed = match f.take("addressed")? {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(id) => ProviderId::parse(&id),
+                other => Err(wrong("addressed", "strings", &other)),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| DomainError::new("addressed", e.to_string()))?,
+        other => return Err(wrong("addressed", "an array", &other)),
+    };
+    let mut address = f.record("return_address")?;
+    let return_address = ReturnAddress {
+        topic: address
+            .string("topic")
+            .map_err(|e| e.within("return_address"))?,
+        partition: address
+            .int("partition")
+            .map_err(|e| e.within("return_address"))?,
+    };
+    if return_address.topic.is_empty() || return_address.partition < 0 {
+        return Err(DomainError::new(
+            "return_address",
+            "needs a topic and a partition >= 0",
+        ));
+    }
+    let created_at = f.time("created_at")?;
+    let deadline = f.time("deadline")?;
+    if deadline < created_at {
+        return Err(DomainError::new("deadline", "is before created_at"));
+    }
+    Ok(Rfq {
+        id: CorrelationId::parse(&f.string("correlation_id")?)?,
+        customer: CustomerId::parse(&f.string("customer")?)?,
+        region: Region::parse(&f.string("region")?)?,
+        from: f.point("pickup")?,
+        to: f.point("dropoff")?,
+        created_at,
+        deadline,
+        addressed,
+        return_address,
+    })
+}
+
+fn parse_response(mut f: Fields) -> Result<Response, DomainError> {
+    let outcome = match f.take("outcome")? {
+        Value::Union(0, quote) => {
+            let mut quote = Fields::of(*quote).map_err(|e| e.within("outcome"))?;
+            let currency = Currency::parse(&quote.string("currency")?)?;
+            let eta = quote.int("pickup_eta_seconds")?;
+            Outcome::Quoted {
+                price: Price::new(quote.long("price_minor")?, currency)?,
+                pickup_eta_seconds: u32::try_from(eta).map_err(|_| {
+                    DomainError::new("pickup_eta_seconds", format!("negative: {eta}"))
+                })?,
+            }
+        }
+        Value::Union(1, decline) => {
+            let mut decline = Fields::of(*decline).map_err(|e| e.within("outcome"))?;
+            Outcome::Declined {
+                reason: decline.string("reason")?,
+            }
+        }
+        other => return Err(wrong("outcome", "a Quote or a Decline", &other)),
+    };
+    Ok(Response {
+        rfq: CorrelationId::parse(&f.string("correlation_id")?)?,
+        provider: ProviderId::parse(&f.string("provider")?)?,
+        responded_at: f.time("responded_at")?,
+        outcome,
+    })
+}
+
+fn parse_heartbeat(mut f: Fields) -> Result<ProviderHeartbeat, DomainError> {
+    let status = match f.take("status")? {
+        Value::Enum(_, symbol) if symbol == "ONLINE" => ProviderStatus::Online,
+        Value::Enum(_, symbol) if symbol == "OFFLINE" => ProviderStatus::Offline,
+        other => return Err(wrong("status", "ONLINE or OFFLINE", &other)),
+    };
+    let valid_for_ms = f.long("valid_for_ms")?;
+    Ok(ProviderHeartbeat {
+        provider: ProviderId::parse(&f.string("provider")?)?,
+        adapter: f.string("adapter")?,
+        region: Region::parse(&f.string("region")?)?,
+        position: f.point("position")?,
+        status,
+        at: f.time("at")?,
+        valid_for: Duration::from_millis(
+            u64::try_from(valid_for_ms).map_err(|_| {
+                DomainError::new("valid_for_ms", format!("negative: {valid_for_ms}"))
+            })?,
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests;

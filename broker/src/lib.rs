@@ -1,0 +1,186 @@
+//! The embedded Kafka-API broker of `rfq up` and of the tests.
+//!
+//! [tansu](https://crates.io/crates/tansu-broker) speaks the Kafka wire
+//! protocol, so our components (and outside clients such as Python's
+//! confluent-kafka) talk to it through librdkafka exactly as they would to a
+//! real cluster; only the process boundary is saved. Records, topics and
+//! committed offsets live in one SQLite file under the data directory and
+//! survive a restart. Known limits of tansu 0.6 (see the README): no topic
+//! auto-creation, no transactions, and a consumer killed without leaving its
+//! group keeps its partitions until the next join or leave.
+
+use anyhow::Context as _;
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+use tansu_broker::{broker::Broker, coordinator::group::administrator::Controller};
+use tansu_storage::StorageContainer;
+use tokio::time::Instant;
+use url::Url;
+
+/// Where the broker keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerStorage {
+    /// One SQLite file: survives restarts. The default.
+    Sqlite(PathBuf),
+    /// Memory only: gone with the process (fast; for throw-away runs).
+    Memory,
+}
+
+/// Settings of the embedded broker.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Storage engine.
+    pub storage: BrokerStorage,
+}
+
+/// A running embedded broker; [`EmbeddedBroker::stop`] (or dropping it) stops it.
+pub struct EmbeddedBroker {
+    /// The address it listens on (and advertises).
+    addr: SocketAddr,
+    /// Tells the broker's thread to stop.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The broker's thread.
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EmbeddedBroker {
+    /// Starts the broker and waits until it accepts connections.
+    ///
+    /// The broker runs on a runtime of its own, on its own threads: the
+    /// Kafka clients of the same process make blocking calls (a consumer's
+    /// close, a synchronous commit) that wait for the broker, and a broker
+    /// sharing their runtime could be starved by them.
+    pub async fn start(settings: BrokerSettings) -> anyhow::Result<EmbeddedBroker> {
+        let addr = resolve_port(settings.listen)?;
+        let listener = Url::parse(&format!("tcp://{addr}")).context("listener URL")?;
+        let storage = match &settings.storage {
+            BrokerStorage::Sqlite(path) => sqlite_url(path)?,
+            BrokerStorage::Memory => Url::parse("memory://tansu/").context("memory URL")?,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("kafka-broker")
+            .enable_all()
+            .build()
+            .context("starting the broker's runtime")?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (failed_tx, mut failed) = tokio::sync::oneshot::channel::<String>();
+        let thread = std::thread::Builder::new()
+            .name("kafka-broker".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let built = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
+                        .node_id(tansu_broker::NODE_ID)
+                        .cluster_id("rfq")
+                        .incarnation_id(uuid::Uuid::new_v4())
+                        .advertised_listener(listener.clone())
+                        .storage(storage)
+                        .listener(listener)
+                        .silent(true)
+                        .build()
+                        .await;
+                    let mut broker = match built {
+                        Ok(broker) => broker,
+                        Err(error) => {
+                            let _ = failed_tx.send(format!("building the broker: {error:?}"));
+                            return;
+                        }
+                    };
+                    tokio::select! {
+                        served = broker.serve(Instant::now()) => {
+                            let _ = failed_tx.send(format!("broker stopped: {served:?}"));
+                        }
+                        _ = stopped => {}
+                    }
+                });
+                // Dropping the runtime here ends the broker's remaining tasks.
+            })
+            .context("spawning the broker thread")?;
+        wait_until_listening(addr, &mut failed).await?;
+        tracing::info!(%addr, "embedded Kafka broker listening");
+        Ok(EmbeddedBroker {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address clients bootstrap from.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving. Every acknowledged write is already in storage.
+    pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    async fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// tansu advertises the address it is given, so port 0 is replaced by a
+/// free port chosen here.
+fn resolve_port(listen: SocketAddr) -> anyhow::Result<SocketAddr> {
+    if listen.port() != 0 {
+        return Ok(listen);
+    }
+    let probe = TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+    probe.local_addr().context("reading the chosen port")
+}
+
+/// The SQLite storage URL of `path`. tansu resolves the URL's path against
+/// the working directory unless it stays absolute after one leading `/` is
+/// removed, so an absolute path is written with four slashes.
+fn sqlite_url(path: &Path) -> anyhow::Result<Url> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating broker data directory {}", parent.display()))?;
+    }
+    let absolute =
+        std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
+    let text = absolute
+        .to_str()
+        .with_context(|| format!("broker data path is not UTF-8: {}", absolute.display()))?;
+    Url::parse(&format!("sqlite:///{text}")).with_context(|| format!("storage URL for {text}"))
+}
+
+async fn wait_until_listening(
+    addr: SocketAddr,
+    failed: &mut tokio::sync::oneshot::Receiver<String>,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        if let Ok(reason) = failed.try_recv() {
+            anyhow::bail!(
+                "embedded broker failed to start on {addr}: {reason} (is the port in use?)"
+            );
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("embedded broker did not listen on {addr} within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,115 @@
+use super::DomainError;
+use serde::{Deserialize, Serialize};
+
+/// A point on Earth (WGS 84 degrees), checked to be finite and in range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawPoint", into = "RawPoint")]
+pub struct GeoPoint {
+    lat: f64,
+    lon: f64,
+}
+
+/// The unchecked shape of a point, as it arrives in JSON.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoint {
+    lat: f64,
+    lon: f64,
+}
+
+impl TryFrom<RawPoint> for GeoPoint {
+    type Error = DomainError;
+    fn try_from(raw: RawPoint) -> Result<Self, Self::Error> {
+        Self::new(raw.lat, raw.lon)
+    }
+}
+
+impl From<GeoPoint> for RawPoint {
+    fn from(point: GeoPoint) -> Self {
+        RawPoint {
+            lat: point.lat,
+            lon: point.lon,
+        }
+    }
+}
+
+impl GeoPoint {
+    /// Mean Earth radius used by [`GeoPoint::distance_km`].
+    const EARTH_RADIUS_KM: f64 = 6371.0088;
+
+    /// A point from latitude and longitude in degrees.
+    pub fn new(lat: f64, lon: f64) -> Result<Self, DomainError> {
+        if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+            return Err(DomainError::new(
+                "lat",
+                format!("latitude must be between -90 and 90 degrees, got {lat}"),
+            ));
+        }
+        if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+            return Err(DomainError::new(
+                "lon",
+                format!("longitude must be between -180 and 180 degrees, got {lon}"),
+            ));
+        }
+        Ok(Self { lat, lon })
+    }
+
+    /// Latitude in degrees.
+    pub fn lat(&self) -> f64 {
+        self.lat
+    }
+
+    /// Longitude in degrees.
+    pub fn lon(&self) -> f64 {
+        self.lon
+    }
+
+    /// Great-circle (haversine) distance in kilometres.
+    pub fn distance_km(&self, other: &GeoPoint) -> f64 {
+        let (lat1, lat2) = (self.lat.to_radians(), other.lat.to_radians());
+        let dlat = lat2 - lat1;
+        let dlon = (other.lon - self.lon).to_radians();
+        let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+        2.0 * Self::EARTH_RADIUS_KM * a.sqrt().asin()
+    }
+
+    /// The point `north_km` north and `east_km` east of this one (flat-earth
+    /// approximation, good for the few kilometres of a simulated fleet).
+    pub fn offset_km(&self, north_km: f64, east_km: f64) -> GeoPoint {
+        let lat = (self.lat + north_km / 110.574).clamp(-90.0, 90.0);
+        let lon_km_per_degree = 111.320 * self.lat.to_radians().cos().max(1e-6);
+        let lon = ((self.lon + east_km / lon_km_per_degree + 540.0) % 360.0) - 180.0;
+        GeoPoint { lat, lon }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_out_of_range_and_non_finite() {
+        assert!(GeoPoint::new(90.1, 0.0).is_err());
+        assert!(GeoPoint::new(-90.1, 0.0).is_err());
+        assert!(GeoPoint::new(0.0, 180.5).is_err());
+        assert!(GeoPoint::new(f64::NAN, 0.0).is_err());
+        assert!(GeoPoint::new(0.0, f64::INFINITY).is_err());
+        assert_eq!(GeoPoint::new(0.0, 181.0).unwrap_err().field, "lon");
+        assert!(GeoPoint::new(90.0, -180.0).is_ok());
+    }
+
+    #[test]
+    fn distance_berlin_to_potsdam() {
+        let berlin = GeoPoint::new(52.5200, 13.4050).unwrap();
+        let potsdam = GeoPoint::new(52.3906, 13.0645).unwrap();
+        let d = berlin.distance_km(&potsdam);
+        assert!((d - 26.9).abs() < 0.5, "got {d}");
+    }
+
+    #[test]
+    fn json_checks_range_and_unknown_fields() {
+        assert!(serde_json::from_str::<GeoPoint>(r#"{"lat": 52.5, "lon": 13.4}"#).is_ok());
+        assert!(serde_json::from_str::<GeoPoint>(r#"{"lat": 95, "lon": 13.4}"#).is_err());
+        assert!(serde_json::from_str::<GeoPoint>(r#"{"lat": 5, "lon": 1, "alt": 3}"#).is_err());
+    }
+}

@@ -1,0 +1,50 @@
+//! Domain types of the RFQ pipeline.
+//!
+//! Values from outside the process (HTTP bodies, Kafka records) are parsed
+//! into these types once, at the edge; code past the edge never re-checks a
+//! latitude or a provider id. Each constructor that takes outside input
+//! returns a [`DomainError`] that says what was wrong in words a client can act on.
+
+mod geo;
+mod heartbeat;
+mod ids;
+mod price;
+mod region;
+mod response;
+mod rfq;
+
+pub use geo::GeoPoint;
+pub use heartbeat::{ProviderHeartbeat, ProviderStatus};
+pub use ids::{CorrelationId, CustomerId, ProviderId};
+pub use price::{Currency, Price};
+pub use region::{Region, RegionPrecision};
+pub use response::{Outcome, Response};
+pub use rfq::{CloseReason, ReturnAddress, Rfq};
+
+/// Why a value from outside the process was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct DomainError {
+    /// The field (JSON pointer-ish path) that was wrong, e.g. `from.lat`.
+    pub field: String,
+    /// What was wrong with it.
+    pub message: String,
+}
+
+impl DomainError {
+    /// A refusal of `field` with a human-readable `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error reported under a parent field, e.g. `lat` → `from.lat`.
+    pub fn within(self, parent: &str) -> Self {
+        Self {
+            field: format!("{parent}.{}", self.field),
+            message: self.message,
+        }
+    }
+}

@@ -1,0 +1,149 @@
+use rdkafka::{
+    ClientConfig,
+    consumer::{ConsumerContext, StreamConsumer},
+    error::KafkaResult,
+    producer::FutureProducer,
+};
+
+/// Parses `KEY=VALUE` (a librdkafka option).
+pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(format!("empty option name in {text:?}"));
+    }
+    Ok((key.to_owned(), value.trim().to_owned()))
+}
+
+/// How to reach Kafka. Shared by every component.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KafkaSettings {
+    /// Kafka bootstrap servers, comma-separated host:port.
+    #[arg(
+        long = "brokers",
+        env = "RFQ_BROKERS",
+        default_value = "127.0.0.1:9092"
+    )]
+    pub brokers: String,
+
+    /// A librdkafka option passed through to every client, KEY=VALUE
+    /// (repeatable; in the environment, comma-separated). Applied last, so it
+    /// overrides our defaults: e.g. `security.protocol=SASL_SSL`.
+    #[arg(
+        long = "kafka-option",
+        env = "RFQ_KAFKA_OPTIONS",
+        value_delimiter = ',',
+        value_parser = parse_key_value
+    )]
+    pub options: Vec<(String, String)>,
+}
+
+impl KafkaSettings {
+    /// Settings for `brokers` with no extra options.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            options: Vec::new(),
+        }
+    }
+
+    /// A client config with `bootstrap.servers`, `client.id`, the given
+    /// defaults, then the pass-through options.
+    pub fn client_config(&self, client_id: &str, defaults: &[(&str, &str)]) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("client.id", client_id);
+        for (key, value) in defaults {
+            config.set(*key, *value);
+        }
+        for (key, value) in &self.options {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// A producer that waits for all in-sync replicas and retries without
+    /// duplicating (idempotence), with a short linger for batching.
+    pub fn producer(&self, client_id: &str) -> KafkaResult<FutureProducer> {
+        self.client_config(
+            client_id,
+            &[
+                ("acks", "all"),
+                ("enable.idempotence", "true"),
+                ("linger.ms", "5"),
+                ("message.timeout.ms", "30000"),
+                // Java clients' default, so keys land where theirs would.
+                ("partitioner", "murmur2_random"),
+            ],
+        )
+        .create()
+    }
+
+    /// A group consumer that stores offsets only when told to (the
+    /// at-least-once pattern: store after the effect is durable) and commits
+    /// stored offsets in the background and on rebalance.
+    pub fn consumer<C: ConsumerContext + 'static>(
+        &self,
+        client_id: &str,
+        group_id: &str,
+        context: C,
+    ) -> KafkaResult<StreamConsumer<C>> {
+        self.client_config(
+            client_id,
+            &[
+                ("group.id", group_id),
+                ("enable.auto.commit", "true"),
+                ("auto.commit.interval.ms", "1000"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "earliest"),
+                ("session.timeout.ms", "10000"),
+                ("heartbeat.interval.ms", "1000"),
+                ("enable.partition.eof", "false"),
+            ],
+        )
+        .create_with_context(context)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_override_defaults() {
+        let mut settings = KafkaSettings::new("k:9092");
+        settings
+            .options
+            .push(parse_key_value("linger.ms = 50").unwrap());
+        let config = settings.client_config("c", &[("linger.ms", "5")]);
+        assert_eq!(config.get("linger.ms"), Some("50"));
+        assert_eq!(config.get("bootstrap.servers"), Some("k:9092"));
+        assert!(parse_key_value("novalue").is_err());
+        assert!(parse_key_value("=x").is_err());
+    }
+}
+
+/// Commits the stored offsets synchronously, leaves the group and closes
+/// the consumer, off the async runtime (librdkafka blocks while it talks to
+/// the broker).
+pub async fn close_consumer<C: ConsumerContext + 'static>(consumer: StreamConsumer<C>) {
+    use rdkafka::consumer::{CommitMode, Consumer as _};
+    let closed = tokio::task::spawn_blocking(move || {
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(())
+            | Err(rdkafka::error::KafkaError::ConsumerCommit(
+                rdkafka::types::RDKafkaErrorCode::NoOffset,
+            )) => {}
+            Err(error) => tracing::warn!(%error, "final offset commit"),
+        }
+        consumer.unsubscribe();
+        drop(consumer);
+    })
+    .await;
+    if let Err(error) = closed {
+        tracing::warn!(%error, "closing a consumer");
+    }
+}

@@ -1,0 +1,22 @@
+//! Kafka plumbing shared by every component: client settings (with
+//! librdkafka options passed through), topic creation, at-least-once offset
+//! tracking and the dead-letter topic.
+//!
+//! All components reach Kafka through rdkafka only, so the same code runs
+//! against the embedded broker of `rfq up` and against a real cluster.
+
+mod config;
+mod dead_letter;
+mod offsets;
+mod topics;
+
+pub use config::{KafkaSettings, close_consumer, parse_key_value};
+pub use dead_letter::{DeadLetterHeaders, DeadLetters};
+pub use offsets::OffsetTracker;
+pub use topics::{TopicSettings, ensure_topics};
+
+use std::time::Duration;
+
+/// How long a producer waits for a record to be acknowledged before the
+/// caller gets an error (librdkafka `message.timeout.ms` bounds it too).
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,0 +1,168 @@
+//! The `POST /rfqs` body: parsed once into domain types.
+
+use crate::error::IntakeError;
+use rfq_core::{CustomerId, DomainError, GeoPoint};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// A checked RFQ submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRfq {
+    /// Pickup point.
+    pub from: GeoPoint,
+    /// Destination.
+    pub to: GeoPoint,
+    /// Who asks.
+    pub customer: CustomerId,
+    /// How long to gather quotes.
+    pub deadline: Duration,
+}
+
+/// Limits on a submission.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deadline when none is given.
+    pub default_deadline_seconds: u32,
+    /// Longest deadline allowed.
+    pub max_deadline_seconds: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Point {
+    lat: f64,
+    lon: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    from: Point,
+    to: Point,
+    customer: String,
+    #[serde(rename = "deadline-seconds")]
+    deadline_seconds: Option<i64>,
+}
+
+/// Parses a request body: not JSON → [`IntakeError::Malformed`]; JSON of the
+/// wrong shape or out-of-range values → [`IntakeError::Invalid`] naming the field.
+pub fn parse(bytes: &[u8], limits: Limits) -> Result<NewRfq, IntakeError> {
+    let json: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| IntakeError::Malformed(e.to_string()))?;
+    if !json.is_object() {
+        return Err(DomainError::new("", "the RFQ must be a JSON object").into());
+    }
+    let body: Body = serde_path_to_error::deserialize(json).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        DomainError::new(field, error.into_inner().to_string())
+    })?;
+    let point = |p: Point, name: &str| GeoPoint::new(p.lat, p.lon).map_err(|e| e.within(name));
+    let seconds = body
+        .deadline_seconds
+        .unwrap_or(i64::from(limits.default_deadline_seconds));
+    if !(1..=i64::from(limits.max_deadline_seconds)).contains(&seconds) {
+        return Err(DomainError::new(
+            "deadline-seconds",
+            format!(
+                "must be between 1 and {} seconds, got {seconds}",
+                limits.max_deadline_seconds
+            ),
+        )
+        .into());
+    }
+    Ok(NewRfq {
+        from: point(body.from, "from")?,
+        to: point(body.to, "to")?,
+        customer: CustomerId::parse(&body.customer)?,
+        deadline: Duration::from_secs(seconds.unsigned_abs()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        default_deadline_seconds: 300,
+        max_deadline_seconds: 3600,
+    };
+
+    fn field_of(body: &str) -> String {
+        match parse(body.as_bytes(), LIMITS) {
+            Err(IntakeError::Invalid(error)) => error.field,
+            other => panic!("expected Invalid for {body}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn valid_body_with_default_and_custom_deadline() {
+        let body = r#"{"from":{"lat":52.52,"lon":13.40},"to":{"lat":52.5,"lon":13.45},"customer":"alice"}"#;
+        let rfq = parse(body.as_bytes(), LIMITS).unwrap();
+        assert_eq!(rfq.deadline, Duration::from_secs(300));
+        assert_eq!(rfq.customer.as_str(), "alice");
+        let body = r#"{"from":{"lat":0,"lon":0},"to":{"lat":1,"lon":1},"customer":"b","deadline-seconds":20}"#;
+        assert_eq!(
+            parse(body.as_bytes(), LIMITS).unwrap().deadline,
+            Duration::from_secs(20)
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed() {
+        assert!(matches!(
+            parse(b"{\"from\":", LIMITS),
+            Err(IntakeError::Malformed(_))
+        ));
+        assert!(matches!(parse(b"", LIMITS), Err(IntakeError::Malformed(_))));
+    }
+
+    #[test]
+    fn each_invalid_field_is_named() {
+        let to = r#""to":{"lat":1,"lon":1}"#;
+        assert_eq!(
+            field_of(&format!(
+                r#"{{"from":{{"lat":91,"lon":0}},{to},"customer":"c"}}"#
+            )),
+            "from.lat"
+        );
+        assert_eq!(
+            field_of(&format!(
+                r#"{{"from":{{"lat":0,"lon":-181}},{to},"customer":"c"}}"#
+            )),
+            "from.lon"
+        );
+        assert_eq!(
+            field_of(&format!(
+                r#"{{"from":{{"lat":0,"lon":0}},{to},"customer":"  "}}"#
+            )),
+            "customer"
+        );
+        assert_eq!(
+            field_of(&format!(
+                r#"{{"from":{{"lat":0,"lon":0}},{to},"customer":"c","deadline-seconds":0}}"#
+            )),
+            "deadline-seconds"
+        );
+        assert_eq!(
+            field_of(&format!(
+                r#"{{"from":{{"lat":0,"lon":0}},{to},"customer":"c","deadline-seconds":86400}}"#
+            )),
+            "deadline-seconds"
+        );
+        assert_eq!(
+            field_of(&format!(
+                r#"{{"from":{{"lat":0,"lon":0}},{to},"customer":"c","tip":5}}"#
+            )),
+            "tip"
+        );
+        assert_eq!(
+            field_of(&format!(
+                r#"{{"from":{{"lat":"x","lon":0}},{to},"customer":"c"}}"#
+            )),
+            "from.lat"
+        );
+        assert_eq!(field_of(&format!(r#"{{{to},"customer":"c"}}"#)), "");
+        assert_eq!(field_of("[1,2]"), "");
+    }
+}

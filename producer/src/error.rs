@@ -1,0 +1,71 @@
+use axum::{http::StatusCode, response::IntoResponse};
+use rfq_core::{DomainError, problem::Problem};
+
+/// Why an RFQ submission was not accepted. Each maps to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The body is not declared as JSON.
+    #[error("send the RFQ as JSON (Content-Type: application/json), not {0:?}")]
+    UnsupportedMediaType(String),
+    /// The body is larger than allowed.
+    #[error("the body exceeds the limit of {0} bytes")]
+    TooLarge(usize),
+    /// The body is not JSON at all.
+    #[error("the body is not valid JSON: {0}")]
+    Malformed(String),
+    /// JSON, but not a valid RFQ.
+    #[error("{0}")]
+    Invalid(DomainError),
+    /// Kafka or the store did not acknowledge: try again shortly.
+    #[error("the RFQ could not be recorded right now: {0}")]
+    Unavailable(String),
+}
+
+impl From<DomainError> for IntakeError {
+    fn from(error: DomainError) -> Self {
+        IntakeError::Invalid(error)
+    }
+}
+
+impl IntakeError {
+    /// The outcome label of the submissions metric.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            IntakeError::Unavailable(_) => "unavailable",
+            _ => "invalid",
+        }
+    }
+}
+
+impl IntoResponse for IntakeError {
+    fn into_response(self) -> axum::response::Response {
+        let detail = self.to_string();
+        let problem = match self {
+            IntakeError::UnsupportedMediaType(_) => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Media Type",
+                detail,
+            ),
+            IntakeError::TooLarge(limit) => {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large", detail)
+                    .with("limit-bytes", limit)
+            }
+            IntakeError::Malformed(_) => {
+                Problem::new(StatusCode::BAD_REQUEST, "Malformed JSON", detail)
+            }
+            IntakeError::Invalid(error) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid RFQ",
+                format!("{}: {}", error.field, error.message),
+            )
+            .with("field", error.field),
+            IntakeError::Unavailable(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+                detail,
+            )
+            .retry_after(1),
+        };
+        problem.into_response()
+    }
+}

@@ -1,0 +1,215 @@
+use crate::{
+    ProducerSettings,
+    body::{self, Limits, NewRfq},
+    error::IntakeError,
+    metrics::ADDRESSED,
+    registry::{self, Registry},
+};
+use anyhow::Context as _;
+use chrono::Utc;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rfq_avro::{Record, SharedCodec};
+use rfq_core::{
+    CorrelationId, Region, ReturnAddress, Rfq,
+    kafka::{DELIVERY_TIMEOUT, DeadLetters},
+};
+use rfq_store::{Effect, Store};
+use std::{sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+
+/// The running producer: shared by its HTTP handlers.
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ProducerSettings,
+    /// The task following the providers topic.
+    registry_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Partitions of the quotes topic (read from the broker at start).
+    quote_partitions: i32,
+    registry: Registry,
+    producer: FutureProducer,
+    codec: SharedCodec,
+    store: Arc<dyn Store>,
+}
+
+impl Producer {
+    /// Connects to Kafka, starts following the provider registry, and
+    /// returns the producer whose [`Producer::router`] serves `POST /rfqs`.
+    pub async fn start(
+        settings: ProducerSettings,
+        store: Arc<dyn Store>,
+        codec: SharedCodec,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Producer> {
+        let producer = settings
+            .kafka
+            .producer("rfq-producer")
+            .context("creating the Kafka producer")?;
+        let quotes = settings.topics.quotes_topic.clone();
+        let metadata = tokio::task::spawn_blocking({
+            let (producer, quotes) = (producer.clone(), quotes.clone());
+            move || {
+                producer
+                    .client()
+                    .fetch_metadata(Some(&quotes), Duration::from_secs(10))
+            }
+        })
+        .await?
+        .with_context(|| format!("reading metadata of {quotes}"))?;
+        let quote_partitions = metadata
+            .topics()
+            .first()
+            .map(|topic| topic.partitions().len())
+            .and_then(|n| i32::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .with_context(|| format!("topic {quotes} does not exist (create the topics first)"))?;
+        let registry = Registry::default();
+        let dead_letters = DeadLetters::new(
+            producer.clone(),
+            settings.topics.dead_letter_topic.clone(),
+            "producer",
+        );
+        let registry_task = tokio::spawn({
+            let (kafka, topic) = (
+                settings.kafka.clone(),
+                settings.topics.providers_topic.clone(),
+            );
+            let (registry, codec) = (registry.clone(), codec.clone());
+            async move {
+                if let Err(error) = registry::follow(
+                    kafka,
+                    topic,
+                    registry,
+                    codec,
+                    dead_letters,
+                    shutdown.clone(),
+                )
+                .await
+                {
+                    tracing::error!(error = format!("{error:#}"), "provider registry stopped");
+                    shutdown.cancel();
+                }
+            }
+        });
+        Ok(Producer {
+            inner: Arc::new(Inner {
+                settings,
+                registry_task: std::sync::Mutex::new(Some(registry_task)),
+                quote_partitions,
+                registry,
+                producer,
+                codec,
+                store,
+            }),
+        })
+    }
+
+    /// The provider registry this producer addresses RFQs from.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// Waits until the registry follower has stopped (after shutdown), so
+    /// that its Kafka client is closed before the broker goes away.
+    pub async fn stopped(&self) {
+        let task = self
+            .inner
+            .registry_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    pub(crate) fn settings(&self) -> &ProducerSettings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn parse(&self, bytes: &[u8]) -> Result<NewRfq, IntakeError> {
+        body::parse(
+            bytes,
+            Limits {
+                default_deadline_seconds: self.inner.settings.default_deadline_seconds,
+                max_deadline_seconds: self.inner.settings.max_deadline_seconds,
+            },
+        )
+    }
+
+    /// Accepts a checked submission: addresses it, makes it durable in
+    /// Kafka and the store, and returns the RFQ.
+    pub(crate) async fn accept(&self, new: NewRfq) -> Result<Rfq, IntakeError> {
+        let inner = &self.inner;
+        let now = Utc::now();
+        let id = CorrelationId::new_random();
+        let region = Region::of(&new.from, inner.settings.region_precision);
+        let deadline = now
+            + chrono::Duration::from_std(new.deadline)
+                .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        let rfq = Rfq {
+            id,
+            addressed: inner.registry.live_in(&region, now),
+            region,
+            customer: new.customer,
+            from: new.from,
+            to: new.to,
+            created_at: now,
+            deadline,
+            return_address: ReturnAddress {
+                topic: inner.settings.topics.quotes_topic.clone(),
+                partition: id.partition(inner.quote_partitions),
+            },
+        };
+        ADDRESSED.observe(rfq.addressed.len() as f64);
+        let unavailable = |e: &dyn std::fmt::Display| IntakeError::Unavailable(e.to_string());
+        let record = Record::Rfq(rfq.clone());
+        let payload = inner
+            .codec
+            .encode(&rfq.return_address.topic, &record)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let key = id.to_string();
+        // 1. The aggregator's copy, in the partition that owns the RFQ.
+        self.send(
+            FutureRecord::to(&rfq.return_address.topic)
+                .partition(rfq.return_address.partition)
+                .key(key.as_str())
+                .payload(payload.as_slice()),
+        )
+        .await?;
+        // 2. The store, so that the status resource exists before the 202.
+        inner
+            .store
+            .apply(&[Effect::Open(rfq.clone())])
+            .await
+            .map_err(|e| unavailable(&e))?;
+        // 3. The broadcast to the adapters of the region.
+        let requests = &inner.settings.topics.requests_topic;
+        let payload = inner
+            .codec
+            .encode(requests, &record)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        self.send(
+            FutureRecord::to(requests)
+                .key(rfq.region.as_str())
+                .payload(payload.as_slice()),
+        )
+        .await?;
+        tracing::debug!(%id, region = %rfq.region, addressed = rfq.addressed.len(), "RFQ accepted");
+        Ok(rfq)
+    }
+
+    async fn send(&self, record: FutureRecord<'_, str, [u8]>) -> Result<(), IntakeError> {
+        self.inner
+            .producer
+            .send(record, DELIVERY_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(|(error, _)| IntakeError::Unavailable(format!("Kafka: {error}")))
+    }
+}

@@ -1,0 +1,26 @@
+//! The producer: the customer-facing intake of RFQs.
+//!
+//! `POST /rfqs` parses the body into domain types, derives the region from
+//! the pickup point, snapshots the providers registered in that region (the
+//! RFQ's addressed set), and then, in this order:
+//!
+//! 1. copies the RFQ to its return address (the quotes-topic partition its
+//!    aggregator owns), so the aggregator knows it before any answer;
+//! 2. records it in the store, so `GET /rfqs/{id}` finds it at once;
+//! 3. publishes it to the requests topic keyed by region, for the adapters;
+//!
+//! and only then answers `202 Accepted`. Each step waits for the broker's or
+//! the store's acknowledgement; a failure answers `503` and the client may
+//! retry (an RFQ whose step 3 failed closes at its deadline, unseen).
+
+mod body;
+mod config;
+mod error;
+mod intake;
+mod metrics;
+mod registry;
+mod routes;
+
+pub use config::ProducerSettings;
+pub use intake::Producer;
+pub use registry::Registry;

@@ -1,0 +1,96 @@
+//! `POST /rfqs`.
+
+use crate::{
+    Producer,
+    error::IntakeError,
+    metrics::{ACCEPT_SECONDS, SUBMISSIONS},
+};
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use rfq_core::http::base_url;
+use serde_json::json;
+use std::time::Instant;
+
+impl Producer {
+    /// The routes of the producer: `POST /rfqs`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/rfqs", post(submit))
+            .layer(DefaultBodyLimit::max(self.settings().max_body_bytes))
+            .with_state(self.clone())
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> Result<(), IntakeError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(IntakeError::UnsupportedMediaType(content_type.to_owned()))
+    }
+}
+
+async fn submit(
+    State(producer): State<Producer>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let result = async {
+        is_json(&headers)?;
+        let body = body.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                IntakeError::TooLarge(producer.settings().max_body_bytes)
+            } else {
+                IntakeError::Malformed(rejection.body_text())
+            }
+        })?;
+        let new = producer.parse(&body)?;
+        producer.accept(new).await
+    }
+    .await;
+    match result {
+        Ok(rfq) => {
+            SUBMISSIONS.with_label_values(&["accepted"]).inc();
+            ACCEPT_SECONDS.observe(started.elapsed().as_secs_f64());
+            let path = format!("/rfqs/{}", rfq.id);
+            let base = base_url(&headers, producer.settings().public_url.as_deref());
+            let body = json!({
+                "links": {
+                    "self": format!("{base}{path}"),
+                    "result": format!("{base}{path}/result"),
+                },
+                "id": rfq.id.to_string(),
+                "status": "running",
+                "eta": rfq.deadline.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "region": rfq.region.as_str(),
+                "providers-addressed": rfq.addressed.len(),
+            });
+            (StatusCode::ACCEPTED, [(header::LOCATION, path)], Json(body)).into_response()
+        }
+        Err(error) => {
+            SUBMISSIONS.with_label_values(&[error.outcome()]).inc();
+            if matches!(error, IntakeError::Unavailable(_)) {
+                tracing::warn!(%error, "RFQ not accepted");
+            }
+            error.into_response()
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The `rfq` command: every component of the pipeline as a subcommand, and
+//! `rfq up`, which runs them all in one process around an embedded broker.
+//!
+//! [`Pipeline`] is what `rfq up` runs; the integration tests start the same
+//! thing on free ports, so what they check is what a user runs.
+
+pub mod cli;
+mod pipeline;
+mod telemetry;
+
+pub use pipeline::{AdapterSpec, Pipeline, UpSettings};
+pub use telemetry::init_tracing;

@@ -1,0 +1,133 @@
+//! The result store: what the aggregator persists and the read API serves.
+//!
+//! [`Store`] is the contract; [`EmbeddedStore`] implements it on a local
+//! SQLite file through libsql (the SQLite the embedded broker already links,
+//! so the binary carries one copy), and the ScyllaDB store implements the same
+//! trait for production. Every write is an [`Effect`] applied idempotently, so
+//! a record redelivered after a crash changes nothing: the aggregator may
+//! store a Kafka offset as soon as [`Store::apply`] returned.
+
+mod embedded;
+
+pub use embedded::EmbeddedStore;
+
+use chrono::{DateTime, Utc};
+use rfq_core::{CloseReason, CorrelationId, ProviderId, Response, Rfq};
+use std::collections::BTreeSet;
+
+/// Where an RFQ stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RfqStatus {
+    /// Gathering answers.
+    Open,
+    /// Closed; its result is final.
+    Closed {
+        /// Why it closed.
+        reason: CloseReason,
+        /// When it closed.
+        closed_at: DateTime<Utc>,
+    },
+}
+
+/// An RFQ as stored, with its status and how many answers arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRfq {
+    /// The RFQ as accepted.
+    pub rfq: Rfq,
+    /// Open or closed.
+    pub status: RfqStatus,
+    /// Answers (quotes and declines) accepted so far.
+    pub responses_received: u32,
+}
+
+/// An accepted answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    /// The answer.
+    pub response: Response,
+    /// When the aggregator accepted it.
+    pub received_at: DateTime<Utc>,
+}
+
+/// An open RFQ to be recovered by the aggregator that owns its partition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenRfq {
+    /// The RFQ.
+    pub rfq: Rfq,
+    /// Providers that already answered.
+    pub answered: BTreeSet<ProviderId>,
+}
+
+/// One idempotent change to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Record an accepted RFQ (no-op if it is already there).
+    Open(Rfq),
+    /// Record an answer; the first answer of a provider to an RFQ wins, a
+    /// second one is a no-op.
+    Respond {
+        /// The answer.
+        response: Response,
+        /// When it was accepted.
+        received_at: DateTime<Utc>,
+    },
+    /// Close an RFQ (no-op if it is already closed: the first close wins).
+    Close {
+        /// The RFQ.
+        rfq: CorrelationId,
+        /// Why.
+        reason: CloseReason,
+        /// When.
+        closed_at: DateTime<Utc>,
+    },
+}
+
+/// A store failure. Callers retry or report; they never store a Kafka offset
+/// after one.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (I/O, connection, ...).
+    #[error("store backend: {0}")]
+    Backend(String),
+    /// Stored data could not be read back into domain types.
+    #[error("corrupt stored row: {0}")]
+    Corrupt(String),
+}
+
+/// The contract every store implements.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// Applies `effects` atomically and durably, in order.
+    async fn apply(&self, effects: &[Effect]) -> Result<(), StoreError>;
+
+    /// An RFQ by id.
+    async fn rfq(&self, id: &CorrelationId) -> Result<Option<StoredRfq>, StoreError>;
+
+    /// The accepted answers of an RFQ, in order of acceptance.
+    async fn responses(&self, id: &CorrelationId) -> Result<Vec<StoredResponse>, StoreError>;
+
+    /// The RFQs still open whose return address is `partition`.
+    async fn open_rfqs(&self, partition: i32) -> Result<Vec<OpenRfq>, StoreError>;
+}
+
+/// Where results are stored.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreSettings {
+    /// Path of the embedded result store (a SQLite file; shared safely by
+    /// processes on one machine).
+    #[arg(
+        long = "store-path",
+        env = "RFQ_STORE_PATH",
+        default_value = "data/results.db"
+    )]
+    pub store_path: std::path::PathBuf,
+}
+
+impl StoreSettings {
+    /// Opens the configured store.
+    pub async fn open(&self) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+        Ok(std::sync::Arc::new(
+            EmbeddedStore::open(&self.store_path).await?,
+        ))
+    }
+}

@@ -1,0 +1,228 @@
+//! Starting a pipeline on free ports and talking to it as the customer app does.
+
+use rfq::{AdapterSpec, Pipeline, UpSettings};
+use rfq_adapters::FleetSettings;
+use rfq_core::{GeoPoint, RegionPrecision, kafka::TopicSettings};
+use serde_json::Value;
+use std::{path::Path, time::Duration};
+
+/// Central Berlin, the default demo area.
+pub const BERLIN: (f64, f64) = (52.52, 13.40);
+/// Potsdam: a region of its own at the default precision.
+pub const POTSDAM: (f64, f64) = (52.40, 13.06);
+/// Munich: served by nobody in these tests.
+pub const MUNICH: (f64, f64) = (48.137, 11.575);
+
+/// A fleet of `per_region` unicorns in the region of `center` only, fast
+/// and predictable.
+pub fn fleet(
+    center: (f64, f64),
+    per_region: usize,
+    silent: usize,
+    decline_rate: f64,
+) -> FleetSettings {
+    FleetSettings {
+        center: GeoPoint::new(center.0, center.1).unwrap(),
+        ring: 0,
+        per_region,
+        silent_per_region: silent,
+        latency_min_ms: 20,
+        latency_max_ms: 300,
+        decline_rate,
+        ..FleetSettings::default()
+    }
+}
+
+/// An adapter named `name` with `fleet`.
+pub fn adapter(name: &str, fleet: FleetSettings) -> AdapterSpec {
+    AdapterSpec {
+        name: name.into(),
+        fleet,
+    }
+}
+
+/// A running pipeline and an HTTP client for it.
+pub struct TestPipeline {
+    /// The pipeline (taken on stop).
+    pub pipeline: Option<Pipeline>,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// Client that does not follow redirects, so 303s are visible.
+    pub client: reqwest::Client,
+}
+
+/// Settings for a pipeline on free ports under `data_dir`.
+pub fn settings(data_dir: &Path, adapters: Vec<AdapterSpec>, in_memory: bool) -> UpSettings {
+    UpSettings {
+        kafka_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_path_buf(),
+        broker_in_memory: in_memory,
+        topics: TopicSettings {
+            requests_partitions: 4,
+            quotes_partitions: 4,
+            ..TopicSettings::default()
+        },
+        region_precision: RegionPrecision::DEFAULT,
+        default_deadline_seconds: 300,
+        max_deadline_seconds: 3600,
+        adapters,
+        public_url: None,
+    }
+}
+
+impl TestPipeline {
+    /// Starts a pipeline with `adapters`, broker in memory.
+    pub async fn start(data_dir: &Path, adapters: Vec<AdapterSpec>) -> TestPipeline {
+        Self::start_with(settings(data_dir, adapters, true)).await
+    }
+
+    /// Starts a pipeline with explicit settings.
+    pub async fn start_with(settings: UpSettings) -> TestPipeline {
+        rfq::init_tracing();
+        // tansu's dependencies enable two rustls providers; pick one for reqwest.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let pipeline = Pipeline::start(settings).await.expect("pipeline starts");
+        let base = format!("http://{}", pipeline.http_addr());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestPipeline {
+            pipeline: Some(pipeline),
+            base,
+            client,
+        }
+    }
+
+    /// The pipeline.
+    pub fn pipeline(&self) -> &Pipeline {
+        self.pipeline.as_ref().unwrap()
+    }
+
+    /// Stops the pipeline and checks it stopped cleanly.
+    pub async fn stop(mut self) {
+        self.pipeline
+            .take()
+            .unwrap()
+            .stop()
+            .await
+            .expect("clean shutdown");
+    }
+
+    /// POSTs a JSON body to /rfqs.
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}/rfqs", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Submits an RFQ from `from` and returns the 202's Location.
+    pub async fn submit(&self, from: (f64, f64), deadline_seconds: u32) -> (String, Value) {
+        let body = serde_json::json!({
+            "from": {"lat": from.0, "lon": from.1},
+            "to": {"lat": from.0 - 0.02, "lon": from.1 + 0.05},
+            "customer": "test-customer",
+            "deadline-seconds": deadline_seconds,
+        });
+        let response = self.post_raw(body.to_string(), "application/json").await;
+        assert_eq!(response.status(), 202, "{:?}", response.text().await);
+        let location = response
+            .headers()
+            .get("location")
+            .expect("202 has a Location")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (location, response.json().await.unwrap())
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the task resource (as the customer app does) until it answers
+    /// 303, checking every 200 on the way; returns the result's Location.
+    pub async fn poll_until_closed(&self, location: &str, within: Duration) -> String {
+        let give_up = tokio::time::Instant::now() + within;
+        loop {
+            let response = self.get(location).await;
+            match response.status().as_u16() {
+                303 => {
+                    return response.headers()["location"].to_str().unwrap().to_owned();
+                }
+                200 => {
+                    let body: Value = response.json().await.unwrap();
+                    assert_eq!(body["status"], "running");
+                    assert!(
+                        body["responses-received"].as_u64().unwrap()
+                            <= body["providers-addressed"].as_u64().unwrap()
+                    );
+                    assert!(body["eta"].as_str().is_some());
+                }
+                other => panic!("unexpected status {other} polling {location}"),
+            }
+            assert!(
+                tokio::time::Instant::now() < give_up,
+                "{location} did not close within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Reads a closed RFQ's result.
+    pub async fn result(&self, location: &str) -> Value {
+        let response = self.get(location).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
+
+/// Providers named in a result's quotes, declines and unanswered lists.
+pub fn outcomes(result: &Value) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let names = |key: &str, field: Option<&str>| -> Vec<String> {
+        result[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| match field {
+                Some(field) => item[field].as_str().unwrap().to_owned(),
+                None => item.as_str().unwrap().to_owned(),
+            })
+            .collect()
+    };
+    (
+        names("quotes", Some("provider")),
+        names("declines", Some("provider")),
+        names("unanswered", None),
+    )
+}
+
+/// A consumer of `topic` from its beginning, in a group of its own, as an
+/// outside application would read it.
+pub fn observer(brokers: &str, topic: &str) -> rdkafka::consumer::StreamConsumer {
+    use rdkafka::consumer::Consumer as _;
+    let group = format!("observer-{}", uuid::Uuid::new_v4());
+    let consumer = rfq_core::kafka::KafkaSettings::new(brokers)
+        .consumer(
+            "observer",
+            &group,
+            rdkafka::consumer::DefaultConsumerContext,
+        )
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    consumer
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real pipeline (embedded tansu broker, rdkafka
+//! clients, libsql store, axum server) driven over real HTTP. One test
+//! binary, so the broker is linked once.
+
+mod helpers;
+
+mod dead_letter;
+mod end_to_end;
+mod invalid_input;
+mod outside_client;
+mod restart;

@@ -1,0 +1,60 @@
+//! What an outside Kafka client sees: the topics with their partitions,
+//! and RFQs on the requests topic keyed by region.
+
+use crate::helpers::*;
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{BaseConsumer, Consumer},
+};
+use rfq_avro::{Record, SingleObjectCodec};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_are_partitioned_and_requests_are_keyed_by_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestPipeline::start(dir.path(), vec![adapter("alpha", fleet(BERLIN, 1, 0, 0.0))]).await;
+    let (_, accepted) = t.submit(BERLIN, 30).await;
+    let brokers = t.pipeline().kafka_addr().to_string();
+
+    let metadata_client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let metadata = metadata_client
+        .fetch_metadata(None, Duration::from_secs(10))
+        .unwrap();
+    let partitions = |name: &str| {
+        metadata
+            .topics()
+            .iter()
+            .find(|topic| topic.name() == name)
+            .map(|topic| topic.partitions().len())
+            .unwrap_or(0)
+    };
+    assert_eq!(partitions("rfq.requests"), 4);
+    assert_eq!(partitions("rfq.quotes"), 4);
+    assert_eq!(partitions("rfq.providers"), 1);
+    assert_eq!(partitions("rfq.dead-letter"), 1);
+
+    let consumer = crate::helpers::observer(&brokers, "rfq.requests");
+    let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+        .await
+        .expect("an RFQ on rfq.requests")
+        .unwrap();
+    let key = std::str::from_utf8(message.key().unwrap()).unwrap();
+    assert_eq!(key, accepted["region"].as_str().unwrap());
+    assert_eq!(key, "u33db", "central Berlin at 5 geohash characters");
+    let Record::Rfq(rfq) = SingleObjectCodec::new()
+        .decode_record(message.payload().unwrap())
+        .unwrap()
+    else {
+        panic!("an RfqRequest on rfq.requests")
+    };
+    assert_eq!(rfq.id.to_string(), accepted["id"].as_str().unwrap());
+    assert_eq!(rfq.return_address.topic, "rfq.quotes");
+    assert_eq!(rfq.addressed.len(), 1);
+    // librdkafka closes a consumer only once its messages are released.
+    drop(message);
+    rfq_core::kafka::close_consumer(consumer).await;
+    t.stop().await;
+}

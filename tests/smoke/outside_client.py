@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Checks `rfq up` as a user would, from outside the process.
+
+Starts the real `rfq up` binary on free ports in a fresh data directory,
+submits the README's RFQ over HTTP (202, then 303, then a result with
+quotes), connects Python's confluent-kafka (librdkafka 2.x) to the embedded
+broker to list the topics and read region keys from rfq.requests, then stops
+the pipeline with SIGINT and expects a clean exit.
+
+Usage: outside_client.py PATH_TO_RFQ_BINARY
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+def request(method, url, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("content-type", "application/json")
+    try:
+        with OPENER.open(req, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"null")
+
+
+def wait_for_http(base, process, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"rfq up exited early with {process.returncode}")
+        try:
+            status, _, _ = request("GET", f"{base}/health")
+            if status == 200:
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.2)
+    raise SystemExit("rfq up did not serve /health in time")
+
+
+def check(condition, message):
+    if not condition:
+        raise SystemExit(f"FAILED: {message}")
+    print(f"ok: {message}")
+
+
+def main():
+    binary = sys.argv[1]
+    http_port, kafka_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{http_port}"
+    brokers = f"127.0.0.1:{kafka_port}"
+    with tempfile.TemporaryDirectory() as data_dir:
+        process = subprocess.Popen(
+            [binary, "up", "--http-addr", f"127.0.0.1:{http_port}",
+             "--kafka-addr", brokers, "--data-dir", data_dir],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            wait_for_http(base, process)
+            rfq = {"from": {"lat": 52.52, "lon": 13.40}, "to": {"lat": 52.50, "lon": 13.45},
+                   "customer": "alice", "deadline-seconds": 30}
+            status, headers, body = request("POST", f"{base}/rfqs", rfq)
+            check(status == 202, f"POST /rfqs answers 202 (got {status} {body})")
+            location = headers["Location"]
+            check(location.startswith("/rfqs/") and body["status"] == "running" and "eta" in body,
+                  f"202 carries Location {location}, status running and an eta")
+
+            deadline = time.time() + 60
+            while True:
+                status, headers, body = request("GET", base + location)
+                if status == 303:
+                    break
+                check(status == 200 and body["status"] == "running", "polling answers 200 running")
+                if time.time() > deadline:
+                    raise SystemExit("FAILED: RFQ did not close in 60 s")
+                time.sleep(0.2)
+            result_location = headers["Location"]
+            check(result_location == location + "/result", "303 See Other to the result")
+            status, _, result = request("GET", base + result_location)
+            check(status == 200 and len(result["quotes"]) > 0,
+                  f"result has {len(result['quotes'])} quotes, closed by {result['closed-by']}")
+
+            admin = AdminClient({"bootstrap.servers": brokers})
+            topics = admin.list_topics(timeout=10).topics
+            check(len(topics["rfq.requests"].partitions) > 1,
+                  f"rfq.requests has {len(topics['rfq.requests'].partitions)} partitions")
+            check("rfq.quotes" in topics, "rfq.quotes is listed")
+
+            consumer = Consumer({"bootstrap.servers": brokers, "group.id": "smoke-outside",
+                                 "auto.offset.reset": "earliest"})
+            consumer.subscribe(["rfq.requests"])
+            keys = set()
+            deadline = time.time() + 30
+            while not keys and time.time() < deadline:
+                message = consumer.poll(1.0)
+                if message is not None and message.error() is None:
+                    keys.add(message.key().decode())
+            consumer.close()
+            check(keys == {result["region"]}, f"rfq.requests is keyed by region: {keys}")
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                output, _ = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                output, _ = process.communicate()
+                raise SystemExit(f"FAILED: rfq up did not stop on SIGINT\n{output}")
+        check(process.returncode == 0, f"rfq up exits 0 on Ctrl-C (got {process.returncode})")
+        check("RFQ pipeline stopped." in output, "rfq up reports a clean stop")
+    print("smoke: every check passed")
+
+
+if __name__ == "__main__":
+    main()
