@@ -239,10 +239,11 @@ impl Adapter {
 
     fn complete(&mut self, consumer: &StreamConsumer, partition: i32, offset: i64) {
         let topic = &self.settings.topics.requests_topic;
-        if let Some(next) = self.tracker.complete(topic, partition, offset) {
-            if let Err(error) = consumer.store_offset(topic, partition, next - 1) {
-                tracing::debug!(%error, partition, "storing offset (partition revoked?)");
-            }
+        // The tracker answers the next offset to consume; librdkafka stores "offset + 1".
+        if let Some(next) = self.tracker.complete(topic, partition, offset)
+            && let Err(error) = consumer.store_offset(topic, partition, next - 1)
+        {
+            tracing::debug!(%error, partition, "storing offset (partition revoked?)");
         }
     }
 

@@ -77,8 +77,7 @@ impl Pipeline {
         })
         .await?;
         let kafka = KafkaSettings::new(broker.addr().to_string());
-        let topics = settings.topics.clone();
-        ensure_topics(&kafka, &topics).await?;
+        ensure_topics(&kafka, &settings.topics).await?;
         let store: Arc<dyn Store> = Arc::new(
             EmbeddedStore::open(&settings.data_dir.join("results.db"))
                 .await
@@ -86,8 +85,40 @@ impl Pipeline {
         );
         let codec = rfq_avro::default_codec();
         let shutdown = CancellationToken::new();
-        let mut tasks = JoinSet::new();
+        let mut pipeline = Pipeline {
+            broker,
+            http_addr: settings.http_addr,
+            store: store.clone(),
+            tasks: JoinSet::new(),
+            shutdown: shutdown.clone(),
+        };
+        match pipeline
+            .spawn_components(&settings, kafka, store, codec)
+            .await
+        {
+            Ok(http_addr) => {
+                pipeline.http_addr = http_addr;
+                tracing::info!(%http_addr, kafka = %pipeline.broker.addr(), "pipeline up");
+                Ok(pipeline)
+            }
+            Err(error) => {
+                // Stop what did start before reporting the failure.
+                let _ = pipeline.stop().await;
+                Err(error)
+            }
+        }
+    }
 
+    async fn spawn_components(
+        &mut self,
+        settings: &UpSettings,
+        kafka: KafkaSettings,
+        store: Arc<dyn Store>,
+        codec: rfq_avro::SharedCodec,
+    ) -> anyhow::Result<SocketAddr> {
+        let topics = settings.topics.clone();
+        let shutdown = self.shutdown.clone();
+        let tasks = &mut self.tasks;
         tasks.spawn({
             let aggregator = AggregatorSettings::new(kafka.clone(), topics.clone());
             let (store, codec, shutdown) = (store.clone(), codec.clone(), shutdown.clone());
@@ -122,11 +153,6 @@ impl Pipeline {
         producer_settings.public_url = settings.public_url.clone();
         let producer =
             Producer::start(producer_settings, store.clone(), codec, shutdown.clone()).await?;
-        producer
-            .registry()
-            .wait_for(&unicorns, Duration::from_secs(60))
-            .await?;
-
         tasks.spawn({
             let producer = producer.clone();
             async move {
@@ -134,6 +160,11 @@ impl Pipeline {
                 ("producer", Ok(()))
             }
         });
+        producer
+            .registry()
+            .wait_for(&unicorns, Duration::from_secs(60))
+            .await?;
+
         let listener = tokio::net::TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("binding the HTTP API to {}", settings.http_addr))?;
@@ -158,14 +189,7 @@ impl Pipeline {
                 ("http", result.map_err(anyhow::Error::from))
             }
         });
-        tracing::info!(%http_addr, kafka = %broker.addr(), "pipeline up");
-        Ok(Pipeline {
-            broker,
-            http_addr,
-            store,
-            tasks,
-            shutdown,
-        })
+        Ok(http_addr)
     }
 
     /// Where the HTTP API listens.

@@ -1,3 +1,4 @@
+use std::io::IsTerminal as _;
 use tracing_subscriber::{EnvFilter, fmt};
 
 /// What is logged when `RUST_LOG` is unset: our components' start/stop and
@@ -13,6 +14,8 @@ pub fn init_tracing() {
     let _ = fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
         .compact()
         .try_init();
 }

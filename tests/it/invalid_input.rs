@@ -34,9 +34,8 @@ async fn invalid_submissions_and_unknown_ids_get_problem_documents() {
         ),
         (
             "longitude out of range",
-            format!(
-                r#"{{"from":{{"lat":52.5,"lon":13.4}},"to":{{"lat":52.5,"lon":-200}},"customer":"c"}}"#
-            ),
+            r#"{"from":{"lat":52.5,"lon":13.4},"to":{"lat":52.5,"lon":-200},"customer":"c"}"#
+                .to_string(),
             json,
             422,
             "to.lon",

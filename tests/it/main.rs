@@ -2,6 +2,9 @@
 //! clients, libsql store, axum server) driven over real HTTP. One test
 //! binary, so the broker is linked once.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod helpers;
 
 mod dead_letter;

@@ -46,9 +46,9 @@ def request(method, url, body=None):
         req.add_header("content-type", "application/json")
     try:
         with OPENER.open(req, timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+            return response.status, response.headers, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read() or b"null")
+        return error.code, error.headers, json.loads(error.read() or b"null")
 
 
 def wait_for_http(base, process, timeout=120):
@@ -113,6 +113,7 @@ def main():
             check(len(topics["rfq.requests"].partitions) > 1,
                   f"rfq.requests has {len(topics['rfq.requests'].partitions)} partitions")
             check("rfq.quotes" in topics, "rfq.quotes is listed")
+            del admin
 
             consumer = Consumer({"bootstrap.servers": brokers, "group.id": "smoke-outside",
                                  "auto.offset.reset": "earliest"})

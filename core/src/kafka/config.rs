@@ -108,24 +108,6 @@ impl KafkaSettings {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_override_defaults() {
-        let mut settings = KafkaSettings::new("k:9092");
-        settings
-            .options
-            .push(parse_key_value("linger.ms = 50").unwrap());
-        let config = settings.client_config("c", &[("linger.ms", "5")]);
-        assert_eq!(config.get("linger.ms"), Some("50"));
-        assert_eq!(config.get("bootstrap.servers"), Some("k:9092"));
-        assert!(parse_key_value("novalue").is_err());
-        assert!(parse_key_value("=x").is_err());
-    }
-}
-
 /// Commits the stored offsets synchronously, leaves the group and closes
 /// the consumer, off the async runtime (librdkafka blocks while it talks to
 /// the broker).
@@ -145,5 +127,23 @@ pub async fn close_consumer<C: ConsumerContext + 'static>(consumer: StreamConsum
     .await;
     if let Err(error) = closed {
         tracing::warn!(%error, "closing a consumer");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_override_defaults() {
+        let mut settings = KafkaSettings::new("k:9092");
+        settings
+            .options
+            .push(parse_key_value("linger.ms = 50").unwrap());
+        let config = settings.client_config("c", &[("linger.ms", "5")]);
+        assert_eq!(config.get("linger.ms"), Some("50"));
+        assert_eq!(config.get("bootstrap.servers"), Some("k:9092"));
+        assert!(parse_key_value("novalue").is_err());
+        assert!(parse_key_value("=x").is_err());
     }
 }
