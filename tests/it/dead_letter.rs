@@ -60,12 +60,7 @@ async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason() {
 
     // The pipeline still serves RFQs after the bad record.
     let (location, _) = t.submit(BERLIN, 30).await;
-    let result = t
-        .result(
-            &t.poll_until_closed(&location, Duration::from_secs(30))
-                .await,
-        )
-        .await;
+    let result = t.closed_result(&location, Duration::from_secs(30)).await;
     assert_eq!(result["closed-by"], "all-answered");
     let metrics = t.get("/metrics").await.text().await.unwrap();
     assert!(

@@ -88,12 +88,7 @@ async fn a_silent_unicorn_leaves_the_rfq_to_its_deadline_with_the_others_quotes(
     .await;
     let (location, accepted) = t.submit(POTSDAM, 4).await;
     assert_eq!(accepted["providers-addressed"], 4);
-    let result = t
-        .result(
-            &t.poll_until_closed(&location, Duration::from_secs(30))
-                .await,
-        )
-        .await;
+    let result = t.closed_result(&location, Duration::from_secs(30)).await;
     assert_eq!(result["closed-by"], "deadline");
     let (quoted, declined, unanswered) = outcomes(&result);
     assert_eq!(quoted.len(), 3, "{result}");
@@ -119,12 +114,7 @@ async fn an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quote
         let problem: serde_json::Value = early.json().await.unwrap();
         assert_eq!(problem["eta"], accepted["eta"]);
     }
-    let result = t
-        .result(
-            &t.poll_until_closed(&location, Duration::from_secs(30))
-                .await,
-        )
-        .await;
+    let result = t.closed_result(&location, Duration::from_secs(30)).await;
     assert_eq!(result["closed-by"], "deadline");
     assert_eq!(result["providers-addressed"], 0);
     let (quoted, declined, unanswered) = outcomes(&result);

@@ -183,6 +183,12 @@ impl TestPipeline {
         }
     }
 
+    /// Polls until the RFQ at `location` closes and reads its result.
+    pub async fn closed_result(&self, location: &str, within: Duration) -> Value {
+        let result_location = self.poll_until_closed(location, within).await;
+        self.result(&result_location).await
+    }
+
     /// Reads a closed RFQ's result.
     pub async fn result(&self, location: &str) -> Value {
         let response = self.get(location).await;

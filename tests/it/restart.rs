@@ -35,20 +35,12 @@ async fn results_and_topics_survive_a_restart() {
         "the stored result is unchanged (links name the new port)"
     );
     let reopened = t
-        .result(
-            &t.poll_until_closed(&open_location, Duration::from_secs(40))
-                .await,
-        )
+        .closed_result(&open_location, Duration::from_secs(40))
         .await;
     assert_eq!(reopened["closed-by"], "deadline");
     // The restarted broker still has the topics: a new RFQ goes through.
     let (location, _) = t.submit(BERLIN, 30).await;
-    let result = t
-        .result(
-            &t.poll_until_closed(&location, Duration::from_secs(30))
-                .await,
-        )
-        .await;
+    let result = t.closed_result(&location, Duration::from_secs(30)).await;
     assert_eq!(result["closed-by"], "all-answered");
     t.stop().await;
 }
