@@ -133,7 +133,10 @@ impl Adapter {
                 }
                 _ = heartbeat.tick() => {
                     let topic = &self.settings.topics.providers_topic;
-                    heartbeat::publish(&self.producer, &self.codec, topic, &self.settings.name, &self.fleet, ProviderStatus::Online, valid_for).await?;
+                    // A missed renewal is not fatal: registrations outlive three intervals.
+                    if let Err(error) = heartbeat::publish(&self.producer, &self.codec, topic, &self.settings.name, &self.fleet, ProviderStatus::Online, valid_for).await {
+                        tracing::warn!(error = format!("{error:#}"), "renewing registrations");
+                    }
                 }
                 message = consumer.recv() => {
                     let message = message.context("reading the requests topic")?;
