@@ -192,6 +192,7 @@ mod tests {
                 topic: "q".into(),
                 partition: 0,
             },
+            completion: Default::default(),
         }
     }
 

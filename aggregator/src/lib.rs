@@ -1,6 +1,7 @@
 //! The windowed aggregator: gathers the answers to each RFQ and closes it
-//! when every addressed provider answered or its deadline passed, whichever
-//! comes first, then persists the result.
+//! when its completion rule is met (all answered, first N quotes, quorum,
+//! a quote at or below a price) or its deadline passed, whichever comes
+//! first, then persists the result. Late answers are kept and shown as late.
 //!
 //! It consumes only the return-address topic (`rfq.quotes`). The producer
 //! copies each RFQ into the partition named by its return address before
@@ -8,14 +9,18 @@
 //! answers, and the aggregator that owns the partition owns the RFQ: no
 //! cross-instance coordination, no dependence on the providers' partitioner.
 //!
-//! Deadlines fire from a timer, not from traffic. Offsets are stored only
+//! Deadlines fire from a timer, not from traffic: when one passes, the
+//! owner appends a deadline marker to the partition and closes the RFQs when
+//! it reads the marker back, so every decision is a function of the log and
+//! a replay after a crash reaches the same result. Offsets are stored only
 //! after the effects of their records are durable in the store, and every
-//! store write is idempotent, so a crash or rebalance replays records
-//! harmlessly; open RFQs of a newly assigned partition are recovered from
-//! the store. The closing rules themselves are in [`window`], free of I/O.
+//! store write is idempotent (first wins); open RFQs of a newly assigned
+//! partition are recovered from the store. The closing rules themselves
+//! are in [`window`], free of I/O.
 
 mod config;
 mod metrics;
+mod records;
 mod service;
 pub mod window;
 

@@ -1,10 +1,10 @@
 //! The aggregator's metrics.
 
-use prometheus::{IntCounterVec, IntGauge};
-use rfq_core::metrics::{counter_vec, gauge};
+use prometheus::{IntCounter, IntCounterVec, IntGauge};
+use rfq_core::metrics::{counter, counter_vec, gauge};
 use std::sync::LazyLock;
 
-/// Answers by verdict: accepted, duplicate, not-addressed, late, unknown-rfq.
+/// Answers by verdict: accepted, late, duplicate, not-addressed, unknown-rfq, wrong-partition.
 pub static RESPONSES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
         "rfq_aggregator_responses_total",
@@ -17,7 +17,7 @@ pub static RESPONSES: LazyLock<IntCounterVec> = LazyLock::new(|| {
 pub static CLOSED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
         "rfq_aggregator_closed_total",
-        "RFQs closed by the aggregator, by reason (all-answered, deadline).",
+        "RFQs closed by the aggregator, by reason (all-answered, first-n, quorum, quality, deadline). Counts close decisions written; a decision replayed after a crash is counted again but stored once.",
         &["reason"],
     )
 });
@@ -36,5 +36,13 @@ pub static OPEN: LazyLock<IntGauge> = LazyLock::new(|| {
     gauge(
         "rfq_aggregator_open_rfqs",
         "RFQs currently open in this aggregator process.",
+    )
+});
+
+/// Deadline markers written.
+pub static TICKS: LazyLock<IntCounter> = LazyLock::new(|| {
+    counter(
+        "rfq_aggregator_deadline_ticks_total",
+        "Deadline markers written to the quotes topic by this process.",
     )
 });

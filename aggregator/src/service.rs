@@ -1,9 +1,9 @@
-//! The aggregator's Kafka loop.
+//! The aggregator's Kafka loop: assignments, batches, deadline markers.
 
 use crate::{
     AggregatorSettings,
-    metrics::{CLOSED, OPEN, OPENED, RESPONSES},
-    window::{Verdict, Window},
+    metrics::{CLOSED, OPEN, OPENED, TICKS},
+    window::Window,
 };
 use anyhow::Context as _;
 use chrono::Utc;
@@ -12,11 +12,19 @@ use rdkafka::{
     ClientContext, Message, TopicPartitionList,
     consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer},
     message::BorrowedMessage,
+    producer::{FutureProducer, FutureRecord},
 };
 use rfq_avro::{Record, SharedCodec};
-use rfq_core::kafka::{DeadLetters, close_consumer};
-use rfq_store::{Effect, RfqStatus, Store};
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use rfq_core::{
+    DeadlineTick,
+    kafka::{DELIVERY_TIMEOUT, DeadLetters, close_consumer},
+};
+use rfq_store::{Effect, Store};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -67,12 +75,24 @@ impl ConsumerContext for RebalanceContext {
 type QuotesConsumer = StreamConsumer<RebalanceContext>;
 
 /// The aggregator's state and collaborators.
-struct Aggregator {
-    settings: AggregatorSettings,
-    store: Arc<dyn Store>,
-    codec: SharedCodec,
-    dead_letters: DeadLetters,
-    window: Window,
+pub(crate) struct Aggregator {
+    /// Settings.
+    pub(crate) settings: AggregatorSettings,
+    /// Where results go.
+    pub(crate) store: Arc<dyn Store>,
+    /// Record codec.
+    pub(crate) codec: SharedCodec,
+    /// Refused records go there.
+    pub(crate) dead_letters: DeadLetters,
+    /// Writes deadline markers.
+    producer: FutureProducer,
+    /// The open RFQs of the partitions we own.
+    pub(crate) window: Window,
+    /// Partitions of the quotes topic we own.
+    owned: BTreeSet<i32>,
+    /// Names this instance in its deadline markers.
+    instance: String,
+    /// Stops the loop.
     shutdown: CancellationToken,
 }
 
@@ -98,19 +118,31 @@ pub async fn run(
         .context("subscribing to the quotes topic")?;
     let producer = settings.kafka.producer("rfq-aggregator")?;
     let dead_letters = DeadLetters::new(
-        producer,
+        producer.clone(),
         settings.topics.dead_letter_topic.clone(),
         "aggregator",
+    );
+    let instance = format!(
+        "{}-{}",
+        settings.group_id,
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .get(..8)
+            .unwrap_or_default()
     );
     let mut aggregator = Aggregator {
         settings,
         store,
         codec,
         dead_letters,
+        producer,
         window: Window::default(),
+        owned: BTreeSet::new(),
+        instance,
         shutdown: shutdown.clone(),
     };
-    tracing::info!(group = %aggregator.settings.group_id, "aggregator started");
+    tracing::info!(group = %aggregator.settings.group_id, instance = %aggregator.instance, "aggregator started");
 
     let result = aggregator.run_loop(&consumer, &mut events).await;
     close_consumer(consumer).await;
@@ -126,8 +158,8 @@ impl Aggregator {
         events: &mut mpsc::UnboundedReceiver<Assignment>,
     ) -> anyhow::Result<()> {
         loop {
-            let wake = self.window.next_deadline().map(|deadline| {
-                let wait = (deadline - Utc::now()).to_std().unwrap_or_default();
+            let wake = self.window.next_wake().map(|at| {
+                let wait = (at - Utc::now()).to_std().unwrap_or_default();
                 tokio::time::Instant::now() + wait
             });
             let timer = async move {
@@ -140,7 +172,7 @@ impl Aggregator {
                 biased;
                 _ = self.shutdown.cancelled() => return Ok(()),
                 Some(event) = events.recv() => self.on_assignment(event).await?,
-                _ = timer => self.close_due().await?,
+                _ = timer => self.write_ticks().await,
                 message = consumer.recv() => {
                     let first = message.context("reading the quotes topic")?;
                     let mut batch = vec![first];
@@ -151,10 +183,13 @@ impl Aggregator {
                         }
                     }
                     // Assignments reported while these were fetched come first:
-                    // a new partition's open RFQs must be loaded before its records.
+                    // a new partition's open RFQs must be loaded before its
+                    // records, and records of a revoked partition are its new
+                    // owner's.
                     while let Ok(event) = events.try_recv() {
                         self.on_assignment(event).await?;
                     }
+                    batch.retain(|message| self.owned.contains(&message.partition()));
                     self.on_batch(consumer, &batch).await?;
                 }
             }
@@ -165,12 +200,13 @@ impl Aggregator {
     async fn on_assignment(&mut self, event: Assignment) -> anyhow::Result<()> {
         match event {
             Assignment::Revoked(partitions) => {
-                for partition in partitions {
-                    self.window.forget_partition(partition);
+                for partition in &partitions {
+                    self.owned.remove(partition);
+                    self.window.forget_partition(*partition);
                 }
+                tracing::info!(?partitions, open = self.window.len(), "partitions revoked");
             }
             Assignment::Assigned(partitions) => {
-                let mut effects = Vec::new();
                 for partition in &partitions {
                     let open = self.store.open_rfqs(*partition).await.with_context(|| {
                         format!("recovering open RFQs of partition {partition}")
@@ -179,19 +215,54 @@ impl Aggregator {
                         .with_label_values(&["recovered"])
                         .inc_by(open.len() as u64);
                     for recovered in open {
-                        effects.extend(self.window.open(&recovered.rfq, recovered.answered));
+                        self.window.recover(&recovered.rfq, &recovered.responses);
                     }
+                    self.owned.insert(*partition);
                 }
                 tracing::info!(?partitions, open = self.window.len(), "partitions assigned");
-                self.write(effects).await?;
             }
         }
         Ok(())
     }
 
-    async fn close_due(&mut self) -> anyhow::Result<()> {
-        let effects = self.window.due(Utc::now());
-        self.write(effects).await
+    /// Appends a deadline marker to each owned partition where a deadline
+    /// passed. The RFQs close when the marker is read back, behind every
+    /// answer that reached the partition before it.
+    async fn write_ticks(&mut self) {
+        let now = Utc::now();
+        let due = self.window.ticks_due(now);
+        let this = &*self;
+        let sends = due.into_iter().map(|partition| {
+            let tick = Record::Tick(DeadlineTick {
+                partition,
+                at: now,
+                writer: this.instance.clone(),
+            });
+            async move {
+                let topic = &this.settings.topics.quotes_topic;
+                let payload = this.codec.encode(topic, &tick).await?;
+                this.producer
+                    .send(
+                        FutureRecord::<str, [u8]>::to(topic)
+                            .partition(partition)
+                            .key("deadline-tick")
+                            .payload(&payload),
+                        DELIVERY_TIMEOUT,
+                    )
+                    .await
+                    .map_err(|(error, _)| anyhow::anyhow!("{error}"))?;
+                anyhow::Ok(partition)
+            }
+        });
+        for result in futures::future::join_all(sends).await {
+            match result {
+                Ok(_) => TICKS.inc(),
+                // Retried by the window once the marker is overdue.
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), "writing a deadline marker")
+                }
+            }
+        }
     }
 
     async fn on_batch(
@@ -199,7 +270,7 @@ impl Aggregator {
         consumer: &QuotesConsumer,
         batch: &[BorrowedMessage<'_>],
     ) -> anyhow::Result<()> {
-        let mut effects = self.window.due(Utc::now());
+        let mut effects = Vec::new();
         let mut last_offsets: HashMap<i32, i64> = HashMap::new();
         for message in batch {
             self.on_record(message, &mut effects).await?;
@@ -216,81 +287,9 @@ impl Aggregator {
         Ok(())
     }
 
-    async fn on_record(
-        &mut self,
-        message: &BorrowedMessage<'_>,
-        effects: &mut Vec<Effect>,
-    ) -> anyhow::Result<()> {
-        let payload = message.payload().unwrap_or_default();
-        let record = match self.codec.decode(message.topic(), payload).await {
-            Ok(record) => record,
-            Err(error) => {
-                return self
-                    .dead_letters
-                    .send(message, "decode", &error.to_string())
-                    .await;
-            }
-        };
-        match record {
-            Record::Rfq(rfq) => {
-                OPENED.with_label_values(&["record"]).inc();
-                effects.extend(self.window.open(&rfq, Default::default()));
-            }
-            Record::Response(response) => {
-                let id = response.rfq;
-                match self.window.respond(response, Utc::now()) {
-                    Verdict::Accepted(accepted) => {
-                        RESPONSES.with_label_values(&["accepted"]).inc();
-                        effects.extend(accepted);
-                    }
-                    Verdict::Duplicate => RESPONSES.with_label_values(&["duplicate"]).inc(),
-                    Verdict::NotAddressed => {
-                        RESPONSES.with_label_values(&["not-addressed"]).inc();
-                        let reason = format!("provider was not addressed by RFQ {id}");
-                        self.dead_letters
-                            .send(message, "not-addressed", &reason)
-                            .await?;
-                    }
-                    Verdict::NotOpen => {
-                        // Rare: settle what is pending so the store answers truthfully.
-                        self.write(std::mem::take(effects)).await?;
-                        let (kind, reason) = match self.store.rfq(&id).await? {
-                            Some(stored) => match stored.status {
-                                RfqStatus::Closed { closed_at, .. } => (
-                                    "late",
-                                    format!("RFQ {id} closed at {}", closed_at.to_rfc3339()),
-                                ),
-                                RfqStatus::Open => (
-                                    "wrong-partition",
-                                    format!(
-                                        "RFQ {id} answers belong in partition {}",
-                                        stored.rfq.return_address.partition
-                                    ),
-                                ),
-                            },
-                            None => ("unknown-rfq", format!("no RFQ with id {id}")),
-                        };
-                        RESPONSES.with_label_values(&[kind]).inc();
-                        self.dead_letters.send(message, kind, &reason).await?;
-                    }
-                }
-            }
-            Record::Heartbeat(_) => {
-                self.dead_letters
-                    .send(
-                        message,
-                        "unexpected-type",
-                        "a provider heartbeat on the quotes topic",
-                    )
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
     /// Writes effects durably, retrying until it succeeds or shutdown is
     /// requested (then the offsets are not stored and the records replay).
-    async fn write(&self, effects: Vec<Effect>) -> anyhow::Result<()> {
+    pub(crate) async fn write(&self, effects: Vec<Effect>) -> anyhow::Result<()> {
         if effects.is_empty() {
             return Ok(());
         }

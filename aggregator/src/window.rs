@@ -1,11 +1,23 @@
 //! The closing rules, free of I/O: which RFQs are open, who may still
-//! answer, and when each closes. The service feeds it records and the clock
-//! and writes the effects it returns.
+//! answer, and when each closes. The service feeds it the records of the
+//! quotes topic in log order and writes the effects it returns.
+//!
+//! Every decision depends on the log alone (record order and record
+//! timestamps), never on when a record happens to be processed: an answer
+//! counts if it is stamped before the deadline and precedes the deadline
+//! marker ([`DeadlineTick`](rfq_core::DeadlineTick)) that closes its RFQ.
+//! Replaying a partition after a crash therefore yields the same effects,
+//! which the store applies idempotently.
 
 use chrono::{DateTime, Utc};
-use rfq_core::{CloseReason, CorrelationId, ProviderId, Response, Rfq};
-use rfq_store::Effect;
-use std::collections::{BTreeSet, HashMap};
+use rfq_core::{
+    CloseReason, Completion, CorrelationId, Outcome, Progress, ProviderId, Response, Rfq,
+};
+use rfq_store::{Effect, StoredResponse};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// How long a deadline marker may take to come back before another is written.
+pub const TICK_RETRY: chrono::Duration = chrono::Duration::seconds(5);
 
 /// An RFQ being gathered.
 #[derive(Debug)]
@@ -16,23 +28,45 @@ struct Gathering {
     deadline: DateTime<Utc>,
     /// Who may answer.
     addressed: BTreeSet<ProviderId>,
-    /// Who has answered.
+    /// Who answered in time.
     answered: BTreeSet<ProviderId>,
+    /// Who answered after the deadline (before the marker was read).
+    late: BTreeSet<ProviderId>,
+    /// Quotes among the answers in time.
+    quotes: usize,
+    /// The customer's completion rule.
+    completion: Completion,
 }
 
 impl Gathering {
-    /// All addressed providers answered. An RFQ addressed to nobody is never
-    /// complete: it waits for its deadline like any other.
-    fn complete(&self) -> bool {
-        !self.addressed.is_empty() && self.answered.len() == self.addressed.len()
+    fn progress(&self) -> Progress {
+        Progress {
+            addressed: self.addressed.len(),
+            answered: self.answered.len(),
+            quotes: self.quotes,
+        }
+    }
+
+    fn record(&mut self, provider: &ProviderId, outcome: &Outcome, late: bool) {
+        if late {
+            self.late.insert(provider.clone());
+        } else {
+            self.answered.insert(provider.clone());
+            if matches!(outcome, Outcome::Quoted { .. }) {
+                self.quotes += 1;
+            }
+        }
     }
 }
 
 /// What became of an answer.
 #[derive(Debug, PartialEq)]
 pub enum Verdict {
-    /// Accepted: write these effects (the answer, and the close if it completed the RFQ).
+    /// Accepted: write these effects (the answer, and the close if it
+    /// completed the RFQ under its rule).
     Accepted(Vec<Effect>),
+    /// Stamped at or after the deadline: kept as late (this effect), never counted.
+    Late(Effect),
     /// The provider already answered this RFQ: the first answer wins, this one is dropped.
     Duplicate,
     /// The provider was not addressed by this RFQ.
@@ -46,62 +80,88 @@ pub enum Verdict {
 pub struct Window {
     /// Open RFQs by id.
     open: HashMap<CorrelationId, Gathering>,
-    /// Deadline index: the earliest first.
-    deadlines: BTreeSet<(DateTime<Utc>, CorrelationId)>,
+    /// Deadline index per partition: the earliest first.
+    deadlines: BTreeMap<i32, BTreeSet<(DateTime<Utc>, CorrelationId)>>,
+    /// Deadline markers written and not yet read back: partition → `at`.
+    ticks: HashMap<i32, DateTime<Utc>>,
 }
 
 impl Window {
-    /// Starts gathering `rfq`, with `answered` already recorded (when
-    /// recovered from the store). Returns the effects to write: the RFQ
-    /// itself, and its close if it is already complete.
-    pub fn open(&mut self, rfq: &Rfq, answered: BTreeSet<ProviderId>) -> Vec<Effect> {
+    /// Starts gathering an RFQ read from the quotes topic. Returns the
+    /// effect that records it (a no-op if the producer already did).
+    pub fn open(&mut self, rfq: &Rfq) -> Vec<Effect> {
         if self.open.contains_key(&rfq.id) {
             return Vec::new();
         }
-        let gathering = Gathering {
+        self.insert(rfq, &[]);
+        vec![Effect::Open(rfq.clone())]
+    }
+
+    /// Resumes gathering an RFQ the store holds as open, with the answers
+    /// it already stored (after a restart or a rebalance).
+    pub fn recover(&mut self, rfq: &Rfq, stored: &[StoredResponse]) {
+        if !self.open.contains_key(&rfq.id) {
+            self.insert(rfq, stored);
+        }
+    }
+
+    fn insert(&mut self, rfq: &Rfq, stored: &[StoredResponse]) {
+        let mut gathering = Gathering {
             partition: rfq.return_address.partition,
             deadline: rfq.deadline,
             addressed: rfq.addressed.clone(),
-            answered,
+            answered: BTreeSet::new(),
+            late: BTreeSet::new(),
+            quotes: 0,
+            completion: rfq.completion.clone(),
         };
-        let mut effects = vec![Effect::Open(rfq.clone())];
-        if gathering.complete() {
-            effects.push(Effect::Close {
-                rfq: rfq.id,
-                reason: CloseReason::AllAnswered,
-                closed_at: Utc::now(),
-            });
-            return effects;
+        for answer in stored {
+            gathering.record(
+                &answer.response.provider,
+                &answer.response.outcome,
+                answer.late,
+            );
         }
-        self.deadlines.insert((rfq.deadline, rfq.id));
+        self.deadlines
+            .entry(gathering.partition)
+            .or_default()
+            .insert((rfq.deadline, rfq.id));
         self.open.insert(rfq.id, gathering);
-        effects
     }
 
-    /// Judges an answer received at `received_at`.
+    /// Judges an answer that reached the quotes topic at `received_at` (its
+    /// record timestamp).
     pub fn respond(&mut self, response: Response, received_at: DateTime<Utc>) -> Verdict {
         let Some(gathering) = self.open.get_mut(&response.rfq) else {
             return Verdict::NotOpen;
         };
-        if received_at >= gathering.deadline {
-            // Past the deadline but not yet swept: it no longer counts.
-            return Verdict::NotOpen;
-        }
-        if !gathering.addressed.contains(&response.provider) {
+        let provider = &response.provider;
+        if !gathering.addressed.contains(provider) {
             return Verdict::NotAddressed;
         }
-        if !gathering.answered.insert(response.provider.clone()) {
+        if gathering.answered.contains(provider) || gathering.late.contains(provider) {
             return Verdict::Duplicate;
         }
+        if received_at >= gathering.deadline {
+            gathering.record(provider, &response.outcome, true);
+            return Verdict::Late(Effect::Late {
+                response,
+                received_at,
+            });
+        }
+        gathering.record(provider, &response.outcome, false);
+        let close = gathering
+            .completion
+            .closes(gathering.progress(), &response.outcome);
         let id = response.rfq;
         let mut effects = vec![Effect::Respond {
             response,
             received_at,
         }];
-        if gathering.complete() {
+        if let Some(reason) = close {
             effects.push(Effect::Close {
                 rfq: id,
-                reason: CloseReason::AllAnswered,
+                reason,
                 closed_at: received_at,
             });
             self.remove(&id);
@@ -109,11 +169,23 @@ impl Window {
         Verdict::Accepted(effects)
     }
 
-    /// Closes every RFQ whose deadline is at or before `now`.
-    pub fn due(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
+    /// A deadline marker for `partition` was read: closes its RFQs whose
+    /// deadline is at or before `at`, each at its deadline.
+    pub fn tick(&mut self, partition: i32, at: DateTime<Utc>) -> Vec<Effect> {
+        if self
+            .ticks
+            .get(&partition)
+            .is_some_and(|pending| *pending <= at)
+        {
+            self.ticks.remove(&partition);
+        }
         let mut effects = Vec::new();
-        while let Some((deadline, id)) = self.deadlines.first().copied() {
-            if deadline > now {
+        while let Some((deadline, id)) = self
+            .deadlines
+            .get(&partition)
+            .and_then(|index| index.first().copied())
+        {
+            if deadline > at {
                 break;
             }
             self.remove(&id);
@@ -126,22 +198,49 @@ impl Window {
         effects
     }
 
-    /// The earliest deadline of an open RFQ.
-    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
-        self.deadlines.first().map(|(deadline, _)| *deadline)
+    /// The partitions that need a deadline marker now: a deadline has
+    /// passed and no marker is on its way (or the last one is overdue).
+    /// Records a marker at `now` as on its way for each.
+    pub fn ticks_due(&mut self, now: DateTime<Utc>) -> Vec<i32> {
+        let mut due = Vec::new();
+        for (partition, index) in &self.deadlines {
+            let Some((earliest, _)) = index.first() else {
+                continue;
+            };
+            let waiting = self
+                .ticks
+                .get(partition)
+                .is_some_and(|pending| *pending + TICK_RETRY > now);
+            if *earliest <= now && !waiting {
+                due.push(*partition);
+            }
+        }
+        for partition in &due {
+            self.ticks.insert(*partition, now);
+        }
+        due
+    }
+
+    /// When [`Window::ticks_due`] has something to do next.
+    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
+        self.deadlines
+            .iter()
+            .filter_map(|(partition, index)| {
+                let (earliest, _) = index.first()?;
+                Some(match self.ticks.get(partition) {
+                    Some(pending) => (*pending + TICK_RETRY).max(*earliest),
+                    None => *earliest,
+                })
+            })
+            .min()
     }
 
     /// Drops the RFQs of a partition this aggregator no longer owns; their
     /// new owner recovers them from the store.
     pub fn forget_partition(&mut self, partition: i32) {
-        let ids: Vec<CorrelationId> = self
-            .open
-            .iter()
-            .filter(|(_, g)| g.partition == partition)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            self.remove(&id);
+        self.ticks.remove(&partition);
+        for (_, id) in self.deadlines.remove(&partition).unwrap_or_default() {
+            self.open.remove(&id);
         }
     }
 
@@ -157,7 +256,12 @@ impl Window {
 
     fn remove(&mut self, id: &CorrelationId) {
         if let Some(gathering) = self.open.remove(id) {
-            self.deadlines.remove(&(gathering.deadline, *id));
+            if let Some(index) = self.deadlines.get_mut(&gathering.partition) {
+                index.remove(&(gathering.deadline, *id));
+                if index.is_empty() {
+                    self.deadlines.remove(&gathering.partition);
+                }
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The JSON representations of an RFQ task and its result.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rfq_core::{GeoPoint, Outcome, ProviderId};
+use rfq_core::{Completion, GeoPoint, Outcome, ProviderId};
 use rfq_store::{RfqStatus, StoredResponse, StoredRfq};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -13,6 +13,19 @@ pub fn time(time: &DateTime<Utc>) -> String {
 
 fn point(point: &GeoPoint) -> Value {
     json!({"lat": point.lat(), "lon": point.lon()})
+}
+
+/// The completion rule as the customer wrote it.
+pub fn completion(completion: &Completion) -> Value {
+    match completion {
+        Completion::All | Completion::Deadline => json!({"rule": completion.rule()}),
+        Completion::FirstN(n) | Completion::Quorum(n) => json!({"rule": completion.rule(), "n": n}),
+        Completion::Quality(price) => json!({
+            "rule": completion.rule(),
+            "max-price": price.amount(),
+            "currency": price.currency().as_str(),
+        }),
+    }
 }
 
 fn links(base: &str, stored: &StoredRfq) -> Value {
@@ -28,6 +41,7 @@ pub fn running(base: &str, stored: &StoredRfq) -> Value {
         "status": "running",
         "responses-received": stored.responses_received,
         "providers-addressed": stored.rfq.addressed.len(),
+        "completion": completion(&stored.rfq.completion),
         "eta": time(&stored.rfq.deadline),
     })
 }
@@ -42,8 +56,35 @@ pub fn closed_status(base: &str, stored: &StoredRfq) -> Value {
     })
 }
 
+/// One answer as shown on a result.
+fn answer(stored: &StoredResponse) -> Value {
+    let response = &stored.response;
+    let mut shown = json!({
+        "provider": response.provider.as_str(),
+        "responded-at": time(&response.responded_at),
+        "received-at": time(&stored.received_at),
+    });
+    match &response.outcome {
+        Outcome::Quoted {
+            price,
+            pickup_eta_seconds,
+        } => {
+            shown["price"] = json!(price.amount());
+            shown["currency"] = json!(price.currency().as_str());
+            shown["pickup-eta-seconds"] = json!(pickup_eta_seconds);
+        }
+        Outcome::Declined { reason } => {
+            shown["declined"] = json!(true);
+            shown["reason"] = json!(reason);
+        }
+    }
+    shown
+}
+
 /// `GET /rfqs/{id}/result`: every addressed provider appears exactly once,
-/// in `quotes` (cheapest first), `declines` or `unanswered`.
+/// in `quotes` (cheapest first), `declines` or `unanswered`; answers that
+/// arrived after the deadline are listed apart in `late` (their providers
+/// also count as unanswered: a late answer never changes the result).
 pub fn result(base: &str, stored: &StoredRfq, responses: &[StoredResponse]) -> Value {
     let rfq = &stored.rfq;
     let (closed_by, closed_at) = match &stored.status {
@@ -52,31 +93,18 @@ pub fn result(base: &str, stored: &StoredRfq, responses: &[StoredResponse]) -> V
     };
     let mut quotes = Vec::new();
     let mut declines = Vec::new();
+    let mut late = Vec::new();
     let mut answered = BTreeSet::new();
     for stored_response in responses {
         let response = &stored_response.response;
+        if stored_response.late {
+            late.push(answer(stored_response));
+            continue;
+        }
         answered.insert(response.provider.clone());
         match &response.outcome {
-            Outcome::Quoted {
-                price,
-                pickup_eta_seconds,
-            } => quotes.push((
-                price.minor(),
-                json!({
-                    "provider": response.provider.as_str(),
-                    "price": price.amount(),
-                    "currency": price.currency().as_str(),
-                    "pickup-eta-seconds": pickup_eta_seconds,
-                    "responded-at": time(&response.responded_at),
-                    "received-at": time(&stored_response.received_at),
-                }),
-            )),
-            Outcome::Declined { reason } => declines.push(json!({
-                "provider": response.provider.as_str(),
-                "reason": reason,
-                "responded-at": time(&response.responded_at),
-                "received-at": time(&stored_response.received_at),
-            })),
+            Outcome::Quoted { price, .. } => quotes.push((price.minor(), answer(stored_response))),
+            Outcome::Declined { .. } => declines.push(answer(stored_response)),
         }
     }
     quotes.sort_by_key(|(minor, _)| *minor);
@@ -98,9 +126,11 @@ pub fn result(base: &str, stored: &StoredRfq, responses: &[StoredResponse]) -> V
         "deadline": time(&rfq.deadline),
         "closed-at": closed_at,
         "closed-by": closed_by,
+        "completion": completion(&rfq.completion),
         "providers-addressed": rfq.addressed.len(),
         "quotes": quotes.into_iter().map(|(_, quote)| quote).collect::<Vec<_>>(),
         "declines": declines,
         "unanswered": unanswered,
+        "late": late,
     })
 }

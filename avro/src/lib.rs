@@ -21,7 +21,7 @@ mod values;
 pub use schemas::{RecordType, Schemas};
 pub use single_object::SingleObjectCodec;
 
-use rfq_core::{DomainError, ProviderHeartbeat, Response, Rfq};
+use rfq_core::{DeadlineTick, DomainError, ProviderHeartbeat, Response, Rfq};
 use std::sync::Arc;
 
 /// A record of one of the pipeline's Avro types.
@@ -33,6 +33,8 @@ pub enum Record {
     Response(Response),
     /// `rfq.v1.ProviderHeartbeat`: on the providers topic.
     Heartbeat(ProviderHeartbeat),
+    /// `rfq.v1.DeadlineTick`: the aggregator's deadline marker on the quotes topic.
+    Tick(DeadlineTick),
 }
 
 impl Record {
@@ -42,6 +44,7 @@ impl Record {
             Record::Rfq(_) => RecordType::RfqRequest,
             Record::Response(_) => RecordType::QuoteResponse,
             Record::Heartbeat(_) => RecordType::ProviderHeartbeat,
+            Record::Tick(_) => RecordType::DeadlineTick,
         }
     }
 }

@@ -10,14 +10,17 @@ pub enum RecordType {
     QuoteResponse,
     /// `rfq.v1.ProviderHeartbeat`
     ProviderHeartbeat,
+    /// `rfq.v1.DeadlineTick`
+    DeadlineTick,
 }
 
 impl RecordType {
     /// Every record type.
-    pub const ALL: [RecordType; 3] = [
+    pub const ALL: [RecordType; 4] = [
         RecordType::RfqRequest,
         RecordType::QuoteResponse,
         RecordType::ProviderHeartbeat,
+        RecordType::DeadlineTick,
     ];
 
     /// The schema file's text (compiled in from `avro/schemas/`).
@@ -26,6 +29,7 @@ impl RecordType {
             RecordType::RfqRequest => include_str!("../schemas/rfq_request.avsc"),
             RecordType::QuoteResponse => include_str!("../schemas/quote_response.avsc"),
             RecordType::ProviderHeartbeat => include_str!("../schemas/provider_heartbeat.avsc"),
+            RecordType::DeadlineTick => include_str!("../schemas/deadline_tick.avsc"),
         }
     }
 
@@ -35,6 +39,7 @@ impl RecordType {
             RecordType::RfqRequest => "rfq.v1.RfqRequest",
             RecordType::QuoteResponse => "rfq.v1.QuoteResponse",
             RecordType::ProviderHeartbeat => "rfq.v1.ProviderHeartbeat",
+            RecordType::DeadlineTick => "rfq.v1.DeadlineTick",
         }
     }
 }

@@ -6,16 +6,21 @@ use crate::{CodecError, Record, RecordType};
 use apache_avro::types::Value;
 use chrono::{DateTime, TimeZone, Utc};
 use rfq_core::{
-    CorrelationId, Currency, CustomerId, DomainError, GeoPoint, Outcome, Price, ProviderHeartbeat,
-    ProviderId, ProviderStatus, Region, Response, ReturnAddress, Rfq,
+    Completion, CorrelationId, Currency, CustomerId, DeadlineTick, DomainError, GeoPoint, Outcome,
+    Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region, Response, ReturnAddress, Rfq,
 };
 use std::{collections::HashMap, time::Duration};
 
-pub(crate) fn to_value(record: &Record) -> Value {
-    match record {
+pub(crate) fn to_value(value: &Record) -> Value {
+    match value {
         Record::Rfq(rfq) => rfq_value(rfq),
         Record::Response(response) => response_value(response),
         Record::Heartbeat(heartbeat) => heartbeat_value(heartbeat),
+        Record::Tick(tick) => record(vec![
+            ("partition", Value::Int(tick.partition)),
+            ("at", time_value(&tick.at)),
+            ("writer", string(&tick.writer)),
+        ]),
     }
 }
 
@@ -29,6 +34,7 @@ pub(crate) fn from_value(record_type: RecordType, value: Value) -> Result<Record
         RecordType::RfqRequest => parse_rfq(fields).map(Record::Rfq),
         RecordType::QuoteResponse => parse_response(fields).map(Record::Response),
         RecordType::ProviderHeartbeat => parse_heartbeat(fields).map(Record::Heartbeat),
+        RecordType::DeadlineTick => parse_tick(fields).map(Record::Tick),
     }
     .map_err(invalid)
 }
@@ -76,6 +82,36 @@ fn rfq_value(rfq: &Rfq) -> Value {
                 ("topic", string(&rfq.return_address.topic)),
                 ("partition", Value::Int(rfq.return_address.partition)),
             ]),
+        ),
+        ("completion", completion_value(&rfq.completion)),
+    ])
+}
+
+fn completion_value(completion: &Completion) -> Value {
+    let null = || Value::Union(0, Box::new(Value::Null));
+    let (n, price) = match completion {
+        Completion::FirstN(n) | Completion::Quorum(n) => (
+            Value::Union(
+                1,
+                Box::new(Value::Int(i32::try_from(*n).unwrap_or(i32::MAX))),
+            ),
+            None,
+        ),
+        Completion::Quality(price) => (null(), Some(price)),
+        Completion::All | Completion::Deadline => (null(), None),
+    };
+    record(vec![
+        ("rule", string(completion.rule())),
+        ("n", n),
+        (
+            "max_price_minor",
+            price.map_or_else(null, |p| Value::Union(1, Box::new(Value::Long(p.minor())))),
+        ),
+        (
+            "currency",
+            price.map_or_else(null, |p| {
+                Value::Union(1, Box::new(string(p.currency().as_str())))
+            }),
         ),
     ])
 }
@@ -177,6 +213,18 @@ impl Fields {
         }
     }
 
+    /// An optional field: a `["null", T]` union, or absent.
+    fn optional(&mut self, name: &str) -> Option<Value> {
+        match self.0.remove(name) {
+            Some(Value::Union(_, inner)) => match *inner {
+                Value::Null => None,
+                value => Some(value),
+            },
+            Some(Value::Null) | None => None,
+            Some(value) => Some(value),
+        }
+    }
+
     fn record(&mut self, name: &str) -> Result<Fields, DomainError> {
         let value = self.take(name)?;
         Fields::of(value).map_err(|error| error.within(name))
@@ -233,7 +281,12 @@ fn parse_rfq(mut f: Fields) -> Result<Rfq, DomainError> {
     if deadline < created_at {
         return Err(DomainError::new("deadline", "is before created_at"));
     }
+    let completion = match f.0.contains_key("completion") {
+        true => parse_completion(f.record("completion")?).map_err(|e| e.within("completion"))?,
+        false => Completion::All,
+    };
     Ok(Rfq {
+        completion,
         id: CorrelationId::parse(&f.string("correlation_id")?)?,
         customer: CustomerId::parse(&f.string("customer")?)?,
         region: Region::parse(&f.string("region")?)?,
@@ -243,6 +296,49 @@ fn parse_rfq(mut f: Fields) -> Result<Rfq, DomainError> {
         deadline,
         addressed,
         return_address,
+    })
+}
+
+fn parse_completion(mut f: Fields) -> Result<Completion, DomainError> {
+    let rule = f.string("rule")?;
+    let count = |value: Option<Value>| match value {
+        Some(Value::Int(n)) if n > 0 => Ok(n.unsigned_abs()),
+        other => Err(DomainError::new(
+            "n",
+            format!("rule {rule} needs n > 0, got {other:?}"),
+        )),
+    };
+    Ok(match rule.as_str() {
+        "all" => Completion::All,
+        "deadline" => Completion::Deadline,
+        "first-n" => Completion::FirstN(count(f.optional("n"))?),
+        "quorum" => Completion::Quorum(count(f.optional("n"))?),
+        "quality" => {
+            let minor = match f.optional("max_price_minor") {
+                Some(Value::Long(minor)) => minor,
+                other => {
+                    return Err(wrong(
+                        "max_price_minor",
+                        "a long",
+                        &other.unwrap_or(Value::Null),
+                    ));
+                }
+            };
+            let currency = match f.optional("currency") {
+                Some(Value::String(code)) => Currency::parse(&code)?,
+                other => return Err(wrong("currency", "a string", &other.unwrap_or(Value::Null))),
+            };
+            Completion::Quality(Price::new(minor, currency)?)
+        }
+        other => return Err(DomainError::new("rule", format!("unknown rule {other:?}"))),
+    })
+}
+
+fn parse_tick(mut f: Fields) -> Result<DeadlineTick, DomainError> {
+    Ok(DeadlineTick {
+        partition: f.int("partition")?,
+        at: f.time("at")?,
+        writer: f.string("writer")?,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The `POST /rfqs` body: parsed once into domain types.
 
 use crate::error::IntakeError;
-use rfq_core::{CustomerId, DomainError, GeoPoint};
+use rfq_core::{Currency, CustomerId, DomainError, GeoPoint, Price};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -16,6 +16,41 @@ pub struct NewRfq {
     pub customer: CustomerId,
     /// How long to gather quotes.
     pub deadline: Duration,
+    /// When to close early.
+    pub completion: CompletionRequest,
+}
+
+/// The completion rule as asked for; a quorum without `n` becomes a
+/// majority of the providers addressed, known only at acceptance.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompletionRequest {
+    /// Every addressed provider answered (the default).
+    All,
+    /// The first `n` quotes.
+    FirstN(u32),
+    /// `n` answers, or a majority of the addressed providers.
+    Quorum(Option<u32>),
+    /// Only the deadline.
+    Deadline,
+    /// A quote at or below this price.
+    Quality(Price),
+}
+
+impl CompletionRequest {
+    /// The rule for an RFQ addressed to `addressed` providers.
+    pub fn resolve(&self, addressed: usize) -> rfq_core::Completion {
+        use rfq_core::Completion;
+        match self {
+            CompletionRequest::All => Completion::All,
+            CompletionRequest::FirstN(n) => Completion::FirstN(*n),
+            CompletionRequest::Quorum(Some(n)) => Completion::Quorum(*n),
+            CompletionRequest::Quorum(None) => {
+                Completion::Quorum(u32::try_from(addressed / 2 + 1).unwrap_or(u32::MAX))
+            }
+            CompletionRequest::Deadline => Completion::Deadline,
+            CompletionRequest::Quality(price) => Completion::Quality(price.clone()),
+        }
+    }
 }
 
 /// Limits on a submission.
@@ -42,6 +77,51 @@ struct Body {
     customer: String,
     #[serde(rename = "deadline-seconds")]
     deadline_seconds: Option<i64>,
+    completion: Option<CompletionBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "rule", deny_unknown_fields)]
+enum CompletionBody {
+    #[serde(rename = "all")]
+    All {},
+    #[serde(rename = "first-n")]
+    FirstN { n: i64 },
+    #[serde(rename = "quorum")]
+    Quorum { n: Option<i64> },
+    #[serde(rename = "deadline")]
+    Deadline {},
+    #[serde(rename = "quality")]
+    Quality {
+        #[serde(rename = "max-price")]
+        max_price: String,
+        currency: String,
+    },
+}
+
+fn completion(body: Option<CompletionBody>) -> Result<CompletionRequest, DomainError> {
+    let count = |n: i64| {
+        u32::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| DomainError::new("completion.n", format!("must be at least 1, got {n}")))
+    };
+    Ok(match body {
+        None | Some(CompletionBody::All {}) => CompletionRequest::All,
+        Some(CompletionBody::FirstN { n }) => CompletionRequest::FirstN(count(n)?),
+        Some(CompletionBody::Quorum { n }) => CompletionRequest::Quorum(n.map(count).transpose()?),
+        Some(CompletionBody::Deadline {}) => CompletionRequest::Deadline,
+        Some(CompletionBody::Quality {
+            max_price,
+            currency,
+        }) => {
+            let currency = Currency::parse(&currency).map_err(|e| e.within("completion"))?;
+            CompletionRequest::Quality(
+                Price::parse_amount(&max_price, currency)
+                    .map_err(|e| DomainError::new("completion.max-price", e.message))?,
+            )
+        }
+    })
 }
 
 /// Parses a request body: not JSON → [`IntakeError::Malformed`]; JSON of the
@@ -76,6 +156,7 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<NewRfq, IntakeError> {
         to: point(body.to, "to")?,
         customer: CustomerId::parse(&body.customer)?,
         deadline: Duration::from_secs(seconds.unsigned_abs()),
+        completion: completion(body.completion)?,
     })
 }
 
@@ -100,12 +181,47 @@ mod tests {
         let body = r#"{"from":{"lat":52.52,"lon":13.40},"to":{"lat":52.5,"lon":13.45},"customer":"alice"}"#;
         let rfq = parse(body.as_bytes(), LIMITS).unwrap();
         assert_eq!(rfq.deadline, Duration::from_secs(300));
+        assert_eq!(rfq.completion, CompletionRequest::All);
         assert_eq!(rfq.customer.as_str(), "alice");
         let body = r#"{"from":{"lat":0,"lon":0},"to":{"lat":1,"lon":1},"customer":"b","deadline-seconds":20}"#;
         assert_eq!(
             parse(body.as_bytes(), LIMITS).unwrap().deadline,
             Duration::from_secs(20)
         );
+    }
+
+    #[test]
+    fn completion_rules_are_parsed_and_quorum_defaults_to_a_majority() {
+        use rfq_core::Completion;
+        let rule = |completion: &str| {
+            let body = format!(
+                r#"{{"from":{{"lat":0,"lon":0}},"to":{{"lat":1,"lon":1}},"customer":"c","completion":{completion}}}"#
+            );
+            parse(body.as_bytes(), LIMITS).unwrap().completion
+        };
+        assert_eq!(rule(r#"{"rule":"all"}"#).resolve(3), Completion::All);
+        assert_eq!(
+            rule(r#"{"rule":"first-n","n":2}"#).resolve(3),
+            Completion::FirstN(2)
+        );
+        assert_eq!(
+            rule(r#"{"rule":"quorum"}"#).resolve(4),
+            Completion::Quorum(3)
+        );
+        assert_eq!(
+            rule(r#"{"rule":"quorum","n":1}"#).resolve(4),
+            Completion::Quorum(1)
+        );
+        assert_eq!(
+            rule(r#"{"rule":"deadline"}"#).resolve(4),
+            Completion::Deadline
+        );
+        let Completion::Quality(price) =
+            rule(r#"{"rule":"quality","max-price":"15.5","currency":"EUR"}"#).resolve(4)
+        else {
+            panic!("not quality")
+        };
+        assert_eq!(price.to_string(), "15.50 EUR");
     }
 
     #[test]
@@ -163,6 +279,33 @@ mod tests {
             "from.lat"
         );
         assert_eq!(field_of(&format!(r#"{{{to},"customer":"c"}}"#)), "");
+        let with = |completion: &str| {
+            format!(
+                r#"{{"from":{{"lat":0,"lon":0}},{to},"customer":"c","completion":{completion}}}"#
+            )
+        };
+        assert_eq!(
+            field_of(&with(r#"{"rule":"first-n","n":0}"#)),
+            "completion.n"
+        );
+        assert_eq!(
+            field_of(&with(r#"{"rule":"quorum","n":-2}"#)),
+            "completion.n"
+        );
+        assert_eq!(
+            field_of(&with(
+                r#"{"rule":"quality","max-price":"1.234","currency":"EUR"}"#
+            )),
+            "completion.max-price"
+        );
+        assert_eq!(
+            field_of(&with(
+                r#"{"rule":"quality","max-price":"12","currency":"euro"}"#
+            )),
+            "completion.currency"
+        );
+        assert!(field_of(&with(r#"{"rule":"best"}"#)).starts_with("completion"));
+        assert!(field_of(&with(r#"{"rule":"all","n":2}"#)).starts_with("completion"));
         assert_eq!(field_of("[1,2]"), "");
     }
 }

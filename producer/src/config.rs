@@ -26,6 +26,11 @@ pub struct ProducerSettings {
     #[arg(long, env = "RFQ_MAX_DEADLINE_SECONDS", default_value_t = 3600)]
     pub max_deadline_seconds: u32,
 
+    /// Most RFQs open at once, pipeline-wide; beyond it `POST /rfqs` answers
+    /// 503 with Retry-After until the aggregator closes some.
+    #[arg(long, env = "RFQ_MAX_OPEN_RFQS", default_value_t = 100_000)]
+    pub max_open_rfqs: u64,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "RFQ_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
     pub max_body_bytes: usize,
@@ -50,6 +55,7 @@ impl ProducerSettings {
             region_precision: RegionPrecision::DEFAULT,
             default_deadline_seconds: 300,
             max_deadline_seconds: 3600,
+            max_open_rfqs: 100_000,
             max_body_bytes: 16 * 1024,
             public_url: None,
         }

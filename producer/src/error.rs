@@ -16,6 +16,16 @@ pub enum IntakeError {
     /// JSON, but not a valid RFQ.
     #[error("{0}")]
     Invalid(DomainError),
+    /// Too many RFQs are open: refused to protect the pipeline.
+    #[error("{open} RFQs are open, the limit is {limit}: try again shortly")]
+    Overloaded {
+        /// Open RFQs (an estimate, refreshed every fraction of a second).
+        open: u64,
+        /// The configured limit.
+        limit: u64,
+        /// Seconds the client should wait.
+        retry_after: u64,
+    },
     /// Kafka or the store did not acknowledge: try again shortly.
     #[error("the RFQ could not be recorded right now: {0}")]
     Unavailable(String),
@@ -32,6 +42,7 @@ impl IntakeError {
     pub fn outcome(&self) -> &'static str {
         match self {
             IntakeError::Unavailable(_) => "unavailable",
+            IntakeError::Overloaded { .. } => "overloaded",
             _ => "invalid",
         }
     }
@@ -59,6 +70,18 @@ impl IntoResponse for IntakeError {
                 format!("{}: {}", error.field, error.message),
             )
             .with("field", error.field),
+            IntakeError::Overloaded {
+                open,
+                limit,
+                retry_after,
+            } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too Many Open RFQs",
+                detail,
+            )
+            .with("open-rfqs", open)
+            .with("limit", limit)
+            .retry_after(retry_after),
             IntakeError::Unavailable(_) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service Unavailable",

@@ -1,5 +1,6 @@
 use crate::{
     ProducerSettings,
+    admission::Admission,
     body::{self, Limits, NewRfq},
     error::IntakeError,
     metrics::ADDRESSED,
@@ -33,6 +34,8 @@ struct Inner {
     producer: FutureProducer,
     codec: SharedCodec,
     store: Arc<dyn Store>,
+    /// The bound on open RFQs.
+    admission: Admission,
 }
 
 impl Producer {
@@ -96,13 +99,14 @@ impl Producer {
         });
         Ok(Producer {
             inner: Arc::new(Inner {
-                settings,
                 registry_task: std::sync::Mutex::new(Some(registry_task)),
                 quote_partitions,
                 registry,
                 producer,
                 codec,
+                admission: Admission::new(settings.max_open_rfqs, store.clone()),
                 store,
+                settings,
             }),
         })
     }
@@ -144,15 +148,18 @@ impl Producer {
     /// Kafka and the store, and returns the RFQ.
     pub(crate) async fn accept(&self, new: NewRfq) -> Result<Rfq, IntakeError> {
         let inner = &self.inner;
+        inner.admission.admit().await?;
         let now = Utc::now();
         let id = CorrelationId::new_random();
         let region = Region::of(&new.from, inner.settings.region_precision);
         let deadline = now
             + chrono::Duration::from_std(new.deadline)
                 .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        let addressed = inner.registry.live_in(&region, now);
         let rfq = Rfq {
             id,
-            addressed: inner.registry.live_in(&region, now),
+            completion: new.completion.resolve(addressed.len()),
+            addressed,
             region,
             customer: new.customer,
             from: new.from,

@@ -9,10 +9,13 @@
 //! 2. records it in the store, so `GET /rfqs/{id}` finds it at once;
 //! 3. publishes it to the requests topic keyed by region, for the adapters;
 //!
-//! and only then answers `202 Accepted`. Each step waits for the broker's or
+//! and only then answers `202 Accepted`. Before any of it, the admission
+//! bound refuses the RFQ with `503` and `Retry-After` if the configured
+//! number of RFQs is already open. Each step waits for the broker's or
 //! the store's acknowledgement; a failure answers `503` and the client may
 //! retry (an RFQ whose step 3 failed closes at its deadline, unseen).
 
+mod admission;
 mod body;
 mod config;
 mod error;

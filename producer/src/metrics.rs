@@ -1,10 +1,10 @@
 //! The producer's metrics.
 
-use prometheus::{Histogram, IntCounterVec};
-use rfq_core::metrics::{counter_vec, histogram};
+use prometheus::{Histogram, IntCounterVec, IntGauge};
+use rfq_core::metrics::{counter_vec, gauge, histogram};
 use std::sync::LazyLock;
 
-/// RFQ submissions by outcome (accepted, invalid, unavailable).
+/// RFQ submissions by outcome (accepted, invalid, overloaded, unavailable).
 pub static SUBMISSIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
         "rfq_producer_submissions_total",
@@ -30,5 +30,13 @@ pub static ACCEPT_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
         vec![
             0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
         ],
+    )
+});
+
+/// The producer's estimate of RFQs open pipeline-wide (its admission bound).
+pub static OPEN_ESTIMATE: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(
+        "rfq_producer_open_rfqs",
+        "RFQs open pipeline-wide, as estimated by this producer for its admission limit.",
     )
 });

@@ -69,6 +69,9 @@ pub struct UpArgs {
     /// Base URL of links in responses (default: from the Host header).
     #[arg(long, env = "RFQ_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Most RFQs open at once; beyond it POST /rfqs answers 503 + Retry-After.
+    #[arg(long, env = "RFQ_MAX_OPEN_RFQS", default_value_t = 100_000)]
+    pub max_open_rfqs: u64,
     /// Topic names and sizes.
     #[command(flatten)]
     pub topics: TopicSettings,
@@ -201,6 +204,7 @@ async fn up(args: UpArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
         region_precision: args.fleet.region_precision,
         default_deadline_seconds: args.default_deadline_seconds,
         max_deadline_seconds: args.max_deadline_seconds,
+        max_open_rfqs: args.max_open_rfqs,
         adapters: vec![AdapterSpec {
             name: "berlin".into(),
             fleet: args.fleet,

@@ -45,6 +45,8 @@ pub struct UpSettings {
     pub default_deadline_seconds: u32,
     /// Longest deadline allowed, in seconds.
     pub max_deadline_seconds: u32,
+    /// Most RFQs open at once before `POST /rfqs` answers 503.
+    pub max_open_rfqs: u64,
     /// The simulated adapters.
     pub adapters: Vec<AdapterSpec>,
     /// Base URL of links (default: from the Host header).
@@ -150,6 +152,7 @@ impl Pipeline {
         producer_settings.region_precision = settings.region_precision;
         producer_settings.default_deadline_seconds = settings.default_deadline_seconds;
         producer_settings.max_deadline_seconds = settings.max_deadline_seconds;
+        producer_settings.max_open_rfqs = settings.max_open_rfqs;
         producer_settings.public_url = settings.public_url.clone();
         let producer =
             Producer::start(producer_settings, store.clone(), codec, shutdown.clone()).await?;

@@ -9,10 +9,10 @@ use crate::{Effect, OpenRfq, RfqStatus, Store, StoreError, StoredResponse, Store
 use chrono::{DateTime, TimeZone, Utc};
 use libsql::{Connection, Row, params};
 use rfq_core::{
-    CloseReason, CorrelationId, Currency, CustomerId, GeoPoint, Outcome, Price, ProviderId, Region,
-    Response, ReturnAddress, Rfq,
+    CloseReason, Completion, CorrelationId, Currency, CustomerId, GeoPoint, Outcome, Price,
+    ProviderId, Region, Response, ReturnAddress, Rfq,
 };
-use std::{collections::BTreeSet, path::Path};
+use std::{collections::HashMap, path::Path};
 use tokio::sync::Mutex;
 
 const SCHEMA: &str = "
@@ -48,8 +48,19 @@ CREATE TABLE IF NOT EXISTS responses (
 );
 ";
 
+/// Schema changes after the first release, by `PRAGMA user_version`: entry
+/// `i` brings a store from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &["
+ALTER TABLE rfqs ADD COLUMN completion TEXT NOT NULL DEFAULT 'all';
+ALTER TABLE responses ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
+"];
+
 const RFQ_COLUMNS: &str = "id, partition, return_topic, customer, region, from_lat, from_lon, \
-     to_lat, to_lon, created_at, deadline, addressed, closed_at, close_reason";
+     to_lat, to_lon, created_at, deadline, addressed, closed_at, close_reason, completion";
+
+/// Columns read by [`response_from_row`].
+const RESPONSE_COLUMNS: &str = "rfq_id, provider, kind, price_minor, currency, \
+     pickup_eta_seconds, decline_reason, responded_at, received_at, late";
 
 /// The embedded store.
 pub struct EmbeddedStore {
@@ -80,7 +91,7 @@ impl EmbeddedStore {
             .await
             .map_err(backend)?;
         let writer = connect(&db).await?;
-        writer.execute_batch(SCHEMA).await.map_err(backend)?;
+        migrate(&writer).await?;
         let reader = connect(&db).await?;
         Ok(EmbeddedStore {
             _db: db,
@@ -105,6 +116,34 @@ async fn connect(db: &libsql::Database) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
+/// Creates the tables and applies the migrations this file has not seen,
+/// each in one transaction with its version bump.
+async fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    connection.execute_batch(SCHEMA).await.map_err(backend)?;
+    let mut rows = connection
+        .query("PRAGMA user_version", ())
+        .await
+        .map_err(backend)?;
+    let version = match rows.next().await.map_err(backend)? {
+        Some(row) => row.get::<i64>(0).map_err(corrupt)?,
+        None => 0,
+    };
+    drop(rows);
+    for (index, migration) in MIGRATIONS.iter().enumerate() {
+        let next = i64::try_from(index).map_err(backend)? + 1;
+        if version >= next {
+            continue;
+        }
+        connection
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE; {migration} PRAGMA user_version = {next}; COMMIT;"
+            ))
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
 fn millis(time: &DateTime<Utc>) -> i64 {
     time.timestamp_millis()
 }
@@ -123,7 +162,7 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
             tx.execute(
                 &format!(
                     "INSERT INTO rfqs ({RFQ_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL, ?13) \
                      ON CONFLICT (id) DO NOTHING"
                 ),
                 params![
@@ -139,6 +178,7 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
                     millis(&rfq.created_at),
                     millis(&rfq.deadline),
                     addressed,
+                    rfq.completion.code(),
                 ],
             )
             .await
@@ -147,7 +187,12 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
         Effect::Respond {
             response,
             received_at,
+        }
+        | Effect::Late {
+            response,
+            received_at,
         } => {
+            let late = matches!(effect, Effect::Late { .. });
             let (kind, price, currency, eta, reason) = match &response.outcome {
                 Outcome::Quoted {
                     price,
@@ -165,9 +210,9 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
             };
             tx.execute(
                 "INSERT INTO responses (rfq_id, provider, seq, kind, price_minor, currency, \
-                 pickup_eta_seconds, decline_reason, responded_at, received_at) \
+                 pickup_eta_seconds, decline_reason, responded_at, received_at, late) \
                  VALUES (?1, ?2, (SELECT COUNT(*) FROM responses WHERE rfq_id = ?1), \
-                         ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                         ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (rfq_id, provider) DO NOTHING",
                 params![
                     response.rfq.to_string(),
@@ -179,6 +224,7 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
                     reason,
                     millis(&response.responded_at),
                     millis(received_at),
+                    late,
                 ],
             )
             .await
@@ -223,6 +269,7 @@ fn rfq_from_row(row: &Row) -> Result<(Rfq, RfqStatus), StoreError> {
             .map(|p| ProviderId::parse(p))
             .collect::<Result<_, _>>()
             .map_err(corrupt)?,
+        completion: Completion::parse_code(&text(14)?).map_err(corrupt)?,
     };
     let closed_at = row.get::<Option<i64>>(12).map_err(corrupt)?;
     let reason = row.get::<Option<String>>(13).map_err(corrupt)?;
@@ -265,6 +312,7 @@ fn response_from_row(row: &Row) -> Result<StoredResponse, StoreError> {
             outcome,
         },
         received_at: time(row.get::<i64>(8).map_err(corrupt)?)?,
+        late: row.get::<i64>(9).map_err(corrupt)? != 0,
     })
 }
 
@@ -288,7 +336,7 @@ impl Store for EmbeddedStore {
             .query(
                 &format!(
                     "SELECT {RFQ_COLUMNS}, \
-                     (SELECT COUNT(*) FROM responses WHERE rfq_id = rfqs.id) \
+                     (SELECT COUNT(*) FROM responses WHERE rfq_id = rfqs.id AND late = 0) \
                      FROM rfqs WHERE id = ?1"
                 ),
                 params![id.to_string()],
@@ -300,7 +348,7 @@ impl Store for EmbeddedStore {
         };
         let (rfq, status) = rfq_from_row(&row)?;
         let responses_received =
-            u32::try_from(row.get::<i64>(14).map_err(corrupt)?).map_err(corrupt)?;
+            u32::try_from(row.get::<i64>(15).map_err(corrupt)?).map_err(corrupt)?;
         Ok(Some(StoredRfq {
             rfq,
             status,
@@ -312,9 +360,10 @@ impl Store for EmbeddedStore {
         let reader = self.reader.lock().await;
         let mut rows = reader
             .query(
-                "SELECT rfq_id, provider, kind, price_minor, currency, pickup_eta_seconds, \
-                 decline_reason, responded_at, received_at \
-                 FROM responses WHERE rfq_id = ?1 ORDER BY seq",
+                &format!(
+                    "SELECT {RESPONSE_COLUMNS} FROM responses WHERE rfq_id = ?1 \
+                     ORDER BY late, seq"
+                ),
                 params![id.to_string()],
             )
             .await
@@ -331,27 +380,55 @@ impl Store for EmbeddedStore {
         let mut rows = reader
             .query(
                 &format!(
-                    "SELECT {RFQ_COLUMNS}, \
-                     (SELECT json_group_array(provider) FROM responses WHERE rfq_id = rfqs.id) \
-                     FROM rfqs WHERE partition = ?1 AND closed_at IS NULL"
+                    "SELECT {RFQ_COLUMNS} FROM rfqs \
+                     WHERE partition = ?1 AND closed_at IS NULL"
                 ),
                 params![partition],
             )
             .await
             .map_err(backend)?;
         let mut open = Vec::new();
+        let mut index = HashMap::new();
         while let Some(row) = rows.next().await.map_err(backend)? {
             let (rfq, _) = rfq_from_row(&row)?;
-            let answered: Vec<String> =
-                serde_json::from_str(&row.get::<String>(14).map_err(corrupt)?).map_err(corrupt)?;
-            let answered: BTreeSet<ProviderId> = answered
-                .iter()
-                .map(|p| ProviderId::parse(p))
-                .collect::<Result<_, _>>()
-                .map_err(corrupt)?;
-            open.push(OpenRfq { rfq, answered });
+            index.insert(rfq.id, open.len());
+            open.push(OpenRfq {
+                rfq,
+                responses: Vec::new(),
+            });
+        }
+        drop(rows);
+        let mut rows = reader
+            .query(
+                &format!(
+                    "SELECT {RESPONSE_COLUMNS} FROM responses WHERE rfq_id IN \
+                     (SELECT id FROM rfqs WHERE partition = ?1 AND closed_at IS NULL) \
+                     ORDER BY rfq_id, late, seq"
+                ),
+                params![partition],
+            )
+            .await
+            .map_err(backend)?;
+        while let Some(row) = rows.next().await.map_err(backend)? {
+            let response = response_from_row(&row)?;
+            // An RFQ closed between the two queries is simply not in the index.
+            if let Some(at) = index.get(&response.response.rfq) {
+                open[*at].responses.push(response);
+            }
         }
         Ok(open)
+    }
+
+    async fn open_count(&self) -> Result<u64, StoreError> {
+        let reader = self.reader.lock().await;
+        let mut rows = reader
+            .query("SELECT COUNT(*) FROM rfqs WHERE closed_at IS NULL", ())
+            .await
+            .map_err(backend)?;
+        match rows.next().await.map_err(backend)? {
+            Some(row) => u64::try_from(row.get::<i64>(0).map_err(corrupt)?).map_err(corrupt),
+            None => Ok(0),
+        }
     }
 }
 

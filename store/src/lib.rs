@@ -12,8 +12,7 @@ mod embedded;
 pub use embedded::EmbeddedStore;
 
 use chrono::{DateTime, Utc};
-use rfq_core::{CloseReason, CorrelationId, ProviderId, Response, Rfq};
-use std::collections::BTreeSet;
+use rfq_core::{CloseReason, CorrelationId, Response, Rfq};
 
 /// Where an RFQ stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,13 +39,16 @@ pub struct StoredRfq {
     pub responses_received: u32,
 }
 
-/// An accepted answer.
+/// A stored answer: accepted in time, or kept as late.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredResponse {
     /// The answer.
     pub response: Response,
-    /// When the aggregator accepted it.
+    /// When it reached the quotes topic (the Kafka record's timestamp).
     pub received_at: DateTime<Utc>,
+    /// It arrived after the RFQ's deadline: kept and shown, never counted
+    /// in the result.
+    pub late: bool,
 }
 
 /// An open RFQ to be recovered by the aggregator that owns its partition.
@@ -54,8 +56,8 @@ pub struct StoredResponse {
 pub struct OpenRfq {
     /// The RFQ.
     pub rfq: Rfq,
-    /// Providers that already answered.
-    pub answered: BTreeSet<ProviderId>,
+    /// The answers stored so far (in time first, then late).
+    pub responses: Vec<StoredResponse>,
 }
 
 /// One idempotent change to the store.
@@ -68,7 +70,15 @@ pub enum Effect {
     Respond {
         /// The answer.
         response: Response,
-        /// When it was accepted.
+        /// When it reached the quotes topic.
+        received_at: DateTime<Utc>,
+    },
+    /// Keep an answer that arrived after the deadline: shown on the result
+    /// as late, never counted. Same first-wins rule as [`Effect::Respond`].
+    Late {
+        /// The answer.
+        response: Response,
+        /// When it reached the quotes topic.
         received_at: DateTime<Utc>,
     },
     /// Close an RFQ (no-op if it is already closed: the first close wins).
@@ -103,11 +113,14 @@ pub trait Store: Send + Sync {
     /// An RFQ by id.
     async fn rfq(&self, id: &CorrelationId) -> Result<Option<StoredRfq>, StoreError>;
 
-    /// The accepted answers of an RFQ, in order of acceptance.
+    /// The stored answers of an RFQ: in time (in order of acceptance), then late.
     async fn responses(&self, id: &CorrelationId) -> Result<Vec<StoredResponse>, StoreError>;
 
     /// The RFQs still open whose return address is `partition`.
     async fn open_rfqs(&self, partition: i32) -> Result<Vec<OpenRfq>, StoreError>;
+
+    /// How many RFQs are open in all (the producer's admission limit).
+    async fn open_count(&self) -> Result<u64, StoreError>;
 }
 
 /// Where results are stored.

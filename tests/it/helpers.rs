@@ -66,6 +66,7 @@ pub fn settings(data_dir: &Path, adapters: Vec<AdapterSpec>, in_memory: bool) ->
         region_precision: RegionPrecision::DEFAULT,
         default_deadline_seconds: 300,
         max_deadline_seconds: 3600,
+        max_open_rfqs: 100_000,
         adapters,
         public_url: None,
     }

@@ -2,13 +2,17 @@ use super::{Verdict, Window};
 use chrono::{TimeZone, Utc};
 use rfq_core::*;
 use rfq_store::Effect;
-use std::collections::BTreeSet;
+use rfq_store::StoredResponse;
 
 fn t(seconds: i64) -> chrono::DateTime<Utc> {
     Utc.timestamp_opt(1_700_000_000 + seconds, 0).unwrap()
 }
 
 fn rfq(providers: &[&str], deadline_s: i64) -> Rfq {
+    with_rule(providers, deadline_s, Completion::All)
+}
+
+fn with_rule(providers: &[&str], deadline_s: i64, completion: Completion) -> Rfq {
     let from = GeoPoint::new(52.52, 13.40).unwrap();
     Rfq {
         id: CorrelationId::new_random(),
@@ -26,23 +30,31 @@ fn rfq(providers: &[&str], deadline_s: i64) -> Rfq {
             topic: "q".into(),
             partition: 0,
         },
+        completion,
     }
 }
 
+fn eur(minor: i64) -> Price {
+    Price::new(minor, Currency::parse("EUR").unwrap()).unwrap()
+}
+
 fn answer(rfq: &Rfq, provider: &str, quoted: bool) -> Response {
+    priced(rfq, provider, quoted.then_some(900))
+}
+
+fn priced(rfq: &Rfq, provider: &str, minor: Option<i64>) -> Response {
     Response {
         rfq: rfq.id,
         provider: ProviderId::parse(provider).unwrap(),
         responded_at: t(1),
-        outcome: if quoted {
-            Outcome::Quoted {
-                price: Price::new(900, Currency::parse("EUR").unwrap()).unwrap(),
+        outcome: match minor {
+            Some(minor) => Outcome::Quoted {
+                price: eur(minor),
                 pickup_eta_seconds: 60,
-            }
-        } else {
-            Outcome::Declined {
+            },
+            None => Outcome::Declined {
                 reason: String::new(),
-            }
+            },
         },
     }
 }
@@ -57,76 +69,130 @@ fn closes(effects: &[Effect]) -> Vec<CloseReason> {
         .collect()
 }
 
-#[test]
-fn closes_when_every_addressed_provider_answered() {
+/// Feeds answers at t(1), t(2), ... and returns the close reason and the
+/// number of answers it took (None: still open after all of them).
+fn run(
+    rule: Completion,
+    providers: &[&str],
+    answers: &[(&str, Option<i64>)],
+) -> Option<(CloseReason, usize)> {
     let mut w = Window::default();
-    let r = rfq(&["a", "b"], 60);
-    assert_eq!(w.open(&r, BTreeSet::new()).len(), 1);
-    let Verdict::Accepted(first) = w.respond(answer(&r, "a", true), t(1)) else {
-        panic!()
-    };
-    assert!(closes(&first).is_empty());
-    let Verdict::Accepted(second) = w.respond(answer(&r, "b", false), t(2)) else {
-        panic!()
-    };
-    assert_eq!(
-        closes(&second),
-        vec![CloseReason::AllAnswered],
-        "a decline counts as an answer"
-    );
-    assert!(w.is_empty());
-    assert_eq!(w.next_deadline(), None);
-    assert!(
-        w.due(t(100)).is_empty(),
-        "a completed RFQ never closes twice"
-    );
+    let r = with_rule(providers, 60, rule);
+    w.open(&r);
+    for (i, (provider, minor)) in answers.iter().enumerate() {
+        let at = t(1 + i64::try_from(i).unwrap());
+        let Verdict::Accepted(effects) = w.respond(priced(&r, provider, *minor), at) else {
+            panic!("answer of {provider} refused");
+        };
+        if let [reason] = closes(&effects)[..] {
+            assert!(w.is_empty());
+            return Some((reason, i + 1));
+        }
+    }
+    None
 }
 
 #[test]
-fn deadline_closes_with_whatever_arrived() {
+fn every_completion_rule_closes_at_its_point() {
+    use CloseReason as R;
+    let abc = ["a", "b", "c"];
+    let answers = [("a", None), ("b", Some(1200)), ("c", Some(800))];
+    assert_eq!(
+        run(Completion::All, &abc, &answers),
+        Some((R::AllAnswered, 3))
+    );
+    assert_eq!(
+        run(Completion::FirstN(1), &abc, &answers),
+        Some((R::FirstN, 2))
+    );
+    assert_eq!(
+        run(Completion::FirstN(3), &abc, &answers),
+        Some((R::AllAnswered, 3))
+    );
+    assert_eq!(
+        run(Completion::Quorum(2), &abc, &answers),
+        Some((R::Quorum, 2))
+    );
+    assert_eq!(
+        run(Completion::Quality(eur(1000)), &abc, &answers),
+        Some((R::Quality, 3))
+    );
+    assert_eq!(
+        run(Completion::Quality(eur(1200)), &abc, &answers),
+        Some((R::Quality, 2))
+    );
+    assert_eq!(run(Completion::Deadline, &abc, &answers), None);
+}
+
+#[test]
+fn a_deadline_marker_closes_what_is_due_in_its_partition_only() {
     let mut w = Window::default();
     let r = rfq(&["a", "silent"], 30);
-    w.open(&r, BTreeSet::new());
+    let later = rfq(&["a"], 40);
+    let mut elsewhere = rfq(&["a"], 10);
+    elsewhere.return_address.partition = 1;
+    for x in [&r, &later, &elsewhere] {
+        w.open(x);
+    }
     assert!(matches!(
         w.respond(answer(&r, "a", true), t(1)),
         Verdict::Accepted(_)
     ));
-    assert_eq!(w.next_deadline(), Some(t(30)));
-    assert!(w.due(t(29)).is_empty());
-    assert_eq!(closes(&w.due(t(30))), vec![CloseReason::Deadline]);
+    assert_eq!(w.next_wake(), Some(t(10)));
+    assert!(w.ticks_due(t(9)).is_empty());
+    assert_eq!(w.ticks_due(t(30)), vec![0, 1]);
+    assert!(w.ticks_due(t(31)).is_empty(), "a marker is on its way");
+    let effects = w.tick(0, t(30));
+    assert_eq!(closes(&effects), vec![CloseReason::Deadline]);
+    assert!(matches!(effects[..], [Effect::Close { closed_at, .. }] if closed_at == t(30)));
+    assert_eq!(w.len(), 2);
+    assert!(w.ticks_due(t(34)).is_empty());
+    // A marker that never comes back is written again.
+    assert_eq!(w.ticks_due(t(30) + super::TICK_RETRY), vec![1]);
+    assert_eq!(closes(&w.tick(1, t(12))), vec![CloseReason::Deadline]);
+    // Once read back, the next deadline of the partition is due for a marker.
+    assert_eq!(w.ticks_due(t(45)), vec![0]);
     assert_eq!(
-        w.respond(answer(&r, "silent", true), t(31)),
-        Verdict::NotOpen
+        w.respond(answer(&r, "silent", true), t(29)),
+        Verdict::NotOpen,
+        "closed: the service decides late or unknown"
     );
 }
 
 #[test]
-fn answer_after_deadline_does_not_count_even_before_the_sweep() {
+fn answers_stamped_at_or_after_the_deadline_are_late_even_before_the_marker() {
     let mut w = Window::default();
-    let r = rfq(&["a"], 10);
-    w.open(&r, BTreeSet::new());
-    assert_eq!(w.respond(answer(&r, "a", true), t(10)), Verdict::NotOpen);
-    assert_eq!(closes(&w.due(t(10))), vec![CloseReason::Deadline]);
+    let r = rfq(&["a", "b"], 10);
+    w.open(&r);
+    let Verdict::Late(Effect::Late { received_at, .. }) = w.respond(answer(&r, "a", true), t(10))
+    else {
+        panic!("expected late");
+    };
+    assert_eq!(received_at, t(10));
+    assert_eq!(w.respond(answer(&r, "a", true), t(11)), Verdict::Duplicate);
+    // An answer stamped in time but read after the late one still counts.
+    assert!(
+        matches!(w.respond(answer(&r, "b", true), t(9)), Verdict::Accepted(ref e) if closes(e).is_empty())
+    );
+    assert_eq!(closes(&w.tick(0, t(10))), vec![CloseReason::Deadline]);
 }
 
 #[test]
 fn rfq_addressed_to_nobody_waits_for_its_deadline() {
     let mut w = Window::default();
     let r = rfq(&[], 5);
-    assert!(closes(&w.open(&r, BTreeSet::new())).is_empty());
+    assert!(closes(&w.open(&r)).is_empty());
     assert_eq!(w.len(), 1);
-    assert_eq!(closes(&w.due(t(5))), vec![CloseReason::Deadline]);
+    assert_eq!(closes(&w.tick(0, t(5))), vec![CloseReason::Deadline]);
+    assert!(w.tick(0, t(100)).is_empty(), "never closed twice");
 }
 
 #[test]
 fn duplicates_and_strangers_are_refused() {
     let mut w = Window::default();
     let r = rfq(&["a", "b"], 60);
-    w.open(&r, BTreeSet::new());
-    assert!(
-        w.open(&r, BTreeSet::new()).is_empty(),
-        "a redelivered RFQ is a no-op"
-    );
+    assert_eq!(w.open(&r).len(), 1);
+    assert!(w.open(&r).is_empty(), "a redelivered RFQ is a no-op");
     assert!(matches!(
         w.respond(answer(&r, "a", true), t(1)),
         Verdict::Accepted(_)
@@ -144,26 +210,28 @@ fn duplicates_and_strangers_are_refused() {
 }
 
 #[test]
-fn recovery_counts_earlier_answers_and_partitions_can_be_dropped() {
+fn recovery_counts_stored_answers_and_partitions_can_be_dropped() {
     let mut w = Window::default();
-    let r = rfq(&["a", "b"], 60);
-    let answered: BTreeSet<_> = [ProviderId::parse("a").unwrap()].into();
-    w.open(&r, answered);
+    let r = with_rule(&["a", "b", "c"], 60, Completion::FirstN(2));
+    let stored = |provider: &str, late: bool| StoredResponse {
+        response: answer(&r, provider, true),
+        received_at: t(1),
+        late,
+    };
+    w.recover(&r, &[stored("a", false), stored("c", true)]);
     assert_eq!(w.respond(answer(&r, "a", true), t(1)), Verdict::Duplicate);
+    assert_eq!(w.respond(answer(&r, "c", true), t(1)), Verdict::Duplicate);
     let Verdict::Accepted(effects) = w.respond(answer(&r, "b", true), t(2)) else {
         panic!()
     };
-    assert_eq!(closes(&effects), vec![CloseReason::AllAnswered]);
-
-    let mut recovered_complete = Window::default();
-    let all: BTreeSet<_> = r.addressed.clone();
     assert_eq!(
-        closes(&recovered_complete.open(&r, all)),
-        vec![CloseReason::AllAnswered]
+        closes(&effects),
+        vec![CloseReason::FirstN],
+        "the stored quote counts"
     );
 
     let mut w = Window::default();
-    w.open(&rfq(&["a"], 60), BTreeSet::new());
+    w.open(&rfq(&["a"], 60));
     w.forget_partition(0);
-    assert!(w.is_empty() && w.next_deadline().is_none());
+    assert!(w.is_empty() && w.next_wake().is_none());
 }

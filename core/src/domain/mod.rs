@@ -5,6 +5,7 @@
 //! latitude or a provider id. Each constructor that takes outside input
 //! returns a [`DomainError`] that says what was wrong in words a client can act on.
 
+mod completion;
 mod geo;
 mod heartbeat;
 mod ids;
@@ -13,13 +14,14 @@ mod region;
 mod response;
 mod rfq;
 
+pub use completion::{CloseReason, Completion, Progress};
 pub use geo::GeoPoint;
 pub use heartbeat::{ProviderHeartbeat, ProviderStatus};
 pub use ids::{CorrelationId, CustomerId, ProviderId};
 pub use price::{Currency, Price};
 pub use region::{Region, RegionPrecision};
 pub use response::{Outcome, Response};
-pub use rfq::{CloseReason, ReturnAddress, Rfq};
+pub use rfq::{DeadlineTick, ReturnAddress, Rfq};
 
 /// Why a value from outside the process was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -61,6 +61,30 @@ impl Price {
         &self.currency
     }
 
+    /// Parses a decimal amount such as `12.30` or `12` (at most two places).
+    pub fn parse_amount(text: &str, currency: Currency) -> Result<Self, DomainError> {
+        let bad = || {
+            DomainError::new(
+                "price",
+                format!("must be a decimal amount such as 12.30, got {text:?}"),
+            )
+        };
+        let (units, cents) = match text.split_once('.') {
+            Some((units, cents)) => (units, Some(cents)),
+            None => (text, None),
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let cents_ok = cents.is_none_or(|c| digits(c) && c.len() <= 2);
+        if !digits(units) || !cents_ok || units.len() > 9 {
+            return Err(bad());
+        }
+        let units: i64 = units.parse().map_err(|_| bad())?;
+        let cents: i64 = format!("{:0<2}", cents.unwrap_or(""))
+            .parse()
+            .map_err(|_| bad())?;
+        Self::new(units * 100 + cents, currency)
+    }
+
     /// The amount as a decimal string with two places, e.g. `12.30`.
     pub fn amount(&self) -> String {
         format!("{}.{:02}", self.minor / 100, self.minor % 100)
@@ -85,5 +109,13 @@ mod tests {
         assert!(Price::new(0, eur.clone()).is_err());
         assert!(Price::new(-1, eur).is_err());
         assert!(Currency::parse("eur").is_err());
+        let parse =
+            |text| Price::parse_amount(text, Currency::parse("EUR").unwrap()).map(|p| p.minor());
+        assert_eq!(parse("12.3"), Ok(1230));
+        assert_eq!(parse("12"), Ok(1200));
+        assert_eq!(parse("0.05"), Ok(5));
+        for bad in ["", "1.234", "-1", "1e3", ".5", "12.", "0", "abc"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-use super::{CorrelationId, CustomerId, GeoPoint, ProviderId, Region};
+use super::{Completion, CorrelationId, CustomerId, GeoPoint, ProviderId, Region};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
@@ -36,32 +36,22 @@ pub struct Rfq {
     pub addressed: BTreeSet<ProviderId>,
     /// Where answers go.
     pub return_address: ReturnAddress,
+    /// When it closes before its deadline.
+    pub completion: Completion,
 }
 
-/// Why an RFQ closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CloseReason {
-    /// Every addressed provider answered (quote or decline) before the deadline.
-    AllAnswered,
-    /// The deadline passed first.
-    Deadline,
-}
-
-impl CloseReason {
-    /// The name used in JSON and in the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::AllAnswered => "all-answered",
-            CloseReason::Deadline => "deadline",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "all-answered" => Some(CloseReason::AllAnswered),
-            "deadline" => Some(CloseReason::Deadline),
-            _ => None,
-        }
-    }
+/// A deadline marker on the quotes topic. The aggregator that owns a
+/// partition appends one when deadlines fall due there, and closes the
+/// partition's RFQs whose deadline is at or before `at` when it reads the
+/// marker back. Closing on a record of the log rather than on the clock
+/// makes the decision replayable: after a crash, the new owner reads the same
+/// answers before the same marker and reaches the same result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineTick {
+    /// The partition whose deadlines it settles.
+    pub partition: i32,
+    /// Deadlines at or before this instant have passed.
+    pub at: DateTime<Utc>,
+    /// The aggregator instance that wrote it (for diagnosis).
+    pub writer: String,
 }

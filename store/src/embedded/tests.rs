@@ -22,6 +22,7 @@ fn rfq(partition: i32, providers: &[&str]) -> Rfq {
             topic: "rfq.quotes".into(),
             partition,
         },
+        completion: Default::default(),
     }
 }
 
@@ -122,12 +123,90 @@ async fn open_rfqs_by_partition_survive_reopening() {
     assert_eq!(recovered[0].rfq, open);
     assert_eq!(
         recovered[0]
-            .answered
+            .responses
             .iter()
-            .map(ProviderId::as_str)
+            .map(|r| r.response.provider.as_str())
             .collect::<Vec<_>>(),
         vec!["b"]
     );
     assert_eq!(store.open_rfqs(2).await.unwrap().len(), 1);
     assert!(store.open_rfqs(7).await.unwrap().is_empty());
+    assert_eq!(store.open_count().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn late_answers_are_kept_apart_and_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("r.db")).await.unwrap();
+    let mut r = rfq(0, &["a", "b"]);
+    r.completion = Completion::Quality(Price::new(900, Currency::parse("EUR").unwrap()).unwrap());
+    let Effect::Respond {
+        response,
+        received_at,
+    } = quote(&r, "b", 700)
+    else {
+        unreachable!()
+    };
+    store
+        .apply(&[
+            Effect::Open(r.clone()),
+            quote(&r, "a", 1000),
+            Effect::Close {
+                rfq: r.id,
+                reason: CloseReason::Deadline,
+                closed_at: r.deadline,
+            },
+            Effect::Late {
+                response: response.clone(),
+                received_at,
+            },
+            // A second late answer of the same provider: first wins.
+            Effect::Late {
+                response: Response {
+                    provider: ProviderId::parse("b").unwrap(),
+                    ..response
+                },
+                received_at: received_at + Duration::seconds(1),
+            },
+        ])
+        .await
+        .unwrap();
+    let stored = store.rfq(&r.id).await.unwrap().unwrap();
+    assert_eq!(stored.rfq.completion, r.completion);
+    assert_eq!(stored.responses_received, 1);
+    let responses = store.responses(&r.id).await.unwrap();
+    let shown: Vec<(&str, bool)> = responses
+        .iter()
+        .map(|r| (r.response.provider.as_str(), r.late))
+        .collect();
+    assert_eq!(shown, vec![("a", false), ("b", true)]);
+    assert_eq!(responses[1].received_at, received_at);
+    assert_eq!(store.open_count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_store_of_the_first_schema_is_migrated_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let db = libsql::Builder::new_local(&path).build().await.unwrap();
+        let connection = db.connect().unwrap();
+        connection.execute_batch(super::SCHEMA).await.unwrap();
+        connection
+            .execute(
+                "INSERT INTO responses (rfq_id, provider, seq, kind, decline_reason, \
+                 responded_at, received_at) VALUES ('x', 'a', 0, 'declined', '', 0, 0)",
+                (),
+            )
+            .await
+            .unwrap();
+    }
+    let store = EmbeddedStore::open(&path).await.unwrap();
+    let r = rfq(0, &["a"]);
+    store.apply(&[Effect::Open(r.clone())]).await.unwrap();
+    assert_eq!(store.rfq(&r.id).await.unwrap().unwrap().rfq, r);
+    drop(store);
+    // Opening again does not re-run the migration (it would fail on the
+    // existing columns).
+    EmbeddedStore::open(&path).await.unwrap();
 }
