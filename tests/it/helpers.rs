@@ -128,12 +128,25 @@ impl TestPipeline {
 
     /// Submits an RFQ from `from` and returns the 202's Location.
     pub async fn submit(&self, from: (f64, f64), deadline_seconds: u32) -> (String, Value) {
-        let body = serde_json::json!({
+        self.submit_with(from, deadline_seconds, None).await
+    }
+
+    /// Submits an RFQ with a completion rule and returns the 202's Location.
+    pub async fn submit_with(
+        &self,
+        from: (f64, f64),
+        deadline_seconds: u32,
+        completion: Option<Value>,
+    ) -> (String, Value) {
+        let mut body = serde_json::json!({
             "from": {"lat": from.0, "lon": from.1},
             "to": {"lat": from.0 - 0.02, "lon": from.1 + 0.05},
             "customer": "test-customer",
             "deadline-seconds": deadline_seconds,
         });
+        if let Some(completion) = completion {
+            body["completion"] = completion;
+        }
         let response = self.post_raw(body.to_string(), "application/json").await;
         assert_eq!(response.status(), 202, "{:?}", response.text().await);
         let location = response

@@ -7,6 +7,9 @@
 
 mod helpers;
 
+mod accounting;
+mod admission;
+mod completion;
 mod dead_letter;
 mod end_to_end;
 mod invalid_input;

@@ -1,0 +1,199 @@
+//! Per-provider accounting, seen from a partner provider's side: answers
+//! produced straight to the quotes topic. A duplicate does not appear twice
+//! (first wins), a late answer is kept apart and never changes the result,
+//! and answers for unknown RFQs, from strangers or to the wrong partition
+//! are dead-lettered with the reason and counted.
+
+use crate::helpers::*;
+use rdkafka::{
+    ClientConfig, Message,
+    message::Headers,
+    producer::{FutureProducer, FutureRecord},
+};
+use rfq_adapters::fleet::Fleet;
+use rfq_avro::Record;
+use rfq_core::{
+    CorrelationId, Currency, Outcome, Price, ProviderId, Response, kafka::DeadLetterHeaders,
+};
+use serde_json::Value;
+use std::{collections::BTreeSet, time::Duration};
+
+/// Quotes partitions of the test pipelines.
+const QUOTE_PARTITIONS: i32 = 4;
+
+struct Partner {
+    producer: FutureProducer,
+}
+
+impl Partner {
+    fn new(brokers: &str) -> Partner {
+        Partner {
+            producer: ClientConfig::new()
+                .set("bootstrap.servers", brokers)
+                .create()
+                .unwrap(),
+        }
+    }
+
+    /// Produces `provider`'s quote of `minor` for `rfq` to `partition`.
+    async fn quote(&self, rfq: CorrelationId, provider: &str, minor: i64, partition: i32) {
+        let record = Record::Response(Response {
+            rfq,
+            provider: ProviderId::parse(provider).unwrap(),
+            responded_at: chrono::Utc::now(),
+            outcome: Outcome::Quoted {
+                price: Price::new(minor, Currency::parse("EUR").unwrap()).unwrap(),
+                pickup_eta_seconds: 120,
+            },
+        });
+        let payload = rfq_avro::default_codec()
+            .encode("rfq.quotes", &record)
+            .await
+            .unwrap();
+        let key = rfq.to_string();
+        self.producer
+            .send(
+                FutureRecord::to("rfq.quotes")
+                    .partition(partition)
+                    .key(&key)
+                    .payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+fn prices(result: &Value, list: &str) -> Vec<(String, String)> {
+    result[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            (
+                q["provider"].as_str().unwrap().to_owned(),
+                q["price"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three registered unicorns that never answer by themselves: the test
+    // answers in their name.
+    let silent = fleet(BERLIN, 3, 3, 0.0);
+    let names: Vec<String> = Fleet::generate("quiet", &silent)
+        .unicorns()
+        .iter()
+        .map(|u| u.id.as_str().to_owned())
+        .collect();
+    let t = TestPipeline::start(dir.path(), vec![adapter("quiet", silent)]).await;
+    let brokers = t.pipeline().kafka_addr().to_string();
+    let partner = Partner::new(&brokers);
+
+    let (location, accepted) = t.submit(BERLIN, 3).await;
+    assert_eq!(accepted["providers-addressed"], 3);
+    let id = CorrelationId::parse(accepted["id"].as_str().unwrap()).unwrap();
+    let home = id.partition(QUOTE_PARTITIONS);
+    let elsewhere = (home + 1) % QUOTE_PARTITIONS;
+
+    partner.quote(id, &names[0], 1200, home).await;
+    partner.quote(id, &names[0], 900, home).await; // duplicate: dropped
+    partner.quote(id, "stranger", 500, home).await; // not addressed
+    partner
+        .quote(CorrelationId::new_random(), &names[1], 700, home)
+        .await; // unknown RFQ
+    partner.quote(id, &names[1], 800, elsewhere).await; // wrong partition
+
+    let result = t.closed_result(&location, Duration::from_secs(20)).await;
+    assert_eq!(result["closed-by"], "deadline");
+    assert_eq!(result["closed-at"], result["deadline"]);
+    assert_eq!(
+        prices(&result, "quotes"),
+        vec![(names[0].clone(), "12.00".into())],
+        "the first answer wins; the duplicate does not appear"
+    );
+    let unanswered: BTreeSet<&str> = result["unanswered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unanswered,
+        BTreeSet::from([names[1].as_str(), names[2].as_str()])
+    );
+
+    // After the close: a late answer, kept apart, and its duplicate.
+    partner.quote(id, &names[2], 600, home).await;
+    partner.quote(id, &names[2], 100, home).await;
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(20);
+    let result = loop {
+        let result = t.result(&format!("{location}/result")).await;
+        if !result["late"].as_array().unwrap().is_empty() {
+            break result;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "late answer not shown"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        prices(&result, "late"),
+        vec![(names[2].clone(), "6.00".into())]
+    );
+    assert_eq!(
+        prices(&result, "quotes").len(),
+        1,
+        "a late answer never counts"
+    );
+    assert_eq!(result["unanswered"].as_array().unwrap().len(), 2);
+    let status = t.get(&location).await;
+    assert_eq!(status.status(), 303);
+    assert_eq!(
+        status.json::<Value>().await.unwrap()["responses-received"],
+        1
+    );
+
+    // The refused ones are in the dead-letter topic with their reasons.
+    let consumer = observer(&brokers, "rfq.dead-letter");
+    let mut reasons = Vec::new();
+    while reasons.len() < 3 {
+        let message = tokio::time::timeout(Duration::from_secs(20), consumer.recv())
+            .await
+            .expect("three dead letters")
+            .unwrap();
+        let headers = message.headers().unwrap();
+        let reason = headers
+            .iter()
+            .find(|h| h.key == DeadLetterHeaders::REASON)
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap();
+        reasons.push(reason);
+    }
+    rfq_core::kafka::close_consumer(consumer).await;
+    reasons.sort();
+    assert!(reasons[0].contains("belong in partition"), "{reasons:?}");
+    assert!(reasons[1].starts_with("no RFQ with id"), "{reasons:?}");
+    assert!(reasons[2].contains("not addressed"), "{reasons:?}");
+    let metrics = t.get("/metrics").await.text().await.unwrap();
+    for verdict in [
+        "duplicate",
+        "late",
+        "not-addressed",
+        "unknown-rfq",
+        "wrong-partition",
+    ] {
+        assert!(
+            metrics.contains(&format!(
+                r#"rfq_aggregator_responses_total{{verdict="{verdict}"}}"#
+            )),
+            "{verdict} is counted"
+        );
+    }
+    t.stop().await;
+}

@@ -1,0 +1,55 @@
+//! In-flight work is bounded: at the configured number of open RFQs the
+//! producer refuses new ones with 503 and Retry-After, and accepts again
+//! once the aggregator closed some.
+
+use crate::helpers::*;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_producer_refuses_past_the_open_limit_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(
+        dir.path(),
+        vec![adapter("alpha", fleet(BERLIN, 2, 2, 0.0))],
+        true,
+    );
+    settings.max_open_rfqs = 2;
+    let t = TestPipeline::start_with(settings).await;
+    let (first, _) = t.submit(BERLIN, 2).await;
+    t.submit(BERLIN, 2).await;
+
+    let body = serde_json::json!({
+        "from": {"lat": BERLIN.0, "lon": BERLIN.1},
+        "to": {"lat": BERLIN.0, "lon": BERLIN.1 + 0.05},
+        "customer": "c",
+    });
+    let refused = t.post_raw(body.to_string(), "application/json").await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "2");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(problem["limit"], 2);
+    assert_eq!(problem["open-rfqs"], 2);
+
+    // Both close at their deadline (their unicorns are silent); then there is room again.
+    t.poll_until_closed(&first, Duration::from_secs(15)).await;
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = t.post_raw(body.to_string(), "application/json").await;
+        if response.status() == 202 {
+            break;
+        }
+        assert_eq!(response.status(), 503);
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "never admitted again"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let metrics = t.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains(r#"rfq_producer_submissions_total{outcome="overloaded"}"#));
+    t.stop().await;
+}
