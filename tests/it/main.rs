@@ -9,6 +9,7 @@ mod helpers;
 
 mod accounting;
 mod admission;
+mod chaos;
 mod completion;
 mod dead_letter;
 mod end_to_end;

@@ -1,0 +1,245 @@
+//! The pipeline as separate `rfq` processes, each with its own log file,
+//! and the faults a machine inflicts on them: `kill -9`, `SIGSTOP` /
+//! `SIGCONT`, a graceful `SIGTERM`, a restart as a supervisor would do.
+
+use std::{
+    collections::HashMap,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+/// Where the `rfq` binary is: `RFQ_BIN`, or `target/debug/rfq` (built by
+/// `tests/run` before the tests).
+pub fn rfq_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("RFQ_BIN") {
+        return path.into();
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug/rfq");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --bin rfq` first (tests/run does)",
+        path.display()
+    );
+    path
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// How a process is started again after a fault.
+#[derive(Clone)]
+struct Recipe {
+    /// Arguments after `rfq`.
+    args: Vec<String>,
+    /// Log file.
+    log: PathBuf,
+}
+
+/// The running processes of one scenario, by name.
+pub struct Cluster {
+    /// Scratch directory: store, broker data, logs.
+    pub dir: PathBuf,
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// Whether the broker is one we started (embedded tansu) or an outside Kafka.
+    pub embedded_broker: bool,
+    /// Path of the shared result store.
+    pub store: PathBuf,
+    binary: PathBuf,
+    children: HashMap<String, Child>,
+    recipes: HashMap<String, Recipe>,
+}
+
+impl Cluster {
+    /// A cluster in `dir`, against `RFQ_CHAOS_BROKERS` if set, else an
+    /// embedded broker process started here.
+    pub fn new(dir: &Path) -> Cluster {
+        let external = std::env::var("RFQ_CHAOS_BROKERS").ok();
+        let mut cluster = Cluster {
+            dir: dir.to_path_buf(),
+            brokers: external
+                .clone()
+                .unwrap_or_else(|| format!("127.0.0.1:{}", free_port())),
+            embedded_broker: external.is_none(),
+            store: dir.join("results.db"),
+            binary: rfq_binary(),
+            children: HashMap::new(),
+            recipes: HashMap::new(),
+        };
+        if cluster.embedded_broker {
+            let args = vec![
+                "broker".into(),
+                "--kafka-addr".into(),
+                cluster.brokers.clone(),
+                "--data-dir".into(),
+                dir.join("broker").display().to_string(),
+            ];
+            cluster.spawn("broker", args);
+        }
+        cluster
+    }
+
+    /// Common arguments of a component that talks to Kafka.
+    pub fn kafka_args(&self) -> Vec<String> {
+        vec!["--brokers".into(), self.brokers.clone()]
+    }
+
+    /// Starts a process `name` running `rfq <args>`.
+    pub fn spawn(&mut self, name: &str, args: Vec<String>) {
+        let log = self.dir.join(format!("{name}.log"));
+        self.recipes.insert(
+            name.to_owned(),
+            Recipe {
+                args: args.clone(),
+                log: log.clone(),
+            },
+        );
+        self.start(name);
+    }
+
+    fn start(&mut self, name: &str) {
+        let recipe = self.recipes[name].clone();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&recipe.log)
+            .unwrap();
+        let child = Command::new(&self.binary)
+            .args(&recipe.args)
+            .env("RFQ_STORE_PATH", &self.store)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        self.children.insert(name.to_owned(), child);
+    }
+
+    /// The process id of `name`.
+    pub fn pid(&self, name: &str) -> u32 {
+        self.children[name].id()
+    }
+
+    fn signal(&self, name: &str, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.pid(name).to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} {name}");
+    }
+
+    /// `kill -9`: no shutdown, no group leave, no offset commit.
+    pub fn kill(&mut self, name: &str) {
+        let mut child = self.children.remove(name).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Starts `name` again with its original arguments.
+    pub fn restart(&mut self, name: &str) {
+        self.start(name);
+    }
+
+    /// Freezes `name` (`SIGSTOP`): it stops heartbeating to its group.
+    pub fn pause(&self, name: &str) {
+        self.signal(name, "-STOP");
+    }
+
+    /// Graceful stop (`SIGTERM`): drains, commits, leaves the group; waits
+    /// for the exit and checks it was clean.
+    pub async fn stop(&mut self, name: &str) {
+        self.signal(name, "-TERM");
+        let mut child = self.children.remove(name).unwrap();
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "{name} exited with {status}");
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < give_up,
+                "{name} did not stop on SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Asserts `name` is still running (did not crash by itself).
+    pub fn assert_running(&mut self, name: &str) {
+        let child = self.children.get_mut(name).unwrap();
+        if let Some(status) = child.try_wait().unwrap() {
+            let log = std::fs::read_to_string(&self.recipes[name].log).unwrap_or_default();
+            let tail: String = log
+                .lines()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            panic!("{name} exited on its own with {status}:\n{tail}");
+        }
+    }
+
+    /// Resident memory of `name`, in KiB (from /proc).
+    pub fn rss_kib(&self, name: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid(name))).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for (_, child) in self.children.iter_mut() {
+            // A frozen process must be resumed to die cleanly from SIGKILL's
+            // point of view; kill works on stopped processes anyway.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `url` until it answers 2xx, or panics after `within`.
+pub async fn wait_http(client: &reqwest::Client, url: &str, within: Duration) {
+    let give_up = tokio::time::Instant::now() + within;
+    loop {
+        if let Ok(response) = client.get(url).send().await {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "{url} not up within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sum of a Prometheus counter's samples (all label sets) in a scrape.
+pub fn counter_sum(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .filter(|line| {
+            line.starts_with(name)
+                && matches!(line.as_bytes().get(name.len()), Some(b'{') | Some(b' '))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
