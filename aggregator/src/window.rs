@@ -255,12 +255,12 @@ impl Window {
     }
 
     fn remove(&mut self, id: &CorrelationId) {
-        if let Some(gathering) = self.open.remove(id) {
-            if let Some(index) = self.deadlines.get_mut(&gathering.partition) {
-                index.remove(&(gathering.deadline, *id));
-                if index.is_empty() {
-                    self.deadlines.remove(&gathering.partition);
-                }
+        if let Some(gathering) = self.open.remove(id)
+            && let Some(index) = self.deadlines.get_mut(&gathering.partition)
+        {
+            index.remove(&(gathering.deadline, *id));
+            if index.is_empty() {
+                self.deadlines.remove(&gathering.partition);
             }
         }
     }

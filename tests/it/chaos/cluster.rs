@@ -219,10 +219,10 @@ impl Drop for Cluster {
 pub async fn wait_http(client: &reqwest::Client, url: &str, within: Duration) {
     let give_up = tokio::time::Instant::now() + within;
     loop {
-        if let Ok(response) = client.get(url).send().await {
-            if response.status().is_success() {
-                return;
-            }
+        if let Ok(response) = client.get(url).send().await
+            && response.status().is_success()
+        {
+            return;
         }
         assert!(
             tokio::time::Instant::now() < give_up,

@@ -140,8 +140,11 @@ impl Model {
     }
 }
 
+/// A record read back: partition, timestamp, payload.
+type Stamped = (i32, DateTime<Utc>, Vec<u8>);
+
 /// Every record of `topic`, partition by partition in log order.
-fn read_all(brokers: &str, topic: &str) -> Vec<(i32, DateTime<Utc>, Vec<u8>)> {
+fn read_all(brokers: &str, topic: &str) -> Vec<Stamped> {
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("model-{}", uuid::Uuid::new_v4()))
@@ -171,7 +174,7 @@ fn read_all(brokers: &str, topic: &str) -> Vec<(i32, DateTime<Utc>, Vec<u8>)> {
         }
     }
     consumer.assign(&assignment).unwrap();
-    let mut by_partition: BTreeMap<i32, Vec<(i64, DateTime<Utc>, Vec<u8>)>> = BTreeMap::new();
+    let mut by_partition: BTreeMap<i32, Vec<Stamped>> = BTreeMap::new();
     let mut done: BTreeSet<i32> = BTreeSet::new();
     let give_up = std::time::Instant::now() + Duration::from_secs(300);
     while done.len() < ends.len() {
@@ -191,7 +194,7 @@ fn read_all(brokers: &str, topic: &str) -> Vec<(i32, DateTime<Utc>, Vec<u8>)> {
                 .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
                 .unwrap();
             by_partition.entry(partition).or_default().push((
-                message.offset(),
+                partition,
                 stamp,
                 message.payload().unwrap_or_default().to_vec(),
             ));
@@ -200,14 +203,7 @@ fn read_all(brokers: &str, topic: &str) -> Vec<(i32, DateTime<Utc>, Vec<u8>)> {
             done.insert(partition);
         }
     }
-    by_partition
-        .into_iter()
-        .flat_map(|(partition, records)| {
-            records
-                .into_iter()
-                .map(move |(_, stamp, payload)| (partition, stamp, payload))
-        })
-        .collect()
+    by_partition.into_values().flatten().collect()
 }
 
 /// What the comparison found.
