@@ -75,7 +75,11 @@ impl Aggregator {
     ) -> anyhow::Result<()> {
         let id = response.rfq;
         let received_at = stamp(message);
-        let verdict = match self.window.respond(response.clone(), received_at) {
+        let partition = message.partition();
+        let verdict = match self
+            .window
+            .respond(response.clone(), partition, received_at)
+        {
             Verdict::NotOpen => {
                 self.judge_closed(message, response, received_at, effects)
                     .await?
@@ -99,8 +103,8 @@ impl Aggregator {
                     .await?;
                 "not-addressed"
             }
-            // Dead-lettered by judge_closed.
-            Verdict::NotOpen => "refused",
+            // Dead-lettered and counted by judge_closed.
+            Verdict::NotOpen => return Ok(()),
         };
         RESPONSES.with_label_values(&[label]).inc();
         Ok(())
@@ -159,7 +163,9 @@ impl Aggregator {
             // record was not read here): take it up and judge again.
             RfqStatus::Open => {
                 self.window.recover(&stored.rfq, &answers);
-                Ok(self.window.respond(response, received_at))
+                Ok(self
+                    .window
+                    .respond(response, message.partition(), received_at))
             }
         }
     }

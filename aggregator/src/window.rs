@@ -129,10 +129,21 @@ impl Window {
         self.open.insert(rfq.id, gathering);
     }
 
-    /// Judges an answer that reached the quotes topic at `received_at` (its
-    /// record timestamp).
-    pub fn respond(&mut self, response: Response, received_at: DateTime<Utc>) -> Verdict {
-        let Some(gathering) = self.open.get_mut(&response.rfq) else {
+    /// Judges an answer read from `partition` that reached the quotes topic
+    /// at `received_at` (its record timestamp). An answer outside its RFQ's
+    /// partition is not judged here: only there is its order relative to
+    /// the deadline marker defined.
+    pub fn respond(
+        &mut self,
+        response: Response,
+        partition: i32,
+        received_at: DateTime<Utc>,
+    ) -> Verdict {
+        let Some(gathering) = self
+            .open
+            .get_mut(&response.rfq)
+            .filter(|gathering| gathering.partition == partition)
+        else {
             return Verdict::NotOpen;
         };
         let provider = &response.provider;

@@ -81,7 +81,7 @@ fn run(
     w.open(&r);
     for (i, (provider, minor)) in answers.iter().enumerate() {
         let at = t(1 + i64::try_from(i).unwrap());
-        let Verdict::Accepted(effects) = w.respond(priced(&r, provider, *minor), at) else {
+        let Verdict::Accepted(effects) = w.respond(priced(&r, provider, *minor), 0, at) else {
             panic!("answer of {provider} refused");
         };
         if let [reason] = closes(&effects)[..] {
@@ -135,7 +135,7 @@ fn a_deadline_marker_closes_what_is_due_in_its_partition_only() {
         w.open(x);
     }
     assert!(matches!(
-        w.respond(answer(&r, "a", true), t(1)),
+        w.respond(answer(&r, "a", true), 0, t(1)),
         Verdict::Accepted(_)
     ));
     assert_eq!(w.next_wake(), Some(t(10)));
@@ -153,7 +153,7 @@ fn a_deadline_marker_closes_what_is_due_in_its_partition_only() {
     // Once read back, the next deadline of the partition is due for a marker.
     assert_eq!(w.ticks_due(t(45)), vec![0]);
     assert_eq!(
-        w.respond(answer(&r, "silent", true), t(29)),
+        w.respond(answer(&r, "silent", true), 0, t(29)),
         Verdict::NotOpen,
         "closed: the service decides late or unknown"
     );
@@ -164,15 +164,19 @@ fn answers_stamped_at_or_after_the_deadline_are_late_even_before_the_marker() {
     let mut w = Window::default();
     let r = rfq(&["a", "b"], 10);
     w.open(&r);
-    let Verdict::Late(Effect::Late { received_at, .. }) = w.respond(answer(&r, "a", true), t(10))
+    let Verdict::Late(Effect::Late { received_at, .. }) =
+        w.respond(answer(&r, "a", true), 0, t(10))
     else {
         panic!("expected late");
     };
     assert_eq!(received_at, t(10));
-    assert_eq!(w.respond(answer(&r, "a", true), t(11)), Verdict::Duplicate);
+    assert_eq!(
+        w.respond(answer(&r, "a", true), 0, t(11)),
+        Verdict::Duplicate
+    );
     // An answer stamped in time but read after the late one still counts.
     assert!(
-        matches!(w.respond(answer(&r, "b", true), t(9)), Verdict::Accepted(ref e) if closes(e).is_empty())
+        matches!(w.respond(answer(&r, "b", true), 0, t(9)), Verdict::Accepted(ref e) if closes(e).is_empty())
     );
     assert_eq!(closes(&w.tick(0, t(10))), vec![CloseReason::Deadline]);
 }
@@ -194,17 +198,25 @@ fn duplicates_and_strangers_are_refused() {
     assert_eq!(w.open(&r).len(), 1);
     assert!(w.open(&r).is_empty(), "a redelivered RFQ is a no-op");
     assert!(matches!(
-        w.respond(answer(&r, "a", true), t(1)),
+        w.respond(answer(&r, "a", true), 0, t(1)),
         Verdict::Accepted(_)
     ));
-    assert_eq!(w.respond(answer(&r, "a", false), t(2)), Verdict::Duplicate);
     assert_eq!(
-        w.respond(answer(&r, "z", true), t(2)),
+        w.respond(answer(&r, "a", false), 0, t(2)),
+        Verdict::Duplicate
+    );
+    assert_eq!(
+        w.respond(answer(&r, "z", true), 0, t(2)),
         Verdict::NotAddressed
+    );
+    assert_eq!(
+        w.respond(answer(&r, "b", true), 1, t(2)),
+        Verdict::NotOpen,
+        "wrong partition"
     );
     let unknown = rfq(&["a"], 60);
     assert_eq!(
-        w.respond(answer(&unknown, "a", true), t(2)),
+        w.respond(answer(&unknown, "a", true), 0, t(2)),
         Verdict::NotOpen
     );
 }
@@ -219,9 +231,15 @@ fn recovery_counts_stored_answers_and_partitions_can_be_dropped() {
         late,
     };
     w.recover(&r, &[stored("a", false), stored("c", true)]);
-    assert_eq!(w.respond(answer(&r, "a", true), t(1)), Verdict::Duplicate);
-    assert_eq!(w.respond(answer(&r, "c", true), t(1)), Verdict::Duplicate);
-    let Verdict::Accepted(effects) = w.respond(answer(&r, "b", true), t(2)) else {
+    assert_eq!(
+        w.respond(answer(&r, "a", true), 0, t(1)),
+        Verdict::Duplicate
+    );
+    assert_eq!(
+        w.respond(answer(&r, "c", true), 0, t(1)),
+        Verdict::Duplicate
+    );
+    let Verdict::Accepted(effects) = w.respond(answer(&r, "b", true), 0, t(2)) else {
         panic!()
     };
     assert_eq!(
