@@ -172,6 +172,7 @@ impl Window {
         if let Some(reason) = close {
             effects.push(Effect::Close {
                 rfq: id,
+                partition,
                 reason,
                 closed_at: received_at,
             });
@@ -202,6 +203,7 @@ impl Window {
             self.remove(&id);
             effects.push(Effect::Close {
                 rfq: id,
+                partition,
                 reason: CloseReason::Deadline,
                 closed_at: deadline,
             });

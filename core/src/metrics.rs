@@ -73,16 +73,19 @@ pub fn render() -> String {
     String::from_utf8(buffer).unwrap_or_default()
 }
 
-/// `GET /metrics` in the Prometheus text format.
+/// `GET /metrics` in the Prometheus text format, and `GET /health` (200
+/// "ok" while the process serves HTTP: the liveness probe of containers).
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route(
-        "/metrics",
-        get(|| async {
-            (
-                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                render(),
-            )
-                .into_response()
-        }),
-    )
+    Router::new()
+        .route("/health", get(|| async { "ok\n" }))
+        .route(
+            "/metrics",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    render(),
+                )
+                    .into_response()
+            }),
+        )
 }

@@ -43,6 +43,23 @@ pub enum Command {
     Aggregator(AggregatorArgs),
     /// Read API: GET /rfqs/{id} and /rfqs/{id}/result.
     Api(ApiArgs),
+    /// Creates the Kafka topics and the store's schema (idempotent), then
+    /// exits: run it once before the services of a deployment.
+    Migrate(MigrateArgs),
+}
+
+/// `rfq migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// How to reach Kafka.
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+    /// Topic names and sizes.
+    #[command(flatten)]
+    pub topics: TopicSettings,
+    /// Store settings.
+    #[command(flatten)]
+    pub store: StoreSettings,
 }
 
 /// `rfq up`.
@@ -173,23 +190,16 @@ impl Cli {
                 serve_metrics(&args.metrics, &shutdown).await?;
                 let settings = &args.aggregator;
                 ensure_topics(&settings.kafka, &settings.topics).await?;
-                let store = args
-                    .store
-                    .open()
-                    .await
-                    .context("opening the result store")?;
+                let store = open_store(&args.store).await?;
                 rfq_aggregator::run(args.aggregator, store, rfq_avro::default_codec(), shutdown)
                     .await
             }
             Command::Api(args) => {
-                let store = args
-                    .store
-                    .open()
-                    .await
-                    .context("opening the result store")?;
+                let store = open_store(&args.store).await?;
                 let router = rfq_api::router(store, args.api).merge(rfq_core::metrics::router());
                 serve(args.http_addr, router, shutdown).await
             }
+            Command::Migrate(args) => migrate(args).await,
         }
     }
 }
@@ -231,6 +241,37 @@ async fn up(args: UpArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    ensure_topics(&args.kafka, &args.topics)
+        .await
+        .with_context(|| format!("creating the topics on {}", args.kafka.brokers))?;
+    eprintln!(
+        "topics ready on {}: {} ({} partitions), {} ({} partitions), {}, {}",
+        args.kafka.brokers,
+        args.topics.requests_topic,
+        args.topics.requests_partitions,
+        args.topics.quotes_topic,
+        args.topics.quotes_partitions,
+        args.topics.providers_topic,
+        args.topics.dead_letter_topic,
+    );
+    open_store(&args.store).await?;
+    eprintln!("store schema ready: {}", args.store.describe());
+    Ok(())
+}
+
+/// Opens the configured store (applying its schema), saying which one.
+async fn open_store(
+    settings: &StoreSettings,
+) -> anyhow::Result<std::sync::Arc<dyn rfq_store::Store>> {
+    let store = settings
+        .open()
+        .await
+        .with_context(|| format!("opening the result store ({})", settings.describe()))?;
+    tracing::info!(store = %settings.describe(), "result store open");
+    Ok(store)
+}
+
 async fn broker(args: BrokerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let broker = EmbeddedBroker::start(BrokerSettings {
         listen: args.kafka_addr,
@@ -246,11 +287,7 @@ async fn broker(args: BrokerArgs, shutdown: CancellationToken) -> anyhow::Result
 
 async fn producer(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     ensure_topics(&args.producer.kafka, &args.producer.topics).await?;
-    let store = args
-        .store
-        .open()
-        .await
-        .context("opening the result store")?;
+    let store = open_store(&args.store).await?;
     let producer = Producer::start(
         args.producer,
         store,

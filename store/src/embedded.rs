@@ -234,6 +234,7 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
             rfq,
             reason,
             closed_at,
+            ..
         } => {
             tx.execute(
                 "UPDATE rfqs SET closed_at = ?2, close_reason = ?3 \

@@ -6,10 +6,14 @@
 //! trait for production. Every write is an [`Effect`] applied idempotently, so
 //! a record redelivered after a crash changes nothing: the aggregator may
 //! store a Kafka offset as soon as [`Store::apply`] returned.
+//!
+//! Both stores pass one conformance suite (`tests/it/store.rs`).
 
 mod embedded;
+pub mod scylladb;
 
 pub use embedded::EmbeddedStore;
+pub use scylladb::{ScyllaSettings, ScyllaStore};
 
 use chrono::{DateTime, Utc};
 use rfq_core::{CloseReason, CorrelationId, Response, Rfq};
@@ -85,6 +89,8 @@ pub enum Effect {
     Close {
         /// The RFQ.
         rfq: CorrelationId,
+        /// Its return address's partition (where its open-index entry is).
+        partition: i32,
         /// Why.
         reason: CloseReason,
         /// When.
@@ -123,7 +129,8 @@ pub trait Store: Send + Sync {
     async fn open_count(&self) -> Result<u64, StoreError>;
 }
 
-/// Where results are stored.
+/// Where results are stored: ScyllaDB when `--scylla-nodes` is set, else
+/// the embedded file.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreSettings {
     /// Path of the embedded result store (a SQLite file; shared safely by
@@ -134,13 +141,40 @@ pub struct StoreSettings {
         default_value = "data/results.db"
     )]
     pub store_path: std::path::PathBuf,
+
+    /// ScyllaDB (production).
+    #[command(flatten)]
+    pub scylla: ScyllaSettings,
 }
 
 impl StoreSettings {
-    /// Opens the configured store.
+    /// The embedded store at `path`.
+    pub fn embedded(path: impl Into<std::path::PathBuf>) -> Self {
+        StoreSettings {
+            store_path: path.into(),
+            scylla: ScyllaSettings::new(Vec::<String>::new(), "rfq"),
+        }
+    }
+
+    /// Which store these settings select, for logs.
+    pub fn describe(&self) -> String {
+        if self.scylla.nodes.is_empty() {
+            format!("embedded store {}", self.store_path.display())
+        } else {
+            format!(
+                "ScyllaDB {} keyspace {}",
+                self.scylla.nodes.join(","),
+                self.scylla.keyspace
+            )
+        }
+    }
+
+    /// Opens the configured store, creating or migrating its schema.
     pub async fn open(&self) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-        Ok(std::sync::Arc::new(
-            EmbeddedStore::open(&self.store_path).await?,
-        ))
+        Ok(if self.scylla.nodes.is_empty() {
+            std::sync::Arc::new(EmbeddedStore::open(&self.store_path).await?)
+        } else {
+            std::sync::Arc::new(ScyllaStore::open(&self.scylla).await?)
+        })
     }
 }

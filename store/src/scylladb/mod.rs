@@ -1,0 +1,356 @@
+//! [`Store`] on ScyllaDB, through the `scylla` driver.
+//!
+//! The tables (`store/cql/001_initial.cql`) are modelled on the queries we
+//! run: an RFQ by id, its answers, the open RFQs of a Kafka partition, the
+//! number of open RFQs. Every statement is prepared once, at open, with the
+//! configured consistency, and marked idempotent: each write carries an
+//! explicit write timestamp, so a retry or a replay writes identical cells.
+//! The first-wins rules of the contract hold without lightweight
+//! transactions: a close and an answer are stamped so that the earliest one
+//! wins (see [`rows::first_wins_stamp`]); deleting an RFQ's open-index entry
+//! is stamped above its insertion, so a replayed open cannot resurrect it.
+//!
+//! An [`apply`](Store::apply) is not one transaction (a logged batch across
+//! partitions would cost more than it buys): it writes opens, then answers,
+//! then closes, each group concurrently, and returns once all are
+//! acknowledged at the configured consistency. A crash half-way leaves
+//! effects that the replay of the same records rewrites: the contract's
+//! "apply then store the offset" still makes it exactly-once in effect.
+//!
+//! Retention: rows carry a TTL of what is left until the RFQ's deadline plus
+//! `--scylla-retention-days`; answers keep one more day (a deadline is at
+//! most a day). Requests in flight are bounded by a semaphore.
+
+mod config;
+mod rows;
+mod schema;
+
+pub use config::{Replication, ScyllaSettings, parse_consistency};
+pub use schema::MIGRATIONS;
+
+use crate::{Effect, OpenRfq, RfqStatus, Store, StoreError, StoredResponse, StoredRfq};
+use chrono::Utc;
+use futures::{TryStreamExt, future::try_join_all};
+use rfq_core::CorrelationId;
+use rows::{OPEN_BUCKETS, RESPONSE_COLUMNS, RFQ_COLUMNS, ResponseRow, RfqRow};
+use scylla::{
+    client::session::Session, response::query_result::QueryResult, serialize::row::SerializeRow,
+    statement::prepared::PreparedStatement,
+};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Answers are kept this much longer than their RFQ's retention (the
+/// longest deadline an RFQ should have).
+const ANSWER_SLACK: Duration = Duration::from_secs(24 * 3600);
+
+fn backend(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+/// The prepared statements, prepared once per store.
+struct Statements {
+    insert_rfq: PreparedStatement,
+    insert_open: PreparedStatement,
+    insert_response: PreparedStatement,
+    close_rfq: PreparedStatement,
+    delete_open: PreparedStatement,
+    select_rfq: PreparedStatement,
+    select_responses: PreparedStatement,
+    select_open: PreparedStatement,
+    count_open: PreparedStatement,
+}
+
+/// The ScyllaDB store.
+pub struct ScyllaStore {
+    /// The driver's session (connection pools to every node).
+    session: Session,
+    /// The statements.
+    statements: Statements,
+    /// Bounds the requests in flight.
+    in_flight: Semaphore,
+    /// How long closed RFQs are kept.
+    retention: Duration,
+}
+
+impl ScyllaStore {
+    /// Connects, applies the schema (idempotent) and prepares the statements.
+    pub async fn open(settings: &ScyllaSettings) -> Result<ScyllaStore, StoreError> {
+        let session = settings.connect().await?;
+        schema::migrate(&session, &settings.keyspace, &settings.replication.cql()).await?;
+        let ks = &settings.keyspace;
+        let prepare = async |cql: String| -> Result<PreparedStatement, StoreError> {
+            let mut statement = session
+                .prepare(cql.as_str())
+                .await
+                .map_err(|e| backend(format!("preparing {cql}: {e}")))?;
+            statement.set_consistency(settings.consistency);
+            statement.set_is_idempotent(true);
+            Ok(statement)
+        };
+        let statements = Statements {
+            insert_rfq: prepare(format!(
+                "INSERT INTO {ks}.rfqs (id, partition, return_topic, customer, region, \
+                 from_lat, from_lon, to_lat, to_lon, created_at, deadline, addressed, completion) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ?"
+            ))
+            .await?,
+            insert_open: prepare(format!(
+                "INSERT INTO {ks}.open_rfqs (bucket, partition, id) VALUES (?, ?, ?) \
+                 USING TIMESTAMP ? AND TTL ?"
+            ))
+            .await?,
+            insert_response: prepare(format!(
+                "INSERT INTO {ks}.responses ({RESPONSE_COLUMNS}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ?"
+            ))
+            .await?,
+            close_rfq: prepare(format!(
+                "UPDATE {ks}.rfqs USING TIMESTAMP ? AND TTL ? \
+                 SET closed_at = ?, close_reason = ? WHERE id = ?"
+            ))
+            .await?,
+            delete_open: prepare(format!(
+                "DELETE FROM {ks}.open_rfqs USING TIMESTAMP ? \
+                 WHERE bucket = ? AND partition = ? AND id = ?"
+            ))
+            .await?,
+            select_rfq: prepare(format!("SELECT {RFQ_COLUMNS} FROM {ks}.rfqs WHERE id = ?"))
+                .await?,
+            select_responses: prepare(format!(
+                "SELECT {RESPONSE_COLUMNS} FROM {ks}.responses WHERE rfq_id = ?"
+            ))
+            .await?,
+            select_open: prepare(format!(
+                "SELECT id FROM {ks}.open_rfqs WHERE bucket = ? AND partition = ?"
+            ))
+            .await?,
+            count_open: prepare(format!(
+                "SELECT COUNT(*) FROM {ks}.open_rfqs WHERE bucket = ?"
+            ))
+            .await?,
+        };
+        let permits = usize::try_from(settings.max_in_flight).unwrap_or(256);
+        Ok(ScyllaStore {
+            session,
+            statements,
+            in_flight: Semaphore::new(permits),
+            retention: settings.retention(),
+        })
+    }
+
+    /// Runs one statement, within the in-flight bound.
+    async fn run(
+        &self,
+        statement: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<QueryResult, StoreError> {
+        let _permit = self.in_flight.acquire().await.map_err(backend)?;
+        self.session
+            .execute_unpaged(statement, values)
+            .await
+            .map_err(backend)
+    }
+
+    /// Runs a paged query, collecting its rows, within the in-flight bound.
+    async fn rows<R>(
+        &self,
+        statement: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
+    {
+        let _permit = self.in_flight.acquire().await.map_err(backend)?;
+        let pager = self
+            .session
+            .execute_iter(statement.clone(), values)
+            .await
+            .map_err(backend)?;
+        pager
+            .rows_stream::<R>()
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)
+    }
+
+    async fn write(&self, effect: &Effect) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let s = &self.statements;
+        match effect {
+            Effect::Open(rfq) => {
+                let stamp = rows::opening_stamp(rfq);
+                let ttl = rows::ttl(&rfq.deadline, &now, self.retention);
+                // The index entry is written after the row it points to.
+                let values = rows::rfq_values(rfq);
+                self.run(&s.insert_rfq, with_stamp(values, stamp, ttl))
+                    .await?;
+                let key = (
+                    rows::bucket(&rfq.id),
+                    rfq.return_address.partition,
+                    *rfq.id.as_uuid(),
+                );
+                self.run(&s.insert_open, (key.0, key.1, key.2, stamp, ttl))
+                    .await?;
+            }
+            Effect::Respond {
+                response,
+                received_at,
+            }
+            | Effect::Late {
+                response,
+                received_at,
+            } => {
+                let late = matches!(effect, Effect::Late { .. });
+                let row = ResponseRow::new(response, received_at, late);
+                let stamp = rows::first_wins_stamp(received_at);
+                let ttl = rows::ttl(&now, &now, self.retention + ANSWER_SLACK);
+                let values = (
+                    row.rfq_id,
+                    row.provider,
+                    row.kind,
+                    row.price_minor,
+                    row.currency,
+                    row.pickup_eta_seconds,
+                    row.decline_reason,
+                    row.responded_at,
+                    row.received_at,
+                    row.late,
+                    stamp,
+                    ttl,
+                );
+                self.run(&s.insert_response, values).await?;
+            }
+            Effect::Close {
+                rfq,
+                partition,
+                reason,
+                closed_at,
+            } => {
+                let stamp = rows::first_wins_stamp(closed_at);
+                let ttl = rows::ttl(&now, &now, self.retention);
+                let values = (
+                    stamp,
+                    ttl,
+                    rows::cql_time(closed_at),
+                    reason.as_str(),
+                    *rfq.as_uuid(),
+                );
+                self.run(&s.close_rfq, values).await?;
+                // Deleted after the close is durable: a crash in between
+                // leaves a stale entry that recovery skips.
+                let key = (stamp, rows::bucket(rfq), *partition, *rfq.as_uuid());
+                self.run(&s.delete_open, key).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn rfq_row(
+        &self,
+        id: &CorrelationId,
+    ) -> Result<Option<(rfq_core::Rfq, RfqStatus)>, StoreError> {
+        let result = self
+            .run(&self.statements.select_rfq, (*id.as_uuid(),))
+            .await?;
+        let rows = result.into_rows_result().map_err(backend)?;
+        match rows.maybe_first_row::<RfqRow>().map_err(backend)? {
+            Some(row) => row.into_domain(),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Appends the write timestamp and TTL to an RFQ's values.
+fn with_stamp(values: rows::RfqValues, stamp: i64, ttl: i32) -> impl SerializeRow {
+    let (a, b, c, d, e, f, g, h, i, j, k, l, m) = values;
+    (a, b, c, d, e, f, g, h, i, j, k, l, m, stamp, ttl)
+}
+
+#[async_trait::async_trait]
+impl Store for ScyllaStore {
+    async fn apply(&self, effects: &[Effect]) -> Result<(), StoreError> {
+        // Opens, then answers, then closes: a reader that sees a close sees
+        // the answers it was decided on.
+        let phase = |effect: &Effect| match effect {
+            Effect::Open(_) => 0,
+            Effect::Respond { .. } | Effect::Late { .. } => 1,
+            Effect::Close { .. } => 2,
+        };
+        for current in 0..3 {
+            try_join_all(
+                effects
+                    .iter()
+                    .filter(|effect| phase(effect) == current)
+                    .map(|effect| self.write(effect)),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn rfq(&self, id: &CorrelationId) -> Result<Option<StoredRfq>, StoreError> {
+        let Some((rfq, status)) = self.rfq_row(id).await? else {
+            return Ok(None);
+        };
+        let responses_received = self.responses(id).await?.iter().filter(|r| !r.late).count();
+        Ok(Some(StoredRfq {
+            rfq,
+            status,
+            responses_received: u32::try_from(responses_received).map_err(backend)?,
+        }))
+    }
+
+    async fn responses(&self, id: &CorrelationId) -> Result<Vec<StoredResponse>, StoreError> {
+        let rows: Vec<ResponseRow> = self
+            .rows(&self.statements.select_responses, (*id.as_uuid(),))
+            .await?;
+        let mut responses = rows
+            .into_iter()
+            .map(ResponseRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        responses.sort_by(|a, b| {
+            (a.late, a.received_at, a.response.provider.as_str()).cmp(&(
+                b.late,
+                b.received_at,
+                b.response.provider.as_str(),
+            ))
+        });
+        Ok(responses)
+    }
+
+    async fn open_rfqs(&self, partition: i32) -> Result<Vec<OpenRfq>, StoreError> {
+        let ids: Vec<Vec<(uuid::Uuid,)>> = try_join_all(
+            (0..OPEN_BUCKETS)
+                .map(|bucket| self.rows(&self.statements.select_open, (bucket, partition))),
+        )
+        .await?;
+        let loaded = try_join_all(ids.into_iter().flatten().map(|(id,)| async move {
+            let id = CorrelationId::from(id);
+            match self.rfq_row(&id).await? {
+                Some((rfq, RfqStatus::Open)) => {
+                    let responses = self.responses(&id).await?;
+                    Ok::<_, StoreError>(Some(OpenRfq { rfq, responses }))
+                }
+                // Closed (a stale index entry) or expired.
+                _ => Ok(None),
+            }
+        }))
+        .await?;
+        let mut open: Vec<OpenRfq> = loaded.into_iter().flatten().collect();
+        open.sort_by_key(|o| (o.rfq.created_at, *o.rfq.id.as_uuid()));
+        Ok(open)
+    }
+
+    async fn open_count(&self) -> Result<u64, StoreError> {
+        let counts = try_join_all((0..OPEN_BUCKETS).map(|bucket| async move {
+            let result = self.run(&self.statements.count_open, (bucket,)).await?;
+            let rows = result.into_rows_result().map_err(backend)?;
+            let (count,) = rows.single_row::<(i64,)>().map_err(backend)?;
+            u64::try_from(count).map_err(backend)
+        }))
+        .await?;
+        Ok(counts.iter().sum())
+    }
+}

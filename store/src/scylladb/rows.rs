@@ -1,0 +1,315 @@
+//! Rows of the ScyllaDB tables and their mapping to domain types, kept apart
+//! from the driver calls so that it is tested without a server.
+//!
+//! Reading parses once, at this edge: a row that does not make a valid
+//! domain value is a [`StoreError::Corrupt`], never a panic.
+
+use crate::{RfqStatus, StoreError, StoredResponse};
+use chrono::{DateTime, TimeZone, Utc};
+use rfq_core::{
+    CloseReason, Completion, CorrelationId, Currency, CustomerId, GeoPoint, Outcome, Price,
+    ProviderId, Region, Response, ReturnAddress, Rfq,
+};
+use scylla::{DeserializeRow, value::CqlTimestamp};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Number of buckets of `open_rfqs` (part of the schema: changing it needs
+/// a migration that moves the rows).
+pub const OPEN_BUCKETS: i16 = 64;
+
+/// The columns [`RfqRow`] reads, in its field order.
+pub const RFQ_COLUMNS: &str = "id, partition, return_topic, customer, region, from_lat, \
+     from_lon, to_lat, to_lon, created_at, deadline, addressed, completion, closed_at, close_reason";
+
+/// The columns [`ResponseRow`] reads, in its field order.
+pub const RESPONSE_COLUMNS: &str = "rfq_id, provider, kind, price_minor, currency, \
+     pickup_eta_seconds, decline_reason, responded_at, received_at, late";
+
+/// Longest TTL ScyllaDB accepts (20 years), in seconds.
+const MAX_TTL_SECONDS: i64 = 630_720_000;
+
+/// Write timestamps that make the *first* value win. ScyllaDB keeps the
+/// cell with the highest write timestamp, so a value stamped with
+/// `INVERSION_BASE - t` beats every value stamped with a later `t`: the
+/// earliest close of an RFQ and the earliest answer of a provider win,
+/// without a read or a lightweight transaction, and a replay (same `t`)
+/// rewrites identical cells. The base is twice 2100-01-01 in microseconds,
+/// so every inverted stamp is above every forward stamp (an RFQ's creation
+/// time) used before 2100.
+const INVERSION_BASE: i64 = 2 * 4_102_444_800_000_000;
+
+/// One row of `rfqs`. Every column but the key is optional: a row can hold
+/// only its close cells if a close were ever written before its RFQ.
+#[derive(Debug, Clone, PartialEq, DeserializeRow)]
+pub struct RfqRow {
+    /// Correlation id.
+    pub id: Uuid,
+    /// Return address: partition of the quotes topic.
+    pub partition: Option<i32>,
+    /// Return address: the quotes topic.
+    pub return_topic: Option<String>,
+    /// Customer id.
+    pub customer: Option<String>,
+    /// Pickup region (geohash cell).
+    pub region: Option<String>,
+    /// Pickup latitude.
+    pub from_lat: Option<f64>,
+    /// Pickup longitude.
+    pub from_lon: Option<f64>,
+    /// Drop-off latitude.
+    pub to_lat: Option<f64>,
+    /// Drop-off longitude.
+    pub to_lon: Option<f64>,
+    /// When the RFQ was accepted.
+    pub created_at: Option<CqlTimestamp>,
+    /// When it closes at the latest.
+    pub deadline: Option<CqlTimestamp>,
+    /// Providers addressed (an empty list reads back as null).
+    pub addressed: Option<Vec<String>>,
+    /// Completion rule code (`all`, `first-n:3`, ...).
+    pub completion: Option<String>,
+    /// When it closed, if it did.
+    pub closed_at: Option<CqlTimestamp>,
+    /// Why it closed, if it did.
+    pub close_reason: Option<String>,
+}
+
+/// The values of `INSERT INTO rfqs (...)`, in [`RFQ_COLUMNS`] order without
+/// the close columns.
+pub type RfqValues = (
+    Uuid,
+    i32,
+    String,
+    String,
+    String,
+    f64,
+    f64,
+    f64,
+    f64,
+    CqlTimestamp,
+    CqlTimestamp,
+    Vec<String>,
+    String,
+);
+
+/// One row of `responses`.
+#[derive(Debug, Clone, PartialEq, DeserializeRow)]
+pub struct ResponseRow {
+    /// The RFQ answered.
+    pub rfq_id: Uuid,
+    /// Who answered.
+    pub provider: String,
+    /// `quoted` or `declined`.
+    pub kind: String,
+    /// Price in minor units (quotes).
+    pub price_minor: Option<i64>,
+    /// ISO 4217 code (quotes).
+    pub currency: Option<String>,
+    /// Pickup ETA (quotes).
+    pub pickup_eta_seconds: Option<i32>,
+    /// Why it declined (declines).
+    pub decline_reason: Option<String>,
+    /// When the provider answered (its clock).
+    pub responded_at: CqlTimestamp,
+    /// When the answer reached the quotes topic.
+    pub received_at: CqlTimestamp,
+    /// Arrived after the deadline.
+    pub late: bool,
+}
+
+fn corrupt(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(error.to_string())
+}
+
+/// A domain time as a CQL timestamp (milliseconds).
+pub fn cql_time(time: &DateTime<Utc>) -> CqlTimestamp {
+    CqlTimestamp(time.timestamp_millis())
+}
+
+fn time(at: CqlTimestamp) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_millis_opt(at.0)
+        .single()
+        .ok_or_else(|| corrupt(format!("timestamp {}", at.0)))
+}
+
+/// Write timestamp of the writes that open an RFQ (its creation time).
+pub fn opening_stamp(rfq: &Rfq) -> i64 {
+    rfq.created_at.timestamp_micros()
+}
+
+/// Write timestamp under which the earliest `at` wins (see [`INVERSION_BASE`]).
+pub fn first_wins_stamp(at: &DateTime<Utc>) -> i64 {
+    INVERSION_BASE - at.timestamp_micros()
+}
+
+/// A TTL in seconds: what is left until `until` (nothing if it passed) plus
+/// `keep`, within the bounds ScyllaDB accepts.
+pub fn ttl(until: &DateTime<Utc>, now: &DateTime<Utc>, keep: Duration) -> i32 {
+    let left = (*until - *now).num_seconds().max(0);
+    let keep = i64::try_from(keep.as_secs()).unwrap_or(MAX_TTL_SECONDS);
+    let total = left.saturating_add(keep).clamp(1, MAX_TTL_SECONDS);
+    i32::try_from(total).unwrap_or(i32::MAX)
+}
+
+/// The `open_rfqs` bucket of an RFQ: low bits of its random id, uniform.
+pub fn bucket(id: &CorrelationId) -> i16 {
+    let bytes = id.as_uuid().as_bytes();
+    let low = u16::from_le_bytes([bytes[14], bytes[15]]);
+    // The modulus fits: OPEN_BUCKETS is a small positive constant.
+    i16::try_from(low % OPEN_BUCKETS.unsigned_abs()).unwrap_or(0)
+}
+
+/// The values that insert `rfq` into `rfqs`.
+pub fn rfq_values(rfq: &Rfq) -> RfqValues {
+    (
+        *rfq.id.as_uuid(),
+        rfq.return_address.partition,
+        rfq.return_address.topic.clone(),
+        rfq.customer.as_str().to_owned(),
+        rfq.region.as_str().to_owned(),
+        rfq.from.lat(),
+        rfq.from.lon(),
+        rfq.to.lat(),
+        rfq.to.lon(),
+        cql_time(&rfq.created_at),
+        cql_time(&rfq.deadline),
+        rfq.addressed
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
+        rfq.completion.code(),
+    )
+}
+
+impl RfqRow {
+    /// The RFQ and its status; `None` for a row that holds no RFQ (only the
+    /// cells of a close written before it).
+    pub fn into_domain(self) -> Result<Option<(Rfq, RfqStatus)>, StoreError> {
+        let Some(created_at) = self.created_at else {
+            return Ok(None);
+        };
+        let need = |column: &str| corrupt(format!("rfq {}: {column} is null", self.id));
+        let rfq = Rfq {
+            id: CorrelationId::from(self.id),
+            return_address: ReturnAddress {
+                partition: self.partition.ok_or_else(|| need("partition"))?,
+                topic: self
+                    .return_topic
+                    .clone()
+                    .ok_or_else(|| need("return_topic"))?,
+            },
+            customer: CustomerId::parse(self.customer.as_deref().ok_or_else(|| need("customer"))?)
+                .map_err(corrupt)?,
+            region: Region::parse(self.region.as_deref().ok_or_else(|| need("region"))?)
+                .map_err(corrupt)?,
+            from: GeoPoint::new(
+                self.from_lat.ok_or_else(|| need("from_lat"))?,
+                self.from_lon.ok_or_else(|| need("from_lon"))?,
+            )
+            .map_err(corrupt)?,
+            to: GeoPoint::new(
+                self.to_lat.ok_or_else(|| need("to_lat"))?,
+                self.to_lon.ok_or_else(|| need("to_lon"))?,
+            )
+            .map_err(corrupt)?,
+            created_at: time(created_at)?,
+            deadline: time(self.deadline.ok_or_else(|| need("deadline"))?)?,
+            addressed: self
+                .addressed
+                .unwrap_or_default()
+                .iter()
+                .map(|p| ProviderId::parse(p))
+                .collect::<Result<_, _>>()
+                .map_err(corrupt)?,
+            completion: Completion::parse_code(
+                self.completion
+                    .as_deref()
+                    .ok_or_else(|| need("completion"))?,
+            )
+            .map_err(corrupt)?,
+        };
+        let status = match (self.closed_at, self.close_reason) {
+            (Some(closed_at), Some(reason)) => RfqStatus::Closed {
+                reason: CloseReason::parse(&reason)
+                    .ok_or_else(|| corrupt(format!("close reason {reason:?}")))?,
+                closed_at: time(closed_at)?,
+            },
+            _ => RfqStatus::Open,
+        };
+        Ok(Some((rfq, status)))
+    }
+}
+
+impl ResponseRow {
+    /// The row of an answer.
+    pub fn new(response: &Response, received_at: &DateTime<Utc>, late: bool) -> ResponseRow {
+        let mut row = ResponseRow {
+            rfq_id: *response.rfq.as_uuid(),
+            provider: response.provider.as_str().to_owned(),
+            kind: String::new(),
+            price_minor: None,
+            currency: None,
+            pickup_eta_seconds: None,
+            decline_reason: None,
+            responded_at: cql_time(&response.responded_at),
+            received_at: cql_time(received_at),
+            late,
+        };
+        match &response.outcome {
+            Outcome::Quoted {
+                price,
+                pickup_eta_seconds,
+            } => {
+                row.kind = "quoted".into();
+                row.price_minor = Some(price.minor());
+                row.currency = Some(price.currency().as_str().to_owned());
+                row.pickup_eta_seconds =
+                    Some(i32::try_from(*pickup_eta_seconds).unwrap_or(i32::MAX));
+            }
+            Outcome::Declined { reason } => {
+                row.kind = "declined".into();
+                row.decline_reason = Some(reason.clone());
+            }
+        }
+        row
+    }
+
+    /// The stored answer.
+    pub fn into_domain(self) -> Result<StoredResponse, StoreError> {
+        let outcome = match self.kind.as_str() {
+            "quoted" => {
+                let (Some(minor), Some(currency), Some(eta)) =
+                    (self.price_minor, &self.currency, self.pickup_eta_seconds)
+                else {
+                    return Err(corrupt(format!(
+                        "quote of {} to {} lacks price, currency or eta",
+                        self.provider, self.rfq_id
+                    )));
+                };
+                Outcome::Quoted {
+                    price: Price::new(minor, Currency::parse(currency).map_err(corrupt)?)
+                        .map_err(corrupt)?,
+                    pickup_eta_seconds: u32::try_from(eta).map_err(corrupt)?,
+                }
+            }
+            "declined" => Outcome::Declined {
+                reason: self.decline_reason.unwrap_or_default(),
+            },
+            other => return Err(corrupt(format!("response kind {other:?}"))),
+        };
+        Ok(StoredResponse {
+            response: Response {
+                rfq: CorrelationId::from(self.rfq_id),
+                provider: ProviderId::parse(&self.provider).map_err(corrupt)?,
+                responded_at: time(self.responded_at)?,
+                outcome,
+            },
+            received_at: time(self.received_at)?,
+            late: self.late,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,438 @@
+//! One store contract, written once, run against every store: the embedded
+//! store always, the ScyllaDB store whenever `SCYLLA_URI` is set
+//! (`host:port[,host:port]`, e.g. `127.0.0.1:9042`). Without it the ScyllaDB
+//! run is skipped, and says so (here and in `tests/run`'s summary).
+//!
+//! Each run gets its own store (a fresh file, a fresh keyspace dropped at
+//! the end); the cases share it and only look at the RFQs they created, so
+//! they also hold on a store that already has data.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::future::BoxFuture;
+use rfq_core::*;
+use rfq_store::{Effect, RfqStatus, ScyllaSettings, ScyllaStore, Store, StoreSettings};
+use std::sync::Arc;
+
+/// Opens a new handle on the same store (to check what survives reopening).
+type Opener = Box<dyn Fn() -> BoxFuture<'static, Arc<dyn Store>>>;
+
+/// Every case of the contract, in order, against the store `open` reaches.
+async fn conformance(open: Opener) {
+    let store = open().await;
+    first_effect_wins_and_replays_change_nothing(&*store).await;
+    one_apply_opens_answers_and_closes_in_order(&*store).await;
+    late_answers_are_kept_apart_and_not_counted(&*store).await;
+    answers_are_listed_in_time_then_late(&*store).await;
+    open_rfqs_are_found_by_partition_after_reopening(&*store, &open).await;
+    a_replayed_open_does_not_reopen_a_closed_rfq(&*store).await;
+    open_count_follows_opens_and_closes(&*store).await;
+    unknown_ids_read_as_absent(&*store).await;
+}
+
+#[tokio::test]
+async fn embedded_store_conforms() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let path = dir.path().join("nested/results.db");
+    conformance(Box::new(move || {
+        let (path, _keep) = (path.clone(), dir.clone());
+        Box::pin(async move {
+            let store = StoreSettings::embedded(path).open().await.unwrap();
+            store
+        })
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn scylla_store_conforms() {
+    let Some(uri) = std::env::var("SCYLLA_URI").ok().filter(|u| !u.is_empty()) else {
+        eprintln!(
+            "SKIPPED scylla_store_conforms: SCYLLA_URI is not set, so the ScyllaDB store \
+             was not tested (no ScyllaDB server here). Set SCYLLA_URI=host:9042 to run it."
+        );
+        return;
+    };
+    let nodes: Vec<String> = uri
+        .trim_start_matches("scylla://")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let keyspace = format!("rfq_conformance_{}", uuid::Uuid::new_v4().simple());
+    let settings = ScyllaSettings::new(nodes, &keyspace);
+    let opener = settings.clone();
+    conformance(Box::new(move || {
+        let settings = opener.clone();
+        Box::pin(async move {
+            let store: Arc<dyn Store> = Arc::new(ScyllaStore::open(&settings).await.unwrap());
+            store
+        })
+    }))
+    .await;
+    let session = settings.connect().await.unwrap();
+    session
+        .query_unpaged(format!("DROP KEYSPACE {keyspace}"), ())
+        .await
+        .unwrap();
+}
+
+/// A fresh RFQ created now (so that stores with a retention keep it).
+fn rfq(partition: i32, providers: &[&str]) -> Rfq {
+    let from = GeoPoint::new(52.52, 13.40).unwrap();
+    let created_at = Utc
+        .timestamp_millis_opt(Utc::now().timestamp_millis())
+        .unwrap();
+    Rfq {
+        id: CorrelationId::new_random(),
+        customer: CustomerId::parse("alice").unwrap(),
+        region: Region::of(&from, RegionPrecision::DEFAULT),
+        from,
+        to: GeoPoint::new(52.50, 13.45).unwrap(),
+        created_at,
+        deadline: created_at + Duration::seconds(60),
+        addressed: providers
+            .iter()
+            .map(|p| ProviderId::parse(p).unwrap())
+            .collect(),
+        return_address: ReturnAddress {
+            topic: "rfq.quotes".into(),
+            partition,
+        },
+        completion: Completion::default(),
+    }
+}
+
+fn answer(
+    rfq: &Rfq,
+    provider: &str,
+    minor: Option<i64>,
+    after_ms: i64,
+) -> (Response, DateTime<Utc>) {
+    let outcome = match minor {
+        Some(minor) => Outcome::Quoted {
+            price: Price::new(minor, Currency::parse("EUR").unwrap()).unwrap(),
+            pickup_eta_seconds: 120,
+        },
+        None => Outcome::Declined {
+            reason: "no cars".into(),
+        },
+    };
+    let response = Response {
+        rfq: rfq.id,
+        provider: ProviderId::parse(provider).unwrap(),
+        responded_at: rfq.created_at + Duration::milliseconds(after_ms - 1),
+        outcome,
+    };
+    (response, rfq.created_at + Duration::milliseconds(after_ms))
+}
+
+fn respond(rfq: &Rfq, provider: &str, minor: Option<i64>, after_ms: i64) -> Effect {
+    let (response, received_at) = answer(rfq, provider, minor, after_ms);
+    Effect::Respond {
+        response,
+        received_at,
+    }
+}
+
+fn late(rfq: &Rfq, provider: &str, minor: Option<i64>, after_ms: i64) -> Effect {
+    let (response, received_at) = answer(rfq, provider, minor, after_ms);
+    Effect::Late {
+        response,
+        received_at,
+    }
+}
+
+fn close(rfq: &Rfq, reason: CloseReason, closed_at: DateTime<Utc>) -> Effect {
+    Effect::Close {
+        rfq: rfq.id,
+        partition: rfq.return_address.partition,
+        reason,
+        closed_at,
+    }
+}
+
+fn priced(store_answers: &[rfq_store::StoredResponse]) -> Vec<(String, Option<i64>, bool)> {
+    store_answers
+        .iter()
+        .map(|r| {
+            let price = match &r.response.outcome {
+                Outcome::Quoted { price, .. } => Some(price.minor()),
+                Outcome::Declined { .. } => None,
+            };
+            (r.response.provider.as_str().to_owned(), price, r.late)
+        })
+        .collect()
+}
+
+async fn first_effect_wins_and_replays_change_nothing(store: &dyn Store) {
+    let r = rfq(3, &["a", "b"]);
+    store.apply(&[Effect::Open(r.clone())]).await.unwrap();
+    // A replay of the open with the first answer: the open changes nothing.
+    store
+        .apply(&[Effect::Open(r.clone()), respond(&r, "a", Some(1000), 500)])
+        .await
+        .unwrap();
+    // A second, later answer of the same provider is ignored; a replay too.
+    store
+        .apply(&[
+            respond(&r, "a", Some(9999), 900),
+            respond(&r, "a", Some(1000), 500),
+        ])
+        .await
+        .unwrap();
+    let stored = store.rfq(&r.id).await.unwrap().unwrap();
+    assert_eq!(stored.rfq, r);
+    assert_eq!(stored.status, RfqStatus::Open);
+    assert_eq!(stored.responses_received, 1);
+    let answers = store.responses(&r.id).await.unwrap();
+    assert_eq!(priced(&answers), vec![("a".into(), Some(1000), false)]);
+    assert_eq!(
+        answers[0].received_at,
+        r.created_at + Duration::milliseconds(500)
+    );
+
+    let first = r.created_at + Duration::seconds(5);
+    store
+        .apply(&[close(&r, CloseReason::AllAnswered, first)])
+        .await
+        .unwrap();
+    store
+        .apply(&[close(&r, CloseReason::Deadline, r.deadline)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.rfq(&r.id).await.unwrap().unwrap().status,
+        RfqStatus::Closed {
+            reason: CloseReason::AllAnswered,
+            closed_at: first
+        }
+    );
+}
+
+async fn one_apply_opens_answers_and_closes_in_order(store: &dyn Store) {
+    let r = rfq(0, &["a", "b"]);
+    store
+        .apply(&[
+            Effect::Open(r.clone()),
+            respond(&r, "b", None, 100),
+            respond(&r, "a", Some(700), 200),
+            close(
+                &r,
+                CloseReason::AllAnswered,
+                r.created_at + Duration::milliseconds(200),
+            ),
+        ])
+        .await
+        .unwrap();
+    let stored = store.rfq(&r.id).await.unwrap().unwrap();
+    assert_eq!(stored.responses_received, 2);
+    assert!(matches!(
+        stored.status,
+        RfqStatus::Closed {
+            reason: CloseReason::AllAnswered,
+            ..
+        }
+    ));
+    assert!(
+        !store
+            .open_rfqs(0)
+            .await
+            .unwrap()
+            .iter()
+            .any(|o| o.rfq.id == r.id)
+    );
+}
+
+async fn late_answers_are_kept_apart_and_not_counted(store: &dyn Store) {
+    let mut r = rfq(0, &["a", "b"]);
+    r.completion = Completion::Quality(Price::new(900, Currency::parse("EUR").unwrap()).unwrap());
+    let after_deadline = 61_000;
+    store
+        .apply(&[
+            Effect::Open(r.clone()),
+            respond(&r, "a", Some(1000), 1_000),
+            close(&r, CloseReason::Deadline, r.deadline),
+            late(&r, "b", Some(700), after_deadline),
+            // A second late answer of the same provider: the first wins.
+            late(&r, "b", Some(650), after_deadline + 1_000),
+        ])
+        .await
+        .unwrap();
+    let stored = store.rfq(&r.id).await.unwrap().unwrap();
+    assert_eq!(stored.rfq.completion, r.completion);
+    assert_eq!(stored.responses_received, 1);
+    let answers = store.responses(&r.id).await.unwrap();
+    assert_eq!(
+        priced(&answers),
+        vec![
+            ("a".into(), Some(1000), false),
+            ("b".into(), Some(700), true)
+        ]
+    );
+    assert_eq!(
+        answers[1].received_at,
+        r.created_at + Duration::milliseconds(after_deadline)
+    );
+}
+
+async fn answers_are_listed_in_time_then_late(store: &dyn Store) {
+    let r = rfq(1, &["a", "b", "c", "d"]);
+    store
+        .apply(&[
+            Effect::Open(r.clone()),
+            respond(&r, "c", Some(300), 100),
+            respond(&r, "a", None, 200),
+            respond(&r, "d", Some(100), 300),
+        ])
+        .await
+        .unwrap();
+    store
+        .apply(&[
+            close(&r, CloseReason::Deadline, r.deadline),
+            late(&r, "b", Some(50), 70_000),
+        ])
+        .await
+        .unwrap();
+    let order: Vec<(String, bool)> = priced(&store.responses(&r.id).await.unwrap())
+        .into_iter()
+        .map(|(provider, _, late)| (provider, late))
+        .collect();
+    let expected = [("c", false), ("a", false), ("d", false), ("b", true)];
+    assert_eq!(order, expected.map(|(p, l)| (p.to_owned(), l)).to_vec());
+}
+
+async fn open_rfqs_are_found_by_partition_after_reopening(store: &dyn Store, open: &Opener) {
+    let (open_one, closed, other) = (rfq(1, &["a", "b"]), rfq(1, &["a"]), rfq(2, &[]));
+    store
+        .apply(&[
+            Effect::Open(open_one.clone()),
+            Effect::Open(closed.clone()),
+            Effect::Open(other.clone()),
+            respond(&open_one, "b", Some(500), 300),
+            late(&open_one, "a", Some(400), 400),
+            close(&closed, CloseReason::Deadline, closed.deadline),
+        ])
+        .await
+        .unwrap();
+    let reopened = open().await;
+    let ours = |partition: i32| {
+        let reopened = reopened.clone();
+        let ids = [open_one.id, closed.id, other.id];
+        async move {
+            reopened
+                .open_rfqs(partition)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|o| ids.contains(&o.rfq.id))
+                .collect::<Vec<_>>()
+        }
+    };
+    let recovered = ours(1).await;
+    assert_eq!(recovered.len(), 1, "only the open RFQ of partition 1");
+    assert_eq!(recovered[0].rfq, open_one);
+    assert_eq!(
+        priced(&recovered[0].responses),
+        vec![
+            ("b".into(), Some(500), false),
+            ("a".into(), Some(400), true)
+        ]
+    );
+    let elsewhere = ours(2).await;
+    assert_eq!(elsewhere.len(), 1);
+    assert_eq!(
+        elsewhere[0].rfq, other,
+        "an RFQ addressed to nobody round-trips"
+    );
+    assert!(ours(7).await.is_empty());
+}
+
+async fn a_replayed_open_does_not_reopen_a_closed_rfq(store: &dyn Store) {
+    let r = rfq(4, &["a"]);
+    let closed_at = r.created_at + Duration::seconds(1);
+    store
+        .apply(&[
+            Effect::Open(r.clone()),
+            respond(&r, "a", Some(800), 900),
+            close(&r, CloseReason::AllAnswered, closed_at),
+        ])
+        .await
+        .unwrap();
+    // Redelivery after a crash: the same records again, in a later batch.
+    store.apply(&[Effect::Open(r.clone())]).await.unwrap();
+    store
+        .apply(&[respond(&r, "a", Some(800), 900)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.rfq(&r.id).await.unwrap().unwrap().status,
+        RfqStatus::Closed {
+            reason: CloseReason::AllAnswered,
+            closed_at
+        }
+    );
+    assert!(
+        !store
+            .open_rfqs(4)
+            .await
+            .unwrap()
+            .iter()
+            .any(|o| o.rfq.id == r.id)
+    );
+}
+
+async fn open_count_follows_opens_and_closes(store: &dyn Store) {
+    let before = store.open_count().await.unwrap();
+    let rfqs: Vec<Rfq> = (0..300).map(|i| rfq(i % 8, &["a"])).collect();
+    store
+        .apply(&rfqs.iter().cloned().map(Effect::Open).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(store.open_count().await.unwrap(), before + 300);
+    let closes: Vec<Effect> = rfqs[..120]
+        .iter()
+        .map(|r| close(r, CloseReason::Deadline, r.deadline))
+        .collect();
+    store.apply(&closes).await.unwrap();
+    store.apply(&closes).await.unwrap();
+    assert_eq!(store.open_count().await.unwrap(), before + 180);
+    let in_partition_5 = store
+        .open_rfqs(5)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|o| rfqs[120..].iter().any(|r| r.id == o.rfq.id))
+        .count();
+    let expected = rfqs[120..]
+        .iter()
+        .filter(|r| r.return_address.partition == 5)
+        .count();
+    assert_eq!(in_partition_5, expected);
+    // Leave the store as found.
+    let rest: Vec<Effect> = rfqs[120..]
+        .iter()
+        .map(|r| close(r, CloseReason::Deadline, r.deadline))
+        .collect();
+    store.apply(&rest).await.unwrap();
+    assert_eq!(store.open_count().await.unwrap(), before);
+}
+
+async fn unknown_ids_read_as_absent(store: &dyn Store) {
+    let unknown = CorrelationId::new_random();
+    assert!(store.rfq(&unknown).await.unwrap().is_none());
+    assert!(store.responses(&unknown).await.unwrap().is_empty());
+    // Closing or answering an RFQ the store never saw creates nothing.
+    let ghost = rfq(6, &["a"]);
+    store
+        .apply(&[close(&ghost, CloseReason::Deadline, ghost.deadline)])
+        .await
+        .unwrap();
+    assert!(store.rfq(&ghost.id).await.unwrap().is_none());
+    assert!(
+        !store
+            .open_rfqs(6)
+            .await
+            .unwrap()
+            .iter()
+            .any(|o| o.rfq.id == ghost.id)
+    );
+}
