@@ -35,10 +35,7 @@ async fn embedded_store_conforms() {
     let path = dir.path().join("nested/results.db");
     conformance(Box::new(move || {
         let (path, _keep) = (path.clone(), dir.clone());
-        Box::pin(async move {
-            let store = StoreSettings::embedded(path).open().await.unwrap();
-            store
-        })
+        Box::pin(async move { StoreSettings::embedded(path).open().await.unwrap() })
     }))
     .await;
 }

@@ -7,8 +7,9 @@
 //! explicit write timestamp, so a retry or a replay writes identical cells.
 //! The first-wins rules of the contract hold without lightweight
 //! transactions: a close and an answer are stamped so that the earliest one
-//! wins (see [`rows::first_wins_stamp`]); deleting an RFQ's open-index entry
-//! is stamped above its insertion, so a replayed open cannot resurrect it.
+//! wins (see [`rows::first_wins_stamp`]; stamps are never in the future,
+//! which ScyllaDB refuses); deleting an RFQ's open-index entry is stamped
+//! above its insertion, so a replayed open cannot resurrect it.
 //!
 //! An [`apply`](Store::apply) is not one transaction (a logged batch across
 //! partitions would cost more than it buys): it writes opens, then answers,
@@ -180,7 +181,7 @@ impl ScyllaStore {
         let s = &self.statements;
         match effect {
             Effect::Open(rfq) => {
-                let stamp = rows::opening_stamp(rfq);
+                let stamp = rows::OPENING_STAMP;
                 let ttl = rows::ttl(&rfq.deadline, &now, self.retention);
                 // The index entry is written after the row it points to.
                 let values = rows::rfq_values(rfq);

@@ -34,10 +34,16 @@ const MAX_TTL_SECONDS: i64 = 630_720_000;
 /// `INVERSION_BASE - t` beats every value stamped with a later `t`: the
 /// earliest close of an RFQ and the earliest answer of a provider win,
 /// without a read or a lightweight transaction, and a replay (same `t`)
-/// rewrites identical cells. The base is twice 2100-01-01 in microseconds,
-/// so every inverted stamp is above every forward stamp (an RFQ's creation
-/// time) used before 2100.
-const INVERSION_BASE: i64 = 2 * 4_102_444_800_000_000;
+/// rewrites identical cells. The base is twice 2025-01-01 in microseconds:
+/// for any `t` after it the stamp lies in the past (ScyllaDB refuses
+/// stamps more than 3 days ahead, `restrict_future_timestamp`), and it stays
+/// above [`OPENING_STAMP`] until 2079.
+const INVERSION_BASE: i64 = 2 * 1_735_689_600_000_000;
+
+/// Write timestamp of the writes that open an RFQ: below every first-wins
+/// stamp, so a close (which deletes the RFQ's open-index entry) always
+/// shadows a replayed open, whatever the clocks say.
+pub const OPENING_STAMP: i64 = 1;
 
 /// One row of `rfqs`. Every column but the key is optional: a row can hold
 /// only its close cells if a close were ever written before its RFQ.
@@ -131,11 +137,6 @@ fn time(at: CqlTimestamp) -> Result<DateTime<Utc>, StoreError> {
     Utc.timestamp_millis_opt(at.0)
         .single()
         .ok_or_else(|| corrupt(format!("timestamp {}", at.0)))
-}
-
-/// Write timestamp of the writes that open an RFQ (its creation time).
-pub fn opening_stamp(rfq: &Rfq) -> i64 {
-    rfq.created_at.timestamp_micros()
 }
 
 /// Write timestamp under which the earliest `at` wins (see [`INVERSION_BASE`]).
