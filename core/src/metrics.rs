@@ -74,10 +74,19 @@ pub fn render() -> String {
 }
 
 /// `GET /metrics` in the Prometheus text format, and `GET /health` (200
-/// "ok" while the process serves HTTP: the liveness probe of containers).
+/// `{"status":"ok"}` while the process serves HTTP: the liveness probe of
+/// containers).
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route("/health", get(|| async { "ok\n" }))
+        .route(
+            "/health",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"{"status":"ok"}"#,
+                )
+            }),
+        )
         .route(
             "/metrics",
             get(|| async {

@@ -83,7 +83,18 @@ async fn submit(
                 "region": rfq.region.as_str(),
                 "providers-addressed": rfq.addressed.len(),
             });
-            (StatusCode::ACCEPTED, [(header::LOCATION, path)], Json(body)).into_response()
+            // With a public URL (the read API on another host) the Location
+            // is absolute, so a client that follows it reaches the API.
+            let location = match producer.settings().public_url {
+                Some(_) => format!("{base}{path}"),
+                None => path,
+            };
+            (
+                StatusCode::ACCEPTED,
+                [(header::LOCATION, location)],
+                Json(body),
+            )
+                .into_response()
         }
         Err(error) => {
             SUBMISSIONS.with_label_values(&[error.outcome()]).inc();

@@ -2,7 +2,7 @@
 //! process, all talking Kafka through rdkafka to the embedded broker.
 
 use anyhow::Context as _;
-use axum::{Json, Router, routing::get};
+use axum::Router;
 use rfq_adapters::{AdapterSettings, FleetSettings, fleet::Fleet};
 use rfq_aggregator::AggregatorSettings;
 use rfq_api::ApiSettings;
@@ -180,11 +180,7 @@ impl Pipeline {
                     public_url: settings.public_url.clone(),
                 },
             ))
-            .merge(rfq_core::metrics::router())
-            .route(
-                "/health",
-                get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-            );
+            .merge(rfq_core::metrics::router());
         tasks.spawn({
             let shutdown = shutdown.clone();
             async move {

@@ -124,3 +124,20 @@ async fn an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quote
     );
     t.stop().await;
 }
+
+/// Producer and read API on different hosts (the docker-compose stack): with
+/// a public URL the 202's Location is absolute, so following it reaches the
+/// API, and the links agree with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_public_url_the_location_is_absolute() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(dir.path(), vec![], true);
+    settings.public_url = Some("http://api.example:8081".into());
+    let t = TestPipeline::start_with(settings).await;
+    let (location, accepted) = t.submit(BERLIN, 30).await;
+    let id = accepted["id"].as_str().unwrap();
+    assert_eq!(location, format!("http://api.example:8081/rfqs/{id}"));
+    assert_eq!(accepted["links"]["self"], location);
+    assert_eq!(accepted["links"]["result"], format!("{location}/result"));
+    t.stop().await;
+}
