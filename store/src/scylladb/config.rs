@@ -48,6 +48,11 @@ pub struct ScyllaSettings {
     )]
     pub consistency: Consistency,
 
+    /// The local datacenter: its nodes coordinate our requests, and the
+    /// `local-*` consistency levels count replicas there.
+    #[arg(long = "scylla-datacenter", env = "RFQ_SCYLLA_DATACENTER")]
+    pub datacenter: Option<String>,
+
     /// User name (password authentication).
     #[arg(long = "scylla-username", env = "RFQ_SCYLLA_USERNAME")]
     pub username: Option<String>,
@@ -181,13 +186,15 @@ pub fn parse_consistency(text: &str) -> Result<Consistency, String> {
 }
 
 impl ScyllaSettings {
-    /// Settings for `nodes` with every other value at its default.
+    /// Settings for `nodes` and `keyspace`, every other value at its default
+    /// except the replication factor: 1, for a single test node.
     pub fn new(nodes: impl IntoIterator<Item = impl Into<String>>, keyspace: &str) -> Self {
         ScyllaSettings {
             nodes: nodes.into_iter().map(Into::into).collect(),
             keyspace: keyspace.to_owned(),
             replication: Replication::Factor(1),
             consistency: Consistency::LocalQuorum,
+            datacenter: None,
             username: None,
             password: None,
             tls: false,
@@ -211,6 +218,9 @@ impl ScyllaSettings {
         let mut builder = SessionBuilder::new()
             .known_nodes(&self.nodes)
             .connection_timeout(Duration::from_secs(10));
+        if let Some(datacenter) = &self.datacenter {
+            builder = builder.prefer_datacenter(datacenter.clone());
+        }
         match (&self.username, &self.password) {
             (Some(user), Some(password)) => builder = builder.user(user, password),
             (None, None) => {}
