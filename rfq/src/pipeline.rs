@@ -12,7 +12,7 @@ use rfq_core::{
     kafka::{KafkaSettings, TopicSettings, ensure_topics},
 };
 use rfq_producer::{Producer, ProducerSettings};
-use rfq_store::{EmbeddedStore, Store};
+use rfq_store::{Store, StoreSettings};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -80,11 +80,10 @@ impl Pipeline {
         .await?;
         let kafka = KafkaSettings::new(broker.addr().to_string());
         ensure_topics(&kafka, &settings.topics).await?;
-        let store: Arc<dyn Store> = Arc::new(
-            EmbeddedStore::open(&settings.data_dir.join("results.db"))
-                .await
-                .context("opening the result store")?,
-        );
+        let store: Arc<dyn Store> = StoreSettings::embedded(settings.data_dir.join("results.db"))
+            .open()
+            .await
+            .context("opening the result store")?;
         let codec = rfq_avro::default_codec();
         let shutdown = CancellationToken::new();
         let mut pipeline = Pipeline {

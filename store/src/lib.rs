@@ -10,9 +10,11 @@
 //! Both stores pass one conformance suite (`tests/it/store.rs`).
 
 mod embedded;
+mod instrumented;
 pub mod scylladb;
 
 pub use embedded::EmbeddedStore;
+pub use instrumented::Instrumented;
 pub use scylladb::{ScyllaSettings, ScyllaStore};
 
 use chrono::{DateTime, Utc};
@@ -169,12 +171,20 @@ impl StoreSettings {
         }
     }
 
-    /// Opens the configured store, creating or migrating its schema.
+    /// Opens the configured store, creating or migrating its schema, with
+    /// its metrics (`rfq_store_*`).
     pub async fn open(&self) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-        Ok(if self.scylla.nodes.is_empty() {
-            std::sync::Arc::new(EmbeddedStore::open(&self.store_path).await?)
+        let (store, kind): (std::sync::Arc<dyn Store>, _) = if self.scylla.nodes.is_empty() {
+            (
+                std::sync::Arc::new(EmbeddedStore::open(&self.store_path).await?),
+                "embedded",
+            )
         } else {
-            std::sync::Arc::new(ScyllaStore::open(&self.scylla).await?)
-        })
+            (
+                std::sync::Arc::new(ScyllaStore::open(&self.scylla).await?),
+                "scylladb",
+            )
+        };
+        Ok(std::sync::Arc::new(Instrumented::new(store, kind)))
     }
 }

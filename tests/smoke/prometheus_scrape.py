@@ -33,6 +33,8 @@ MUST_HAVE_DATA = (
     "rfq_aggregator_closed_total",
     "rfq_aggregator_responses_total",
     "rfq_adapter_answers_total",
+    "rfq_store_operation_seconds",
+    "rfq_store_effects_total",
 )
 
 
