@@ -17,7 +17,7 @@ use rdkafka::{
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     DeadlineTick,
-    kafka::{DELIVERY_TIMEOUT, DeadLetters, close_consumer},
+    kafka::{Assigned, DELIVERY_TIMEOUT, DeadLetters, close_consumer},
 };
 use rfq_store::{Effect, Store};
 use std::{
@@ -113,9 +113,11 @@ pub async fn run(
         .kafka
         .consumer("rfq-aggregator", &settings.group_id, context)
         .context("creating the aggregator's consumer")?;
-    consumer
-        .subscribe(&[&settings.topics.quotes_topic])
-        .context("subscribing to the quotes topic")?;
+    let (consumer, assigned) = settings
+        .kafka
+        .assignment
+        .apply(consumer, &settings.topics.quotes_topic)
+        .await?;
     let producer = settings.kafka.producer("rfq-aggregator")?;
     let dead_letters = DeadLetters::new(
         producer.clone(),
@@ -143,8 +145,19 @@ pub async fn run(
         shutdown: shutdown.clone(),
     };
     tracing::info!(group = %aggregator.settings.group_id, instance = %aggregator.instance, "aggregator started");
-
-    let result = aggregator.run_loop(&consumer, &mut events).await;
+    let result = match assigned {
+        // Not a group member: no rebalance will report these.
+        Assigned::Partitions(partitions) => {
+            aggregator
+                .on_assignment(Assignment::Assigned(partitions))
+                .await
+        }
+        Assigned::Group => Ok(()),
+    };
+    let result = match result {
+        Ok(()) => aggregator.run_loop(&consumer, &mut events).await,
+        failed => failed,
+    };
     close_consumer(consumer).await;
     OPEN.set(0);
     tracing::info!("aggregator stopped");

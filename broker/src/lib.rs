@@ -7,7 +7,10 @@
 //! committed offsets live in one SQLite file under the data directory and
 //! survive a restart. Known limits of tansu 0.6 (see the README): no topic
 //! auto-creation, no transactions, and a consumer killed without leaving its
-//! group keeps its partitions until the next join or leave.
+//! group stays a member (persisted across restarts), so our consumers take
+//! every partition directly instead of joining a group when they see this
+//! broker's cluster id ([`rfq_core::kafka::EMBEDDED_CLUSTER_ID`], see
+//! [`rfq_core::kafka::PartitionAssignment`]).
 
 use anyhow::Context as _;
 use std::{
@@ -76,7 +79,7 @@ impl EmbeddedBroker {
                 runtime.block_on(async move {
                     let built = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
                         .node_id(tansu_broker::NODE_ID)
-                        .cluster_id("rfq")
+                        .cluster_id(rfq_core::kafka::EMBEDDED_CLUSTER_ID)
                         .incarnation_id(uuid::Uuid::new_v4())
                         .advertised_listener(listener.clone())
                         .storage(storage)

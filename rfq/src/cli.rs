@@ -206,6 +206,7 @@ impl Cli {
 
 async fn up(args: UpArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let settings = UpSettings {
+        external_kafka: None,
         kafka_addr: args.kafka_addr,
         http_addr: args.http_addr,
         data_dir: args.data_dir,
@@ -225,11 +226,16 @@ async fn up(args: UpArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
         "starting the RFQ pipeline (data in {}) ...",
         settings.data_dir.display()
     );
+    let topics = settings.topics.clone();
     let pipeline = Pipeline::start(settings).await?;
     let http = pipeline.http_addr();
     eprintln!(
-        "\nRFQ pipeline up.\n  HTTP API:      http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /metrics)\n  Kafka broker:  {}  (topics rfq.requests, rfq.quotes, rfq.providers, rfq.dead-letter)\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"customer\":\"alice\",\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
-        pipeline.kafka_addr()
+        "\nRFQ pipeline up.\n  HTTP API:      http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /metrics)\n  Kafka broker:  {}  (topics {}, {}, {}, {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"customer\":\"alice\",\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
+        pipeline.brokers(),
+        topics.requests_topic,
+        topics.quotes_topic,
+        topics.providers_topic,
+        topics.dead_letter_topic,
     );
     let token = pipeline.shutdown_token();
     tokio::spawn(async move {
@@ -296,7 +302,23 @@ async fn producer(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Re
     )
     .await?;
     let router = producer.router().merge(rfq_core::metrics::router());
-    serve(args.http_addr, router, shutdown).await
+    // The HTTP server and the registry follower stop together: on shutdown,
+    // or when either fails (a producer without its registry would address
+    // RFQs to nobody), and then the process exits non-zero with the reason.
+    let (served, followed) = tokio::join!(
+        async {
+            let served = serve(args.http_addr, router, shutdown.clone()).await;
+            shutdown.cancel();
+            served
+        },
+        async {
+            let followed = producer.stopped().await;
+            shutdown.cancel();
+            followed
+        },
+    );
+    followed.context("producer")?;
+    served
 }
 
 async fn serve(

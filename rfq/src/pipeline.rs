@@ -29,7 +29,10 @@ pub struct AdapterSpec {
 /// Settings of the embedded pipeline.
 #[derive(Debug, Clone)]
 pub struct UpSettings {
-    /// Where the broker listens (port 0: any free port).
+    /// An outside Kafka to run against instead of starting the embedded
+    /// broker (the tests run every pipeline test on both).
+    pub external_kafka: Option<KafkaSettings>,
+    /// Where the embedded broker listens (port 0: any free port).
     pub kafka_addr: SocketAddr,
     /// Where the HTTP API listens (port 0: any free port).
     pub http_addr: SocketAddr,
@@ -55,7 +58,10 @@ pub struct UpSettings {
 
 /// The running pipeline.
 pub struct Pipeline {
-    broker: EmbeddedBroker,
+    /// The embedded broker, unless the pipeline runs against an outside Kafka.
+    broker: Option<EmbeddedBroker>,
+    /// How the components reach Kafka.
+    kafka: KafkaSettings,
     http_addr: SocketAddr,
     store: Arc<dyn Store>,
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
@@ -68,17 +74,23 @@ impl Pipeline {
     pub async fn start(settings: UpSettings) -> anyhow::Result<Pipeline> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-        let storage = if settings.broker_in_memory {
-            BrokerStorage::Memory
-        } else {
-            BrokerStorage::Sqlite(settings.data_dir.join("broker.db"))
+        let (broker, kafka) = match &settings.external_kafka {
+            Some(kafka) => (None, kafka.clone()),
+            None => {
+                let storage = if settings.broker_in_memory {
+                    BrokerStorage::Memory
+                } else {
+                    BrokerStorage::Sqlite(settings.data_dir.join("broker.db"))
+                };
+                let broker = EmbeddedBroker::start(BrokerSettings {
+                    listen: settings.kafka_addr,
+                    storage,
+                })
+                .await?;
+                let kafka = KafkaSettings::new(broker.addr().to_string());
+                (Some(broker), kafka)
+            }
         };
-        let broker = EmbeddedBroker::start(BrokerSettings {
-            listen: settings.kafka_addr,
-            storage,
-        })
-        .await?;
-        let kafka = KafkaSettings::new(broker.addr().to_string());
         ensure_topics(&kafka, &settings.topics).await?;
         let store: Arc<dyn Store> = StoreSettings::embedded(settings.data_dir.join("results.db"))
             .open()
@@ -88,6 +100,7 @@ impl Pipeline {
         let shutdown = CancellationToken::new();
         let mut pipeline = Pipeline {
             broker,
+            kafka: kafka.clone(),
             http_addr: settings.http_addr,
             store: store.clone(),
             tasks: JoinSet::new(),
@@ -99,7 +112,7 @@ impl Pipeline {
         {
             Ok(http_addr) => {
                 pipeline.http_addr = http_addr;
-                tracing::info!(%http_addr, kafka = %pipeline.broker.addr(), "pipeline up");
+                tracing::info!(%http_addr, kafka = %pipeline.kafka.brokers, "pipeline up");
                 Ok(pipeline)
             }
             Err(error) => {
@@ -157,10 +170,7 @@ impl Pipeline {
             Producer::start(producer_settings, store.clone(), codec, shutdown.clone()).await?;
         tasks.spawn({
             let producer = producer.clone();
-            async move {
-                producer.stopped().await;
-                ("producer", Ok(()))
-            }
+            async move { ("producer", producer.stopped().await) }
         });
         producer
             .registry()
@@ -195,9 +205,10 @@ impl Pipeline {
         self.http_addr
     }
 
-    /// Where the embedded broker listens.
-    pub fn kafka_addr(&self) -> SocketAddr {
-        self.broker.addr()
+    /// The Kafka bootstrap servers the components use (the embedded
+    /// broker's address unless an outside Kafka was given).
+    pub fn brokers(&self) -> &str {
+        &self.kafka.brokers
     }
 
     /// The result store.
@@ -212,22 +223,38 @@ impl Pipeline {
 
     /// Runs until the shutdown token is cancelled (or a component fails),
     /// then drains every component and stops the broker.
+    ///
+    /// Components run until shutdown: one that ends before shutdown was
+    /// requested failed, even if it ended without an error, and the
+    /// pipeline then stops with an error naming it (so `rfq up` exits
+    /// non-zero with the reason).
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         let mut first_error = None;
         while let Some(joined) = self.tasks.join_next().await {
+            // Asked before the pipeline's own cancel below, which only
+            // follows a component's end.
+            let requested = self.shutdown.is_cancelled();
             let (component, result) = joined.unwrap_or_else(|e| ("task", Err(e.into())));
+            let result = match result {
+                Ok(()) if !requested => Err(anyhow::anyhow!(
+                    "stopped although no shutdown was requested"
+                )),
+                other => other,
+            };
             if let Err(error) = result {
                 tracing::error!(
                     component,
                     error = format!("{error:#}"),
                     "component failed; stopping"
                 );
-                first_error.get_or_insert(error.context(component));
+                first_error.get_or_insert(error.context(format!("component {component} failed")));
             }
             // One component ending (failed or not) stops the others.
             self.shutdown.cancel();
         }
-        self.broker.stop().await;
+        if let Some(broker) = self.broker {
+            broker.stop().await;
+        }
         first_error.map_or(Ok(()), Err)
     }
 

@@ -23,15 +23,18 @@ const QUOTE_PARTITIONS: i32 = 4;
 
 struct Partner {
     producer: FutureProducer,
+    /// The quotes topic.
+    topic: String,
 }
 
 impl Partner {
-    fn new(brokers: &str) -> Partner {
+    fn new(brokers: &str, topic: &str) -> Partner {
         Partner {
             producer: ClientConfig::new()
                 .set("bootstrap.servers", brokers)
                 .create()
                 .unwrap(),
+            topic: topic.to_owned(),
         }
     }
 
@@ -47,13 +50,13 @@ impl Partner {
             },
         });
         let payload = rfq_avro::default_codec()
-            .encode("rfq.quotes", &record)
+            .encode(&self.topic, &record)
             .await
             .unwrap();
         let key = rfq.to_string();
         self.producer
             .send(
-                FutureRecord::to("rfq.quotes")
+                FutureRecord::to(&self.topic)
                     .partition(partition)
                     .key(&key)
                     .payload(&payload),
@@ -78,8 +81,8 @@ fn prices(result: &Value, list: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome() {
+on_both_brokers!(duplicate_late_unknown_and_stranger_answers_each_get_their_outcome);
+async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
     // Three registered unicorns that never answer by themselves: the test
     // answers in their name.
@@ -89,9 +92,9 @@ async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome() {
         .iter()
         .map(|u| u.id.as_str().to_owned())
         .collect();
-    let t = TestPipeline::start(dir.path(), vec![adapter("quiet", silent)]).await;
-    let brokers = t.pipeline().kafka_addr().to_string();
-    let partner = Partner::new(&brokers);
+    let t = TestPipeline::start(&broker, dir.path(), vec![adapter("quiet", silent)]).await;
+    let brokers = t.brokers();
+    let partner = Partner::new(&brokers, &t.topics.quotes_topic);
 
     let (location, accepted) = t.submit(BERLIN, 3).await;
     assert_eq!(accepted["providers-addressed"], 3);
@@ -159,7 +162,7 @@ async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome() {
     );
 
     // The refused ones are in the dead-letter topic with their reasons.
-    let consumer = observer(&brokers, "rfq.dead-letter");
+    let consumer = observer(&brokers, &t.topics.dead_letter_topic);
     let mut reasons = Vec::new();
     while reasons.len() < 3 {
         let message = tokio::time::timeout(Duration::from_secs(20), consumer.recv())

@@ -5,10 +5,11 @@
 use crate::helpers::*;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_producer_refuses_past_the_open_limit_and_recovers() {
+on_both_brokers!(the_producer_refuses_past_the_open_limit_and_recovers);
+async fn the_producer_refuses_past_the_open_limit_and_recovers(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = settings(
+        &broker,
         dir.path(),
         vec![adapter("alpha", fleet(BERLIN, 2, 2, 0.0))],
         true,

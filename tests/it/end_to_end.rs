@@ -5,10 +5,10 @@ use crate::helpers::*;
 use chrono::{DateTime, Utc};
 use std::{collections::BTreeSet, time::Duration};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_addressed_unicorn_answers_once_and_the_rfq_closes_on_completion() {
+on_both_brokers!(every_addressed_unicorn_answers_once_and_the_rfq_closes_on_completion);
+async fn every_addressed_unicorn_answers_once_and_the_rfq_closes_on_completion(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(dir.path(), vec![adapter("alpha", fleet(BERLIN, 5, 0, 0.3))]).await;
+    let t = TestPipeline::start(&broker, dir.path(), vec![adapter("alpha", fleet(BERLIN, 5, 0, 0.3))]).await;
 
     let before = Utc::now();
     let mut submitted = Vec::new();
@@ -75,10 +75,11 @@ async fn every_addressed_unicorn_answers_once_and_the_rfq_closes_on_completion()
     t.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_unicorn_leaves_the_rfq_to_its_deadline_with_the_others_quotes() {
+on_both_brokers!(a_silent_unicorn_leaves_the_rfq_to_its_deadline_with_the_others_quotes);
+async fn a_silent_unicorn_leaves_the_rfq_to_its_deadline_with_the_others_quotes(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
     let t = TestPipeline::start(
+        &broker,
         dir.path(),
         vec![
             adapter("alpha", fleet(POTSDAM, 3, 0, 0.0)),
@@ -101,10 +102,10 @@ async fn a_silent_unicorn_leaves_the_rfq_to_its_deadline_with_the_others_quotes(
     t.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quotes() {
+on_both_brokers!(an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quotes);
+async fn an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quotes(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(dir.path(), vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))]).await;
+    let t = TestPipeline::start(&broker, dir.path(), vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))]).await;
     let (location, accepted) = t.submit(MUNICH, 2).await;
     assert_eq!(accepted["providers-addressed"], 0);
     // While open, the result is not there yet: 409 with the eta.
@@ -125,13 +126,13 @@ async fn an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quote
     t.stop().await;
 }
 
+on_both_brokers!(with_a_public_url_the_location_is_absolute);
 /// Producer and read API on different hosts (the docker-compose stack): with
 /// a public URL the 202's Location is absolute, so following it reaches the
 /// API, and the links agree with it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_a_public_url_the_location_is_absolute() {
+async fn with_a_public_url_the_location_is_absolute(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = settings(dir.path(), vec![], true);
+    let mut settings = settings(&broker, dir.path(), vec![], true);
     settings.public_url = Some("http://api.example:8081".into());
     let t = TestPipeline::start_with(settings).await;
     let (location, accepted) = t.submit(BERLIN, 30).await;

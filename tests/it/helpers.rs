@@ -2,7 +2,10 @@
 
 use rfq::{AdapterSpec, Pipeline, UpSettings};
 use rfq_adapters::FleetSettings;
-use rfq_core::{GeoPoint, RegionPrecision, kafka::TopicSettings};
+use rfq_core::{
+    GeoPoint, RegionPrecision,
+    kafka::{KafkaSettings, TopicSettings},
+};
 use serde_json::Value;
 use std::{path::Path, time::Duration};
 
@@ -49,20 +52,96 @@ pub struct TestPipeline {
     pub base: String,
     /// Client that does not follow redirects, so 303s are visible.
     pub client: reqwest::Client,
+    /// The pipeline's topics (their names differ on a shared Kafka).
+    pub topics: TopicSettings,
 }
 
-/// Settings for a pipeline on free ports under `data_dir`.
-pub fn settings(data_dir: &Path, adapters: Vec<AdapterSpec>, in_memory: bool) -> UpSettings {
+/// The broker a test body runs against. Every pipeline test runs twice,
+/// as `…::on_embedded` and `…::on_kafka` (see [`on_both_brokers!`]).
+#[derive(Debug, Clone)]
+pub enum TestBroker {
+    /// The embedded broker, started by the pipeline.
+    Embedded,
+    /// A real Apache Kafka at these bootstrap servers: `tests/run` starts
+    /// one and sets `RFQ_TEST_KAFKA_BROKERS`. Each pipeline gets topics and
+    /// consumer groups of its own there.
+    Kafka(String),
+}
+
+/// Where `tests/run` tells the tests its real Kafka listens.
+pub const KAFKA_ENV: &str = "RFQ_TEST_KAFKA_BROKERS";
+
+impl TestBroker {
+    /// The real Kafka of this run. Without one the test fails rather than
+    /// passing unchecked: `tests/run` starts Kafka (or, where it cannot,
+    /// leaves these tests out with `--skip on_kafka` and says SKIPPED).
+    pub fn kafka() -> TestBroker {
+        match std::env::var(KAFKA_ENV) {
+            Ok(brokers) if !brokers.is_empty() => TestBroker::Kafka(brokers),
+            _ => panic!(
+                "{KAFKA_ENV} is not set: run tests/run (it starts Apache Kafka), \
+                 or leave the real-Kafka tests out with `--skip on_kafka`"
+            ),
+        }
+    }
+}
+
+/// Runs the pipeline test `async fn $name(broker: TestBroker)` as two
+/// tests, `$name::on_embedded` and `$name::on_kafka`: one body, both brokers.
+macro_rules! on_both_brokers {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_embedded() {
+                super::$name($crate::helpers::TestBroker::Embedded).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_kafka() {
+                super::$name($crate::helpers::TestBroker::kafka()).await
+            }
+        }
+    )+};
+}
+pub(crate) use on_both_brokers;
+
+/// Settings for a pipeline on free ports under `data_dir`, on `broker`.
+pub fn settings(
+    broker: &TestBroker,
+    data_dir: &Path,
+    adapters: Vec<AdapterSpec>,
+    in_memory: bool,
+) -> UpSettings {
+    let mut topics = TopicSettings {
+        requests_partitions: 4,
+        quotes_partitions: 4,
+        ..TopicSettings::default()
+    };
+    let external_kafka = match broker {
+        TestBroker::Embedded => None,
+        TestBroker::Kafka(brokers) => {
+            // One Kafka serves every test of the run: names of our own.
+            let run = uuid::Uuid::new_v4().simple().to_string();
+            let prefix = format!("t{}", &run[..12]);
+            for topic in [
+                &mut topics.requests_topic,
+                &mut topics.quotes_topic,
+                &mut topics.providers_topic,
+                &mut topics.dead_letter_topic,
+            ] {
+                *topic = format!("{prefix}.{topic}");
+            }
+            let mut kafka = KafkaSettings::new(brokers.clone());
+            kafka.group_prefix = format!("{prefix}.");
+            Some(kafka)
+        }
+    };
     UpSettings {
+        external_kafka,
         kafka_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_path_buf(),
         broker_in_memory: in_memory,
-        topics: TopicSettings {
-            requests_partitions: 4,
-            quotes_partitions: 4,
-            ..TopicSettings::default()
-        },
+        topics,
         region_precision: RegionPrecision::DEFAULT,
         default_deadline_seconds: 300,
         max_deadline_seconds: 3600,
@@ -73,9 +152,13 @@ pub fn settings(data_dir: &Path, adapters: Vec<AdapterSpec>, in_memory: bool) ->
 }
 
 impl TestPipeline {
-    /// Starts a pipeline with `adapters`, broker in memory.
-    pub async fn start(data_dir: &Path, adapters: Vec<AdapterSpec>) -> TestPipeline {
-        Self::start_with(settings(data_dir, adapters, true)).await
+    /// Starts a pipeline with `adapters` on `broker` (the embedded one in memory).
+    pub async fn start(
+        broker: &TestBroker,
+        data_dir: &Path,
+        adapters: Vec<AdapterSpec>,
+    ) -> TestPipeline {
+        Self::start_with(settings(broker, data_dir, adapters, true)).await
     }
 
     /// Starts a pipeline with explicit settings.
@@ -83,6 +166,7 @@ impl TestPipeline {
         rfq::init_tracing();
         // tansu's dependencies enable two rustls providers; pick one for reqwest.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let topics = settings.topics.clone();
         let pipeline = Pipeline::start(settings).await.expect("pipeline starts");
         let base = format!("http://{}", pipeline.http_addr());
         let client = reqwest::Client::builder()
@@ -93,12 +177,18 @@ impl TestPipeline {
             pipeline: Some(pipeline),
             base,
             client,
+            topics,
         }
     }
 
     /// The pipeline.
     pub fn pipeline(&self) -> &Pipeline {
         self.pipeline.as_ref().unwrap()
+    }
+
+    /// Its Kafka bootstrap servers.
+    pub fn brokers(&self) -> String {
+        self.pipeline().brokers().to_owned()
     }
 
     /// Stops the pipeline and checks it stopped cleanly.

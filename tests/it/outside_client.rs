@@ -9,12 +9,12 @@ use rdkafka::{
 use rfq_avro::{Record, SingleObjectCodec};
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn topics_are_partitioned_and_requests_are_keyed_by_region() {
+on_both_brokers!(topics_are_partitioned_and_requests_are_keyed_by_region);
+async fn topics_are_partitioned_and_requests_are_keyed_by_region(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(dir.path(), vec![adapter("alpha", fleet(BERLIN, 1, 0, 0.0))]).await;
+    let t = TestPipeline::start(&broker, dir.path(), vec![adapter("alpha", fleet(BERLIN, 1, 0, 0.0))]).await;
     let (_, accepted) = t.submit(BERLIN, 30).await;
-    let brokers = t.pipeline().kafka_addr().to_string();
+    let brokers = t.brokers();
 
     let metadata_client: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
@@ -31,12 +31,13 @@ async fn topics_are_partitioned_and_requests_are_keyed_by_region() {
             .map(|topic| topic.partitions().len())
             .unwrap_or(0)
     };
-    assert_eq!(partitions("rfq.requests"), 4);
-    assert_eq!(partitions("rfq.quotes"), 4);
-    assert_eq!(partitions("rfq.providers"), 1);
-    assert_eq!(partitions("rfq.dead-letter"), 1);
+    let topics = &t.topics;
+    assert_eq!(partitions(&topics.requests_topic), 4);
+    assert_eq!(partitions(&topics.quotes_topic), 4);
+    assert_eq!(partitions(&topics.providers_topic), 1);
+    assert_eq!(partitions(&topics.dead_letter_topic), 1);
 
-    let consumer = crate::helpers::observer(&brokers, "rfq.requests");
+    let consumer = crate::helpers::observer(&brokers, &topics.requests_topic);
     let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
         .await
         .expect("an RFQ on rfq.requests")
@@ -51,7 +52,7 @@ async fn topics_are_partitioned_and_requests_are_keyed_by_region() {
         panic!("an RfqRequest on rfq.requests")
     };
     assert_eq!(rfq.id.to_string(), accepted["id"].as_str().unwrap());
-    assert_eq!(rfq.return_address.topic, "rfq.quotes");
+    assert_eq!(rfq.return_address.topic, topics.quotes_topic);
     assert_eq!(rfq.addressed.len(), 1);
     // librdkafka closes a consumer only once its messages are released.
     drop(message);

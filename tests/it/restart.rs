@@ -4,11 +4,13 @@
 use crate::helpers::*;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn results_and_topics_survive_a_restart() {
+on_both_brokers!(results_and_topics_survive_a_restart);
+async fn results_and_topics_survive_a_restart(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
     let adapters = || vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))];
-    let t = TestPipeline::start_with(settings(dir.path(), adapters(), false)).await;
+    // The same settings twice: on a shared Kafka, the same topics and groups.
+    let settings = settings(&broker, dir.path(), adapters(), false);
+    let t = TestPipeline::start_with(settings.clone()).await;
     let (closed_location, _) = t.submit(BERLIN, 30).await;
     let result_location = t
         .poll_until_closed(&closed_location, Duration::from_secs(30))
@@ -18,16 +20,18 @@ async fn results_and_topics_survive_a_restart() {
     // An RFQ still open at shutdown (nobody serves Munich) closes after the restart.
     let (open_location, _) = t.submit(MUNICH, 6).await;
     t.stop().await;
-    assert!(
-        dir.path().join("broker.db").is_file(),
-        "broker data is under the data dir"
-    );
+    if let TestBroker::Embedded = broker {
+        assert!(
+            dir.path().join("broker.db").is_file(),
+            "broker data is under the data dir"
+        );
+    }
     assert!(
         dir.path().join("results.db").is_file(),
         "results are under the data dir"
     );
 
-    let t = TestPipeline::start_with(settings(dir.path(), adapters(), false)).await;
+    let t = TestPipeline::start_with(settings).await;
     let mut after = t.result(&result_location).await;
     after.as_object_mut().unwrap().remove("links");
     assert_eq!(

@@ -1,3 +1,4 @@
+use super::PartitionAssignment;
 use rdkafka::{
     ClientConfig,
     consumer::{ConsumerContext, StreamConsumer},
@@ -38,6 +39,23 @@ pub struct KafkaSettings {
         value_parser = parse_key_value
     )]
     pub options: Vec<(String, String)>,
+
+    /// How our consumers get their partitions: `group` (Kafka's consumer
+    /// group protocol), `all` (every partition, assigned directly; for the
+    /// embedded broker, whose group coordinator keeps killed members), or
+    /// `auto` (`all` on the embedded broker, `group` elsewhere).
+    #[arg(
+        long = "partition-assignment",
+        env = "RFQ_PARTITION_ASSIGNMENT",
+        value_enum,
+        default_value_t = PartitionAssignment::Auto
+    )]
+    pub assignment: PartitionAssignment,
+
+    /// Prefix of every consumer group id we use (clusters that grant
+    /// access by prefix; tests that share one cluster).
+    #[arg(long = "group-prefix", env = "RFQ_GROUP_PREFIX", default_value = "")]
+    pub group_prefix: String,
 }
 
 impl KafkaSettings {
@@ -46,7 +64,14 @@ impl KafkaSettings {
         Self {
             brokers: brokers.into(),
             options: Vec::new(),
+            assignment: PartitionAssignment::Auto,
+            group_prefix: String::new(),
         }
+    }
+
+    /// The consumer group id `name`, with the configured prefix.
+    pub fn group(&self, name: &str) -> String {
+        format!("{}{name}", self.group_prefix)
     }
 
     /// A client config with `bootstrap.servers`, `client.id`, the given
@@ -91,10 +116,11 @@ impl KafkaSettings {
         group_id: &str,
         context: C,
     ) -> KafkaResult<StreamConsumer<C>> {
+        let group_id = self.group(group_id);
         self.client_config(
             client_id,
             &[
-                ("group.id", group_id),
+                ("group.id", &group_id),
                 ("enable.auto.commit", "true"),
                 ("auto.commit.interval.ms", "1000"),
                 ("enable.auto.offset.store", "false"),

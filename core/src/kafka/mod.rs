@@ -5,13 +5,18 @@
 //! All components reach Kafka through rdkafka only, so the same code runs
 //! against the embedded broker of `rfq up` and against a real cluster.
 
+mod assignment;
 mod config;
 mod dead_letter;
 mod offsets;
 mod topics;
 
+pub use assignment::{Assigned, EMBEDDED_CLUSTER_ID, PartitionAssignment};
 pub use config::{KafkaSettings, close_consumer, parse_key_value};
-pub use dead_letter::{DeadLetterHeaders, DeadLetters};
+pub use dead_letter::{
+    DeadLetter, DeadLetterHeaders, DeadLetterKind, DeadLetterSource, DeadLetters, MAX_COPIED_KEY,
+    MAX_COPIED_VALUE, MAX_REASON, bounded,
+};
 pub use offsets::OffsetTracker;
 pub use topics::{TopicSettings, ensure_topics};
 

@@ -36,9 +36,25 @@ pub struct TopicSettings {
     #[arg(long, env = "RFQ_DEAD_LETTER_TOPIC", default_value = "rfq.dead-letter")]
     pub dead_letter_topic: String,
 
-    /// Replication factor of the topics we create (1 for the embedded broker).
+    /// Replication factor of the topics we create (1 for the embedded
+    /// broker; 3 on a production cluster).
     #[arg(long, env = "RFQ_REPLICATION_FACTOR", default_value_t = 1)]
     pub replication_factor: i32,
+
+    /// `min.insync.replicas` of the topics we create: with `acks=all`, a
+    /// write is acknowledged only once this many replicas have it (2 with
+    /// a replication factor of 3 survives one broker loss without losing
+    /// an acknowledged RFQ or answer).
+    #[arg(long, env = "RFQ_MIN_INSYNC_REPLICAS", default_value_t = 1)]
+    pub min_insync_replicas: i32,
+
+    /// How long the requests, quotes and dead-letter topics keep records,
+    /// in hours. The quotes topic is the log every result is a function of:
+    /// keep it at least as long as results are kept (the ScyllaDB store's
+    /// default retention is 7 days) so a result can be replayed and
+    /// explained; far beyond the longest deadline in any case.
+    #[arg(long, env = "RFQ_TOPIC_RETENTION_HOURS", default_value_t = 168)]
+    pub retention_hours: u32,
 }
 
 impl Default for TopicSettings {
@@ -51,7 +67,71 @@ impl Default for TopicSettings {
             providers_topic: "rfq.providers".into(),
             dead_letter_topic: "rfq.dead-letter".into(),
             replication_factor: 1,
+            min_insync_replicas: 1,
+            retention_hours: 168,
         }
+    }
+}
+
+/// A topic as we create it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    /// Its name.
+    pub name: String,
+    /// Its partition count.
+    pub partitions: i32,
+    /// Topic configs set at creation.
+    pub config: Vec<(&'static str, String)>,
+}
+
+impl TopicSettings {
+    /// The pipeline's topics with the configs we create them with:
+    /// - every topic: `min.insync.replicas`;
+    /// - requests, quotes, dead letters: deleted after the retention;
+    /// - quotes: `message.timestamp.type=LogAppendTime`, so lateness is
+    ///   judged by the broker's clock, not by whatever a partner's producer
+    ///   stamps;
+    /// - providers: compacted (the latest heartbeat per provider is the
+    ///   registry; a new producer replays it from the beginning), kept
+    ///   forever.
+    pub fn wanted(&self) -> Vec<TopicSpec> {
+        let min_isr = ("min.insync.replicas", self.min_insync_replicas.to_string());
+        let retention_ms = u64::from(self.retention_hours) * 3_600_000;
+        let delete = |extra: &[(&'static str, &str)]| {
+            let mut config = vec![
+                min_isr.clone(),
+                ("cleanup.policy", "delete".to_owned()),
+                ("retention.ms", retention_ms.to_string()),
+            ];
+            config.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+            config
+        };
+        vec![
+            TopicSpec {
+                name: self.requests_topic.clone(),
+                partitions: self.requests_partitions,
+                config: delete(&[]),
+            },
+            TopicSpec {
+                name: self.quotes_topic.clone(),
+                partitions: self.quotes_partitions,
+                config: delete(&[("message.timestamp.type", "LogAppendTime")]),
+            },
+            TopicSpec {
+                name: self.providers_topic.clone(),
+                partitions: 1,
+                config: vec![
+                    min_isr.clone(),
+                    ("cleanup.policy", "compact".to_owned()),
+                    ("retention.ms", "-1".to_owned()),
+                ],
+            },
+            TopicSpec {
+                name: self.dead_letter_topic.clone(),
+                partitions: 1,
+                config: delete(&[]),
+            },
+        ]
     }
 }
 
@@ -62,19 +142,17 @@ pub async fn ensure_topics(kafka: &KafkaSettings, topics: &TopicSettings) -> any
         .client_config("rfq-admin", &[])
         .create()
         .context("creating the Kafka admin client")?;
-    let wanted = [
-        (&topics.requests_topic, topics.requests_partitions),
-        (&topics.quotes_topic, topics.quotes_partitions),
-        (&topics.providers_topic, 1),
-        (&topics.dead_letter_topic, 1),
-    ];
+    let wanted = topics.wanted();
     let new_topics: Vec<NewTopic<'_>> = wanted
         .iter()
-        .map(|(name, partitions)| {
-            NewTopic::new(
-                name,
-                *partitions,
-                TopicReplication::Fixed(topics.replication_factor),
+        .map(|topic| {
+            topic.config.iter().fold(
+                NewTopic::new(
+                    &topic.name,
+                    topic.partitions,
+                    TopicReplication::Fixed(topics.replication_factor),
+                ),
+                |new, (key, value)| new.set(key, value),
             )
         })
         .collect();

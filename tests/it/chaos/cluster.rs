@@ -54,6 +54,11 @@ pub struct Cluster {
     pub brokers: String,
     /// Whether the broker is one we started (embedded tansu) or an outside Kafka.
     pub embedded_broker: bool,
+    /// The quotes topic (its name is unique per scenario on an outside Kafka).
+    pub quotes_topic: String,
+    /// Environment of every process: topic names and group prefix of their own
+    /// on an outside Kafka, which several scenarios share.
+    env: Vec<(String, String)>,
     /// Path of the shared result store.
     pub store: PathBuf,
     binary: PathBuf,
@@ -62,21 +67,48 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// A cluster in `dir`, against `RFQ_CHAOS_BROKERS` if set, else an
-    /// embedded broker process started here.
-    pub fn new(dir: &Path) -> Cluster {
-        let external = std::env::var("RFQ_CHAOS_BROKERS").ok();
+    /// A cluster in `dir`, against the outside Kafka `external` if given
+    /// (with topics and groups of its own, created by `rfq migrate` as a
+    /// deployment does), else an embedded broker process started here.
+    pub fn new(dir: &Path, external: Option<&str>) -> Cluster {
+        let mut env = Vec::new();
+        let mut quotes_topic = "rfq.quotes".to_owned();
+        if external.is_some() {
+            let run = uuid::Uuid::new_v4().simple().to_string();
+            let prefix = format!("chaos{}", &run[..10]);
+            for (var, topic) in [
+                ("RFQ_REQUESTS_TOPIC", "rfq.requests"),
+                ("RFQ_QUOTES_TOPIC", "rfq.quotes"),
+                ("RFQ_PROVIDERS_TOPIC", "rfq.providers"),
+                ("RFQ_DEAD_LETTER_TOPIC", "rfq.dead-letter"),
+            ] {
+                env.push((var.to_owned(), format!("{prefix}.{topic}")));
+            }
+            quotes_topic = format!("{prefix}.rfq.quotes");
+            env.push(("RFQ_GROUP_PREFIX".to_owned(), format!("{prefix}.")));
+        }
         let mut cluster = Cluster {
             dir: dir.to_path_buf(),
             brokers: external
-                .clone()
+                .map(str::to_owned)
                 .unwrap_or_else(|| format!("127.0.0.1:{}", free_port())),
             embedded_broker: external.is_none(),
+            quotes_topic,
+            env,
             store: dir.join("results.db"),
             binary: rfq_binary(),
             children: HashMap::new(),
             recipes: HashMap::new(),
         };
+        if !cluster.embedded_broker {
+            let migrated = Command::new(&cluster.binary)
+                .args(["migrate", "--brokers", &cluster.brokers])
+                .env("RFQ_STORE_PATH", &cluster.store)
+                .envs(cluster.env.iter().map(|(k, v)| (k, v)))
+                .status()
+                .unwrap();
+            assert!(migrated.success(), "rfq migrate failed");
+        }
         if cluster.embedded_broker {
             let args = vec![
                 "broker".into(),
@@ -118,6 +150,7 @@ impl Cluster {
         let child = Command::new(&self.binary)
             .args(&recipe.args)
             .env("RFQ_STORE_PATH", &self.store)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

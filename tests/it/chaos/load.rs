@@ -17,6 +17,8 @@ pub const PICKUPS: [(f64, f64); 2] = [(52.52, 13.40), (52.40, 13.06)];
 pub struct Tally {
     /// Ids of accepted RFQs (202).
     pub accepted: Mutex<Vec<CorrelationId>>,
+    /// Accepted RFQs with their deadline (the 202's `eta`), in acceptance order.
+    pub due: Mutex<Vec<(CorrelationId, chrono::DateTime<chrono::Utc>)>>,
     /// Count of accepted RFQs (read by the fault plan).
     pub accepted_count: AtomicUsize,
     /// 503 answers with Retry-After because too many RFQs were open.
@@ -104,7 +106,11 @@ async fn submit(client: &reqwest::Client, producer: &str, i: usize, tally: &Tall
             202 => {
                 let accepted: Value = response.json().await.unwrap();
                 let id = CorrelationId::parse(accepted["id"].as_str().unwrap()).unwrap();
+                let eta = chrono::DateTime::parse_from_rfc3339(accepted["eta"].as_str().unwrap())
+                    .unwrap()
+                    .to_utc();
                 tally.accepted.lock().unwrap().push(id);
+                tally.due.lock().unwrap().push((id, eta));
                 tally.accepted_count.fetch_add(1, Ordering::Relaxed);
                 return;
             }

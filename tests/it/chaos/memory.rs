@@ -97,7 +97,7 @@ async fn closed_rfqs_leave_the_aggregators_memory() {
     let total = env_usize("RFQ_MEMORY_RFQS", 10_000);
     let open_probe = total.min(20_000);
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut cluster = Cluster::new(dir.path());
+    let mut cluster = Cluster::new(dir.path(), None);
     let port = super::free_port();
     let mut args = vec!["aggregator".into(), "--metrics-addr".into()];
     args.push(format!("127.0.0.1:{port}"));

@@ -4,21 +4,24 @@
 //! exactly one closed result equal to what a crash-free run stores (the
 //! model recomputed from the quotes topic).
 //!
-//! Sizes come from the environment so one harness serves CI and the full
-//! suite (`tests/chaos`): `RFQ_CHAOS_RFQS` (default 600), `RFQ_CHAOS_KILLS`
-//! (default 1), `RFQ_CHAOS_RATE` (RFQs per second, default 100),
-//! `RFQ_CHAOS_BROKERS` (an outside Kafka; default: an embedded
-//! broker process started here). Against the embedded broker a killed
-//! aggregator is restarted as a supervisor would (tansu 0.6 keeps a killed
-//! member's partitions until the next join); against a real Kafka it is
-//! restarted only after its session timeout, so the survivors must take over
-//! by themselves meanwhile.
+//! Every scenario runs on both brokers (`…::on_embedded`, `…::on_kafka`,
+//! the real Kafka that `tests/run` starts). Sizes come from the environment
+//! so one harness serves CI and the full suite (`tests/chaos`):
+//! `RFQ_CHAOS_RFQS` (default 600), `RFQ_CHAOS_KILLS` (default 1),
+//! `RFQ_CHAOS_RATE` (RFQs per second, default 100). Against the embedded
+//! broker every aggregator reads every partition (see
+//! `rfq_core::kafka::PartitionAssignment`), so a restart resumes at once;
+//! against a real Kafka a killed aggregator is restarted only after its
+//! session timeout, so the survivors must take over by themselves
+//! meanwhile. Besides the results, every scenario measures how long any
+//! RFQ stayed open past its deadline, and bounds it.
 
 mod cluster;
 mod load;
 mod memory;
 mod model;
 
+use crate::helpers::TestBroker;
 use cluster::{Cluster, counter_sum, free_port, wait_http};
 use load::{PICKUPS, Tally};
 use model::Model;
@@ -40,10 +43,30 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// How long after its deadline an RFQ may still be open, beyond the time
+/// no aggregator was running at all: on the embedded broker a (re)started
+/// aggregator reads every partition at once; on Kafka a survivor or a
+/// newcomer gets a dead member's partitions after its session timeout.
+fn recovery_bound(embedded: bool) -> Duration {
+    if embedded {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_millis(SESSION_TIMEOUT_MS) + Duration::from_secs(6)
+    }
+}
+
 /// The faults of a scenario.
+#[derive(Default)]
 struct Faults {
-    /// `kill -9` of the aggregator, spread over the run.
+    /// `kill -9` of the aggregator, spread over the run, each followed by a
+    /// restart (on Kafka after its session timeout).
     kills: usize,
+    /// A crash loop: this many `kill -9`s of the aggregator a few seconds
+    /// apart, each followed at once by a restart.
+    crash_loop: usize,
+    /// A second aggregator runs from the start and is killed for good
+    /// half-way: the first must take its partitions over.
+    kill_for_good: bool,
     /// Freeze one adapter instance past its session timeout.
     pause_adapter: bool,
     /// A second aggregator joins at 30% and leaves at 60%.
@@ -60,6 +83,11 @@ struct Report {
     recoveries: Vec<Duration>,
     elapsed: Duration,
     all_closed_after: Duration,
+    /// Longest time an RFQ was seen open after its deadline (an upper
+    /// bound: the watcher polls RFQs past their deadline every 200 ms).
+    max_open_past_deadline: Duration,
+    /// Longest time no aggregator process was running.
+    longest_outage: Duration,
 }
 
 struct Scenario {
@@ -78,9 +106,13 @@ fn kafka_option() -> Vec<String> {
 }
 
 impl Scenario {
-    async fn start(dir: &std::path::Path, max_open: usize) -> Scenario {
+    async fn start(broker: &TestBroker, dir: &std::path::Path, max_open: usize) -> Scenario {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut cluster = Cluster::new(dir);
+        let external = match broker {
+            TestBroker::Embedded => None,
+            TestBroker::Kafka(brokers) => Some(brokers.as_str()),
+        };
+        let mut cluster = Cluster::new(dir, external);
         let (producer_port, api_port) = (free_port(), free_port());
         let mut args = vec!["producer".into(), "--http-addr".into()];
         args.push(format!("127.0.0.1:{producer_port}"));
@@ -196,6 +228,18 @@ impl Scenario {
     async fn run(&mut self, rfqs: usize, faults: Faults) -> (Report, Vec<rfq_core::CorrelationId>) {
         let started = Instant::now();
         let tally = Arc::new(Tally::default());
+        if faults.kill_for_good {
+            self.spawn_aggregator("aggregator-2");
+            let up = self.recovery(self.aggregator_metrics[1], started).await;
+            eprintln!("chaos: aggregator-2 closing RFQs {up:?} after start");
+        }
+        let load_done = tokio_util::sync::CancellationToken::new();
+        let watcher = tokio::spawn(watch(
+            self.client.clone(),
+            self.api.clone(),
+            tally.clone(),
+            load_done.clone(),
+        ));
         let load = tokio::spawn(load::run(
             self.client.clone(),
             self.producer.clone(),
@@ -213,11 +257,18 @@ impl Scenario {
                 }
             }
         };
+        let embedded = self.cluster.embedded_broker;
         let mut report = Report::default();
         // Fault plan, in order of progress.
         let mut plan: Vec<(usize, &str)> = Vec::new();
         for k in 0..faults.kills {
             plan.push((at((k + 1) as f64 / (faults.kills + 1) as f64), "kill"));
+        }
+        if faults.crash_loop > 0 {
+            plan.push((at(0.2), "crash-loop"));
+        }
+        if faults.kill_for_good {
+            plan.push((at(0.5), "kill-for-good"));
         }
         if faults.pause_adapter {
             plan.push((at(0.35), "pause"));
@@ -235,8 +286,9 @@ impl Scenario {
                 "kill" => {
                     self.cluster.assert_running("aggregator-1");
                     self.cluster.kill("aggregator-1");
+                    let killed = Instant::now();
                     report.kills += 1;
-                    let down = if self.cluster.embedded_broker {
+                    let down = if embedded {
                         Duration::from_secs(1)
                     } else {
                         Duration::from_millis(SESSION_TIMEOUT_MS + 5000)
@@ -244,9 +296,46 @@ impl Scenario {
                     tokio::time::sleep(down).await;
                     let restarted = Instant::now();
                     self.cluster.restart("aggregator-1");
+                    report.longest_outage = report.longest_outage.max(killed.elapsed());
                     let recovery = self.recovery(self.aggregator_metrics[0], restarted).await;
                     eprintln!("chaos: aggregator-1 closing again {recovery:?} after restart");
                     report.recoveries.push(recovery);
+                }
+                "crash-loop" => {
+                    let first_kill = Instant::now();
+                    let mut restarted = first_kill;
+                    for round in 0..faults.crash_loop {
+                        if round > 0 {
+                            tokio::time::sleep(Duration::from_secs(3)).await;
+                        }
+                        self.cluster.assert_running("aggregator-1");
+                        self.cluster.kill("aggregator-1");
+                        let killed = Instant::now();
+                        report.kills += 1;
+                        self.cluster.restart("aggregator-1");
+                        restarted = Instant::now();
+                        // On Kafka the group waits for the dead members'
+                        // sessions to expire: the partitions are unowned
+                        // from the first kill on.
+                        let outage = if embedded {
+                            killed.elapsed()
+                        } else {
+                            first_kill.elapsed()
+                        };
+                        report.longest_outage = report.longest_outage.max(outage);
+                    }
+                    let recovery = self.recovery(self.aggregator_metrics[0], restarted).await;
+                    eprintln!(
+                        "chaos: crash loop of {} kills 3 s apart; aggregator-1 closing again {recovery:?} after the last restart",
+                        faults.crash_loop
+                    );
+                    report.recoveries.push(recovery);
+                }
+                "kill-for-good" => {
+                    self.cluster.assert_running("aggregator-2");
+                    self.cluster.kill("aggregator-2");
+                    report.kills += 1;
+                    eprintln!("chaos: aggregator-2 killed for good; aggregator-1 must take over");
                 }
                 "pause" => {
                     let pid = self.cluster.pid("alpha-2");
@@ -293,48 +382,27 @@ impl Scenario {
         report.overloaded = tally.overloaded.load(Ordering::Relaxed);
         report.unavailable = tally.unavailable.load(Ordering::Relaxed);
         report.elapsed = started.elapsed();
-        self.wait_all_closed(&accepted).await;
+        load_done.cancel();
+        report.max_open_past_deadline = watcher.await.unwrap();
         report.all_closed_after = started.elapsed();
+        let bound = report.longest_outage + recovery_bound(embedded);
+        eprintln!(
+            "chaos: every RFQ closed; longest open past its deadline {:?} (bound: outage {:?} + recovery {:?})",
+            report.max_open_past_deadline,
+            report.longest_outage,
+            recovery_bound(embedded)
+        );
+        assert!(
+            report.max_open_past_deadline <= bound,
+            "an RFQ stayed open {:?} past its deadline (bound {bound:?})",
+            report.max_open_past_deadline
+        );
         (report, accepted)
-    }
-
-    /// Polls each accepted RFQ's task resource until it answers 303.
-    async fn wait_all_closed(&self, accepted: &[rfq_core::CorrelationId]) {
-        use futures::StreamExt as _;
-        let give_up = Instant::now() + Duration::from_secs(180);
-        let mut open: Vec<_> = accepted.to_vec();
-        while !open.is_empty() {
-            assert!(
-                Instant::now() < give_up,
-                "{} RFQs still open, e.g. {}",
-                open.len(),
-                open[0]
-            );
-            let client = &self.client;
-            let api = &self.api;
-            open = futures::stream::iter(open)
-                .map(|id| async move {
-                    let status = client
-                        .get(format!("{api}/rfqs/{id}"))
-                        .send()
-                        .await
-                        .map(|r| r.status().as_u16())
-                        .unwrap_or(0);
-                    (id, status)
-                })
-                .buffer_unordered(16)
-                .filter_map(|(id, status)| async move { (status != 303).then_some(id) })
-                .collect()
-                .await;
-            if !open.is_empty() {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
     }
 
     /// Recomputes the expected results from the quotes topic and compares.
     async fn check(&self, report: &Report, accepted: &[rfq_core::CorrelationId]) {
-        let model = Model::from_topic(&self.cluster.brokers, "rfq.quotes").await;
+        let model = Model::from_topic(&self.cluster.brokers, &self.cluster.quotes_topic).await;
         let differences = model::compare(&model, accepted, &self.client, &self.api).await;
         eprintln!(
             "chaos report: {report:?}\n  topic: {} records, {} RFQs, {} answers in time, {} late, {} duplicates, {} refused, {} deadline markers\n  compared {} RFQs: lost {}, duplicated {}, wrong close {}, wrong late {}, open {}, missing {}",
@@ -362,20 +430,91 @@ impl Scenario {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_equivalence_under_kills_and_a_frozen_adapter() {
+/// Polls every accepted RFQ once its deadline has passed until it answers
+/// 303, as a customer app would; returns the longest time one was seen
+/// open past its deadline. Ends once `load_done` and every RFQ closed.
+async fn watch(
+    client: reqwest::Client,
+    api: String,
+    tally: Arc<Tally>,
+    load_done: tokio_util::sync::CancellationToken,
+) -> Duration {
+    use futures::StreamExt as _;
+    let mut pending: Vec<(rfq_core::CorrelationId, chrono::DateTime<chrono::Utc>)> = Vec::new();
+    let mut seen = 0;
+    let mut longest = chrono::Duration::zero();
+    let mut give_up: Option<Instant> = None;
+    loop {
+        let finished = load_done.is_cancelled();
+        {
+            let due = tally.due.lock().unwrap();
+            pending.extend_from_slice(&due[seen..]);
+            seen = due.len();
+        }
+        if finished && pending.is_empty() {
+            return longest.to_std().unwrap_or_default();
+        }
+        let give_up = *give_up.get_or_insert_with(|| Instant::now() + Duration::from_secs(600));
+        assert!(
+            !finished || Instant::now() < give_up,
+            "{} RFQs still open, e.g. {}",
+            pending.len(),
+            pending[0].0
+        );
+        let now = chrono::Utc::now();
+        let (client, api) = (&client, &api);
+        let due: Vec<(usize, rfq_core::CorrelationId)> = pending
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, deadline))| *deadline <= now)
+            .map(|(index, (id, _))| (index, *id))
+            .collect();
+        let polled: Vec<(usize, bool)> = futures::stream::iter(due)
+        .map(|(index, id)| async move {
+            let status = client
+                .get(format!("{api}/rfqs/{id}"))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            (index, status == 303)
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+        let seen_at = chrono::Utc::now();
+        let mut closed: Vec<usize> = polled
+            .into_iter()
+            .filter_map(|(index, closed)| closed.then_some(index))
+            .collect();
+        closed.sort_unstable_by(|a, b| b.cmp(a));
+        for index in closed {
+            let (_, deadline) = pending.swap_remove(index);
+            longest = longest.max(seen_at - deadline);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+crate::helpers::on_both_brokers!(
+    crash_equivalence_under_kills_and_a_frozen_adapter,
+    a_second_aggregator_joins_and_leaves_mid_run,
+    a_crash_loop_and_an_aggregator_killed_for_good_lose_nothing,
+);
+
+async fn crash_equivalence_under_kills_and_a_frozen_adapter(broker: TestBroker) {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let rfqs = env_usize("RFQ_CHAOS_RFQS", 600);
     let kills = env_usize("RFQ_CHAOS_KILLS", 1);
-    let mut scenario = Scenario::start(dir.path(), rfqs.max(1000)).await;
+    let mut scenario = Scenario::start(&broker, dir.path(), rfqs.max(1000)).await;
     let (report, accepted) = scenario
         .run(
             rfqs,
             Faults {
                 kills,
                 pause_adapter: true,
-                join_and_leave: false,
+                ..Faults::default()
             },
         )
         .await;
@@ -383,21 +522,42 @@ async fn crash_equivalence_under_kills_and_a_frozen_adapter() {
     scenario.check(&report, &accepted).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_aggregator_joins_and_leaves_mid_run() {
+async fn a_second_aggregator_joins_and_leaves_mid_run(broker: TestBroker) {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let rfqs = env_usize("RFQ_CHAOS_RFQS", 600);
-    let mut scenario = Scenario::start(dir.path(), rfqs.max(1000)).await;
+    let mut scenario = Scenario::start(&broker, dir.path(), rfqs.max(1000)).await;
     let (report, accepted) = scenario
         .run(
             rfqs,
             Faults {
-                kills: 0,
-                pause_adapter: false,
                 join_and_leave: true,
+                ..Faults::default()
             },
         )
         .await;
+    scenario.check(&report, &accepted).await;
+}
+
+/// Three `kill -9`s of an aggregator 3 s apart, each restarted at once (a
+/// supervisor in a crash loop), then the other aggregator killed and never
+/// restarted: the survivor must close everything, on time.
+async fn a_crash_loop_and_an_aggregator_killed_for_good_lose_nothing(broker: TestBroker) {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let rfqs = env_usize("RFQ_CHAOS_RFQS", 600);
+    let kills = env_usize("RFQ_CHAOS_KILLS", 3).max(3);
+    let mut scenario = Scenario::start(&broker, dir.path(), rfqs.max(1000)).await;
+    let (report, accepted) = scenario
+        .run(
+            rfqs,
+            Faults {
+                crash_loop: kills,
+                kill_for_good: true,
+                ..Faults::default()
+            },
+        )
+        .await;
+    assert_eq!(report.kills, kills + 1);
     scenario.check(&report, &accepted).await;
 }

@@ -1,0 +1,132 @@
+//! How our consumers get their partitions, and why not always through
+//! Kafka's group protocol.
+//!
+//! On a real Kafka cluster the consumer group protocol shares a topic's
+//! partitions among the members of a group and, when a member dies, gives
+//! its partitions to the survivors once its session times out. The embedded
+//! broker (tansu 0.6) keeps a killed member in its group, persisted across
+//! restarts, so after a crash loop a new member can be left with no
+//! partitions at all while the dead ones "own" them (issue 10: RFQs stayed
+//! open long past their deadline). There, a consumer instead takes every
+//! partition of its topic by direct assignment: nothing to join, nothing a
+//! dead process can hold. Offsets are still committed under the group id
+//! (a commit needs no membership), so a restart resumes where the last
+//! durable work ended.
+//!
+//! Every partition for every instance is safe for the aggregator because
+//! its decisions are a function of the log: two instances reading the same
+//! partition write the same effects, which the store applies idempotently
+//! (first wins). Two adapter instances of one fleet both answer; the
+//! aggregator keeps the first answer per provider and drops the other as a
+//! duplicate.
+
+use anyhow::Context as _;
+use rdkafka::{
+    Offset, TopicPartitionList,
+    consumer::{Consumer, ConsumerContext, StreamConsumer},
+};
+use std::time::Duration;
+
+/// The cluster id the embedded broker (`rfq up`, `rfq broker`) reports.
+/// A real Kafka cluster's id is a random base64 UUID, never this.
+pub const EMBEDDED_CLUSTER_ID: &str = "rfq";
+
+/// How long start-up waits for the broker's metadata.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a consumer gets its partitions (`--partition-assignment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PartitionAssignment {
+    /// `group` on a real Kafka cluster, `all` on the embedded broker
+    /// (recognised by its cluster id).
+    #[default]
+    Auto,
+    /// Kafka's consumer group protocol: the group's members share the
+    /// partitions; a dead member's partitions move to the survivors after
+    /// its session timeout.
+    Group,
+    /// Every partition of the topic, assigned directly (no group
+    /// membership; offsets still committed under the group id).
+    All,
+}
+
+/// What [`PartitionAssignment`] resolved to for one consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assigned {
+    /// Subscribed as a group member: partitions arrive through rebalances.
+    Group,
+    /// These partitions are assigned, for good.
+    Partitions(Vec<i32>),
+}
+
+impl PartitionAssignment {
+    /// Subscribes `consumer` to `topic` or assigns it every partition, as
+    /// this mode says (asking the broker for its cluster id when `Auto`).
+    /// Blocking librdkafka calls run off the async runtime.
+    pub async fn apply<C: ConsumerContext + 'static>(
+        self,
+        consumer: StreamConsumer<C>,
+        topic: &str,
+    ) -> anyhow::Result<(StreamConsumer<C>, Assigned)> {
+        let topic = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let assigned = self.apply_blocking(&consumer, &topic)?;
+            Ok((consumer, assigned))
+        })
+        .await
+        .context("joining the assignment task")?
+    }
+
+    fn apply_blocking<C: ConsumerContext>(
+        self,
+        consumer: &StreamConsumer<C>,
+        topic: &str,
+    ) -> anyhow::Result<Assigned> {
+        let all = match self {
+            PartitionAssignment::Group => false,
+            PartitionAssignment::All => true,
+            PartitionAssignment::Auto => {
+                let cluster = consumer.client().fetch_cluster_id(METADATA_TIMEOUT);
+                let embedded = cluster.as_deref() == Some(EMBEDDED_CLUSTER_ID);
+                tracing::info!(
+                    ?cluster,
+                    mode = if embedded { "all" } else { "group" },
+                    topic,
+                    "partition assignment"
+                );
+                embedded
+            }
+        };
+        if !all {
+            consumer
+                .subscribe(&[topic])
+                .with_context(|| format!("subscribing to {topic}"))?;
+            return Ok(Assigned::Group);
+        }
+        let metadata = consumer
+            .fetch_metadata(Some(topic), METADATA_TIMEOUT)
+            .with_context(|| format!("reading the metadata of {topic}"))?;
+        let mut partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        partitions.sort_unstable();
+        anyhow::ensure!(
+            !partitions.is_empty(),
+            "topic {topic} has no partitions (does it exist? `rfq migrate` creates it)"
+        );
+        let mut list = TopicPartitionList::new();
+        for partition in &partitions {
+            // Stored: resume from the group's committed offset, else
+            // `auto.offset.reset`.
+            list.add_partition_offset(topic, *partition, Offset::Stored)
+                .with_context(|| format!("assigning {topic}/{partition}"))?;
+        }
+        consumer
+            .assign(&list)
+            .with_context(|| format!("assigning every partition of {topic}"))?;
+        Ok(Assigned::Partitions(partitions))
+    }
+}
