@@ -184,10 +184,14 @@ impl Window {
     /// A deadline marker for `partition` was read: closes its RFQs whose
     /// deadline is at or before `at`, each at its deadline.
     pub fn tick(&mut self, partition: i32, at: DateTime<Utc>) -> Vec<Effect> {
+        // The log carries `at` in milliseconds (Avro timestamp-millis), the
+        // pending marker was noted at full precision: compare what the log
+        // can say, or a marker read back would not count as ours and the
+        // next one would wait for TICK_RETRY.
         if self
             .ticks
             .get(&partition)
-            .is_some_and(|pending| *pending <= at)
+            .is_some_and(|pending| pending.timestamp_millis() <= at.timestamp_millis())
         {
             self.ticks.remove(&partition);
         }

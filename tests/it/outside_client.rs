@@ -57,5 +57,21 @@ async fn topics_are_partitioned_and_requests_are_keyed_by_region(broker: TestBro
     // librdkafka closes a consumer only once its messages are released.
     drop(message);
     rfq_core::kafka::close_consumer(consumer).await;
+
+    // The quotes topic is stamped by the broker's clock on a real Kafka
+    // (created with LogAppendTime); the embedded broker keeps the
+    // producer's create time.
+    let quotes = crate::helpers::observer(&brokers, &topics.quotes_topic);
+    let message = tokio::time::timeout(Duration::from_secs(30), quotes.recv())
+        .await
+        .expect("the RFQ's copy on the quotes topic")
+        .unwrap();
+    match (&broker, message.timestamp()) {
+        (TestBroker::Kafka(_), rdkafka::Timestamp::LogAppendTime(_))
+        | (TestBroker::Embedded, rdkafka::Timestamp::CreateTime(_)) => {}
+        (broker, stamp) => panic!("{broker:?}: quotes stamped {stamp:?}"),
+    }
+    drop(message);
+    rfq_core::kafka::close_consumer(quotes).await;
     t.stop().await;
 }

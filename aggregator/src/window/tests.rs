@@ -253,3 +253,26 @@ fn recovery_counts_stored_answers_and_partitions_can_be_dropped() {
     w.forget_partition(0);
     assert!(w.is_empty() && w.next_wake().is_none());
 }
+
+/// A marker travels through the log in milliseconds: reading back our own
+/// marker, written at sub-millisecond precision, frees the partition for
+/// the next one at once (not after TICK_RETRY).
+#[test]
+fn a_marker_read_back_in_milliseconds_is_ours() {
+    let mut w = Window::default();
+    let first = rfq(&["a"], 10);
+    let second = rfq(&["a"], 11);
+    w.open(&first);
+    w.open(&second);
+    let written = t(10) + chrono::Duration::nanoseconds(123_456);
+    assert_eq!(w.ticks_due(written), vec![0]);
+    let in_the_log = Utc
+        .timestamp_millis_opt(written.timestamp_millis())
+        .unwrap();
+    assert_eq!(closes(&w.tick(0, in_the_log)), vec![CloseReason::Deadline]);
+    assert_eq!(
+        w.ticks_due(t(11)),
+        vec![0],
+        "the next deadline gets its marker when it passes"
+    );
+}

@@ -149,7 +149,46 @@ fn port_problems(compose: &Value) -> Vec<String> {
     problems
 }
 
+/// The version of `artifact` pinned in the test servers' Maven project
+/// (`tests/servers/pom.xml`, property `<artifact>.version`).
+fn tested_version(artifact: &str) -> String {
+    let pom = std::fs::read_to_string(super::repo().join("tests/servers/pom.xml")).unwrap();
+    let open = format!("<{artifact}.version>");
+    let start = pom.find(&open).expect("version property in pom.xml") + open.len();
+    let end = start + pom[start..].find('<').unwrap();
+    pom[start..end].trim().to_owned()
+}
+
+/// The compose stack runs the Kafka the tests ran (`apache/kafka` at the
+/// version `tests/run` starts from Maven Central).
+fn kafka_version_problems(compose: &Value, tested: &str) -> Vec<String> {
+    let images: Vec<String> = services(compose)
+        .values()
+        .filter_map(|service| service.get("image").and_then(scalar))
+        .filter(|image| image_parts(image).0 == "apache/kafka")
+        .collect();
+    if images.is_empty() {
+        return vec!["no apache/kafka service".into()];
+    }
+    images
+        .into_iter()
+        .filter(|image| image_parts(image).1 != Some(tested))
+        .map(|image| format!("{image} is not the Kafka the tests ran ({tested})"))
+        .collect()
+}
+
 // -------------------------------------------------------------- the tests
+
+#[test]
+fn compose_runs_the_kafka_version_the_tests_ran() {
+    let tested = tested_version("kafka");
+    assert_no_problems("Kafka version", kafka_version_problems(&compose(), &tested));
+    let other = kafka_version_problems(
+        &parse_yaml("services: {kafka: {image: 'apache/kafka:3.9.0'}}"),
+        &tested,
+    );
+    assert!(mentions(&other, &["3.9.0", &tested]), "{other:#?}");
+}
 
 #[test]
 fn compose_images_are_pinned() {
