@@ -4,7 +4,10 @@ use prometheus::IntCounterVec;
 use rfq_core::metrics::counter_vec;
 use std::sync::LazyLock;
 
-/// RFQs read, by what the adapter did (answered, not-served, expired).
+/// RFQs read, by what the adapter did: answered, not-served (a region
+/// none of its unicorns is in: skipped by design), expired, dead-lettered
+/// (no key, not decodable, not an RFQ; also counted in
+/// `rfq_dead_letters_total`).
 pub static RFQS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
         "rfq_adapter_rfqs_total",

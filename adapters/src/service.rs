@@ -7,7 +7,7 @@ use crate::{
     metrics::{ANSWERS, RFQS},
 };
 use anyhow::Context as _;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rdkafka::{
     Message,
     consumer::{Consumer, DefaultConsumerContext, StreamConsumer},
@@ -16,8 +16,11 @@ use rdkafka::{
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    Outcome, ProviderStatus, Rfq,
-    kafka::{DELIVERY_TIMEOUT, DeadLetters, OffsetTracker, close_consumer},
+    Outcome, ProviderStatus, Response, Rfq,
+    kafka::{
+        DELIVERY_TIMEOUT, DeadLetter, DeadLetterKind, DeadLetterSource, DeadLetters, OffsetTracker,
+        close_consumer,
+    },
 };
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -61,9 +64,11 @@ pub async fn run(
             DefaultConsumerContext,
         )
         .context("creating the adapter's consumer")?;
-    consumer
-        .subscribe(&[&topics.requests_topic])
-        .context("subscribing to the requests topic")?;
+    let (consumer, _) = settings
+        .kafka
+        .assignment
+        .apply(consumer, &topics.requests_topic)
+        .await?;
     tracing::info!(
         adapter = %settings.name,
         unicorns = fleet.unicorns().len(),
@@ -151,13 +156,35 @@ impl Adapter {
     }
 
     /// Handles one RFQ record; returns true when it needs no answer task.
+    /// Every record ends one way, and each way is counted
+    /// (`rfq_adapter_rfqs_total{disposition}`): answered, expired,
+    /// not-served, or dead-lettered (`rfq_dead_letters_total`).
     async fn on_message(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<bool> {
         let name = self.settings.name.as_str();
-        let key = message
-            .key()
-            .and_then(|k| std::str::from_utf8(k).ok())
-            .unwrap_or_default();
-        if !self.fleet.serves(key) {
+        // The key is the RFQ's region: what an adapter chooses its RFQs by.
+        let region = match message.key().map(std::str::from_utf8) {
+            Some(Ok(region)) if !region.is_empty() => region,
+            Some(Ok(_)) | None => {
+                let reason = format!(
+                    "no key: records on {} are keyed by the RFQ's region",
+                    message.topic()
+                );
+                return self
+                    .dead_letter(message, DeadLetterKind::NoKey, &reason)
+                    .await;
+            }
+            Some(Err(error)) => {
+                let reason = format!("the key is not a region (not UTF-8: {error})");
+                return self
+                    .dead_letter(message, DeadLetterKind::BadKey, &reason)
+                    .await;
+            }
+        };
+        // By design: every adapter reads every region's RFQs (the topic is
+        // keyed by region, not split by adapter) and skips, undecoded, the
+        // RFQs of regions none of its unicorns is in. Not an error, and not
+        // a dead letter: counted as not-served.
+        if !self.fleet.serves(region) {
             RFQS.with_label_values(&[name, "not-served"]).inc();
             return Ok(true);
         }
@@ -166,16 +193,14 @@ impl Adapter {
             Ok(Record::Rfq(rfq)) => rfq,
             Ok(other) => {
                 let reason = format!("expected an RfqRequest, got {:?}", other.record_type());
-                self.dead_letters
-                    .send(message, "unexpected-type", &reason)
-                    .await?;
-                return Ok(true);
+                return self
+                    .dead_letter(message, DeadLetterKind::UnexpectedType, &reason)
+                    .await;
             }
             Err(error) => {
-                self.dead_letters
-                    .send(message, "decode", &error.to_string())
-                    .await?;
-                return Ok(true);
+                return self
+                    .dead_letter(message, DeadLetterKind::Decode, &error.to_string())
+                    .await;
             }
         };
         if rfq.deadline <= Utc::now() {
@@ -188,45 +213,44 @@ impl Adapter {
             return Ok(true);
         }
         let (partition, offset) = (message.partition(), message.offset());
-        let producer = self.producer.clone();
-        let codec = self.codec.clone();
-        let adapter = self.settings.name.clone();
-        let address = rfq.return_address.clone();
+        let delivery = Delivery {
+            producer: self.producer.clone(),
+            codec: self.codec.clone(),
+            dead_letters: self.dead_letters.clone(),
+            adapter: self.settings.name.clone(),
+            source: (message.topic().to_owned(), partition, offset),
+            topic: rfq.return_address.topic.clone(),
+            partition: rfq.return_address.partition,
+            // A deadline far off (an RFQ not from our producer, which caps
+            // them) must not keep an undeliverable answer, and with it the
+            // partition's stored offset, waiting for ever.
+            give_up_at: rfq.deadline.min(Utc::now() + MAX_ANSWER_RETRY),
+        };
         self.answering.spawn(async move {
             let sends = plans.into_iter().map(|(after, response)| {
-                let (producer, codec, address, adapter) = (&producer, &codec, &address, &adapter);
+                let delivery = &delivery;
                 async move {
                     tokio::time::sleep(after).await;
-                    let kind = match response.outcome {
-                        Outcome::Quoted { .. } => "quoted",
-                        Outcome::Declined { .. } => "declined",
-                    };
-                    let key = response.rfq.to_string();
-                    let payload = match codec
-                        .encode(&address.topic, &Record::Response(response))
-                        .await
-                    {
-                        Ok(payload) => payload,
-                        Err(error) => {
-                            tracing::error!(%error, "encoding an answer");
-                            return;
-                        }
-                    };
-                    send_until_acknowledged(
-                        producer,
-                        &address.topic,
-                        address.partition,
-                        &key,
-                        &payload,
-                    )
-                    .await;
-                    ANSWERS.with_label_values(&[adapter.as_str(), kind]).inc();
+                    delivery.answer(response).await;
                 }
             });
             futures::future::join_all(sends).await;
             (partition, offset)
         });
         Ok(false)
+    }
+
+    /// Dead-letters a record the adapter cannot use; true: it is done with.
+    async fn dead_letter(
+        &self,
+        message: &BorrowedMessage<'_>,
+        kind: DeadLetterKind,
+        reason: &str,
+    ) -> anyhow::Result<bool> {
+        self.dead_letters.send(message, kind, reason).await?;
+        RFQS.with_label_values(&[self.settings.name.as_str(), "dead-lettered"])
+            .inc();
+        Ok(true)
     }
 
     fn plans(&self, rfq: &Rfq) -> Vec<(Duration, rfq_core::Response)> {
@@ -274,28 +298,163 @@ impl Adapter {
     }
 }
 
-/// Sends an answer, retrying until the broker acknowledges it: an offset
-/// is only stored after its answers are delivered.
-async fn send_until_acknowledged(
-    producer: &FutureProducer,
-    topic: &str,
+/// Longest wait between two attempts to send an answer or a dead letter.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Longest an answer is retried when its RFQ's deadline is further off
+/// (the producer's longest deadline, by default).
+const MAX_ANSWER_RETRY: chrono::Duration = chrono::Duration::hours(1);
+
+/// Delivers the answers to one RFQ record: to its return address while the
+/// RFQ is open, and to the dead-letter topic once an answer has proved
+/// undeliverable past the RFQ's deadline. An RFQ record's offset is stored
+/// only when each of its answers has been acknowledged by one or the other.
+struct Delivery {
+    /// Sends the answers.
+    producer: FutureProducer,
+    /// Encodes them.
+    codec: SharedCodec,
+    /// Where answers that cannot be delivered go.
+    dead_letters: DeadLetters,
+    /// The adapter's name (metric label).
+    adapter: String,
+    /// The RFQ record: (topic, partition, offset).
+    source: (String, i32, i64),
+    /// The return address: topic.
+    topic: String,
+    /// The return address: partition.
     partition: i32,
-    key: &str,
-    payload: &[u8],
-) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let record = FutureRecord::to(topic)
-            .partition(partition)
-            .key(key)
-            .payload(payload);
-        match producer.send(record, DELIVERY_TIMEOUT).await {
-            Ok(_) => return,
-            Err((error, _)) => {
-                tracing::warn!(%error, retry_in = ?backoff, "sending an answer");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+    /// When an answer that cannot be delivered is given up: the RFQ's
+    /// deadline, or [`MAX_ANSWER_RETRY`] after the RFQ was read if sooner.
+    give_up_at: DateTime<Utc>,
+}
+
+impl Delivery {
+    /// Sends `response` to the return address, retrying while the RFQ is
+    /// open; once its deadline has passed (see `give_up_at`), an answer
+    /// still refused is dead-lettered (with the return address and the
+    /// error) instead. An answer that cannot even be encoded is
+    /// dead-lettered at once. Returns once one or the other is acknowledged.
+    async fn answer(&self, response: Response) {
+        let kind = match response.outcome {
+            Outcome::Quoted { .. } => "quoted",
+            Outcome::Declined { .. } => "declined",
+        };
+        let key = response.rfq.to_string();
+        let payload = match self
+            .codec
+            .encode(&self.topic, &Record::Response(response.clone()))
+            .await
+        {
+            Ok(payload) => payload,
+            Err(error) => {
+                let reason = format!(
+                    "the answer of {} to RFQ {} cannot be encoded: {error} ({response:?})",
+                    response.provider, response.rfq
+                );
+                tracing::error!(%reason, "encoding an answer");
+                self.dead_letter(DeadLetterKind::Unencodable, &key, None, &reason)
+                    .await;
+                return;
             }
+        };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let record = FutureRecord::to(&self.topic)
+                .partition(self.partition)
+                .key(&key)
+                .payload(&payload);
+            let error = match self.producer.send(record, DELIVERY_TIMEOUT).await {
+                Ok(_) => {
+                    ANSWERS
+                        .with_label_values(&[self.adapter.as_str(), kind])
+                        .inc();
+                    return;
+                }
+                Err((error, _)) => error,
+            };
+            let now = Utc::now();
+            if now >= self.give_up_at {
+                let reason = format!(
+                    "the answer of {} to RFQ {} could not be delivered to partition {} of {} \
+                     by {} (the RFQ's deadline, at most {} minutes after it was read): {error}",
+                    response.provider,
+                    response.rfq,
+                    self.partition,
+                    self.topic,
+                    self.give_up_at.to_rfc3339(),
+                    MAX_ANSWER_RETRY.num_minutes()
+                );
+                match self
+                    .try_dead_letter(DeadLetterKind::Undeliverable, &key, Some(&payload), &reason)
+                    .await
+                {
+                    Ok(()) => return,
+                    // Try the answer again, then the dead letter.
+                    Err(dead_letter_error) => tracing::warn!(
+                        error = format!("{dead_letter_error:#}"),
+                        "dead-lettering an undeliverable answer"
+                    ),
+                }
+            } else {
+                tracing::warn!(
+                    %error,
+                    topic = %self.topic,
+                    partition = self.partition,
+                    retry_in = ?backoff,
+                    "sending an answer"
+                );
+            }
+            // Wake up when giving up is due at the latest.
+            let until_give_up = (self.give_up_at - now).to_std().unwrap_or_default();
+            let wait = match until_give_up.is_zero() {
+                true => backoff,
+                false => backoff.min(until_give_up),
+            };
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+    }
+
+    /// Dead-letters an answer of this RFQ record, retrying until the
+    /// dead-letter topic acknowledges it (a refused copy is replaced by a
+    /// reference there, so only an unreachable broker makes this wait).
+    async fn dead_letter(
+        &self,
+        kind: DeadLetterKind,
+        key: &str,
+        payload: Option<&[u8]>,
+        reason: &str,
+    ) {
+        let mut backoff = Duration::from_millis(100);
+        while let Err(error) = self.try_dead_letter(kind, key, payload, reason).await {
+            tracing::warn!(error = format!("{error:#}"), retry_in = ?backoff, "dead-lettering an answer");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn try_dead_letter(
+        &self,
+        kind: DeadLetterKind,
+        key: &str,
+        payload: Option<&[u8]>,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        let (topic, partition, offset) = &self.source;
+        self.dead_letters
+            .send_letter(DeadLetter {
+                key: Some(key.as_bytes()),
+                value: payload,
+                source: DeadLetterSource {
+                    topic,
+                    partition: *partition,
+                    offset: *offset,
+                },
+                destination: Some((&self.topic, self.partition)),
+                kind,
+                reason,
+            })
+            .await
     }
 }

@@ -8,7 +8,7 @@ use crate::{
 use chrono::{DateTime, TimeZone, Utc};
 use rdkafka::{Message, message::BorrowedMessage};
 use rfq_avro::Record;
-use rfq_core::Response;
+use rfq_core::{Response, kafka::DeadLetterKind};
 use rfq_store::{Effect, RfqStatus};
 
 /// When a record reached the topic: its Kafka timestamp (the producer's
@@ -35,11 +35,24 @@ impl Aggregator {
             Err(error) => {
                 return self
                     .dead_letters
-                    .send(message, "decode", &error.to_string())
+                    .send(message, DeadLetterKind::Decode, &error.to_string())
                     .await;
             }
         };
         match record {
+            // The producer writes an RFQ's copy into the partition its
+            // return address names, which owns it. One found elsewhere would
+            // be kept open by an aggregator that never reads its deadline
+            // markers (they go to the named partition): refuse it.
+            Record::Rfq(rfq) if rfq.return_address.partition != message.partition() => {
+                let reason = format!(
+                    "RFQ {} names partition {} of {} as its return address",
+                    rfq.id, rfq.return_address.partition, rfq.return_address.topic
+                );
+                self.dead_letters
+                    .send(message, DeadLetterKind::WrongPartition, &reason)
+                    .await?;
+            }
             Record::Rfq(rfq) => {
                 OPENED.with_label_values(&["record"]).inc();
                 effects.extend(self.window.open(&rfq));
@@ -51,14 +64,14 @@ impl Aggregator {
             Record::Tick(tick) => {
                 let reason = format!("a deadline marker of partition {}", tick.partition);
                 self.dead_letters
-                    .send(message, "wrong-partition", &reason)
+                    .send(message, DeadLetterKind::WrongPartition, &reason)
                     .await?;
             }
             Record::Heartbeat(_) => {
                 self.dead_letters
                     .send(
                         message,
-                        "unexpected-type",
+                        DeadLetterKind::UnexpectedType,
                         "a provider heartbeat on the quotes topic",
                     )
                     .await?;
@@ -99,7 +112,7 @@ impl Aggregator {
             Verdict::NotAddressed => {
                 let reason = format!("provider was not addressed by RFQ {id}");
                 self.dead_letters
-                    .send(message, "not-addressed", &reason)
+                    .send(message, DeadLetterKind::NotAddressed, &reason)
                     .await?;
                 "not-addressed"
             }
@@ -127,7 +140,7 @@ impl Aggregator {
             RESPONSES.with_label_values(&["unknown-rfq"]).inc();
             let reason = format!("no RFQ with id {id}");
             self.dead_letters
-                .send(message, "unknown-rfq", &reason)
+                .send(message, DeadLetterKind::UnknownRfq, &reason)
                 .await?;
             return Ok(Verdict::NotOpen);
         };
@@ -138,7 +151,7 @@ impl Aggregator {
                 stored.rfq.return_address.partition, stored.rfq.return_address.topic
             );
             self.dead_letters
-                .send(message, "wrong-partition", &reason)
+                .send(message, DeadLetterKind::WrongPartition, &reason)
                 .await?;
             return Ok(Verdict::NotOpen);
         }

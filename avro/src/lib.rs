@@ -18,7 +18,7 @@ mod schemas;
 mod single_object;
 mod values;
 
-pub use schemas::{RecordType, Schemas};
+pub use schemas::{MAX_DECODE_ALLOCATION, RecordType, Schemas};
 pub use single_object::SingleObjectCodec;
 
 use rfq_core::{DeadlineTick, DomainError, ProviderHeartbeat, Response, Rfq};

@@ -49,7 +49,15 @@ pub struct Schemas {
     entries: Vec<(RecordType, Schema, [u8; 8])>,
 }
 
+/// The most apache-avro may allocate for one value while decoding. It
+/// allocates what a length prefix claims before reading the bytes (bounded
+/// by a process-wide limit, 512 MiB by default), so one garbage record could
+/// cost hundreds of MiB; none of our records comes near this.
+pub const MAX_DECODE_ALLOCATION: usize = 16 * 1024 * 1024;
+
 static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| {
+    // Set once, before anything of ours is decoded (decoding needs the schemas).
+    apache_avro::util::max_allocation_bytes(MAX_DECODE_ALLOCATION);
     let entries = RecordType::ALL
         .iter()
         .map(|record_type| {

@@ -26,8 +26,8 @@ pub struct Producer {
 
 struct Inner {
     settings: ProducerSettings,
-    /// The task following the providers topic.
-    registry_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The task following the providers topic; its result says why it ended.
+    registry_task: std::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<()>>>>,
     /// Partitions of the quotes topic (read from the broker at start).
     quote_partitions: i32,
     registry: Registry,
@@ -82,19 +82,29 @@ impl Producer {
             );
             let (registry, codec) = (registry.clone(), codec.clone());
             async move {
-                if let Err(error) = registry::follow(
+                let followed = registry::follow(
                     kafka,
-                    topic,
+                    topic.clone(),
                     registry,
                     codec,
                     dead_letters,
                     shutdown.clone(),
                 )
-                .await
-                {
+                .await;
+                // Only a shutdown ends the follower: any other end is a failure,
+                // which the caller of `stopped` reports (and stops for).
+                let result = match followed {
+                    Ok(()) if !shutdown.is_cancelled() => Err(anyhow::anyhow!(
+                        "stopped reading {topic} although no shutdown was requested"
+                    )),
+                    other => {
+                        other.with_context(|| format!("following the provider registry on {topic}"))
+                    }
+                };
+                if let Err(error) = &result {
                     tracing::error!(error = format!("{error:#}"), "provider registry stopped");
-                    shutdown.cancel();
                 }
+                result
             }
         });
         Ok(Producer {
@@ -116,17 +126,25 @@ impl Producer {
         &self.inner.registry
     }
 
-    /// Waits until the registry follower has stopped (after shutdown), so
-    /// that its Kafka client is closed before the broker goes away.
-    pub async fn stopped(&self) {
+    /// Waits until the registry follower has stopped, so that its Kafka
+    /// client is closed before the broker goes away. The follower stops on
+    /// shutdown (then this is `Ok`) or when it fails for good: then this is
+    /// the error, and the caller must stop the producer (without an up to
+    /// date registry it would address RFQs to the wrong providers). A second
+    /// call returns `Ok` at once.
+    pub async fn stopped(&self) -> anyhow::Result<()> {
         let task = self
             .inner
             .registry_task
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some(task) = task {
-            let _ = task.await;
+        match task {
+            Some(task) => task
+                .await
+                .context("the provider registry task")
+                .and_then(|result| result),
+            None => Ok(()),
         }
     }
 

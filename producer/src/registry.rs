@@ -16,7 +16,7 @@ use rdkafka::{
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     ProviderHeartbeat, ProviderId, Region,
-    kafka::{DeadLetters, KafkaSettings},
+    kafka::{DeadLetterKind, DeadLetters, KafkaSettings},
 };
 use std::{
     collections::{BTreeSet, HashMap},
@@ -180,12 +180,12 @@ async fn read(
                     other.record_type()
                 );
                 dead_letters
-                    .send(&message, "unexpected-type", &reason)
+                    .send(&message, DeadLetterKind::UnexpectedType, &reason)
                     .await?;
             }
             Err(error) => {
                 dead_letters
-                    .send(&message, "decode", &error.to_string())
+                    .send(&message, DeadLetterKind::Decode, &error.to_string())
                     .await?
             }
         }

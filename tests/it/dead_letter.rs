@@ -10,18 +10,28 @@ use rdkafka::{
 use rfq_core::kafka::DeadLetterHeaders;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason() {
+/// The dead-letter counter is process-wide and the tests of this binary
+/// run in parallel: the tests here that count dead letters take turns.
+static COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+on_both_brokers!(undecodable_and_unknown_answers_are_dead_lettered_with_a_reason);
+async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason(broker: TestBroker) {
+    let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(dir.path(), vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))]).await;
-    let brokers = t.pipeline().kafka_addr().to_string();
+    let t = TestPipeline::start(
+        &broker,
+        dir.path(),
+        vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))],
+    )
+    .await;
+    let brokers = t.brokers();
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .create()
         .unwrap();
     producer
         .send(
-            FutureRecord::to("rfq.quotes")
+            FutureRecord::to(&t.topics.quotes_topic)
                 .partition(0)
                 .key("garbage")
                 .payload("{not avro}"),
@@ -30,7 +40,7 @@ async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason() {
         .await
         .unwrap();
 
-    let consumer = crate::helpers::observer(&brokers, "rfq.dead-letter");
+    let consumer = crate::helpers::observer(&brokers, &t.topics.dead_letter_topic);
     let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
         .await
         .expect("a dead letter")
@@ -55,7 +65,7 @@ async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason() {
         "{}",
         header(DeadLetterHeaders::REASON)
     );
-    assert_eq!(header(DeadLetterHeaders::TOPIC), "rfq.quotes");
+    assert_eq!(header(DeadLetterHeaders::TOPIC), t.topics.quotes_topic);
     assert_eq!(header(DeadLetterHeaders::COMPONENT), "aggregator");
 
     // The pipeline still serves RFQs after the bad record.
@@ -70,5 +80,546 @@ async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason() {
     // librdkafka closes a consumer only once its messages are released.
     drop(message);
     rfq_core::kafka::close_consumer(consumer).await;
+    t.stop().await;
+}
+
+/// The value of `rfq_dead_letters_total{component, kind}` in a scrape (0
+/// while the series does not exist yet).
+fn dead_letters_in(metrics: &str, component: &str, kind: &str) -> u64 {
+    let series = format!(r#"rfq_dead_letters_total{{component="{component}",kind="{kind}"}} "#);
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |value| value.trim().parse().unwrap())
+}
+
+/// `rfq_dead_letters_total{component, kind}` as `/metrics` serves it now.
+async fn dead_letters(t: &TestPipeline, component: &str, kind: &str) -> u64 {
+    let metrics = t.get("/metrics").await.text().await.unwrap();
+    dead_letters_in(&metrics, component, kind)
+}
+
+/// Polls `/metrics` until the counter reached `expected` (it is counted
+/// right after the broker acknowledged the dead letter, which an observer
+/// may read first), then checks it did not go beyond.
+async fn assert_dead_letters(t: &TestPipeline, component: &str, kind: &str, expected: u64) {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let counted = dead_letters(t, component, kind).await;
+        if counted >= expected || tokio::time::Instant::now() > give_up {
+            assert_eq!(
+                counted, expected,
+                "rfq_dead_letters_total{{component={component},kind={kind}}}"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A header's value as text.
+fn header(message: &impl Message, name: &str) -> Option<String> {
+    message
+        .headers()?
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// Reads the dead-letter topic until `wanted` dead letters satisfying
+/// `is_wanted` arrived (others are skipped), or fails after `within`.
+async fn dead_letters_where(
+    consumer: &rdkafka::consumer::StreamConsumer,
+    wanted: usize,
+    within: Duration,
+    is_wanted: impl Fn(&rdkafka::message::OwnedMessage) -> bool,
+) -> Vec<rdkafka::message::OwnedMessage> {
+    let give_up = tokio::time::Instant::now() + within;
+    let mut found = Vec::new();
+    while found.len() < wanted {
+        let message = tokio::time::timeout_at(give_up, consumer.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{} of {wanted} dead letters arrived within {within:?}",
+                    found.len()
+                )
+            })
+            .unwrap()
+            .detach();
+        if is_wanted(&message) {
+            found.push(message);
+        }
+    }
+    found
+}
+
+/// An outside producer that may send records up to 2 MB.
+fn large_record_producer(brokers: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("message.max.bytes", "2000000")
+        .create()
+        .unwrap()
+}
+
+/// The size of the records of the tester's finding: under the 1 MiB a
+/// broker accepts by default, over what a whole copy plus headers may be.
+const HUGE: usize = 1_000_000;
+
+on_both_brokers!(a_huge_record_on_every_topic_is_dead_lettered_cut_and_the_pipeline_serves_on);
+async fn a_huge_record_on_every_topic_is_dead_lettered_cut_and_the_pipeline_serves_on(
+    broker: TestBroker,
+) {
+    let _counting = COUNTING.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestPipeline::start(
+        &broker,
+        dir.path(),
+        vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))],
+    )
+    .await;
+    let topics = t.topics.clone();
+    // Which component reads which topic.
+    let readers = [
+        (topics.quotes_topic.clone(), "aggregator"),
+        (topics.requests_topic.clone(), "adapter"),
+        (topics.providers_topic.clone(), "producer"),
+    ];
+    let mut before = Vec::new();
+    for (_, component) in &readers {
+        before.push(dead_letters(&t, component, "decode").await);
+    }
+
+    // Not Avro (so every reader refuses it), and each byte tells its position.
+    let value: Vec<u8> = (0..HUGE).map(|i| (i % 251) as u8).collect();
+    // On the requests topic the key must be a region the adapter serves:
+    // the others' RFQs it skips unread, by design.
+    let berlin = rfq_core::Region::of(
+        &rfq_core::GeoPoint::new(BERLIN.0, BERLIN.1).unwrap(),
+        rfq_core::RegionPrecision::DEFAULT,
+    );
+    let producer = large_record_producer(&t.brokers());
+    for (topic, _) in &readers {
+        let key = match topic == &topics.requests_topic {
+            true => berlin.as_str().to_owned(),
+            false => "huge".to_owned(),
+        };
+        producer
+            .send(
+                FutureRecord::to(topic).key(&key).payload(&value),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap_or_else(|(error, _)| {
+                panic!("the broker refused {HUGE} bytes on {topic}: {error}")
+            });
+    }
+
+    // (b) A dead letter for each, cut to its first bytes, saying so.
+    let consumer = observer(&t.brokers(), &topics.dead_letter_topic);
+    let letters = dead_letters_where(&consumer, readers.len(), Duration::from_secs(60), |m| {
+        header(m, DeadLetterHeaders::SIZE).as_deref() == Some("1000000")
+    })
+    .await;
+    for (topic, component) in &readers {
+        let letter = letters
+            .iter()
+            .find(|m| header(*m, DeadLetterHeaders::TOPIC).as_deref() == Some(topic.as_str()))
+            .unwrap_or_else(|| panic!("no dead letter for the record on {topic}"));
+        assert_eq!(
+            header(letter, DeadLetterHeaders::COMPONENT).as_deref(),
+            Some(*component)
+        );
+        assert_eq!(
+            header(letter, DeadLetterHeaders::KIND).as_deref(),
+            Some("decode")
+        );
+        assert_eq!(
+            header(letter, DeadLetterHeaders::COPY).as_deref(),
+            Some("truncated")
+        );
+        assert!(header(letter, DeadLetterHeaders::REASON).is_some_and(|r| !r.is_empty()));
+        assert!(header(letter, DeadLetterHeaders::OFFSET).is_some());
+        let payload = letter.payload().unwrap();
+        assert_eq!(payload.len(), rfq_core::kafka::MAX_COPIED_VALUE);
+        assert_eq!(payload, &value[..payload.len()], "the value's first bytes");
+        let key_size = header(letter, DeadLetterHeaders::KEY_SIZE).unwrap();
+        assert_eq!(letter.key().map(<[u8]>::len).unwrap().to_string(), key_size);
+    }
+
+    // (c) Counted, once each.
+    for ((_, component), before) in readers.iter().zip(before) {
+        assert_dead_letters(&t, component, "decode", before + 1).await;
+    }
+
+    // (a) The pipeline still serves.
+    let (location, _) = t.submit(BERLIN, 30).await;
+    let result = t.closed_result(&location, Duration::from_secs(30)).await;
+    assert_eq!(result["closed-by"], "all-answered");
+    assert_eq!(result["quotes"].as_array().unwrap().len(), 2, "{result}");
+
+    drop(letters);
+    rfq_core::kafka::close_consumer(consumer).await;
+    // Every component still runs: none stopped before this shutdown.
+    t.stop().await;
+}
+
+on_both_brokers!(a_request_without_a_key_is_dead_lettered);
+async fn a_request_without_a_key_is_dead_lettered(broker: TestBroker) {
+    let _counting = COUNTING.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestPipeline::start(
+        &broker,
+        dir.path(),
+        vec![adapter("alpha", fleet(BERLIN, 1, 0, 0.0))],
+    )
+    .await;
+    let before = dead_letters(&t, "adapter", "no-key").await;
+    let producer = large_record_producer(&t.brokers());
+    producer
+        .send(
+            FutureRecord::<(), [u8]>::to(&t.topics.requests_topic).payload(&b"keyless"[..]),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    let consumer = observer(&t.brokers(), &t.topics.dead_letter_topic);
+    let letters = dead_letters_where(&consumer, 1, Duration::from_secs(30), |m| {
+        header(m, DeadLetterHeaders::KIND).as_deref() == Some("no-key")
+    })
+    .await;
+    let letter = &letters[0];
+    assert_eq!(letter.key(), None);
+    assert_eq!(letter.payload(), Some(&b"keyless"[..]));
+    assert_eq!(
+        header(letter, DeadLetterHeaders::COPY).as_deref(),
+        Some("whole")
+    );
+    assert_eq!(
+        header(letter, DeadLetterHeaders::TOPIC),
+        Some(t.topics.requests_topic.clone())
+    );
+    assert_eq!(
+        header(letter, DeadLetterHeaders::COMPONENT).as_deref(),
+        Some("adapter")
+    );
+    assert!(
+        header(letter, DeadLetterHeaders::REASON)
+            .unwrap()
+            .contains("no key"),
+    );
+    assert_dead_letters(&t, "adapter", "no-key", before + 1).await;
+    drop(letters);
+    rfq_core::kafka::close_consumer(consumer).await;
+    t.stop().await;
+}
+
+on_both_brokers!(an_rfq_copy_outside_its_return_partition_is_dead_lettered);
+/// An RFQ's copy in a partition other than its return address's would be
+/// held open by an aggregator that never reads its deadline markers.
+async fn an_rfq_copy_outside_its_return_partition_is_dead_lettered(broker: TestBroker) {
+    use rfq_avro::Record;
+    use rfq_core::{
+        Completion, CorrelationId, CustomerId, GeoPoint, Region, RegionPrecision, ReturnAddress,
+        Rfq,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestPipeline::start(&broker, dir.path(), vec![]).await;
+    let from = GeoPoint::new(BERLIN.0, BERLIN.1).unwrap();
+    let now = chrono::Utc::now();
+    let rfq = Rfq {
+        id: CorrelationId::new_random(),
+        customer: CustomerId::parse("astray").unwrap(),
+        region: Region::of(&from, RegionPrecision::DEFAULT),
+        from,
+        to: from,
+        created_at: now,
+        deadline: now + chrono::Duration::seconds(60),
+        addressed: Default::default(),
+        return_address: ReturnAddress {
+            topic: t.topics.quotes_topic.clone(),
+            partition: 2,
+        },
+        completion: Completion::All,
+    };
+    let payload = rfq_avro::default_codec()
+        .encode(&t.topics.quotes_topic, &Record::Rfq(rfq.clone()))
+        .await
+        .unwrap();
+    let key = rfq.id.to_string();
+    large_record_producer(&t.brokers())
+        .send(
+            FutureRecord::to(&t.topics.quotes_topic)
+                .partition(1)
+                .key(&key)
+                .payload(&payload),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    let consumer = observer(&t.brokers(), &t.topics.dead_letter_topic);
+    let letters = dead_letters_where(&consumer, 1, Duration::from_secs(30), |m| {
+        m.key() == Some(key.as_bytes())
+    })
+    .await;
+    let letter = &letters[0];
+    assert_eq!(
+        header(letter, DeadLetterHeaders::KIND).as_deref(),
+        Some("wrong-partition")
+    );
+    assert_eq!(
+        header(letter, DeadLetterHeaders::COMPONENT).as_deref(),
+        Some("aggregator")
+    );
+    assert_eq!(
+        header(letter, DeadLetterHeaders::PARTITION).as_deref(),
+        Some("1")
+    );
+    assert_eq!(letter.payload(), Some(payload.as_slice()));
+    // Never opened: the store does not know it.
+    assert!(t.pipeline().store().rfq(&rfq.id).await.unwrap().is_none());
+    drop(letters);
+    rfq_core::kafka::close_consumer(consumer).await;
+    t.stop().await;
+}
+
+on_both_brokers!(an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadline);
+async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadline(
+    broker: TestBroker,
+) {
+    use rfq_avro::Record;
+    use rfq_core::{
+        Completion, CorrelationId, CustomerId, GeoPoint, Region, RegionPrecision, ReturnAddress,
+        Rfq,
+    };
+    let _counting = COUNTING.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let alpha = fleet(BERLIN, 2, 0, 0.0);
+    let unicorns = rfq_adapters::fleet::Fleet::generate("alpha", &alpha);
+    let t = TestPipeline::start(&broker, dir.path(), vec![adapter("alpha", alpha)]).await;
+    let before = dead_letters(&t, "adapter", "undeliverable").await;
+
+    // An RFQ, addressed to the fleet, whose return address names a
+    // partition the quotes topic does not have, written straight to the
+    // requests topic (as a partner's producer could).
+    let from = GeoPoint::new(BERLIN.0, BERLIN.1).unwrap();
+    let now = chrono::Utc::now();
+    let deadline = now + chrono::Duration::seconds(3);
+    let rfq = Rfq {
+        id: CorrelationId::new_random(),
+        customer: CustomerId::parse("nowhere").unwrap(),
+        region: Region::of(&from, RegionPrecision::DEFAULT),
+        from,
+        to: from,
+        created_at: now,
+        deadline,
+        addressed: unicorns.unicorns().iter().map(|u| u.id.clone()).collect(),
+        return_address: ReturnAddress {
+            topic: t.topics.quotes_topic.clone(),
+            partition: 99,
+        },
+        completion: Completion::All,
+    };
+    let codec = rfq_avro::default_codec();
+    let payload = codec
+        .encode(&t.topics.requests_topic, &Record::Rfq(rfq.clone()))
+        .await
+        .unwrap();
+    large_record_producer(&t.brokers())
+        .send(
+            FutureRecord::to(&t.topics.requests_topic)
+                .key(rfq.region.as_str())
+                .payload(&payload),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+
+    // Each unicorn's answer is given up at the deadline and dead-lettered.
+    let consumer = observer(&t.brokers(), &t.topics.dead_letter_topic);
+    let id = rfq.id.to_string();
+    let letters = dead_letters_where(&consumer, 2, Duration::from_secs(60), |m| {
+        m.key() == Some(id.as_bytes())
+    })
+    .await;
+    let mut providers = Vec::new();
+    for letter in &letters {
+        assert_eq!(
+            header(letter, DeadLetterHeaders::KIND).as_deref(),
+            Some("undeliverable")
+        );
+        assert_eq!(
+            header(letter, DeadLetterHeaders::DESTINATION_PARTITION).as_deref(),
+            Some("99")
+        );
+        assert_eq!(
+            header(letter, DeadLetterHeaders::DESTINATION_TOPIC),
+            Some(t.topics.quotes_topic.clone())
+        );
+        assert_eq!(
+            header(letter, DeadLetterHeaders::TOPIC),
+            Some(t.topics.requests_topic.clone()),
+            "the source is the RFQ record"
+        );
+        let reason = header(letter, DeadLetterHeaders::REASON).unwrap();
+        assert!(reason.contains("partition 99"), "{reason}");
+        assert!(
+            letter.timestamp().to_millis().unwrap() >= deadline.timestamp_millis(),
+            "given up only after the deadline"
+        );
+        // The answer itself, as it would have been delivered.
+        let Record::Response(answer) = codec
+            .decode(&t.topics.quotes_topic, letter.payload().unwrap())
+            .await
+            .unwrap()
+        else {
+            panic!("not an answer")
+        };
+        assert_eq!(answer.rfq, rfq.id);
+        providers.push(answer.provider.to_string());
+    }
+    providers.sort();
+    let mut addressed: Vec<String> = rfq.addressed.iter().map(|p| p.to_string()).collect();
+    addressed.sort();
+    assert_eq!(providers, addressed, "one dead letter per unicorn's answer");
+    assert_dead_letters(&t, "adapter", "undeliverable", before + 2).await;
+
+    // The adapter goes on answering.
+    let (location, _) = t.submit(BERLIN, 30).await;
+    let result = t.closed_result(&location, Duration::from_secs(30)).await;
+    assert_eq!(result["closed-by"], "all-answered");
+    drop(letters);
+    rfq_core::kafka::close_consumer(consumer).await;
+    t.stop().await;
+}
+
+/// When the broker refuses even the cut copy (here: the client's own limit
+/// is lower than 64 KiB), the dead letter is a reference to the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_refused_for_its_size_becomes_a_reference() {
+    use rfq_core::kafka::{DeadLetter, DeadLetterKind, DeadLetterSource, DeadLetters};
+    let _counting = COUNTING.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestPipeline::start(&TestBroker::Embedded, dir.path(), vec![]).await;
+    let before = dead_letters(&t, "test-small-producer", "decode").await;
+    let small: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", t.brokers())
+        .set("message.max.bytes", "8000")
+        .create()
+        .unwrap();
+    let dead_letters_out = DeadLetters::new(
+        small,
+        t.topics.dead_letter_topic.clone(),
+        "test-small-producer",
+    );
+    let value = vec![7_u8; HUGE];
+    dead_letters_out
+        .send_letter(DeadLetter {
+            key: Some(b"big"),
+            value: Some(&value),
+            source: DeadLetterSource {
+                topic: "somewhere",
+                partition: 3,
+                offset: 42,
+            },
+            destination: None,
+            kind: DeadLetterKind::Decode,
+            reason: "too big to read",
+        })
+        .await
+        .expect("a size refusal is no failure");
+
+    let consumer = observer(&t.brokers(), &t.topics.dead_letter_topic);
+    let letters = dead_letters_where(&consumer, 1, Duration::from_secs(30), |m| {
+        header(m, DeadLetterHeaders::COMPONENT).as_deref() == Some("test-small-producer")
+    })
+    .await;
+    let letter = &letters[0];
+    assert_eq!(
+        header(letter, DeadLetterHeaders::COPY).as_deref(),
+        Some("reference")
+    );
+    assert_eq!(letter.payload(), None);
+    assert_eq!(letter.key(), None);
+    assert_eq!(
+        header(letter, DeadLetterHeaders::SIZE).as_deref(),
+        Some("1000000")
+    );
+    assert_eq!(
+        header(letter, DeadLetterHeaders::KEY_SIZE).as_deref(),
+        Some("3")
+    );
+    assert_eq!(
+        header(letter, DeadLetterHeaders::TOPIC).as_deref(),
+        Some("somewhere")
+    );
+    assert_eq!(
+        header(letter, DeadLetterHeaders::PARTITION).as_deref(),
+        Some("3")
+    );
+    assert_eq!(
+        header(letter, DeadLetterHeaders::OFFSET).as_deref(),
+        Some("42")
+    );
+    assert_eq!(
+        header(letter, DeadLetterHeaders::REASON).as_deref(),
+        Some("too big to read")
+    );
+    let refused = header(letter, DeadLetterHeaders::REFUSED).unwrap();
+    assert!(refused.to_lowercase().contains("too large"), "{refused}");
+    assert_dead_letters(&t, "test-small-producer", "decode", before + 1).await;
+    drop(letters);
+    rfq_core::kafka::close_consumer(consumer).await;
+    t.stop().await;
+}
+
+/// The provider registry failing for good (here: its dead letters cannot
+/// be written, the dead-letter topic does not exist) ends the producer
+/// with the reason, instead of a quiet stop: `stopped` returns the error,
+/// and the shutdown token, the caller's, is not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_failing_for_good_fails_the_producer_with_the_reason() {
+    // The pipeline's own producer dead-letters the record too.
+    let _counting = COUNTING.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestPipeline::start(&TestBroker::Embedded, dir.path(), vec![]).await;
+    let mut kafka = rfq_core::kafka::KafkaSettings::new(t.brokers());
+    kafka
+        .options
+        .push(("message.timeout.ms".into(), "2000".into()));
+    let mut topics = t.topics.clone();
+    topics.dead_letter_topic = "no-such-dead-letter-topic".into();
+    let providers_topic = topics.providers_topic.clone();
+    let store = rfq_store::StoreSettings::embedded(dir.path().join("producer.db"))
+        .open()
+        .await
+        .unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let producer = rfq_producer::Producer::start(
+        rfq_producer::ProducerSettings::new(kafka, topics),
+        store,
+        rfq_avro::default_codec(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    large_record_producer(&t.brokers())
+        .send(
+            FutureRecord::to(&providers_topic)
+                .key("p")
+                .payload(&b"not a heartbeat"[..]),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    let error = tokio::time::timeout(Duration::from_secs(60), producer.stopped())
+        .await
+        .expect("the producer stops")
+        .expect_err("with an error");
+    let text = format!("{error:#}");
+    assert!(text.contains("no-such-dead-letter-topic"), "{text}");
+    assert!(!shutdown.is_cancelled(), "the caller decides what stops");
     t.stop().await;
 }

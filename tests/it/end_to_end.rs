@@ -8,7 +8,12 @@ use std::{collections::BTreeSet, time::Duration};
 on_both_brokers!(every_addressed_unicorn_answers_once_and_the_rfq_closes_on_completion);
 async fn every_addressed_unicorn_answers_once_and_the_rfq_closes_on_completion(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(&broker, dir.path(), vec![adapter("alpha", fleet(BERLIN, 5, 0, 0.3))]).await;
+    let t = TestPipeline::start(
+        &broker,
+        dir.path(),
+        vec![adapter("alpha", fleet(BERLIN, 5, 0, 0.3))],
+    )
+    .await;
 
     let before = Utc::now();
     let mut submitted = Vec::new();
@@ -76,7 +81,9 @@ async fn every_addressed_unicorn_answers_once_and_the_rfq_closes_on_completion(b
 }
 
 on_both_brokers!(a_silent_unicorn_leaves_the_rfq_to_its_deadline_with_the_others_quotes);
-async fn a_silent_unicorn_leaves_the_rfq_to_its_deadline_with_the_others_quotes(broker: TestBroker) {
+async fn a_silent_unicorn_leaves_the_rfq_to_its_deadline_with_the_others_quotes(
+    broker: TestBroker,
+) {
     let dir = tempfile::tempdir().unwrap();
     let t = TestPipeline::start(
         &broker,
@@ -103,9 +110,16 @@ async fn a_silent_unicorn_leaves_the_rfq_to_its_deadline_with_the_others_quotes(
 }
 
 on_both_brokers!(an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quotes);
-async fn an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quotes(broker: TestBroker) {
+async fn an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quotes(
+    broker: TestBroker,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(&broker, dir.path(), vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))]).await;
+    let t = TestPipeline::start(
+        &broker,
+        dir.path(),
+        vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))],
+    )
+    .await;
     let (location, accepted) = t.submit(MUNICH, 2).await;
     assert_eq!(accepted["providers-addressed"], 0);
     // While open, the result is not there yet: 409 with the eta.

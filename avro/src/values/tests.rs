@@ -46,6 +46,11 @@ fn samples() -> Vec<Record> {
             completion: Completion::Deadline,
             ..rfq.clone()
         }),
+        Record::Rfq(Rfq {
+            completion: Completion::All,
+            addressed: Default::default(),
+            ..rfq.clone()
+        }),
         Record::Tick(DeadlineTick {
             partition: 3,
             at,
@@ -159,4 +164,138 @@ fn valid_avro_with_invalid_content_is_refused() {
     bytes.extend_from_slice(&body);
     let error = codec.decode_record(&bytes).unwrap_err();
     assert!(error.to_string().contains("pickup.lat"), "{error}");
+}
+
+#[test]
+fn every_record_type_cut_short_is_refused() {
+    let codec = SingleObjectCodec::new();
+    let mut seen = std::collections::HashSet::new();
+    for record in samples() {
+        seen.insert(record.record_type());
+        let bytes = codec.encode_record(&record).unwrap();
+        for cut in 1..=bytes.len() {
+            let truncated = &bytes[..bytes.len() - cut];
+            let decoded = codec.decode_record(truncated);
+            assert!(
+                decoded.is_err(),
+                "{:?} without its last {cut} of {} bytes decoded as {decoded:?}",
+                record.record_type(),
+                bytes.len()
+            );
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        RecordType::ALL.len(),
+        "every record type is tried"
+    );
+}
+
+#[test]
+fn an_rfq_without_its_trailing_null_unions_is_refused_as_truncated() {
+    // The case a tester found: the RFQ body ends in three one-byte nulls
+    // (completion n, max_price_minor, currency), which apache-avro made up
+    // from the end of the input.
+    let codec = SingleObjectCodec::new();
+    let Record::Rfq(rfq) = &samples()[0] else {
+        unreachable!()
+    };
+    let record = Record::Rfq(Rfq {
+        completion: Completion::All,
+        ..rfq.clone()
+    });
+    let bytes = codec.encode_record(&record).unwrap();
+    assert_eq!(&bytes[bytes.len() - 3..], &[0, 0, 0]);
+    for cut in 1..=3 {
+        let error = codec
+            .decode_record(&bytes[..bytes.len() - cut])
+            .unwrap_err();
+        assert!(error.to_string().contains("truncated"), "{error}");
+    }
+}
+
+/// splitmix64: a deterministic stream of pseudo-random numbers, so that a
+/// failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn bit_flips_and_garbage_never_panic() {
+    let codec = SingleObjectCodec::new();
+    let encoded: Vec<Vec<u8>> = samples()
+        .iter()
+        .map(|record| codec.encode_record(record).unwrap())
+        .collect();
+    let mut rng = Rng(0x5EED);
+    for round in 0..20_000 {
+        let original = &encoded[round % encoded.len()];
+        let mut bytes = original.clone();
+        match round % 4 {
+            // One to four flipped bits anywhere after the header (a flipped
+            // header is refused before the body is looked at).
+            0 | 1 => {
+                for _ in 0..=rng.below(4) {
+                    let at = 10 + rng.below(bytes.len() - 10);
+                    bytes[at] ^= 1 << rng.below(8);
+                }
+            }
+            // Random bytes overwritten.
+            2 => {
+                for _ in 0..=rng.below(8) {
+                    let at = 10 + rng.below(bytes.len() - 10);
+                    bytes[at] = rng.next() as u8;
+                }
+            }
+            // A valid header and a random body of random length.
+            _ => {
+                bytes.truncate(10);
+                for _ in 0..rng.below(64) {
+                    bytes.push(rng.next() as u8);
+                }
+            }
+        }
+        // Must return, Ok or Err, and never panic; what decodes must be a
+        // record that encodes again.
+        if let Ok(record) = codec.decode_record(&bytes) {
+            codec.encode_record(&record).unwrap();
+        }
+    }
+    // Wholly random input, header included.
+    for _ in 0..5_000 {
+        let bytes: Vec<u8> = (0..rng.below(80)).map(|_| rng.next() as u8).collect();
+        let _ = codec.decode_record(&bytes);
+    }
+}
+
+#[test]
+fn a_length_prefix_beyond_the_record_costs_no_huge_allocation() {
+    // An RFQ body whose first string claims 400 MiB: refused without
+    // apache-avro allocating the claimed length.
+    let schemas = Schemas::get();
+    let mut bytes = vec![0xC3, 0x01];
+    bytes.extend_from_slice(&schemas.fingerprint(RecordType::RfqRequest));
+    // zigzag varint of 400 MiB
+    let mut n: u64 = (400 * 1024 * 1024) << 1;
+    while n > 0x7F {
+        bytes.push((n as u8 & 0x7F) | 0x80);
+        n >>= 7;
+    }
+    bytes.push(n as u8);
+    let error = SingleObjectCodec::new().decode_record(&bytes).unwrap_err();
+    assert!(matches!(error, CodecError::Avro(_)), "{error}");
+    let limit = format!("maximum allowed: {}", crate::MAX_DECODE_ALLOCATION);
+    assert!(error.to_string().contains(&limit), "{error}");
 }

@@ -2,18 +2,29 @@ use super::DELIVERY_TIMEOUT;
 use prometheus::IntCounterVec;
 use rdkafka::{
     Message,
+    error::KafkaError,
     message::{BorrowedMessage, Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
+    types::RDKafkaErrorCode,
 };
 use std::sync::LazyLock;
 
-/// Header names on dead-letter records. The key and payload are the
-/// original record's, untouched, so nothing is lost and it can be replayed.
+/// Header names on dead-letter records.
+///
+/// A dead letter carries the original key and value when they are small
+/// enough ([`COPY`](Self::COPY) `whole`), so that it can be replayed; a
+/// larger value is cut to its first [`MAX_COPIED_VALUE`] bytes (and a key
+/// to [`MAX_COPIED_KEY`]; `truncated`), and a record the broker still
+/// refuses is replaced by a reference to the original (no key, no value;
+/// `reference`). The source headers always say where the original is and
+/// how large it was.
 pub struct DeadLetterHeaders;
 
 impl DeadLetterHeaders {
-    /// Why the record was refused.
+    /// Why the record was refused (at most [`MAX_REASON`] bytes).
     pub const REASON: &'static str = "rfq.dlq.reason";
+    /// The kind of reason: one of [`DeadLetterKind::ALL`], as in the metric.
+    pub const KIND: &'static str = "rfq.dlq.kind";
     /// Which component refused it.
     pub const COMPONENT: &'static str = "rfq.dlq.component";
     /// Topic it was read from.
@@ -22,6 +33,99 @@ impl DeadLetterHeaders {
     pub const PARTITION: &'static str = "rfq.dlq.source.partition";
     /// Offset it was read from.
     pub const OFFSET: &'static str = "rfq.dlq.source.offset";
+    /// Size of the original value in bytes (0 when it had none).
+    pub const SIZE: &'static str = "rfq.dlq.source.size";
+    /// Size of the original key in bytes (0 when it had none).
+    pub const KEY_SIZE: &'static str = "rfq.dlq.source.key-size";
+    /// How much of the original the dead letter holds: `whole`, `truncated`
+    /// (the first bytes of the value and key; the sizes say how many the
+    /// original had) or `reference` (neither key nor value).
+    pub const COPY: &'static str = "rfq.dlq.copy";
+    /// On a `reference`: the broker's refusal of the copy.
+    pub const REFUSED: &'static str = "rfq.dlq.copy.refused";
+    /// For an answer that could not be delivered: the topic it was for.
+    pub const DESTINATION_TOPIC: &'static str = "rfq.dlq.destination.topic";
+    /// For an answer that could not be delivered: the partition it was for.
+    pub const DESTINATION_PARTITION: &'static str = "rfq.dlq.destination.partition";
+}
+
+/// Most bytes of the original value a dead letter carries: well under the
+/// 1 MiB a broker accepts by default (`message.max.bytes`), leaving room
+/// for the key and the headers, so that the dead letter of a record the
+/// broker accepted is accepted too.
+pub const MAX_COPIED_VALUE: usize = 64 * 1024;
+
+/// Most bytes of the original key a dead letter carries. Our keys are
+/// regions, ids and correlation ids: a longer key is not one of ours.
+pub const MAX_COPIED_KEY: usize = 4 * 1024;
+
+/// Most bytes of a reason written into the headers and the log. Reasons
+/// may quote the record (an invalid id, say), which may be large.
+pub const MAX_REASON: usize = 2 * 1024;
+
+/// Why a record is dead-lettered: the `kind` label of
+/// `rfq_dead_letters_total` and the [`DeadLetterHeaders::KIND`] header. A
+/// small fixed set, so the metric has a bounded number of series; the
+/// details are in the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeadLetterKind {
+    /// Not one of our records: bad framing, unknown writer schema, invalid
+    /// Avro (a truncated record included) or invalid content.
+    Decode,
+    /// One of our record types, on a topic where it does not belong.
+    UnexpectedType,
+    /// No key, on a topic whose records need one (the requests topic: the
+    /// region).
+    NoKey,
+    /// A key that is not text, on a topic whose keys are.
+    BadKey,
+    /// A record in a partition other than the one it belongs to.
+    WrongPartition,
+    /// An answer for an RFQ that does not exist.
+    UnknownRfq,
+    /// An answer from a provider the RFQ was not addressed to.
+    NotAddressed,
+    /// An answer that could not be delivered to its RFQ's return address
+    /// before the RFQ's deadline.
+    Undeliverable,
+    /// An answer that could not be encoded.
+    Unencodable,
+}
+
+impl DeadLetterKind {
+    /// Every kind.
+    pub const ALL: [DeadLetterKind; 9] = [
+        DeadLetterKind::Decode,
+        DeadLetterKind::UnexpectedType,
+        DeadLetterKind::NoKey,
+        DeadLetterKind::BadKey,
+        DeadLetterKind::WrongPartition,
+        DeadLetterKind::UnknownRfq,
+        DeadLetterKind::NotAddressed,
+        DeadLetterKind::Undeliverable,
+        DeadLetterKind::Unencodable,
+    ];
+
+    /// The label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterKind::Decode => "decode",
+            DeadLetterKind::UnexpectedType => "unexpected-type",
+            DeadLetterKind::NoKey => "no-key",
+            DeadLetterKind::BadKey => "bad-key",
+            DeadLetterKind::WrongPartition => "wrong-partition",
+            DeadLetterKind::UnknownRfq => "unknown-rfq",
+            DeadLetterKind::NotAddressed => "not-addressed",
+            DeadLetterKind::Undeliverable => "undeliverable",
+            DeadLetterKind::Unencodable => "unencodable",
+        }
+    }
+}
+
+impl std::fmt::Display for DeadLetterKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -31,6 +135,125 @@ static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
         &["component", "kind"],
     )
 });
+
+/// Where the record that could not be used was read (or, for an answer
+/// that could not be delivered, the RFQ record it answers).
+#[derive(Debug, Clone, Copy)]
+pub struct DeadLetterSource<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+}
+
+/// A record to dead-letter, with everything the dead letter says about it.
+#[derive(Debug, Clone, Copy)]
+pub struct DeadLetter<'a> {
+    /// The record's key.
+    pub key: Option<&'a [u8]>,
+    /// The record's value.
+    pub value: Option<&'a [u8]>,
+    /// Where it was read.
+    pub source: DeadLetterSource<'a>,
+    /// For an answer that could not be delivered: the topic and partition
+    /// it was for.
+    pub destination: Option<(&'a str, i32)>,
+    /// The kind of reason.
+    pub kind: DeadLetterKind,
+    /// Why.
+    pub reason: &'a str,
+}
+
+impl<'a> DeadLetter<'a> {
+    /// The dead letter of a record read from Kafka.
+    pub fn of(message: &'a BorrowedMessage<'_>, kind: DeadLetterKind, reason: &'a str) -> Self {
+        DeadLetter {
+            key: message.key(),
+            value: message.payload(),
+            source: DeadLetterSource {
+                topic: message.topic(),
+                partition: message.partition(),
+                offset: message.offset(),
+            },
+            destination: None,
+            kind,
+            reason,
+        }
+    }
+}
+
+/// How much of the original a dead letter holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CopyMode {
+    /// Key and value as they were.
+    Whole,
+    /// The first bytes of each.
+    Truncated,
+    /// Neither: the headers refer to the original.
+    Reference,
+}
+
+impl CopyMode {
+    fn of(letter: &DeadLetter<'_>) -> CopyMode {
+        let long = |bytes: Option<&[u8]>, max: usize| bytes.is_some_and(|b| b.len() > max);
+        if long(letter.value, MAX_COPIED_VALUE) || long(letter.key, MAX_COPIED_KEY) {
+            CopyMode::Truncated
+        } else {
+            CopyMode::Whole
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CopyMode::Whole => "whole",
+            CopyMode::Truncated => "truncated",
+            CopyMode::Reference => "reference",
+        }
+    }
+
+    /// The key and value to write.
+    fn apply<'a>(self, letter: &DeadLetter<'a>) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
+        let cut = |bytes: Option<&'a [u8]>, max: usize| bytes.map(|b| b.get(..max).unwrap_or(b));
+        match self {
+            CopyMode::Whole => (letter.key, letter.value),
+            CopyMode::Truncated => (
+                cut(letter.key, MAX_COPIED_KEY),
+                cut(letter.value, MAX_COPIED_VALUE),
+            ),
+            CopyMode::Reference => (None, None),
+        }
+    }
+}
+
+/// Whether the broker (or the client, checking before sending) refused
+/// this record for what it is (its size, its form), so that sending it
+/// again cannot succeed, as opposed to a failure of the moment.
+fn refused_for_good(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::MessageBatchTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidRecord
+        )
+    )
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary and marked.
+pub fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len()).into()
+}
 
 /// Sends records that cannot be used to the dead-letter topic, with the
 /// reason, and counts them.
@@ -54,61 +277,201 @@ impl DeadLetters {
         }
     }
 
-    /// Sends `message` with `reason`; `kind` is a short label for the metric
-    /// (e.g. `decode`, `unknown-rfq`). Returns once the broker acknowledged,
-    /// so the caller may then store the source offset.
+    /// Sends `message` with `reason`; see [`DeadLetters::send_letter`].
     pub async fn send(
         &self,
         message: &BorrowedMessage<'_>,
-        kind: &'static str,
+        kind: DeadLetterKind,
         reason: &str,
     ) -> anyhow::Result<()> {
-        let partition = message.partition().to_string();
-        let offset = message.offset().to_string();
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: DeadLetterHeaders::REASON,
-                value: Some(reason),
-            })
-            .insert(Header {
-                key: DeadLetterHeaders::COMPONENT,
-                value: Some(self.component),
-            })
-            .insert(Header {
-                key: DeadLetterHeaders::TOPIC,
-                value: Some(message.topic()),
-            })
-            .insert(Header {
-                key: DeadLetterHeaders::PARTITION,
-                value: Some(&partition),
-            })
-            .insert(Header {
-                key: DeadLetterHeaders::OFFSET,
-                value: Some(&offset),
+        self.send_letter(DeadLetter::of(message, kind, reason))
+            .await
+    }
+
+    /// Sends a dead letter and returns once the broker acknowledged it, so
+    /// the caller may then store the source offset.
+    ///
+    /// A record too large to copy whole is cut (see [`DeadLetterHeaders`]);
+    /// if the broker refuses the dead letter itself for good (too large
+    /// still, say), a reference to the original is sent instead. An error
+    /// is returned only when the dead-letter topic cannot be written at all
+    /// (the broker unreachable, say): the caller retries or stops, and the
+    /// record is not lost.
+    pub async fn send_letter(&self, letter: DeadLetter<'_>) -> anyhow::Result<()> {
+        let reason = bounded(letter.reason, MAX_REASON);
+        let mut copy = CopyMode::of(&letter);
+        if let Err(error) = self.produce(&letter, &reason, copy, None).await {
+            if !refused_for_good(&error) {
+                anyhow::bail!("dead-lettering to {}: {error}", self.topic);
+            }
+            tracing::warn!(
+                component = self.component,
+                %error,
+                "the dead-letter topic refused a copy of the record; sending a reference to it"
+            );
+            copy = CopyMode::Reference;
+            let refused = error.to_string();
+            self.produce(&letter, &reason, copy, Some(&refused))
+                .await
+                .map_err(|error| {
+                    anyhow::anyhow!("dead-lettering a reference to {}: {error}", self.topic)
+                })?;
+        }
+        DEAD_LETTERS
+            .with_label_values(&[self.component, letter.kind.as_str()])
+            .inc();
+        tracing::warn!(
+            component = self.component,
+            kind = letter.kind.as_str(),
+            topic = letter.source.topic,
+            partition = letter.source.partition,
+            offset = letter.source.offset,
+            size = letter.value.map_or(0, <[u8]>::len),
+            copy = copy.as_str(),
+            reason = %reason,
+            "record sent to the dead-letter topic"
+        );
+        Ok(())
+    }
+
+    async fn produce(
+        &self,
+        letter: &DeadLetter<'_>,
+        reason: &str,
+        copy: CopyMode,
+        refused: Option<&str>,
+    ) -> Result<(), KafkaError> {
+        let partition = letter.source.partition.to_string();
+        let offset = letter.source.offset.to_string();
+        let size = letter.value.map_or(0, <[u8]>::len).to_string();
+        let key_size = letter.key.map_or(0, <[u8]>::len).to_string();
+        let mut headers = OwnedHeaders::new();
+        let fields = [
+            (DeadLetterHeaders::REASON, reason),
+            (DeadLetterHeaders::KIND, letter.kind.as_str()),
+            (DeadLetterHeaders::COMPONENT, self.component),
+            (DeadLetterHeaders::TOPIC, letter.source.topic),
+            (DeadLetterHeaders::PARTITION, &partition),
+            (DeadLetterHeaders::OFFSET, &offset),
+            (DeadLetterHeaders::SIZE, &size),
+            (DeadLetterHeaders::KEY_SIZE, &key_size),
+            (DeadLetterHeaders::COPY, copy.as_str()),
+        ];
+        for (key, value) in fields {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
             });
+        }
+        if let Some(refused) = refused {
+            headers = headers.insert(Header {
+                key: DeadLetterHeaders::REFUSED,
+                value: Some(bounded(refused, MAX_REASON).as_ref()),
+            });
+        }
+        if let Some((topic, partition)) = letter.destination {
+            headers = headers
+                .insert(Header {
+                    key: DeadLetterHeaders::DESTINATION_TOPIC,
+                    value: Some(bounded(topic, MAX_REASON).as_ref()),
+                })
+                .insert(Header {
+                    key: DeadLetterHeaders::DESTINATION_PARTITION,
+                    value: Some(&partition.to_string()),
+                });
+        }
+        let (key, value) = copy.apply(letter);
         let mut record: FutureRecord<'_, [u8], [u8]> =
             FutureRecord::to(&self.topic).headers(headers);
-        if let Some(key) = message.key() {
+        if let Some(key) = key {
             record = record.key(key);
         }
-        if let Some(payload) = message.payload() {
-            record = record.payload(payload);
+        if let Some(value) = value {
+            record = record.payload(value);
         }
         self.producer
             .send(record, DELIVERY_TIMEOUT)
             .await
-            .map_err(|(error, _)| anyhow::anyhow!("dead-lettering to {}: {error}", self.topic))?;
-        DEAD_LETTERS
-            .with_label_values(&[self.component, kind])
-            .inc();
-        tracing::warn!(
-            component = self.component,
-            topic = message.topic(),
-            partition = message.partition(),
-            offset = message.offset(),
-            reason,
-            "record sent to the dead-letter topic"
+            .map(|_| ())
+            .map_err(|(error, _)| error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter<'a>(key: Option<&'a [u8]>, value: Option<&'a [u8]>) -> DeadLetter<'a> {
+        DeadLetter {
+            key,
+            value,
+            source: DeadLetterSource {
+                topic: "t",
+                partition: 0,
+                offset: 7,
+            },
+            destination: None,
+            kind: DeadLetterKind::Decode,
+            reason: "r",
+        }
+    }
+
+    #[test]
+    fn small_records_are_copied_whole_and_large_ones_cut() {
+        let small = vec![1_u8; MAX_COPIED_VALUE];
+        let whole = letter(Some(b"k"), Some(&small));
+        assert_eq!(CopyMode::of(&whole), CopyMode::Whole);
+        assert_eq!(
+            CopyMode::Whole.apply(&whole),
+            (Some(&b"k"[..]), Some(&small[..]))
         );
-        Ok(())
+
+        let large = vec![2_u8; 1_000_000];
+        let cut = letter(Some(b"k"), Some(&large));
+        assert_eq!(CopyMode::of(&cut), CopyMode::Truncated);
+        let (key, value) = CopyMode::Truncated.apply(&cut);
+        assert_eq!(key, Some(&b"k"[..]));
+        assert_eq!(value.map(<[u8]>::len), Some(MAX_COPIED_VALUE));
+
+        let long_key = vec![3_u8; MAX_COPIED_KEY + 1];
+        let cut = letter(Some(&long_key), None);
+        assert_eq!(CopyMode::of(&cut), CopyMode::Truncated);
+        let (key, value) = CopyMode::Truncated.apply(&cut);
+        assert_eq!(key.map(<[u8]>::len), Some(MAX_COPIED_KEY));
+        assert_eq!(value, None);
+
+        assert_eq!(CopyMode::Reference.apply(&cut), (None, None));
+        assert_eq!(CopyMode::of(&letter(None, None)), CopyMode::Whole);
+    }
+
+    #[test]
+    fn size_refusals_are_told_from_failures_of_the_moment() {
+        let refused = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        assert!(refused_for_good(&refused));
+        let down = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
+        assert!(!refused_for_good(&down));
+        let transport = KafkaError::MessageProduction(RDKafkaErrorCode::BrokerTransportFailure);
+        assert!(!refused_for_good(&transport));
+    }
+
+    #[test]
+    fn reasons_are_bounded_at_a_character_boundary() {
+        assert_eq!(bounded("short", 10), "short");
+        let long = "é".repeat(5_000);
+        let cut = bounded(&long, MAX_REASON);
+        assert!(cut.len() <= MAX_REASON + 32, "{}", cut.len());
+        assert!(cut.ends_with("(10000 bytes)"), "{cut}");
+    }
+
+    #[test]
+    fn kinds_are_a_small_set_of_distinct_labels() {
+        let labels: std::collections::HashSet<_> =
+            DeadLetterKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(labels.len(), DeadLetterKind::ALL.len());
+        assert!(
+            labels
+                .iter()
+                .all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        );
     }
 }

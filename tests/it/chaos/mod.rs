@@ -473,18 +473,18 @@ async fn watch(
             .map(|(index, (id, _))| (index, *id))
             .collect();
         let polled: Vec<(usize, bool)> = futures::stream::iter(due)
-        .map(|(index, id)| async move {
-            let status = client
-                .get(format!("{api}/rfqs/{id}"))
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0);
-            (index, status == 303)
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
+            .map(|(index, id)| async move {
+                let status = client
+                    .get(format!("{api}/rfqs/{id}"))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0);
+                (index, status == 303)
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
         let seen_at = chrono::Utc::now();
         let mut closed: Vec<usize> = polled
             .into_iter()
