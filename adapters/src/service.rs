@@ -19,7 +19,7 @@ use rfq_core::{
     Outcome, ProviderStatus, Response, Rfq,
     kafka::{
         DELIVERY_TIMEOUT, DeadLetter, DeadLetterKind, DeadLetterSource, DeadLetters, OffsetTracker,
-        close_consumer,
+        close_consumer, on_consumer_error,
     },
 };
 use std::time::Duration;
@@ -144,7 +144,13 @@ impl Adapter {
                     }
                 }
                 message = consumer.recv() => {
-                    let message = message.context("reading the requests topic")?;
+                    let message = match message {
+                        Ok(message) => message,
+                        Err(error) => {
+                            on_consumer_error(error, &self.settings.topics.requests_topic).await?;
+                            continue;
+                        }
+                    };
                     self.tracker.begin(message.topic(), message.partition(), message.offset());
                     if self.on_message(&message).await? {
                         // Nothing in flight for it: done now.

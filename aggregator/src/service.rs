@@ -17,7 +17,7 @@ use rdkafka::{
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     DeadlineTick,
-    kafka::{Assigned, DELIVERY_TIMEOUT, DeadLetters, close_consumer},
+    kafka::{Assigned, DELIVERY_TIMEOUT, DeadLetters, close_consumer, on_consumer_error},
 };
 use rfq_store::{Effect, Store};
 use std::{
@@ -187,7 +187,13 @@ impl Aggregator {
                 Some(event) = events.recv() => self.on_assignment(event).await?,
                 _ = timer => self.write_ticks().await,
                 message = consumer.recv() => {
-                    let first = message.context("reading the quotes topic")?;
+                    let first = match message {
+                        Ok(message) => message,
+                        Err(error) => {
+                            on_consumer_error(error, &self.settings.topics.quotes_topic).await?;
+                            continue;
+                        }
+                    };
                     let mut batch = vec![first];
                     while batch.len() < self.settings.max_batch {
                         match consumer.recv().now_or_never() {

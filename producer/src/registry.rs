@@ -16,7 +16,7 @@ use rdkafka::{
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     ProviderHeartbeat, ProviderId, Region,
-    kafka::{DeadLetterKind, DeadLetters, KafkaSettings},
+    kafka::{DeadLetterKind, DeadLetters, KafkaSettings, on_consumer_error},
 };
 use std::{
     collections::{BTreeSet, HashMap},
@@ -169,7 +169,13 @@ async fn read(
     loop {
         let message = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            message = consumer.recv() => message.context("reading the providers topic")?,
+            message = consumer.recv() => match message {
+                Ok(message) => message,
+                Err(error) => {
+                    on_consumer_error(error, topic).await?;
+                    continue;
+                }
+            },
         };
         let payload = message.payload().unwrap_or_default();
         match codec.decode(topic, payload).await {

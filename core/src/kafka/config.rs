@@ -134,6 +134,29 @@ impl KafkaSettings {
     }
 }
 
+/// Decides what an error from a consumer's `recv` means: librdkafka
+/// reports most consumer errors (a topic not there yet, a broker gone for a
+/// moment, a partition being moved) and recovers from them by itself, so
+/// they are logged and the loop goes on; only what librdkafka calls fatal
+/// stops the component (an `Err` with the reason, so it exits non-zero).
+pub async fn on_consumer_error(
+    error: rdkafka::error::KafkaError,
+    topic: &str,
+) -> anyhow::Result<()> {
+    use rdkafka::error::KafkaError;
+    match error {
+        KafkaError::MessageConsumptionFatal(code) => {
+            anyhow::bail!("reading {topic}: fatal consumer error: {code}")
+        }
+        error => {
+            tracing::warn!(%error, topic, "reading (librdkafka retries by itself)");
+            // Not a busy loop while the condition lasts.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            Ok(())
+        }
+    }
+}
+
 /// Commits the stored offsets synchronously, leaves the group and closes
 /// the consumer, off the async runtime (librdkafka blocks while it talks to
 /// the broker).

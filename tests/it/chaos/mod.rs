@@ -457,7 +457,7 @@ async fn watch(
         if finished && pending.is_empty() {
             return longest.to_std().unwrap_or_default();
         }
-        let give_up = *give_up.get_or_insert_with(|| Instant::now() + Duration::from_secs(600));
+        let give_up = *give_up.get_or_insert_with(|| Instant::now() + Duration::from_secs(120));
         assert!(
             !finished || Instant::now() < give_up,
             "{} RFQs still open, e.g. {}",
