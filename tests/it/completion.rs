@@ -76,10 +76,36 @@ async fn each_rule_closes_the_rfq_and_the_result_names_it(broker: TestBroker) {
         "everything until the deadline"
     );
 
-    // Answers after an early close are kept as late, never counted.
-    for early in [first, quorum, cheap_enough] {
+    // Answers after an early close are kept as late, never counted: every
+    // unicorn quotes, so each one unanswered at the close answers late.
+    for (early, location) in [
+        (first, &locations[1]),
+        (quorum, &locations[2]),
+        (cheap_enough, &locations[3]),
+    ] {
         let shown = count(early, "quotes") + count(early, "declines") + count(early, "unanswered");
         assert_eq!(shown, 4, "every addressed provider appears once: {early}");
+        let unanswered = count(early, "unanswered");
+        assert!(unanswered > 0, "closed early: {early}");
+        let give_up = tokio::time::Instant::now() + within;
+        let later = loop {
+            let later = t.result(&format!("{location}/result")).await;
+            if count(&later, "late") == unanswered {
+                break later;
+            }
+            assert!(
+                tokio::time::Instant::now() < give_up,
+                "late answers not kept: {later}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        for list in ["quotes", "declines", "unanswered"] {
+            assert_eq!(
+                later[list], early[list],
+                "a late answer changes nothing: {later}"
+            );
+        }
+        assert_eq!(later["closed-by"], early["closed-by"]);
     }
     t.stop().await;
 }

@@ -124,10 +124,15 @@ async fn an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quote
     assert_eq!(accepted["providers-addressed"], 0);
     // While open, the result is not there yet: 409 with the eta.
     let early = t.get(&format!("{location}/result")).await;
-    if early.status() == 409 {
-        assert_eq!(early.headers()["content-type"], "application/problem+json");
-        let problem: serde_json::Value = early.json().await.unwrap();
-        assert_eq!(problem["eta"], accepted["eta"]);
+    match early.status().as_u16() {
+        409 => {
+            assert_eq!(early.headers()["content-type"], "application/problem+json");
+            let problem: serde_json::Value = early.json().await.unwrap();
+            assert_eq!(problem["eta"], accepted["eta"]);
+        }
+        // Only on a machine so slow that the 2 s deadline passed already.
+        200 => assert_eq!(t.get(&location).await.status(), 303, "a result while open"),
+        other => panic!("GET result while open answered {other}"),
     }
     let result = t.closed_result(&location, Duration::from_secs(30)).await;
     assert_eq!(result["closed-by"], "deadline");
