@@ -92,7 +92,21 @@ async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome(brok
         .iter()
         .map(|u| u.id.as_str().to_owned())
         .collect();
+    let _counting = COUNTING.lock().await;
     let t = TestPipeline::start(&broker, dir.path(), vec![adapter("quiet", silent)]).await;
+    let verdict =
+        |verdict: &str| format!(r#"rfq_aggregator_responses_total{{verdict="{verdict}"}}"#);
+    let mut before = std::collections::BTreeMap::new();
+    for name in [
+        "accepted",
+        "duplicate",
+        "late",
+        "not-addressed",
+        "unknown-rfq",
+        "wrong-partition",
+    ] {
+        before.insert(name, t.metric(&verdict(name)).await);
+    }
     let brokers = t.brokers();
     let partner = Partner::new(&brokers, &t.topics.quotes_topic);
 
@@ -183,20 +197,17 @@ async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome(brok
     assert!(reasons[0].contains("belong in partition"), "{reasons:?}");
     assert!(reasons[1].starts_with("no RFQ with id"), "{reasons:?}");
     assert!(reasons[2].contains("not addressed"), "{reasons:?}");
-    let metrics = t.get("/metrics").await.text().await.unwrap();
-    for verdict in [
-        "duplicate",
-        "late",
-        "not-addressed",
-        "unknown-rfq",
-        "wrong-partition",
+    // Each answer counted once, under its verdict.
+    for (name, answers) in [
+        ("accepted", 1.0),
+        ("duplicate", 2.0),
+        ("late", 1.0),
+        ("not-addressed", 1.0),
+        ("unknown-rfq", 1.0),
+        ("wrong-partition", 1.0),
     ] {
-        assert!(
-            metrics.contains(&format!(
-                r#"rfq_aggregator_responses_total{{verdict="{verdict}"}}"#
-            )),
-            "{verdict} is counted"
-        );
+        t.assert_metric(&verdict(name), before[name] + answers)
+            .await;
     }
     t.stop().await;
 }

@@ -15,7 +15,10 @@ async fn the_producer_refuses_past_the_open_limit_and_recovers(broker: TestBroke
         true,
     );
     settings.max_open_rfqs = 2;
+    let _counting = COUNTING.lock().await;
     let t = TestPipeline::start_with(settings).await;
+    let overloaded = r#"rfq_producer_submissions_total{outcome="overloaded"}"#;
+    let overloaded_before = t.metric(overloaded).await;
     let (first, _) = t.submit(BERLIN, 2).await;
     t.submit(BERLIN, 2).await;
 
@@ -38,19 +41,22 @@ async fn the_producer_refuses_past_the_open_limit_and_recovers(broker: TestBroke
     // Both close at their deadline (their unicorns are silent); then there is room again.
     t.poll_until_closed(&first, Duration::from_secs(15)).await;
     let give_up = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut refusals = 1.0;
     loop {
         let response = t.post_raw(body.to_string(), "application/json").await;
         if response.status() == 202 {
             break;
         }
         assert_eq!(response.status(), 503);
+        refusals += 1.0;
         assert!(
             tokio::time::Instant::now() < give_up,
             "never admitted again"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let metrics = t.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains(r#"rfq_producer_submissions_total{outcome="overloaded"}"#));
+    // Every 503 is counted, nothing else is.
+    t.assert_metric(overloaded, overloaded_before + refusals)
+        .await;
     t.stop().await;
 }

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 /// The dead-letter counter is process-wide and the tests of this binary
 /// run in parallel: the tests here that count dead letters take turns.
-static COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 on_both_brokers!(undecodable_and_unknown_answers_are_dead_lettered_with_a_reason);
 async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason(broker: TestBroker) {
@@ -25,6 +24,7 @@ async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason(broker:
     )
     .await;
     let brokers = t.brokers();
+    let decoded_before = dead_letters(&t, "aggregator", "decode").await;
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .create()
@@ -72,49 +72,28 @@ async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason(broker:
     let (location, _) = t.submit(BERLIN, 30).await;
     let result = t.closed_result(&location, Duration::from_secs(30)).await;
     assert_eq!(result["closed-by"], "all-answered");
-    let metrics = t.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains(r#"rfq_dead_letters_total{component="aggregator",kind="decode"}"#),
-        "dead letters are counted"
-    );
+    assert_dead_letters(&t, "aggregator", "decode", decoded_before + 1).await;
     // librdkafka closes a consumer only once its messages are released.
     drop(message);
     rfq_core::kafka::close_consumer(consumer).await;
     t.stop().await;
 }
 
-/// The value of `rfq_dead_letters_total{component, kind}` in a scrape (0
-/// while the series does not exist yet).
-fn dead_letters_in(metrics: &str, component: &str, kind: &str) -> u64 {
-    let series = format!(r#"rfq_dead_letters_total{{component="{component}",kind="{kind}"}} "#);
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(&series))
-        .map_or(0, |value| value.trim().parse().unwrap())
+/// The series of `rfq_dead_letters_total{component, kind}`.
+fn dead_letter_series(component: &str, kind: &str) -> String {
+    format!(r#"rfq_dead_letters_total{{component="{component}",kind="{kind}"}}"#)
 }
 
 /// `rfq_dead_letters_total{component, kind}` as `/metrics` serves it now.
 async fn dead_letters(t: &TestPipeline, component: &str, kind: &str) -> u64 {
-    let metrics = t.get("/metrics").await.text().await.unwrap();
-    dead_letters_in(&metrics, component, kind)
+    t.metric(&dead_letter_series(component, kind)).await as u64
 }
 
-/// Polls `/metrics` until the counter reached `expected` (it is counted
-/// right after the broker acknowledged the dead letter, which an observer
-/// may read first), then checks it did not go beyond.
+/// Waits until `rfq_dead_letters_total{component, kind}` reached
+/// `expected`, then checks it did not go beyond.
 async fn assert_dead_letters(t: &TestPipeline, component: &str, kind: &str, expected: u64) {
-    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let counted = dead_letters(t, component, kind).await;
-        if counted >= expected || tokio::time::Instant::now() > give_up {
-            assert_eq!(
-                counted, expected,
-                "rfq_dead_letters_total{{component={component},kind={kind}}}"
-            );
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    t.assert_metric(&dead_letter_series(component, kind), expected as f64)
+        .await;
 }
 
 /// A header's value as text.

@@ -56,6 +56,11 @@ pub struct TestPipeline {
     pub topics: TopicSettings,
 }
 
+/// Held by the tests that assert counters by exact deltas: the registry is
+/// shared by every test of this binary (and both brokers' variants of a
+/// test run at once), so those take turns.
+pub static COUNTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The broker a test body runs against. Every pipeline test runs twice,
 /// as `…::on_embedded` and `…::on_kafka` (see [`on_both_brokers!`]).
 #[derive(Debug, Clone)]
@@ -291,6 +296,33 @@ impl TestPipeline {
     pub async fn closed_result(&self, location: &str, within: Duration) -> Value {
         let result_location = self.poll_until_closed(location, within).await;
         self.result(&result_location).await
+    }
+
+    /// The value of one metric series as `/metrics` serves it now, e.g.
+    /// `rfq_dead_letters_total{component="aggregator",kind="decode"}`
+    /// (labels in the order the registry prints them); 0 if absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let scrape = self.get("/metrics").await.text().await.unwrap();
+        let prefix = format!("{series} ");
+        scrape
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .map_or(0.0, |value| value.trim().parse().unwrap())
+    }
+
+    /// Polls `series` until it reached `expected` (counters move right
+    /// after the effect a test observes, so they may lag it), then checks
+    /// it did not go beyond.
+    pub async fn assert_metric(&self, series: &str, expected: f64) {
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let value = self.metric(series).await;
+            if value >= expected || tokio::time::Instant::now() > give_up {
+                assert_eq!(value, expected, "{series}");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Reads a closed RFQ's result.
