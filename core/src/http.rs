@@ -18,7 +18,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let router = router
-        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such resource") })
+        .fallback(crate::problem::not_found)
         .method_not_allowed_fallback(|| async {
             Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -22,8 +22,13 @@ pub struct ProducerSettings {
     #[arg(long, env = "RFQ_DEFAULT_DEADLINE_SECONDS", default_value_t = 300)]
     pub default_deadline_seconds: u32,
 
-    /// Longest deadline a customer may ask for.
-    #[arg(long, env = "RFQ_MAX_DEADLINE_SECONDS", default_value_t = 3600)]
+    /// Longest deadline a customer may ask for, in seconds (at most a day).
+    #[arg(
+        long,
+        env = "RFQ_MAX_DEADLINE_SECONDS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(rfq_core::MAX_DEADLINE_SECONDS))
+    )]
     pub max_deadline_seconds: u32,
 
     /// Most RFQs open at once, pipeline-wide; beyond it `POST /rfqs` answers

@@ -80,8 +80,13 @@ pub struct UpArgs {
     /// Deadline of RFQs that set none, in seconds.
     #[arg(long, env = "RFQ_DEFAULT_DEADLINE_SECONDS", default_value_t = 300)]
     pub default_deadline_seconds: u32,
-    /// Longest deadline a customer may ask for, in seconds.
-    #[arg(long, env = "RFQ_MAX_DEADLINE_SECONDS", default_value_t = 3600)]
+    /// Longest deadline a customer may ask for, in seconds (at most a day).
+    #[arg(
+        long,
+        env = "RFQ_MAX_DEADLINE_SECONDS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(rfq_core::MAX_DEADLINE_SECONDS))
+    )]
     pub max_deadline_seconds: u32,
     /// Base URL of links in responses (default: from the Host header).
     #[arg(long, env = "RFQ_PUBLIC_URL")]

@@ -21,7 +21,7 @@ pub use ids::{CorrelationId, CustomerId, ProviderId};
 pub use price::{Currency, Price};
 pub use region::{Region, RegionPrecision};
 pub use response::{Outcome, Response};
-pub use rfq::{DeadlineTick, ReturnAddress, Rfq};
+pub use rfq::{DeadlineTick, MAX_DEADLINE_SECONDS, ReturnAddress, Rfq};
 
 /// Why a value from outside the process was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

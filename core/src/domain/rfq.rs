@@ -2,6 +2,11 @@ use super::{Completion, CorrelationId, CustomerId, GeoPoint, ProviderId, Region}
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
+/// The longest deadline an RFQ may have, in seconds (a day): what the
+/// producer's `--max-deadline-seconds` may be set to at most, and what the
+/// ScyllaDB store keeps answers beyond their RFQ's retention for.
+pub const MAX_DEADLINE_SECONDS: u32 = 86_400;
+
 /// Where the answers to an RFQ must go (the return-address pattern): a topic
 /// and the partition of it that the RFQ's aggregator owns. Naming the
 /// partition keeps every answer behind the RFQ's own copy in that partition,

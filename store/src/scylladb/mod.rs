@@ -20,7 +20,8 @@
 //!
 //! Retention: rows carry a TTL of what is left until the RFQ's deadline plus
 //! `--scylla-retention-days`; answers keep one more day (a deadline is at
-//! most a day). Requests in flight are bounded by a semaphore.
+//! most a day: `rfq_core::MAX_DEADLINE_SECONDS`, enforced on the producer's
+//! `--max-deadline-seconds`). Requests in flight are bounded by a semaphore.
 
 mod config;
 mod rows;
@@ -41,9 +42,10 @@ use scylla::{
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// Answers are kept this much longer than their RFQ's retention (the
-/// longest deadline an RFQ should have).
-const ANSWER_SLACK: Duration = Duration::from_secs(24 * 3600);
+/// Answers are kept this much longer than their RFQ's retention: the
+/// longest deadline an RFQ can have (the producer refuses a longer
+/// `--max-deadline-seconds`), so an answer never expires before its RFQ.
+const ANSWER_SLACK: Duration = Duration::from_secs(rfq_core::MAX_DEADLINE_SECONDS as u64);
 
 fn backend(error: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(error.to_string())
