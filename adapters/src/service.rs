@@ -132,9 +132,11 @@ impl Adapter {
                 biased;
                 _ = shutdown.cancelled() => return Ok(()),
                 Some(joined) = self.answering.join_next() => {
-                    if let Ok((partition, offset)) = joined {
-                        self.complete(consumer, partition, offset);
-                    }
+                    // A panicked answer task is a bug of ours; its record's
+                    // offset could never be stored: stop, with the reason.
+                    let (partition, offset) =
+                        joined.context("an answer task failed; its RFQ will be redelivered")?;
+                    self.complete(consumer, partition, offset);
                 }
                 _ = heartbeat.tick() => {
                     let topic = &self.settings.topics.providers_topic;
@@ -209,6 +211,17 @@ impl Adapter {
                     .await;
             }
         };
+        if rfq.return_address.topic != self.settings.topics.quotes_topic {
+            // Answers go to our quotes topic only: an RFQ naming another
+            // topic (the providers topic, say) is not one of ours.
+            let reason = format!(
+                "RFQ {} names {} as its return address, not {}",
+                rfq.id, rfq.return_address.topic, self.settings.topics.quotes_topic
+            );
+            return self
+                .dead_letter(message, DeadLetterKind::WrongPartition, &reason)
+                .await;
+        }
         if rfq.deadline <= Utc::now() {
             RFQS.with_label_values(&[name, "expired"]).inc();
             return Ok(true);
@@ -288,8 +301,9 @@ impl Adapter {
         }
         let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
             while let Some(joined) = self.answering.join_next().await {
-                if let Ok((partition, offset)) = joined {
-                    self.complete(consumer, partition, offset);
+                match joined {
+                    Ok((partition, offset)) => self.complete(consumer, partition, offset),
+                    Err(error) => tracing::error!(%error, "an answer task failed while draining"),
                 }
             }
         })

@@ -43,8 +43,12 @@ impl Aggregator {
             // The producer writes an RFQ's copy into the partition its
             // return address names, which owns it. One found elsewhere would
             // be kept open by an aggregator that never reads its deadline
-            // markers (they go to the named partition): refuse it.
-            Record::Rfq(rfq) if rfq.return_address.partition != message.partition() => {
+            // markers (they go to the named partition): refuse it. So is
+            // one naming another topic: its answers would never come here.
+            Record::Rfq(rfq)
+                if rfq.return_address.partition != message.partition()
+                    || rfq.return_address.topic != message.topic() =>
+            {
                 let reason = format!(
                     "RFQ {} names partition {} of {} as its return address",
                     rfq.id, rfq.return_address.partition, rfq.return_address.topic

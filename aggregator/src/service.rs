@@ -198,7 +198,11 @@ impl Aggregator {
                     while batch.len() < self.settings.max_batch {
                         match consumer.recv().now_or_never() {
                             Some(Ok(message)) => batch.push(message),
-                            _ => break,
+                            Some(Err(error)) => {
+                                on_consumer_error(error, &self.settings.topics.quotes_topic).await?;
+                                break;
+                            }
+                            None => break,
                         }
                     }
                     // Assignments reported while these were fetched come first:

@@ -10,13 +10,15 @@
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use rdkafka::{
-    Message, Offset, TopicPartitionList,
-    consumer::{Consumer, DefaultConsumerContext, StreamConsumer},
+    Message, Offset,
+    consumer::{DefaultConsumerContext, StreamConsumer},
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     ProviderHeartbeat, ProviderId, Region,
-    kafka::{DeadLetterKind, DeadLetters, KafkaSettings, on_consumer_error},
+    kafka::{
+        DeadLetterKind, DeadLetters, KafkaSettings, assign_every_partition, on_consumer_error,
+    },
 };
 use std::{
     collections::{BTreeSet, HashMap},
@@ -115,11 +117,12 @@ pub async fn follow(
     dead_letters: DeadLetters,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let group = kafka.group("rfq-producer-registry");
     let consumer: StreamConsumer = kafka
         .client_config(
             "rfq-producer-registry",
             &[
-                ("group.id", "rfq-producer-registry"),
+                ("group.id", &group),
                 ("enable.auto.commit", "false"),
                 ("enable.partition.eof", "false"),
             ],
@@ -130,16 +133,9 @@ pub async fn follow(
     let consumer = tokio::task::spawn_blocking({
         let topic = topic.clone();
         move || -> anyhow::Result<StreamConsumer> {
-            let metadata = consumer
-                .fetch_metadata(Some(&topic), Duration::from_secs(10))
-                .with_context(|| format!("reading metadata of {topic}"))?;
-            let mut assignment = TopicPartitionList::new();
-            for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-                assignment.add_partition_offset(&topic, partition.id(), Offset::Beginning)?;
-            }
-            consumer
-                .assign(&assignment)
-                .context("assigning the providers topic")?;
+            // The whole log, every time: the registry is the latest heartbeat
+            // of every provider.
+            assign_every_partition(&consumer, &topic, Offset::Beginning)?;
             Ok(consumer)
         }
     })

@@ -10,8 +10,9 @@ use rdkafka::{
 use rfq_core::kafka::DeadLetterHeaders;
 use std::time::Duration;
 
-/// The dead-letter counter is process-wide and the tests of this binary
-/// run in parallel: the tests here that count dead letters take turns.
+// The dead-letter counter is process-wide and the tests of this binary run
+// in parallel: the tests here that count dead letters take turns
+// (`COUNTING`).
 
 on_both_brokers!(undecodable_and_unknown_answers_are_dead_lettered_with_a_reason);
 async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason(broker: TestBroker) {

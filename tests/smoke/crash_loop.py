@@ -6,7 +6,7 @@ time submits two RFQs with a 5 s deadline (one in central Berlin, which the
 simulated unicorns serve, one in Munich, which nobody serves, so only its
 deadline can close it) and kills the whole process with SIGKILL one second
 later. Then starts it a fourth time and leaves it running: every one of the
-six RFQs must get exactly one result, within RECOVERY seconds of the later
+six RFQs must get its result (303, then 200 with its id), within RECOVERY seconds of the later
 of its deadline and the moment the pipeline was up again. (Issue 10: with
 the embedded broker's group protocol, most stayed open long past that.)
 

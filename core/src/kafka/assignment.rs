@@ -86,10 +86,20 @@ impl PartitionAssignment {
             PartitionAssignment::Group => false,
             PartitionAssignment::All => true,
             PartitionAssignment::Auto => {
-                let cluster = consumer.client().fetch_cluster_id(METADATA_TIMEOUT);
-                let embedded = cluster.as_deref() == Some(EMBEDDED_CLUSTER_ID);
+                // Not knowing is not "a real cluster": joining tansu's group
+                // by mistake is what this module exists to avoid.
+                let cluster = consumer
+                    .client()
+                    .fetch_cluster_id(METADATA_TIMEOUT)
+                    .with_context(|| {
+                        format!(
+                            "reading the cluster id (to choose the partition assignment) \
+                             within {METADATA_TIMEOUT:?}: is the broker up?"
+                        )
+                    })?;
+                let embedded = cluster == EMBEDDED_CLUSTER_ID;
                 tracing::info!(
-                    ?cluster,
+                    %cluster,
                     mode = if embedded { "all" } else { "group" },
                     topic,
                     "partition assignment"
@@ -103,30 +113,41 @@ impl PartitionAssignment {
                 .with_context(|| format!("subscribing to {topic}"))?;
             return Ok(Assigned::Group);
         }
-        let metadata = consumer
-            .fetch_metadata(Some(topic), METADATA_TIMEOUT)
-            .with_context(|| format!("reading the metadata of {topic}"))?;
-        let mut partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .filter(|t| t.name() == topic && t.error().is_none())
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        partitions.sort_unstable();
-        anyhow::ensure!(
-            !partitions.is_empty(),
-            "topic {topic} has no partitions (does it exist? `rfq migrate` creates it)"
-        );
-        let mut list = TopicPartitionList::new();
-        for partition in &partitions {
-            // Stored: resume from the group's committed offset, else
-            // `auto.offset.reset`.
-            list.add_partition_offset(topic, *partition, Offset::Stored)
-                .with_context(|| format!("assigning {topic}/{partition}"))?;
-        }
-        consumer
-            .assign(&list)
-            .with_context(|| format!("assigning every partition of {topic}"))?;
+        let partitions = assign_every_partition(consumer, topic, Offset::Stored)?;
         Ok(Assigned::Partitions(partitions))
     }
+}
+
+/// Assigns `consumer` every partition of `topic`, each starting at `start`
+/// (`Offset::Stored`: the group's committed offset; `Offset::Beginning`:
+/// the whole log). Blocks while librdkafka asks the broker. Returns the
+/// partitions; a topic that does not exist (or has none) is an error.
+pub fn assign_every_partition<C: ConsumerContext>(
+    consumer: &StreamConsumer<C>,
+    topic: &str,
+    start: Offset,
+) -> anyhow::Result<Vec<i32>> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), METADATA_TIMEOUT)
+        .with_context(|| format!("reading the metadata of {topic}"))?;
+    let mut partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    partitions.sort_unstable();
+    anyhow::ensure!(
+        !partitions.is_empty(),
+        "topic {topic} has no partitions (does it exist? `rfq migrate` creates it)"
+    );
+    let mut list = TopicPartitionList::new();
+    for partition in &partitions {
+        list.add_partition_offset(topic, *partition, start)
+            .with_context(|| format!("assigning {topic}/{partition}"))?;
+    }
+    consumer
+        .assign(&list)
+        .with_context(|| format!("assigning every partition of {topic}"))?;
+    Ok(partitions)
 }

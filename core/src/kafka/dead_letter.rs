@@ -79,7 +79,8 @@ pub enum DeadLetterKind {
     NoKey,
     /// A key that is not text, on a topic whose keys are.
     BadKey,
-    /// A record in a partition other than the one it belongs to.
+    /// A record in a partition other than the one it belongs to, or an RFQ
+    /// whose return address is not our quotes topic.
     WrongPartition,
     /// An answer for an RFQ that does not exist.
     UnknownRfq,

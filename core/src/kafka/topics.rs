@@ -142,6 +142,17 @@ pub async fn ensure_topics(kafka: &KafkaSettings, topics: &TopicSettings) -> any
         .client_config("rfq-admin", &[])
         .create()
         .context("creating the Kafka admin client")?;
+    anyhow::ensure!(
+        (1..=topics.replication_factor).contains(&topics.min_insync_replicas),
+        "--min-insync-replicas {} must be between 1 and --replication-factor {}: \
+         otherwise every acknowledged write (acks=all) fails",
+        topics.min_insync_replicas,
+        topics.replication_factor
+    );
+    anyhow::ensure!(
+        topics.retention_hours > 0,
+        "--topic-retention-hours must be at least 1"
+    );
     let wanted = topics.wanted();
     let new_topics: Vec<NewTopic<'_>> = wanted
         .iter()

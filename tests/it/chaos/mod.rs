@@ -87,7 +87,8 @@ struct Report {
     elapsed: Duration,
     all_closed_after: Duration,
     /// Longest time an RFQ was seen open after its deadline (an upper
-    /// bound: the watcher polls RFQs past their deadline every 200 ms).
+    /// bound: the watcher polls RFQs past their deadline every 200 ms; each
+    /// request is timed when it is sent).
     max_open_past_deadline: Duration,
     /// Longest time no aggregator process was running.
     longest_outage: Duration,
@@ -141,8 +142,10 @@ impl Scenario {
             aggregator_metrics: Vec::new(),
         };
         scenario.spawn_aggregator("aggregator-1");
-        // Two instances of adapter "alpha" (one consumer group: they share
-        // its partitions) and one "beta" in another region.
+        // Two instances of adapter "alpha" (one consumer group: on Kafka they
+        // share its partitions; on the embedded broker both read every
+        // partition and the aggregator drops the second answer) and one
+        // "beta" in another region.
         for (name, adapter, (lat, lon)) in [
             ("alpha-1", "alpha", PICKUPS[0]),
             ("alpha-2", "alpha", PICKUPS[0]),
@@ -474,28 +477,29 @@ async fn watch(
             .filter(|(_, (_, deadline))| *deadline <= now)
             .map(|(index, (id, _))| (index, *id))
             .collect();
-        let polled: Vec<(usize, bool)> = futures::stream::iter(due)
+        let polled: Vec<(usize, bool, chrono::DateTime<chrono::Utc>)> = futures::stream::iter(due)
             .map(|(index, id)| async move {
+                // The RFQ was open until (at most) this moment.
+                let asked_at = chrono::Utc::now();
                 let status = client
                     .get(format!("{api}/rfqs/{id}"))
                     .send()
                     .await
                     .map(|r| r.status().as_u16())
                     .unwrap_or(0);
-                (index, status == 303)
+                (index, status == 303, asked_at)
             })
             .buffer_unordered(16)
             .collect()
             .await;
-        let seen_at = chrono::Utc::now();
-        let mut closed: Vec<usize> = polled
+        let mut closed: Vec<(usize, chrono::DateTime<chrono::Utc>)> = polled
             .into_iter()
-            .filter_map(|(index, closed)| closed.then_some(index))
+            .filter_map(|(index, closed, asked_at)| closed.then_some((index, asked_at)))
             .collect();
-        closed.sort_unstable_by(|a, b| b.cmp(a));
-        for index in closed {
+        closed.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        for (index, asked_at) in closed {
             let (_, deadline) = pending.swap_remove(index);
-            longest = longest.max(seen_at - deadline);
+            longest = longest.max(asked_at - deadline);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
