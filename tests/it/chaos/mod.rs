@@ -496,7 +496,7 @@ async fn watch(
             .into_iter()
             .filter_map(|(index, closed, asked_at)| closed.then_some((index, asked_at)))
             .collect();
-        closed.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        closed.sort_unstable_by_key(|&(index, _)| std::cmp::Reverse(index));
         for (index, asked_at) in closed {
             let (_, deadline) = pending.swap_remove(index);
             longest = longest.max(asked_at - deadline);
