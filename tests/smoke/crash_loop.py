@@ -25,7 +25,7 @@ from outside_client import check, free_port, request, wait_for_http
 
 # How long after (deadline, restart) a result may take: the README's stated
 # recovery time of the embedded pipeline.
-RECOVERY = 8.0
+RECOVERY = 10.0
 CYCLES = 3
 
 
