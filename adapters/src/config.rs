@@ -1,20 +1,10 @@
-use rfq_core::{
-    Currency, GeoPoint, RegionPrecision,
-    kafka::{KafkaSettings, TopicSettings},
-};
+use rfq_core::{Currency, GeoPoint};
 use std::time::Duration;
 
-/// Settings of one adapter process.
+/// Settings of one adapter process (besides the
+/// [`PipelineSettings`](rfq_core::settings::PipelineSettings) every role shares).
 #[derive(Debug, Clone, clap::Args)]
 pub struct AdapterSettings {
-    /// Kafka connection.
-    #[command(flatten)]
-    pub kafka: KafkaSettings,
-
-    /// Topic names.
-    #[command(flatten)]
-    pub topics: TopicSettings,
-
     /// Name of this adapter: prefixes its unicorns' ids and names its consumer group.
     #[arg(
         long = "adapter-name",
@@ -36,15 +26,20 @@ pub struct AdapterSettings {
     pub fleet: FleetSettings,
 }
 
+impl Default for AdapterSettings {
+    fn default() -> Self {
+        rfq_core::settings::defaults()
+    }
+}
+
 impl AdapterSettings {
-    /// Settings with defaults for everything but Kafka, topics and the name.
-    pub fn new(kafka: KafkaSettings, topics: TopicSettings, name: &str) -> Self {
+    /// Settings of the adapter `name` with a simulated `fleet`, every other
+    /// setting at its default.
+    pub fn new(name: &str, fleet: FleetSettings) -> Self {
         Self {
-            kafka,
-            topics,
             name: name.to_owned(),
-            heartbeat_seconds: 10,
-            fleet: FleetSettings::default(),
+            fleet,
+            ..Self::default()
         }
     }
 
@@ -73,11 +68,6 @@ fn parse_point(text: &str) -> Result<GeoPoint, String> {
         .parse::<f64>()
         .map_err(|e| format!("longitude: {e}"))?;
     GeoPoint::new(lat, lon).map_err(|e| e.to_string())
-}
-
-fn parse_precision(text: &str) -> Result<RegionPrecision, String> {
-    text.parse()
-        .map_err(|e: rfq_core::DomainError| e.to_string())
 }
 
 fn parse_currency(text: &str) -> Result<Currency, String> {
@@ -111,10 +101,6 @@ pub struct FleetSettings {
         default_value_t = 0
     )]
     pub silent_per_region: usize,
-
-    /// Geohash characters per region; must match the producer's.
-    #[arg(long, env = "RFQ_REGION_PRECISION", default_value = "5", value_parser = parse_precision)]
-    pub region_precision: RegionPrecision,
 
     /// Fastest answer, in milliseconds.
     #[arg(
@@ -163,19 +149,6 @@ pub struct FleetSettings {
 
 impl Default for FleetSettings {
     fn default() -> Self {
-        Self {
-            center: GeoPoint::new(52.52, 13.40).unwrap_or_else(|_| unreachable!()),
-            ring: 1,
-            per_region: 4,
-            silent_per_region: 0,
-            region_precision: RegionPrecision::DEFAULT,
-            latency_min_ms: 100,
-            latency_max_ms: 800,
-            decline_rate: 0.1,
-            base_fare_minor: 390,
-            per_km_minor: 200,
-            currency: Currency::parse("EUR").unwrap_or_else(|_| unreachable!()),
-            seed: 42,
-        }
+        rfq_core::settings::defaults()
     }
 }

@@ -5,7 +5,8 @@ use crate::FleetSettings;
 use chrono::Utc;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rfq_core::{
-    GeoPoint, Outcome, Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region, Response, Rfq,
+    GeoPoint, Outcome, Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region,
+    RegionPrecision, Response, Rfq,
 };
 use std::{collections::HashMap, time::Duration};
 
@@ -51,10 +52,11 @@ pub enum Plan {
 
 impl Fleet {
     /// Places `per_region` unicorns uniformly in each region of the block
-    /// around the centre (deterministic for a seed).
-    pub fn generate(adapter: &str, settings: &FleetSettings) -> Fleet {
+    /// around the centre (deterministic for a seed); regions are cut at
+    /// the pipeline's `precision`.
+    pub fn generate(adapter: &str, settings: &FleetSettings, precision: RegionPrecision) -> Fleet {
         let mut rng = StdRng::seed_from_u64(settings.seed);
-        let centre = Region::of(&settings.center, settings.region_precision);
+        let centre = Region::of(&settings.center, precision);
         let mut unicorns = Vec::new();
         for region in centre.block(settings.ring) {
             let (south, north, west, east) = region.bounds();
@@ -70,7 +72,7 @@ impl Fleet {
                 };
                 unicorns.push(Unicorn {
                     id,
-                    region: Region::of(&position, settings.region_precision),
+                    region: Region::of(&position, precision),
                     position,
                     silent: index < settings.silent_per_region,
                     greed: rng.random_range(0.85..1.15),
@@ -199,11 +201,11 @@ mod tests {
     #[test]
     fn fleet_covers_the_block_and_is_deterministic() {
         let settings = FleetSettings::default();
-        let fleet = Fleet::generate("berlin", &settings);
+        let fleet = Fleet::generate("berlin", &settings, RegionPrecision::DEFAULT);
         assert_eq!(fleet.unicorns().len(), 9 * settings.per_region);
-        let again = Fleet::generate("berlin", &settings);
+        let again = Fleet::generate("berlin", &settings, RegionPrecision::DEFAULT);
         assert_eq!(fleet.unicorns()[5].position, again.unicorns()[5].position);
-        let centre = Region::of(&settings.center, settings.region_precision);
+        let centre = Region::of(&settings.center, RegionPrecision::DEFAULT);
         assert!(fleet.serves(centre.as_str()));
         assert!(!fleet.serves("u0"));
         assert!(
@@ -223,7 +225,7 @@ mod tests {
             decline_rate: 0.0,
             ..FleetSettings::default()
         };
-        let fleet = Fleet::generate("t", &settings);
+        let fleet = Fleet::generate("t", &settings, RegionPrecision::DEFAULT);
         let region = fleet.unicorns()[0].region.clone();
         let mut rfq = rfq_for(&fleet, &region);
         rfq.addressed.remove(&fleet.unicorns()[2].id);
@@ -258,7 +260,7 @@ mod tests {
             decline_rate: 1.0,
             ..FleetSettings::default()
         };
-        let fleet = Fleet::generate("t", &settings);
+        let fleet = Fleet::generate("t", &settings, RegionPrecision::DEFAULT);
         let rfq = rfq_for(&fleet, &fleet.unicorns()[0].region);
         let mut rng = StdRng::seed_from_u64(7);
         for unicorn in fleet.addressed(&rfq) {

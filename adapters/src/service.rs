@@ -21,6 +21,7 @@ use rfq_core::{
         DELIVERY_TIMEOUT, DeadLetter, DeadLetterKind, DeadLetterSource, DeadLetters, OffsetTracker,
         close_consumer, on_consumer_error,
     },
+    settings::PipelineSettings,
 };
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -35,17 +36,18 @@ type Done = (i32, i64);
 /// Runs an adapter until `shutdown`: registers its fleet, answers RFQs,
 /// and on shutdown drains in-flight answers, commits and deregisters.
 pub async fn run(
+    pipeline: PipelineSettings,
     settings: AdapterSettings,
     codec: SharedCodec,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let fleet = Fleet::generate(&settings.name, &settings.fleet);
-    let producer = settings
+    let fleet = Fleet::generate(&settings.name, &settings.fleet, pipeline.region_precision);
+    let producer = pipeline
         .kafka
         .producer(&format!("rfq-adapter-{}", settings.name))
         .context("creating the adapter's producer")?;
     let valid_for = settings.heartbeat_interval() * 3;
-    let topics = &settings.topics;
+    let topics = &pipeline.topics;
     heartbeat::publish(
         &producer,
         &codec,
@@ -56,7 +58,7 @@ pub async fn run(
         valid_for,
     )
     .await?;
-    let consumer: StreamConsumer = settings
+    let consumer: StreamConsumer = pipeline
         .kafka
         .consumer(
             &format!("rfq-adapter-{}", settings.name),
@@ -64,7 +66,7 @@ pub async fn run(
             DefaultConsumerContext,
         )
         .context("creating the adapter's consumer")?;
-    let (consumer, _) = settings
+    let (consumer, _) = pipeline
         .kafka
         .assignment
         .apply(consumer, &topics.requests_topic)
@@ -80,6 +82,7 @@ pub async fn run(
             topics.dead_letter_topic.clone(),
             "adapter",
         ),
+        pipeline: pipeline.clone(),
         settings: settings.clone(),
         codec: codec.clone(),
         producer: producer.clone(),
@@ -93,7 +96,7 @@ pub async fn run(
     if let Err(error) = heartbeat::publish(
         &producer,
         &codec,
-        &settings.topics.providers_topic,
+        &pipeline.topics.providers_topic,
         &settings.name,
         &fleet,
         ProviderStatus::Offline,
@@ -108,6 +111,7 @@ pub async fn run(
 }
 
 struct Adapter {
+    pipeline: PipelineSettings,
     settings: AdapterSettings,
     codec: SharedCodec,
     producer: FutureProducer,
@@ -139,7 +143,7 @@ impl Adapter {
                     self.complete(consumer, partition, offset);
                 }
                 _ = heartbeat.tick() => {
-                    let topic = &self.settings.topics.providers_topic;
+                    let topic = &self.pipeline.topics.providers_topic;
                     // A missed renewal is not fatal: registrations outlive three intervals.
                     if let Err(error) = heartbeat::publish(&self.producer, &self.codec, topic, &self.settings.name, &self.fleet, ProviderStatus::Online, valid_for).await {
                         tracing::warn!(error = format!("{error:#}"), "renewing registrations");
@@ -149,7 +153,7 @@ impl Adapter {
                     let message = match message {
                         Ok(message) => message,
                         Err(error) => {
-                            on_consumer_error(error, &self.settings.topics.requests_topic).await?;
+                            on_consumer_error(error, &self.pipeline.topics.requests_topic).await?;
                             continue;
                         }
                     };
@@ -211,12 +215,12 @@ impl Adapter {
                     .await;
             }
         };
-        if rfq.return_address.topic != self.settings.topics.quotes_topic {
+        if rfq.return_address.topic != self.pipeline.topics.quotes_topic {
             // Answers go to our quotes topic only: an RFQ naming another
             // topic (the providers topic, say) is not one of ours.
             let reason = format!(
                 "RFQ {} names {} as its return address, not {}",
-                rfq.id, rfq.return_address.topic, self.settings.topics.quotes_topic
+                rfq.id, rfq.return_address.topic, self.pipeline.topics.quotes_topic
             );
             return self
                 .dead_letter(message, DeadLetterKind::WrongPartition, &reason)
@@ -284,7 +288,7 @@ impl Adapter {
     }
 
     fn complete(&mut self, consumer: &StreamConsumer, partition: i32, offset: i64) {
-        let topic = &self.settings.topics.requests_topic;
+        let topic = &self.pipeline.topics.requests_topic;
         // The tracker answers the next offset to consume; librdkafka stores "offset + 1".
         if let Some(next) = self.tracker.complete(topic, partition, offset)
             && let Err(error) = consumer.store_offset(topic, partition, next - 1)

@@ -1,16 +1,7 @@
-use rfq_core::kafka::{KafkaSettings, TopicSettings};
-
-/// Settings of the aggregator.
+/// Settings of the aggregator (besides the
+/// [`PipelineSettings`](rfq_core::settings::PipelineSettings) every role shares).
 #[derive(Debug, Clone, clap::Args)]
 pub struct AggregatorSettings {
-    /// Kafka connection.
-    #[command(flatten)]
-    pub kafka: KafkaSettings,
-
-    /// Topic names.
-    #[command(flatten)]
-    pub topics: TopicSettings,
-
     /// Consumer group shared by all aggregator instances.
     #[arg(
         long = "aggregator-group",
@@ -28,14 +19,8 @@ pub struct AggregatorSettings {
     pub max_batch: usize,
 }
 
-impl AggregatorSettings {
-    /// Settings with defaults for everything but Kafka and topics.
-    pub fn new(kafka: KafkaSettings, topics: TopicSettings) -> Self {
-        Self {
-            kafka,
-            topics,
-            group_id: "rfq-aggregator".into(),
-            max_batch: 500,
-        }
+impl Default for AggregatorSettings {
+    fn default() -> Self {
+        rfq_core::settings::defaults()
     }
 }

@@ -18,6 +18,7 @@ use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     DeadlineTick,
     kafka::{Assigned, DELIVERY_TIMEOUT, DeadLetters, close_consumer, on_consumer_error},
+    settings::PipelineSettings,
 };
 use rfq_store::{Effect, Store};
 use std::{
@@ -76,6 +77,8 @@ type QuotesConsumer = StreamConsumer<RebalanceContext>;
 
 /// The aggregator's state and collaborators.
 pub(crate) struct Aggregator {
+    /// What every role shares (Kafka, topics).
+    pub(crate) pipeline: PipelineSettings,
     /// Settings.
     pub(crate) settings: AggregatorSettings,
     /// Where results go.
@@ -99,6 +102,7 @@ pub(crate) struct Aggregator {
 /// Runs the aggregator until `shutdown` is cancelled, then commits the
 /// offsets of everything it made durable and leaves the group.
 pub async fn run(
+    pipeline: PipelineSettings,
     settings: AggregatorSettings,
     store: Arc<dyn Store>,
     codec: SharedCodec,
@@ -106,22 +110,22 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let context = RebalanceContext {
-        topic: settings.topics.quotes_topic.clone(),
+        topic: pipeline.topics.quotes_topic.clone(),
         events: events_tx,
     };
-    let consumer: QuotesConsumer = settings
+    let consumer: QuotesConsumer = pipeline
         .kafka
         .consumer("rfq-aggregator", &settings.group_id, context)
         .context("creating the aggregator's consumer")?;
-    let (consumer, assigned) = settings
+    let (consumer, assigned) = pipeline
         .kafka
         .assignment
-        .apply(consumer, &settings.topics.quotes_topic)
+        .apply(consumer, &pipeline.topics.quotes_topic)
         .await?;
-    let producer = settings.kafka.producer("rfq-aggregator")?;
+    let producer = pipeline.kafka.producer("rfq-aggregator")?;
     let dead_letters = DeadLetters::new(
         producer.clone(),
-        settings.topics.dead_letter_topic.clone(),
+        pipeline.topics.dead_letter_topic.clone(),
         "aggregator",
     );
     let instance = format!(
@@ -134,6 +138,7 @@ pub async fn run(
             .unwrap_or_default()
     );
     let mut aggregator = Aggregator {
+        pipeline,
         settings,
         store,
         codec,
@@ -190,7 +195,7 @@ impl Aggregator {
                     let first = match message {
                         Ok(message) => message,
                         Err(error) => {
-                            on_consumer_error(error, &self.settings.topics.quotes_topic).await?;
+                            on_consumer_error(error, &self.pipeline.topics.quotes_topic).await?;
                             continue;
                         }
                     };
@@ -199,7 +204,7 @@ impl Aggregator {
                         match consumer.recv().now_or_never() {
                             Some(Ok(message)) => batch.push(message),
                             Some(Err(error)) => {
-                                on_consumer_error(error, &self.settings.topics.quotes_topic).await?;
+                                on_consumer_error(error, &self.pipeline.topics.quotes_topic).await?;
                                 break;
                             }
                             None => break,
@@ -262,7 +267,7 @@ impl Aggregator {
                 writer: this.instance.clone(),
             });
             async move {
-                let topic = &this.settings.topics.quotes_topic;
+                let topic = &this.pipeline.topics.quotes_topic;
                 let payload = this.codec.encode(topic, &tick).await?;
                 this.producer
                     .send(
@@ -301,7 +306,7 @@ impl Aggregator {
         }
         self.write(effects).await?;
         // Everything the batch stands for is durable: now its offsets may be stored.
-        let topic = &self.settings.topics.quotes_topic;
+        let topic = &self.pipeline.topics.quotes_topic;
         for (partition, offset) in last_offsets {
             if let Err(error) = consumer.store_offset(topic, partition, offset) {
                 tracing::warn!(%error, partition, "storing offset (partition revoked?)");

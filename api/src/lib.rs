@@ -9,7 +9,7 @@
 //!
 //! It only reads the store; it has no Kafka connection of its own.
 
-mod representation;
+pub mod representation;
 mod routes;
 
 pub use routes::{ApiSettings, router};

@@ -1,7 +1,7 @@
 //! The JSON representations of an RFQ task and its result.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rfq_core::{Completion, GeoPoint, Outcome, ProviderId};
+use rfq_core::{Completion, GeoPoint, Outcome, ProviderId, Rfq, http::RfqLinks};
 use rfq_store::{RfqStatus, StoredResponse, StoredRfq};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -28,28 +28,25 @@ pub fn completion(completion: &Completion) -> Value {
     }
 }
 
-fn links(base: &str, stored: &StoredRfq) -> Value {
-    let path = format!("{base}/rfqs/{}", stored.rfq.id);
-    json!({"self": path, "result": format!("{path}/result")})
-}
-
-/// `GET /rfqs/{id}` while open.
-pub fn running(base: &str, stored: &StoredRfq) -> Value {
+/// An RFQ still gathering answers: the body of the producer's `202` (no
+/// answer yet) and of `GET /rfqs/{id}` while open.
+pub fn running(links: &RfqLinks, rfq: &Rfq, responses_received: u32) -> Value {
     json!({
-        "links": links(base, stored),
-        "id": stored.rfq.id.to_string(),
+        "links": links.json(),
+        "id": rfq.id.to_string(),
         "status": "running",
-        "responses-received": stored.responses_received,
-        "providers-addressed": stored.rfq.addressed.len(),
-        "completion": completion(&stored.rfq.completion),
-        "eta": time(&stored.rfq.deadline),
+        "responses-received": responses_received,
+        "providers-addressed": rfq.addressed.len(),
+        "region": rfq.region.as_str(),
+        "completion": completion(&rfq.completion),
+        "eta": time(&rfq.deadline),
     })
 }
 
 /// `GET /rfqs/{id}` once closed (the body of the 303).
-pub fn closed_status(base: &str, stored: &StoredRfq) -> Value {
+pub fn closed_status(links: &RfqLinks, stored: &StoredRfq) -> Value {
     json!({
-        "links": links(base, stored),
+        "links": links.json(),
         "id": stored.rfq.id.to_string(),
         "status": "closed",
         "responses-received": stored.responses_received,
@@ -85,7 +82,7 @@ fn answer(stored: &StoredResponse) -> Value {
 /// in `quotes` (cheapest first), `declines` or `unanswered`; answers that
 /// arrived after the deadline are listed apart in `late` (their providers
 /// also count as unanswered: a late answer never changes the result).
-pub fn result(base: &str, stored: &StoredRfq, responses: &[StoredResponse]) -> Value {
+pub fn result(links: &RfqLinks, stored: &StoredRfq, responses: &[StoredResponse]) -> Value {
     let rfq = &stored.rfq;
     let (closed_by, closed_at) = match &stored.status {
         RfqStatus::Closed { reason, closed_at } => (reason.as_str(), Some(time(closed_at))),
@@ -115,7 +112,7 @@ pub fn result(base: &str, stored: &StoredRfq, responses: &[StoredResponse]) -> V
         .map(ProviderId::as_str)
         .collect();
     json!({
-        "links": links(base, stored),
+        "links": links.json(),
         "id": rfq.id.to_string(),
         "status": "closed",
         "from": point(&rfq.from),

@@ -6,17 +6,16 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use rfq_core::{CorrelationId, http::base_url, problem::Problem};
+use rfq_core::{CorrelationId, http::LinkSettings, problem::Problem};
 use rfq_store::{RfqStatus, Store, StoreError, StoredRfq};
 use std::sync::Arc;
 
 /// Settings of the read API.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ApiSettings {
-    /// Base URL of links in responses (e.g. https://rides.example); by
-    /// default taken from the request's Host header.
-    #[arg(long = "public-url", env = "RFQ_PUBLIC_URL")]
-    pub public_url: Option<String>,
+    /// How links are written (the producer's are written the same way).
+    #[command(flatten)]
+    pub links: LinkSettings,
 }
 
 #[derive(Clone)]
@@ -83,14 +82,18 @@ async fn status(
     headers: HeaderMap,
 ) -> Result<Response, ReadError> {
     let stored = load(&state, &id).await?;
-    let base = base_url(&headers, state.settings.public_url.as_deref());
-    let path = format!("/rfqs/{}", stored.rfq.id);
+    let links = state.settings.links.rfq(&headers, &stored.rfq.id);
     Ok(match stored.status {
-        RfqStatus::Open => Json(representation::running(&base, &stored)).into_response(),
+        RfqStatus::Open => Json(representation::running(
+            &links,
+            &stored.rfq,
+            stored.responses_received,
+        ))
+        .into_response(),
         RfqStatus::Closed { .. } => (
             StatusCode::SEE_OTHER,
-            [(header::LOCATION, format!("{path}/result"))],
-            Json(representation::closed_status(&base, &stored)),
+            [(header::LOCATION, links.result_location())],
+            Json(representation::closed_status(&links, &stored)),
         )
             .into_response(),
     })
@@ -102,7 +105,7 @@ async fn result(
     headers: HeaderMap,
 ) -> Result<Response, ReadError> {
     let stored = load(&state, &id).await?;
-    let base = base_url(&headers, state.settings.public_url.as_deref());
+    let links = state.settings.links.rfq(&headers, &stored.rfq.id);
     Ok(match stored.status {
         RfqStatus::Open => Problem::new(
             StatusCode::CONFLICT,
@@ -113,11 +116,11 @@ async fn result(
             ),
         )
         .with("eta", representation::time(&stored.rfq.deadline))
-        .with("status", format!("{base}/rfqs/{}", stored.rfq.id))
+        .with("status", links.status())
         .into_response(),
         RfqStatus::Closed { .. } => {
             let responses = state.store.responses(&stored.rfq.id).await?;
-            Json(representation::result(&base, &stored, &responses)).into_response()
+            Json(representation::result(&links, &stored, &responses)).into_response()
         }
     })
 }

@@ -12,6 +12,8 @@
 //! - [`http`]: serving a router until shutdown, absolute links;
 //! - [`problem`]: RFC 9457 `application/problem+json` responses;
 //! - [`metrics`]: the Prometheus registry and its `/metrics` endpoint;
+//! - [`settings`]: settings declared once and layered (defaults < file <
+//!   environment < flags), and the ones every role must agree on;
 //! - [`shutdown`]: the token every long-running task is handed.
 
 pub mod domain;
@@ -19,6 +21,7 @@ pub mod http;
 pub mod kafka;
 pub mod metrics;
 pub mod problem;
+pub mod settings;
 pub mod shutdown;
 
 pub use domain::*;

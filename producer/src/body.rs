@@ -53,12 +53,20 @@ impl CompletionRequest {
     }
 }
 
-/// Limits on a submission.
-#[derive(Debug, Clone, Copy)]
+/// What a submission may ask for: the deadline settings, used as parsed.
+#[derive(Debug, Clone, Copy, clap::Args)]
 pub struct Limits {
-    /// Deadline when none is given.
+    /// Deadline of an RFQ that does not set `deadline-seconds`.
+    #[arg(long, env = "RFQ_DEFAULT_DEADLINE_SECONDS", default_value_t = 300)]
     pub default_deadline_seconds: u32,
-    /// Longest deadline allowed.
+
+    /// Longest deadline a customer may ask for, in seconds (at most a day).
+    #[arg(
+        long,
+        env = "RFQ_MAX_DEADLINE_SECONDS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(rfq_core::MAX_DEADLINE_SECONDS))
+    )]
     pub max_deadline_seconds: u32,
 }
 
@@ -164,13 +172,13 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<NewRfq, IntakeError> {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits {
-        default_deadline_seconds: 300,
-        max_deadline_seconds: 3600,
-    };
+    /// The declared defaults: 300 s, at most 3600 s.
+    fn limits() -> Limits {
+        rfq_core::settings::defaults()
+    }
 
     fn field_of(body: &str) -> String {
-        match parse(body.as_bytes(), LIMITS) {
+        match parse(body.as_bytes(), limits()) {
             Err(IntakeError::Invalid(error)) => error.field,
             other => panic!("expected Invalid for {body}, got {other:?}"),
         }
@@ -179,13 +187,13 @@ mod tests {
     #[test]
     fn valid_body_with_default_and_custom_deadline() {
         let body = r#"{"from":{"lat":52.52,"lon":13.40},"to":{"lat":52.5,"lon":13.45},"customer":"alice"}"#;
-        let rfq = parse(body.as_bytes(), LIMITS).unwrap();
+        let rfq = parse(body.as_bytes(), limits()).unwrap();
         assert_eq!(rfq.deadline, Duration::from_secs(300));
         assert_eq!(rfq.completion, CompletionRequest::All);
         assert_eq!(rfq.customer.as_str(), "alice");
         let body = r#"{"from":{"lat":0,"lon":0},"to":{"lat":1,"lon":1},"customer":"b","deadline-seconds":20}"#;
         assert_eq!(
-            parse(body.as_bytes(), LIMITS).unwrap().deadline,
+            parse(body.as_bytes(), limits()).unwrap().deadline,
             Duration::from_secs(20)
         );
     }
@@ -197,7 +205,7 @@ mod tests {
             let body = format!(
                 r#"{{"from":{{"lat":0,"lon":0}},"to":{{"lat":1,"lon":1}},"customer":"c","completion":{completion}}}"#
             );
-            parse(body.as_bytes(), LIMITS).unwrap().completion
+            parse(body.as_bytes(), limits()).unwrap().completion
         };
         assert_eq!(rule(r#"{"rule":"all"}"#).resolve(3), Completion::All);
         assert_eq!(
@@ -227,10 +235,13 @@ mod tests {
     #[test]
     fn syntax_errors_are_malformed() {
         assert!(matches!(
-            parse(b"{\"from\":", LIMITS),
+            parse(b"{\"from\":", limits()),
             Err(IntakeError::Malformed(_))
         ));
-        assert!(matches!(parse(b"", LIMITS), Err(IntakeError::Malformed(_))));
+        assert!(matches!(
+            parse(b"", limits()),
+            Err(IntakeError::Malformed(_))
+        ));
     }
 
     #[test]

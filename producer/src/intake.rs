@@ -1,7 +1,7 @@
 use crate::{
     ProducerSettings,
     admission::Admission,
-    body::{self, Limits, NewRfq},
+    body::{self, NewRfq},
     error::IntakeError,
     metrics::ADDRESSED,
     registry::{self, Registry},
@@ -13,6 +13,7 @@ use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     CorrelationId, Region, ReturnAddress, Rfq,
     kafka::{DELIVERY_TIMEOUT, DeadLetters},
+    settings::PipelineSettings,
 };
 use rfq_store::{Effect, Store};
 use std::{sync::Arc, time::Duration};
@@ -25,6 +26,8 @@ pub struct Producer {
 }
 
 struct Inner {
+    /// What every role shares (Kafka, topics, region precision).
+    pipeline: PipelineSettings,
     settings: ProducerSettings,
     /// The task following the providers topic; its result says why it ended.
     registry_task: std::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<()>>>>,
@@ -42,16 +45,17 @@ impl Producer {
     /// Connects to Kafka, starts following the provider registry, and
     /// returns the producer whose [`Producer::router`] serves `POST /rfqs`.
     pub async fn start(
+        pipeline: PipelineSettings,
         settings: ProducerSettings,
         store: Arc<dyn Store>,
         codec: SharedCodec,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Producer> {
-        let producer = settings
+        let producer = pipeline
             .kafka
             .producer("rfq-producer")
             .context("creating the Kafka producer")?;
-        let quotes = settings.topics.quotes_topic.clone();
+        let quotes = pipeline.topics.quotes_topic.clone();
         let metadata = tokio::task::spawn_blocking({
             let (producer, quotes) = (producer.clone(), quotes.clone());
             move || {
@@ -72,19 +76,21 @@ impl Producer {
         let registry = Registry::default();
         let dead_letters = DeadLetters::new(
             producer.clone(),
-            settings.topics.dead_letter_topic.clone(),
+            pipeline.topics.dead_letter_topic.clone(),
             "producer",
         );
         let registry_task = tokio::spawn({
             let (kafka, topic) = (
-                settings.kafka.clone(),
-                settings.topics.providers_topic.clone(),
+                pipeline.kafka.clone(),
+                pipeline.topics.providers_topic.clone(),
             );
             let (registry, codec) = (registry.clone(), codec.clone());
+            let precision = pipeline.region_precision;
             async move {
                 let followed = registry::follow(
                     kafka,
                     topic.clone(),
+                    precision,
                     registry,
                     codec,
                     dead_letters,
@@ -116,6 +122,7 @@ impl Producer {
                 codec,
                 admission: Admission::new(settings.max_open_rfqs, store.clone()),
                 store,
+                pipeline,
                 settings,
             }),
         })
@@ -153,13 +160,7 @@ impl Producer {
     }
 
     pub(crate) fn parse(&self, bytes: &[u8]) -> Result<NewRfq, IntakeError> {
-        body::parse(
-            bytes,
-            Limits {
-                default_deadline_seconds: self.inner.settings.default_deadline_seconds,
-                max_deadline_seconds: self.inner.settings.max_deadline_seconds,
-            },
-        )
+        body::parse(bytes, self.inner.settings.limits)
     }
 
     /// Accepts a checked submission: addresses it, makes it durable in
@@ -169,7 +170,7 @@ impl Producer {
         inner.admission.admit().await?;
         let now = Utc::now();
         let id = CorrelationId::new_random();
-        let region = Region::of(&new.from, inner.settings.region_precision);
+        let region = Region::of(&new.from, inner.pipeline.region_precision);
         let deadline = now
             + chrono::Duration::from_std(new.deadline)
                 .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
@@ -185,7 +186,7 @@ impl Producer {
             created_at: now,
             deadline,
             return_address: ReturnAddress {
-                topic: inner.settings.topics.quotes_topic.clone(),
+                topic: inner.pipeline.topics.quotes_topic.clone(),
                 partition: id.partition(inner.quote_partitions),
             },
         };
@@ -213,7 +214,7 @@ impl Producer {
             .await
             .map_err(|e| unavailable(&e))?;
         // 3. The broadcast to the adapters of the region.
-        let requests = &inner.settings.topics.requests_topic;
+        let requests = &inner.pipeline.topics.requests_topic;
         let payload = inner
             .codec
             .encode(requests, &record)

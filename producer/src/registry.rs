@@ -15,7 +15,7 @@ use rdkafka::{
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    ProviderHeartbeat, ProviderId, Region,
+    ProviderHeartbeat, ProviderId, Region, RegionPrecision,
     kafka::{
         DeadLetterKind, DeadLetters, KafkaSettings, assign_every_partition, on_consumer_error,
     },
@@ -108,10 +108,14 @@ impl Registry {
     }
 }
 
-/// Reads the providers topic into `registry` until `shutdown`.
+/// Reads the providers topic into `registry` until `shutdown`. A heartbeat
+/// whose region is not its position's at `precision` is dead-lettered: its
+/// adapter runs with another `--region-precision`, so RFQs (whose region is
+/// cut at ours) would never reach its provider.
 pub async fn follow(
     kafka: KafkaSettings,
     topic: String,
+    precision: RegionPrecision,
     registry: Registry,
     codec: SharedCodec,
     dead_letters: DeadLetters,
@@ -143,6 +147,7 @@ pub async fn follow(
     let result = read(
         &consumer,
         &topic,
+        precision,
         &registry,
         &codec,
         &dead_letters,
@@ -157,6 +162,7 @@ pub async fn follow(
 async fn read(
     consumer: &StreamConsumer,
     topic: &str,
+    precision: RegionPrecision,
     registry: &Registry,
     codec: &SharedCodec,
     dead_letters: &DeadLetters,
@@ -175,7 +181,15 @@ async fn read(
         };
         let payload = message.payload().unwrap_or_default();
         match codec.decode(topic, payload).await {
-            Ok(Record::Heartbeat(heartbeat)) => registry.apply(heartbeat),
+            Ok(Record::Heartbeat(heartbeat)) => match region_disagreement(&heartbeat, precision) {
+                None => registry.apply(heartbeat),
+                Some(reason) => {
+                    tracing::error!(provider = %heartbeat.provider, adapter = %heartbeat.adapter, "{reason}");
+                    dead_letters
+                        .send(&message, DeadLetterKind::WrongRegion, &reason)
+                        .await?;
+                }
+            },
             Ok(other) => {
                 let reason = format!(
                     "expected a ProviderHeartbeat, got {:?}",
@@ -194,10 +208,29 @@ async fn read(
     }
 }
 
+/// Why a heartbeat's region is not the one we would address it by, if it is not.
+fn region_disagreement(
+    heartbeat: &ProviderHeartbeat,
+    precision: RegionPrecision,
+) -> Option<String> {
+    let ours = Region::of(&heartbeat.position, precision);
+    (heartbeat.region != ours).then(|| {
+        format!(
+            "heartbeat of {} names region {} but its position {},{} is in region {ours} at \
+             this producer's --region-precision {precision}: run its adapter ({}) with the same precision",
+            heartbeat.provider,
+            heartbeat.region,
+            heartbeat.position.lat(),
+            heartbeat.position.lon(),
+            heartbeat.adapter,
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rfq_core::{GeoPoint, ProviderStatus, RegionPrecision};
+    use rfq_core::{GeoPoint, ProviderStatus};
 
     fn beat(id: &str, at: DateTime<Utc>, status: ProviderStatus) -> ProviderHeartbeat {
         let position = GeoPoint::new(52.52, 13.40).unwrap();
@@ -232,6 +265,19 @@ mod tests {
         assert_eq!(live, vec!["fresh"]);
         let elsewhere = Region::parse("u0").unwrap();
         assert!(registry.live_in(&elsewhere, now).is_empty());
+    }
+
+    #[test]
+    fn a_heartbeat_cut_at_another_precision_is_named() {
+        let at_ours = beat("p", Utc::now(), ProviderStatus::Online);
+        assert_eq!(
+            region_disagreement(&at_ours, RegionPrecision::DEFAULT),
+            None
+        );
+        let coarser = RegionPrecision::new(4).unwrap();
+        let reason = region_disagreement(&at_ours, coarser).expect("a disagreement");
+        assert!(reason.contains("--region-precision 4"), "{reason}");
+        assert!(reason.contains(at_ours.region.as_str()), "{reason}");
     }
 
     #[test]

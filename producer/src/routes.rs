@@ -13,8 +13,6 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
-use rfq_core::http::base_url;
-use serde_json::json;
 use std::time::Instant;
 
 impl Producer {
@@ -70,29 +68,11 @@ async fn submit(
         Ok(rfq) => {
             SUBMISSIONS.with_label_values(&["accepted"]).inc();
             ACCEPT_SECONDS.observe(started.elapsed().as_secs_f64());
-            let path = format!("/rfqs/{}", rfq.id);
-            let base = base_url(&headers, producer.settings().public_url.as_deref());
-            let body = json!({
-                "links": {
-                    "self": format!("{base}{path}"),
-                    "result": format!("{base}{path}/result"),
-                },
-                "id": rfq.id.to_string(),
-                "status": "running",
-                "eta": rfq.deadline.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "region": rfq.region.as_str(),
-                "providers-addressed": rfq.addressed.len(),
-            });
-            // With a public URL (the read API on another host) the Location
-            // is absolute, so a client that follows it reaches the API.
-            let location = match producer.settings().public_url {
-                Some(_) => format!("{base}{path}"),
-                None => path,
-            };
+            let links = producer.settings().links.rfq(&headers, &rfq.id);
             (
                 StatusCode::ACCEPTED,
-                [(header::LOCATION, location)],
-                Json(body),
+                [(header::LOCATION, links.status_location())],
+                Json(rfq_api::representation::running(&links, &rfq, 0)),
             )
                 .into_response()
         }

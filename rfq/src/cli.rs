@@ -1,17 +1,22 @@
-//! Command-line interface: one subcommand per component. Every flag has an
+//! Command-line interface: one subcommand per component.
+//!
+//! Every setting is declared once, by the component that uses it, and
+//! layered the same way for every subcommand (defaults < settings file <
+//! environment < flags; see [`rfq_core::settings`]). Every flag has an
 //! environment variable (shown by `--help`), so containers configure the
-//! binary through the environment alone.
+//! binary through the environment alone; `--config FILE` reads a YAML file
+//! whose keys are the flag names.
 
-use crate::{AdapterSpec, Pipeline, UpSettings};
+use crate::{EmbeddedBrokerSettings, IntakeListener, Pipeline, UpSettings};
 use anyhow::Context as _;
 use axum::Router;
 use clap::{Args, Parser, Subcommand};
-use rfq_adapters::{AdapterSettings, FleetSettings};
+use rfq_adapters::AdapterSettings;
 use rfq_aggregator::AggregatorSettings;
 use rfq_api::ApiSettings;
-use rfq_broker::{BrokerSettings, BrokerStorage, EmbeddedBroker};
 use rfq_core::{
     kafka::{KafkaSettings, TopicSettings, ensure_topics},
+    settings::PipelineSettings,
     shutdown::{CancellationToken, cancel_on_signal},
 };
 use rfq_producer::{Producer, ProducerSettings};
@@ -22,6 +27,13 @@ use std::{net::SocketAddr, path::PathBuf};
 #[derive(Debug, Parser)]
 #[command(name = "rfq", version, about)]
 pub struct Cli {
+    /// A YAML settings file: keys are the long flag names (`brokers:
+    /// kafka:9092`), at the top level for every subcommand that has the
+    /// flag or under a subcommand's name (`producer:`) for that one only.
+    /// The environment and flags override it.
+    #[arg(long, global = true, env = rfq_core::settings::CONFIG_ENV)]
+    pub config: Option<PathBuf>,
+
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -31,8 +43,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Everything on this machine: embedded Kafka broker, producer, simulated
-    /// unicorns, aggregator and read API, until Ctrl-C.
-    Up(UpArgs),
+    /// unicorns, aggregator and read API, until Ctrl-C. Takes every setting
+    /// of the roles it runs.
+    Up(Box<UpSettings>),
     /// The embedded Kafka-API broker alone (creates the topics).
     Broker(BrokerArgs),
     /// HTTP intake: POST /rfqs.
@@ -51,66 +64,20 @@ pub enum Command {
 /// `rfq migrate`.
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// How to reach Kafka.
+    /// Kafka and the topics to create.
     #[command(flatten)]
-    pub kafka: KafkaSettings,
-    /// Topic names and sizes.
-    #[command(flatten)]
-    pub topics: TopicSettings,
+    pub pipeline: PipelineSettings,
     /// Store settings.
     #[command(flatten)]
     pub store: StoreSettings,
 }
 
-/// `rfq up`.
-#[derive(Debug, Args)]
-pub struct UpArgs {
-    /// Address of the embedded Kafka broker (outside clients connect here).
-    #[arg(long, env = "RFQ_KAFKA_ADDR", default_value = "127.0.0.1:9092")]
-    pub kafka_addr: SocketAddr,
-    /// Address of the HTTP API.
-    #[arg(long, env = "RFQ_HTTP_ADDR", default_value = "127.0.0.1:8080")]
-    pub http_addr: SocketAddr,
-    /// Directory of the broker's log and the result store (kept across restarts).
-    #[arg(long, env = "RFQ_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// Keep the broker's data in memory only.
-    #[arg(long, env = "RFQ_BROKER_IN_MEMORY")]
-    pub broker_in_memory: bool,
-    /// Deadline of RFQs that set none, in seconds.
-    #[arg(long, env = "RFQ_DEFAULT_DEADLINE_SECONDS", default_value_t = 300)]
-    pub default_deadline_seconds: u32,
-    /// Longest deadline a customer may ask for, in seconds (at most a day).
-    #[arg(
-        long,
-        env = "RFQ_MAX_DEADLINE_SECONDS",
-        default_value_t = 3600,
-        value_parser = clap::value_parser!(u32).range(1..=i64::from(rfq_core::MAX_DEADLINE_SECONDS))
-    )]
-    pub max_deadline_seconds: u32,
-    /// Base URL of links in responses (default: from the Host header).
-    #[arg(long, env = "RFQ_PUBLIC_URL")]
-    pub public_url: Option<String>,
-    /// Most RFQs open at once; beyond it POST /rfqs answers 503 + Retry-After.
-    #[arg(long, env = "RFQ_MAX_OPEN_RFQS", default_value_t = 100_000)]
-    pub max_open_rfqs: u64,
-    /// Topic names and sizes.
-    #[command(flatten)]
-    pub topics: TopicSettings,
-    /// The simulated fleet (one adapter, "berlin").
-    #[command(flatten)]
-    pub fleet: FleetSettings,
-}
-
 /// `rfq broker`.
 #[derive(Debug, Args)]
 pub struct BrokerArgs {
-    /// Listen address.
-    #[arg(long, env = "RFQ_KAFKA_ADDR", default_value = "127.0.0.1:9092")]
-    pub kafka_addr: SocketAddr,
-    /// Directory of the broker's log.
-    #[arg(long, env = "RFQ_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
+    /// Where it listens and keeps its log.
+    #[command(flatten)]
+    pub broker: EmbeddedBrokerSettings,
     /// Topic names and sizes (created at start).
     #[command(flatten)]
     pub topics: TopicSettings,
@@ -128,8 +95,11 @@ pub struct MetricsArgs {
 #[derive(Debug, Args)]
 pub struct ProducerArgs {
     /// HTTP listen address.
-    #[arg(long, env = "RFQ_HTTP_ADDR", default_value = "127.0.0.1:8080")]
-    pub http_addr: SocketAddr,
+    #[command(flatten)]
+    pub http: IntakeListener,
+    /// Kafka, topics, region precision.
+    #[command(flatten)]
+    pub pipeline: PipelineSettings,
     /// Producer settings.
     #[command(flatten)]
     pub producer: ProducerSettings,
@@ -141,6 +111,9 @@ pub struct ProducerArgs {
 /// `rfq adapter`.
 #[derive(Debug, Args)]
 pub struct AdapterArgs {
+    /// Kafka, topics, region precision.
+    #[command(flatten)]
+    pub pipeline: PipelineSettings,
     /// Adapter settings.
     #[command(flatten)]
     pub adapter: AdapterSettings,
@@ -152,6 +125,9 @@ pub struct AdapterArgs {
 /// `rfq aggregator`.
 #[derive(Debug, Args)]
 pub struct AggregatorArgs {
+    /// Kafka, topics, region precision.
+    #[command(flatten)]
+    pub pipeline: PipelineSettings,
     /// Aggregator settings.
     #[command(flatten)]
     pub aggregator: AggregatorSettings,
@@ -178,26 +154,34 @@ pub struct ApiArgs {
 }
 
 impl Cli {
+    /// Parses the process's command line through every layer; on an error
+    /// (or `--help`) prints it and exits as clap does.
+    pub fn from_env() -> Cli {
+        rfq_core::settings::parse_layered(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
     /// Runs the chosen subcommand until Ctrl-C / SIGTERM.
     pub async fn run(self) -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
         cancel_on_signal(shutdown.clone());
         match self.command {
-            Command::Up(args) => up(args, shutdown).await,
+            Command::Up(settings) => up(*settings, shutdown).await,
             Command::Broker(args) => broker(args, shutdown).await,
             Command::Producer(args) => producer(args, shutdown).await,
             Command::Adapter(args) => {
                 serve_metrics(&args.metrics, &shutdown).await?;
-                ensure_topics(&args.adapter.kafka, &args.adapter.topics).await?;
-                rfq_adapters::run(args.adapter, rfq_avro::default_codec(), shutdown).await
+                let pipeline = args.pipeline;
+                ensure_topics(&pipeline.kafka, &pipeline.topics).await?;
+                let codec = rfq_avro::default_codec();
+                rfq_adapters::run(pipeline, args.adapter, codec, shutdown).await
             }
             Command::Aggregator(args) => {
                 serve_metrics(&args.metrics, &shutdown).await?;
-                let settings = &args.aggregator;
-                ensure_topics(&settings.kafka, &settings.topics).await?;
+                let pipeline = args.pipeline;
+                ensure_topics(&pipeline.kafka, &pipeline.topics).await?;
                 let store = open_store(&args.store).await?;
-                rfq_aggregator::run(args.aggregator, store, rfq_avro::default_codec(), shutdown)
-                    .await
+                let codec = rfq_avro::default_codec();
+                rfq_aggregator::run(pipeline, args.aggregator, store, codec, shutdown).await
             }
             Command::Api(args) => {
                 let store = open_store(&args.store).await?;
@@ -209,29 +193,12 @@ impl Cli {
     }
 }
 
-async fn up(args: UpArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let settings = UpSettings {
-        external_kafka: None,
-        kafka_addr: args.kafka_addr,
-        http_addr: args.http_addr,
-        data_dir: args.data_dir,
-        broker_in_memory: args.broker_in_memory,
-        topics: args.topics,
-        region_precision: args.fleet.region_precision,
-        default_deadline_seconds: args.default_deadline_seconds,
-        max_deadline_seconds: args.max_deadline_seconds,
-        max_open_rfqs: args.max_open_rfqs,
-        adapters: vec![AdapterSpec {
-            name: "berlin".into(),
-            fleet: args.fleet,
-        }],
-        public_url: args.public_url,
-    };
+async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result<()> {
     eprintln!(
         "starting the RFQ pipeline (data in {}) ...",
-        settings.data_dir.display()
+        settings.broker.data_dir.display()
     );
-    let topics = settings.topics.clone();
+    let topics = settings.pipeline.topics.clone();
     let pipeline = Pipeline::start(settings).await?;
     let http = pipeline.http_addr();
     eprintln!(
@@ -253,18 +220,19 @@ async fn up(args: UpArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
 }
 
 async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
-    ensure_topics(&args.kafka, &args.topics)
+    let (kafka, topics) = (&args.pipeline.kafka, &args.pipeline.topics);
+    ensure_topics(kafka, topics)
         .await
-        .with_context(|| format!("creating the topics on {}", args.kafka.brokers))?;
+        .with_context(|| format!("creating the topics on {}", kafka.brokers()))?;
     eprintln!(
         "topics ready on {}: {} ({} partitions), {} ({} partitions), {}, {}",
-        args.kafka.brokers,
-        args.topics.requests_topic,
-        args.topics.requests_partitions,
-        args.topics.quotes_topic,
-        args.topics.quotes_partitions,
-        args.topics.providers_topic,
-        args.topics.dead_letter_topic,
+        kafka.brokers(),
+        topics.requests_topic,
+        topics.requests_partitions,
+        topics.quotes_topic,
+        topics.quotes_partitions,
+        topics.providers_topic,
+        topics.dead_letter_topic,
     );
     open_store(&args.store).await?;
     eprintln!("store schema ready: {}", args.store.describe());
@@ -284,11 +252,7 @@ async fn open_store(
 }
 
 async fn broker(args: BrokerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let broker = EmbeddedBroker::start(BrokerSettings {
-        listen: args.kafka_addr,
-        storage: BrokerStorage::Sqlite(args.data_dir.join("broker.db")),
-    })
-    .await?;
+    let broker = args.broker.start().await?;
     ensure_topics(&KafkaSettings::new(broker.addr().to_string()), &args.topics).await?;
     eprintln!("Kafka broker listening on {} (Ctrl-C stops)", broker.addr());
     shutdown.cancelled().await;
@@ -297,9 +261,10 @@ async fn broker(args: BrokerArgs, shutdown: CancellationToken) -> anyhow::Result
 }
 
 async fn producer(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    ensure_topics(&args.producer.kafka, &args.producer.topics).await?;
+    ensure_topics(&args.pipeline.kafka, &args.pipeline.topics).await?;
     let store = open_store(&args.store).await?;
     let producer = Producer::start(
+        args.pipeline,
         args.producer,
         store,
         rfq_avro::default_codec(),
@@ -312,7 +277,7 @@ async fn producer(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Re
     // RFQs to nobody), and then the process exits non-zero with the reason.
     let (served, followed) = tokio::join!(
         async {
-            let served = serve(args.http_addr, router, shutdown.clone()).await;
+            let served = serve(args.http.http_addr, router, shutdown.clone()).await;
             shutdown.cancel();
             served
         },

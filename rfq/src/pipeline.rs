@@ -3,13 +3,14 @@
 
 use anyhow::Context as _;
 use axum::Router;
-use rfq_adapters::{AdapterSettings, FleetSettings, fleet::Fleet};
+use rfq_adapters::{AdapterSettings, fleet::Fleet};
 use rfq_aggregator::AggregatorSettings;
 use rfq_api::ApiSettings;
 use rfq_broker::{BrokerSettings, BrokerStorage, EmbeddedBroker};
 use rfq_core::{
-    ProviderId, RegionPrecision,
-    kafka::{KafkaSettings, TopicSettings, ensure_topics},
+    ProviderId,
+    kafka::{KafkaSettings, ensure_topics},
+    settings::PipelineSettings,
 };
 use rfq_producer::{Producer, ProducerSettings};
 use rfq_store::{Store, StoreSettings};
@@ -17,43 +18,95 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// One simulated adapter of the embedded pipeline.
-#[derive(Debug, Clone)]
-pub struct AdapterSpec {
-    /// Adapter name (prefix of its unicorns' ids).
-    pub name: String,
-    /// Its fleet.
-    pub fleet: FleetSettings,
+/// The embedded broker: where it listens and keeps its log (`rfq up`, `rfq broker`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmbeddedBrokerSettings {
+    /// Address of the embedded Kafka broker (outside clients connect here;
+    /// port 0: any free port).
+    #[arg(long, env = "RFQ_KAFKA_ADDR", default_value = "127.0.0.1:9092")]
+    pub kafka_addr: SocketAddr,
+
+    /// Directory of the broker's log and (for `rfq up`) the result store,
+    /// kept across restarts.
+    #[arg(long, env = "RFQ_DATA_DIR", default_value = rfq_store::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// Keep the broker's data in memory only (lost at exit).
+    #[arg(long, env = "RFQ_BROKER_IN_MEMORY")]
+    pub broker_in_memory: bool,
 }
 
-/// Settings of the embedded pipeline.
-#[derive(Debug, Clone)]
-pub struct UpSettings {
-    /// An outside Kafka to run against instead of starting the embedded
-    /// broker (the tests run every pipeline test on both).
-    pub external_kafka: Option<KafkaSettings>,
-    /// Where the embedded broker listens (port 0: any free port).
-    pub kafka_addr: SocketAddr,
-    /// Where the HTTP API listens (port 0: any free port).
+impl EmbeddedBrokerSettings {
+    /// Starts the broker these settings describe.
+    pub async fn start(&self) -> anyhow::Result<EmbeddedBroker> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating {}", self.data_dir.display()))?;
+        let storage = if self.broker_in_memory {
+            BrokerStorage::Memory
+        } else {
+            BrokerStorage::Sqlite(self.data_dir.join("broker.db"))
+        };
+        EmbeddedBroker::start(BrokerSettings {
+            listen: self.kafka_addr,
+            storage,
+        })
+        .await
+    }
+}
+
+/// The producer's HTTP listener (`rfq producer`; `rfq up` serves the read
+/// API on it too).
+#[derive(Debug, Clone, clap::Args)]
+pub struct IntakeListener {
+    /// Address of the HTTP API (port 0: any free port).
+    #[arg(long, env = "RFQ_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
-    /// Broker log and result store live here.
-    pub data_dir: PathBuf,
-    /// Keep broker data in memory only (lost at exit).
-    pub broker_in_memory: bool,
-    /// Topic names and sizes.
-    pub topics: TopicSettings,
-    /// Geohash characters per region.
-    pub region_precision: RegionPrecision,
-    /// Deadline of RFQs that set none, in seconds.
-    pub default_deadline_seconds: u32,
-    /// Longest deadline allowed, in seconds.
-    pub max_deadline_seconds: u32,
-    /// Most RFQs open at once before `POST /rfqs` answers 503.
-    pub max_open_rfqs: u64,
-    /// The simulated adapters.
-    pub adapters: Vec<AdapterSpec>,
-    /// Base URL of links (default: from the Host header).
-    pub public_url: Option<String>,
+}
+
+/// Settings of `rfq up`: every setting of every role it runs, declared by
+/// the roles themselves, plus where the embedded parts live.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpSettings {
+    /// The embedded broker (unless `--brokers` names an outside Kafka).
+    #[command(flatten)]
+    pub broker: EmbeddedBrokerSettings,
+
+    /// Where the HTTP API (intake and read API) listens.
+    #[command(flatten)]
+    pub http: IntakeListener,
+
+    /// Kafka, topics, region precision: shared by every role. With
+    /// `--brokers`, the pipeline runs against that Kafka and no embedded
+    /// broker starts.
+    #[command(flatten)]
+    pub pipeline: PipelineSettings,
+
+    /// The producer (its links are the read API's too).
+    #[command(flatten)]
+    pub producer: ProducerSettings,
+
+    /// The aggregator.
+    #[command(flatten)]
+    pub aggregator: AggregatorSettings,
+
+    /// The simulated adapter and its fleet.
+    #[command(flatten)]
+    pub adapter: AdapterSettings,
+
+    /// The result store (default: the embedded one, in the data directory).
+    #[command(flatten)]
+    pub store: StoreSettings,
+
+    /// The simulated adapters when not just the one `adapter` describes
+    /// (tests run several fleets, or none).
+    #[arg(skip)]
+    pub adapters: Option<Vec<AdapterSettings>>,
+}
+
+impl Default for UpSettings {
+    fn default() -> Self {
+        rfq_core::settings::defaults()
+    }
 }
 
 /// The running pipeline.
@@ -62,57 +115,50 @@ pub struct Pipeline {
     broker: Option<EmbeddedBroker>,
     /// How the components reach Kafka.
     kafka: KafkaSettings,
+    /// Where the HTTP API listens.
     http_addr: SocketAddr,
-    store: Arc<dyn Store>,
+    /// The components' tasks, each named.
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
+    /// Stops every component.
     shutdown: CancellationToken,
 }
 
 impl Pipeline {
     /// Starts everything and returns once the HTTP API serves and every
     /// simulated unicorn is registered (so the first RFQ reaches the whole fleet).
-    pub async fn start(settings: UpSettings) -> anyhow::Result<Pipeline> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-        let (broker, kafka) = match &settings.external_kafka {
-            Some(kafka) => (None, kafka.clone()),
+    pub async fn start(mut settings: UpSettings) -> anyhow::Result<Pipeline> {
+        let broker = match &settings.pipeline.kafka.brokers {
+            Some(_) => None,
             None => {
-                let storage = if settings.broker_in_memory {
-                    BrokerStorage::Memory
-                } else {
-                    BrokerStorage::Sqlite(settings.data_dir.join("broker.db"))
-                };
-                let broker = EmbeddedBroker::start(BrokerSettings {
-                    listen: settings.kafka_addr,
-                    storage,
-                })
-                .await?;
-                let kafka = KafkaSettings::new(broker.addr().to_string());
-                (Some(broker), kafka)
+                let broker = settings.broker.start().await?;
+                settings.pipeline.kafka.brokers = Some(broker.addr().to_string());
+                Some(broker)
             }
         };
-        ensure_topics(&kafka, &settings.topics).await?;
-        let store: Arc<dyn Store> = StoreSettings::embedded(settings.data_dir.join("results.db"))
+        let kafka = settings.pipeline.kafka.clone();
+        ensure_topics(&kafka, &settings.pipeline.topics).await?;
+        std::fs::create_dir_all(&settings.broker.data_dir)
+            .with_context(|| format!("creating {}", settings.broker.data_dir.display()))?;
+        let store_settings = settings
+            .store
+            .clone()
+            .in_data_dir(&settings.broker.data_dir);
+        let store: Arc<dyn Store> = store_settings
             .open()
             .await
-            .context("opening the result store")?;
-        let codec = rfq_avro::default_codec();
+            .with_context(|| format!("opening the result store ({})", store_settings.describe()))?;
         let shutdown = CancellationToken::new();
         let mut pipeline = Pipeline {
             broker,
-            kafka: kafka.clone(),
-            http_addr: settings.http_addr,
-            store: store.clone(),
+            kafka,
+            http_addr: settings.http.http_addr,
             tasks: JoinSet::new(),
             shutdown: shutdown.clone(),
         };
-        match pipeline
-            .spawn_components(&settings, kafka, store, codec)
-            .await
-        {
+        match pipeline.spawn_components(&settings, store).await {
             Ok(http_addr) => {
                 pipeline.http_addr = http_addr;
-                tracing::info!(%http_addr, kafka = %pipeline.kafka.brokers, "pipeline up");
+                tracing::info!(%http_addr, kafka = %pipeline.kafka.brokers(), "pipeline up");
                 Ok(pipeline)
             }
             Err(error) => {
@@ -126,48 +172,45 @@ impl Pipeline {
     async fn spawn_components(
         &mut self,
         settings: &UpSettings,
-        kafka: KafkaSettings,
         store: Arc<dyn Store>,
-        codec: rfq_avro::SharedCodec,
     ) -> anyhow::Result<SocketAddr> {
-        let topics = settings.topics.clone();
+        let codec = rfq_avro::default_codec();
+        let pipeline = &settings.pipeline;
         let shutdown = self.shutdown.clone();
         let tasks = &mut self.tasks;
         tasks.spawn({
-            let aggregator = AggregatorSettings::new(kafka.clone(), topics.clone());
+            let (pipeline, aggregator) = (pipeline.clone(), settings.aggregator.clone());
             let (store, codec, shutdown) = (store.clone(), codec.clone(), shutdown.clone());
             async move {
-                (
-                    "aggregator",
-                    rfq_aggregator::run(aggregator, store, codec, shutdown).await,
-                )
+                let result =
+                    rfq_aggregator::run(pipeline, aggregator, store, codec, shutdown).await;
+                ("aggregator", result)
             }
         });
         let mut unicorns: Vec<ProviderId> = Vec::new();
-        for spec in &settings.adapters {
-            let mut adapter = AdapterSettings::new(kafka.clone(), topics.clone(), &spec.name);
-            adapter.fleet = spec.fleet.clone();
-            adapter.fleet.region_precision = settings.region_precision;
-            unicorns.extend(
-                Fleet::generate(&adapter.name, &adapter.fleet)
-                    .unicorns()
-                    .iter()
-                    .map(|u| u.id.clone()),
-            );
+        let adapters = match &settings.adapters {
+            Some(adapters) => adapters.as_slice(),
+            None => std::slice::from_ref(&settings.adapter),
+        };
+        for adapter in adapters {
+            let fleet = Fleet::generate(&adapter.name, &adapter.fleet, pipeline.region_precision);
+            unicorns.extend(fleet.unicorns().iter().map(|u| u.id.clone()));
+            let (pipeline, adapter) = (pipeline.clone(), adapter.clone());
             let (codec, shutdown) = (codec.clone(), shutdown.clone());
-            tasks.spawn(
-                async move { ("adapter", rfq_adapters::run(adapter, codec, shutdown).await) },
-            );
+            tasks.spawn(async move {
+                let result = rfq_adapters::run(pipeline, adapter, codec, shutdown).await;
+                ("adapter", result)
+            });
         }
 
-        let mut producer_settings = ProducerSettings::new(kafka.clone(), topics.clone());
-        producer_settings.region_precision = settings.region_precision;
-        producer_settings.default_deadline_seconds = settings.default_deadline_seconds;
-        producer_settings.max_deadline_seconds = settings.max_deadline_seconds;
-        producer_settings.max_open_rfqs = settings.max_open_rfqs;
-        producer_settings.public_url = settings.public_url.clone();
-        let producer =
-            Producer::start(producer_settings, store.clone(), codec, shutdown.clone()).await?;
+        let producer = Producer::start(
+            pipeline.clone(),
+            settings.producer.clone(),
+            store.clone(),
+            codec,
+            shutdown.clone(),
+        )
+        .await?;
         tasks.spawn({
             let producer = producer.clone();
             async move { ("producer", producer.stopped().await) }
@@ -177,18 +220,17 @@ impl Pipeline {
             .wait_for(&unicorns, Duration::from_secs(60))
             .await?;
 
-        let listener = tokio::net::TcpListener::bind(settings.http_addr)
+        let addr = settings.http.http_addr;
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .with_context(|| format!("binding the HTTP API to {}", settings.http_addr))?;
+            .with_context(|| format!("binding the HTTP API to {addr}"))?;
         let http_addr = listener.local_addr()?;
+        let api = ApiSettings {
+            links: settings.producer.links.clone(),
+        };
         let router = Router::new()
             .merge(producer.router())
-            .merge(rfq_api::router(
-                store.clone(),
-                ApiSettings {
-                    public_url: settings.public_url.clone(),
-                },
-            ))
+            .merge(rfq_api::router(store, api))
             .merge(rfq_core::metrics::router());
         tasks.spawn({
             let shutdown = shutdown.clone();
@@ -208,12 +250,7 @@ impl Pipeline {
     /// The Kafka bootstrap servers the components use (the embedded
     /// broker's address unless an outside Kafka was given).
     pub fn brokers(&self) -> &str {
-        &self.kafka.brokers
-    }
-
-    /// The result store.
-    pub fn store(&self) -> Arc<dyn Store> {
-        self.store.clone()
+        self.kafka.brokers()
     }
 
     /// The token that stops the pipeline.

@@ -131,18 +131,19 @@ pub trait Store: Send + Sync {
     async fn open_count(&self) -> Result<u64, StoreError>;
 }
 
+/// The directory of local data (the embedded store's file) when a command
+/// names none.
+pub const DEFAULT_DATA_DIR: &str = "data";
+
 /// Where results are stored: ScyllaDB when `--scylla-nodes` is set, else
 /// the embedded file.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreSettings {
     /// Path of the embedded result store (a SQLite file; shared safely by
-    /// processes on one machine).
-    #[arg(
-        long = "store-path",
-        env = "RFQ_STORE_PATH",
-        default_value = "data/results.db"
-    )]
-    pub store_path: std::path::PathBuf,
+    /// processes on one machine). Default: data/results.db; for `rfq up`,
+    /// results.db in its data directory.
+    #[arg(long = "store-path", env = "RFQ_STORE_PATH")]
+    pub store_path: Option<std::path::PathBuf>,
 
     /// ScyllaDB (production).
     #[command(flatten)]
@@ -153,15 +154,32 @@ impl StoreSettings {
     /// The embedded store at `path`.
     pub fn embedded(path: impl Into<std::path::PathBuf>) -> Self {
         StoreSettings {
-            store_path: path.into(),
-            scylla: ScyllaSettings::new(Vec::<String>::new(), "rfq"),
+            store_path: Some(path.into()),
+            scylla: ScyllaSettings::default(),
         }
+    }
+
+    /// The embedded store's file: the given path, or `data_dir/results.db`.
+    pub fn embedded_path(&self, data_dir: &std::path::Path) -> std::path::PathBuf {
+        self.store_path
+            .clone()
+            .unwrap_or_else(|| data_dir.join("results.db"))
+    }
+
+    /// These settings with the embedded store's default file in `data_dir`
+    /// (`data` unless a command says otherwise).
+    pub fn in_data_dir(mut self, data_dir: &std::path::Path) -> Self {
+        self.store_path = Some(self.embedded_path(data_dir));
+        self
     }
 
     /// Which store these settings select, for logs.
     pub fn describe(&self) -> String {
         if self.scylla.nodes.is_empty() {
-            format!("embedded store {}", self.store_path.display())
+            format!(
+                "embedded store {}",
+                self.embedded_path(DEFAULT_DATA_DIR.as_ref()).display()
+            )
         } else {
             format!(
                 "ScyllaDB {} keyspace {}",
@@ -176,7 +194,9 @@ impl StoreSettings {
     pub async fn open(&self) -> Result<std::sync::Arc<dyn Store>, StoreError> {
         let (store, kind): (std::sync::Arc<dyn Store>, _) = if self.scylla.nodes.is_empty() {
             (
-                std::sync::Arc::new(EmbeddedStore::open(&self.store_path).await?),
+                std::sync::Arc::new(
+                    EmbeddedStore::open(&self.embedded_path(DEFAULT_DATA_DIR.as_ref())).await?,
+                ),
                 "embedded",
             )
         } else {

@@ -359,7 +359,8 @@ async fn an_rfq_copy_outside_its_return_partition_is_dead_lettered(broker: TestB
     );
     assert_eq!(letter.payload(), Some(payload.as_slice()));
     // Never opened: the store does not know it.
-    assert!(t.pipeline().store().rfq(&rfq.id).await.unwrap().is_none());
+    let store = t.store.open().await.unwrap();
+    assert!(store.rfq(&rfq.id).await.unwrap().is_none());
     drop(letters);
     rfq_core::kafka::close_consumer(consumer).await;
     t.stop().await;
@@ -377,7 +378,8 @@ async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadlin
     let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let alpha = fleet(BERLIN, 2, 0, 0.0);
-    let unicorns = rfq_adapters::fleet::Fleet::generate("alpha", &alpha);
+    let unicorns =
+        rfq_adapters::fleet::Fleet::generate("alpha", &alpha, rfq_core::RegionPrecision::DEFAULT);
     let t = TestPipeline::start(&broker, dir.path(), vec![adapter("alpha", alpha)]).await;
     let before = dead_letters(&t, "adapter", "undeliverable").await;
 
@@ -565,20 +567,23 @@ async fn a_registry_failing_for_good_fails_the_producer_with_the_reason() {
     let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let t = TestPipeline::start(&TestBroker::Embedded, dir.path(), vec![]).await;
-    let mut kafka = rfq_core::kafka::KafkaSettings::new(t.brokers());
-    kafka
+    let mut pipeline = rfq_core::settings::PipelineSettings::default();
+    pipeline.kafka = rfq_core::kafka::KafkaSettings::new(t.brokers());
+    pipeline
+        .kafka
         .options
         .push(("message.timeout.ms".into(), "2000".into()));
-    let mut topics = t.topics.clone();
-    topics.dead_letter_topic = "no-such-dead-letter-topic".into();
-    let providers_topic = topics.providers_topic.clone();
+    pipeline.topics = t.topics.clone();
+    pipeline.topics.dead_letter_topic = "no-such-dead-letter-topic".into();
+    let providers_topic = pipeline.topics.providers_topic.clone();
     let store = rfq_store::StoreSettings::embedded(dir.path().join("producer.db"))
         .open()
         .await
         .unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let producer = rfq_producer::Producer::start(
-        rfq_producer::ProducerSettings::new(kafka, topics),
+        pipeline,
+        rfq_producer::ProducerSettings::default(),
         store,
         rfq_avro::default_codec(),
         shutdown.clone(),

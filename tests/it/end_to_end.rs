@@ -152,7 +152,7 @@ on_both_brokers!(with_a_public_url_the_location_is_absolute);
 async fn with_a_public_url_the_location_is_absolute(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = settings(&broker, dir.path(), vec![], true);
-    settings.public_url = Some("http://api.example:8081".into());
+    settings.producer.links.public_url = Some("http://api.example:8081".into());
     let t = TestPipeline::start_with(settings).await;
     let (location, accepted) = t.submit(BERLIN, 30).await;
     let id = accepted["id"].as_str().unwrap();

@@ -1,11 +1,8 @@
 //! Starting a pipeline on free ports and talking to it as the customer app does.
 
-use rfq::{AdapterSpec, Pipeline, UpSettings};
-use rfq_adapters::FleetSettings;
-use rfq_core::{
-    GeoPoint, RegionPrecision,
-    kafka::{KafkaSettings, TopicSettings},
-};
+use rfq::{Pipeline, UpSettings};
+use rfq_adapters::{AdapterSettings, FleetSettings};
+use rfq_core::{GeoPoint, kafka::TopicSettings};
 use serde_json::Value;
 use std::{path::Path, time::Duration};
 
@@ -37,11 +34,8 @@ pub fn fleet(
 }
 
 /// An adapter named `name` with `fleet`.
-pub fn adapter(name: &str, fleet: FleetSettings) -> AdapterSpec {
-    AdapterSpec {
-        name: name.into(),
-        fleet,
-    }
+pub fn adapter(name: &str, fleet: FleetSettings) -> AdapterSettings {
+    AdapterSettings::new(name, fleet)
 }
 
 /// A running pipeline and an HTTP client for it.
@@ -54,6 +48,8 @@ pub struct TestPipeline {
     pub client: reqwest::Client,
     /// The pipeline's topics (their names differ on a shared Kafka).
     pub topics: TopicSettings,
+    /// Its result store, as the read API opens it.
+    pub store: rfq_store::StoreSettings,
 }
 
 /// Held by the tests that assert counters by exact deltas: the registry is
@@ -109,51 +105,40 @@ macro_rules! on_both_brokers {
 }
 pub(crate) use on_both_brokers;
 
-/// Settings for a pipeline on free ports under `data_dir`, on `broker`.
+/// Settings for a pipeline on free ports under `data_dir`, on `broker`:
+/// the declared defaults but for these.
 pub fn settings(
     broker: &TestBroker,
     data_dir: &Path,
-    adapters: Vec<AdapterSpec>,
+    adapters: Vec<AdapterSettings>,
     in_memory: bool,
 ) -> UpSettings {
-    let mut topics = TopicSettings {
-        requests_partitions: 4,
-        quotes_partitions: 4,
-        ..TopicSettings::default()
-    };
-    let external_kafka = match broker {
-        TestBroker::Embedded => None,
-        TestBroker::Kafka(brokers) => {
-            // One Kafka serves every test of the run: names of our own.
-            let run = uuid::Uuid::new_v4().simple().to_string();
-            let prefix = format!("t{}", &run[..12]);
-            for topic in [
-                &mut topics.requests_topic,
-                &mut topics.quotes_topic,
-                &mut topics.providers_topic,
-                &mut topics.dead_letter_topic,
-            ] {
-                *topic = format!("{prefix}.{topic}");
-            }
-            let mut kafka = KafkaSettings::new(brokers.clone());
-            kafka.group_prefix = format!("{prefix}.");
-            Some(kafka)
+    let mut settings = UpSettings::default();
+    settings.broker.kafka_addr = "127.0.0.1:0".parse().unwrap();
+    settings.broker.data_dir = data_dir.to_path_buf();
+    settings.broker.broker_in_memory = in_memory;
+    settings.http.http_addr = "127.0.0.1:0".parse().unwrap();
+    settings.adapters = Some(adapters);
+    let topics = &mut settings.pipeline.topics;
+    topics.requests_partitions = 4;
+    topics.quotes_partitions = 4;
+    if let TestBroker::Kafka(brokers) = broker {
+        // One Kafka serves every test of the run: names of our own.
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let prefix = format!("t{}", &run[..12]);
+        for topic in [
+            &mut topics.requests_topic,
+            &mut topics.quotes_topic,
+            &mut topics.providers_topic,
+            &mut topics.dead_letter_topic,
+        ] {
+            *topic = format!("{prefix}.{topic}");
         }
-    };
-    UpSettings {
-        external_kafka,
-        kafka_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.to_path_buf(),
-        broker_in_memory: in_memory,
-        topics,
-        region_precision: RegionPrecision::DEFAULT,
-        default_deadline_seconds: 300,
-        max_deadline_seconds: 3600,
-        max_open_rfqs: 100_000,
-        adapters,
-        public_url: None,
+        let kafka = &mut settings.pipeline.kafka;
+        kafka.brokers = Some(brokers.clone());
+        kafka.group_prefix = format!("{prefix}.");
     }
+    settings
 }
 
 impl TestPipeline {
@@ -161,7 +146,7 @@ impl TestPipeline {
     pub async fn start(
         broker: &TestBroker,
         data_dir: &Path,
-        adapters: Vec<AdapterSpec>,
+        adapters: Vec<AdapterSettings>,
     ) -> TestPipeline {
         Self::start_with(settings(broker, data_dir, adapters, true)).await
     }
@@ -171,7 +156,11 @@ impl TestPipeline {
         rfq::init_tracing();
         // tansu's dependencies enable two rustls providers; pick one for reqwest.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let topics = settings.topics.clone();
+        let topics = settings.pipeline.topics.clone();
+        let store = settings
+            .store
+            .clone()
+            .in_data_dir(&settings.broker.data_dir);
         let pipeline = Pipeline::start(settings).await.expect("pipeline starts");
         let base = format!("http://{}", pipeline.http_addr());
         let client = reqwest::Client::builder()
@@ -183,6 +172,7 @@ impl TestPipeline {
             base,
             client,
             topics,
+            store,
         }
     }
 

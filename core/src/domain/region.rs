@@ -40,6 +40,12 @@ impl Default for RegionPrecision {
     }
 }
 
+impl fmt::Display for RegionPrecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 impl FromStr for RegionPrecision {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -21,13 +21,11 @@ pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
 /// How to reach Kafka. Shared by every component.
 #[derive(Debug, Clone, clap::Args)]
 pub struct KafkaSettings {
-    /// Kafka bootstrap servers, comma-separated host:port.
-    #[arg(
-        long = "brokers",
-        env = "RFQ_BROKERS",
-        default_value = "127.0.0.1:9092"
-    )]
-    pub brokers: String,
+    /// Kafka bootstrap servers, comma-separated host:port. Default:
+    /// 127.0.0.1:9092; for `rfq up`, its embedded broker (given, `rfq up`
+    /// runs against this Kafka instead).
+    #[arg(long = "brokers", env = "RFQ_BROKERS")]
+    pub brokers: Option<String>,
 
     /// A librdkafka option passed through to every client, KEY=VALUE
     /// (repeatable; in the environment, comma-separated). Applied last, so it
@@ -58,15 +56,27 @@ pub struct KafkaSettings {
     pub group_prefix: String,
 }
 
+/// The bootstrap servers when none are given.
+pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        crate::settings::defaults()
+    }
+}
+
 impl KafkaSettings {
-    /// Settings for `brokers` with no extra options.
+    /// Settings for `brokers`, every other setting at its default.
     pub fn new(brokers: impl Into<String>) -> Self {
         Self {
-            brokers: brokers.into(),
-            options: Vec::new(),
-            assignment: PartitionAssignment::Auto,
-            group_prefix: String::new(),
+            brokers: Some(brokers.into()),
+            ..Self::default()
         }
+    }
+
+    /// The bootstrap servers: the given ones, or [`DEFAULT_BROKERS`].
+    pub fn brokers(&self) -> &str {
+        self.brokers.as_deref().unwrap_or(DEFAULT_BROKERS)
     }
 
     /// The consumer group id `name`, with the configured prefix.
@@ -79,7 +89,7 @@ impl KafkaSettings {
     pub fn client_config(&self, client_id: &str, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
-            .set("bootstrap.servers", &self.brokers)
+            .set("bootstrap.servers", self.brokers())
             .set("client.id", client_id);
         for (key, value) in defaults {
             config.set(*key, *value);

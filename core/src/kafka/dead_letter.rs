@@ -91,11 +91,15 @@ pub enum DeadLetterKind {
     Undeliverable,
     /// An answer that could not be encoded.
     Unencodable,
+    /// A provider heartbeat whose region is not its position's at the
+    /// producer's region precision: the adapter is configured with another
+    /// precision, and RFQs would never be addressed to its provider.
+    WrongRegion,
 }
 
 impl DeadLetterKind {
     /// Every kind.
-    pub const ALL: [DeadLetterKind; 9] = [
+    pub const ALL: [DeadLetterKind; 10] = [
         DeadLetterKind::Decode,
         DeadLetterKind::UnexpectedType,
         DeadLetterKind::NoKey,
@@ -105,6 +109,7 @@ impl DeadLetterKind {
         DeadLetterKind::NotAddressed,
         DeadLetterKind::Undeliverable,
         DeadLetterKind::Unencodable,
+        DeadLetterKind::WrongRegion,
     ];
 
     /// The label.
@@ -119,6 +124,7 @@ impl DeadLetterKind {
             DeadLetterKind::NotAddressed => "not-addressed",
             DeadLetterKind::Undeliverable => "undeliverable",
             DeadLetterKind::Unencodable => "unencodable",
+            DeadLetterKind::WrongRegion => "wrong-region",
         }
     }
 }

@@ -59,17 +59,7 @@ pub struct TopicSettings {
 
 impl Default for TopicSettings {
     fn default() -> Self {
-        Self {
-            requests_topic: "rfq.requests".into(),
-            requests_partitions: 8,
-            quotes_topic: "rfq.quotes".into(),
-            quotes_partitions: 8,
-            providers_topic: "rfq.providers".into(),
-            dead_letter_topic: "rfq.dead-letter".into(),
-            replication_factor: 1,
-            min_insync_replicas: 1,
-            retention_hours: 168,
-        }
+        crate::settings::defaults()
     }
 }
 
@@ -171,7 +161,7 @@ pub async fn ensure_topics(kafka: &KafkaSettings, topics: &TopicSettings) -> any
     let results = admin
         .create_topics(&new_topics, &options)
         .await
-        .with_context(|| format!("creating topics on {}", kafka.brokers))?;
+        .with_context(|| format!("creating topics on {}", kafka.brokers()))?;
     for result in results {
         match result {
             Ok(name) => tracing::info!(topic = %name, "created topic"),

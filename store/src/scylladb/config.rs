@@ -185,6 +185,12 @@ pub fn parse_consistency(text: &str) -> Result<Consistency, String> {
     )
 }
 
+impl Default for ScyllaSettings {
+    fn default() -> Self {
+        rfq_core::settings::defaults()
+    }
+}
+
 impl ScyllaSettings {
     /// Settings for `nodes` and `keyspace`, every other value at its default
     /// except the replication factor: 1, for a single test node.
@@ -193,14 +199,7 @@ impl ScyllaSettings {
             nodes: nodes.into_iter().map(Into::into).collect(),
             keyspace: keyspace.to_owned(),
             replication: Replication::Factor(1),
-            consistency: Consistency::LocalQuorum,
-            datacenter: None,
-            username: None,
-            password: None,
-            tls: false,
-            ca_file: None,
-            retention_days: 7,
-            max_in_flight: 256,
+            ..ScyllaSettings::default()
         }
     }
 
