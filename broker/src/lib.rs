@@ -142,12 +142,13 @@ impl Drop for EmbeddedBroker {
 }
 
 /// tansu advertises the address it is given, so port 0 is replaced by a
-/// free port chosen here.
+/// free port chosen here. A port already taken is refused here too:
+/// otherwise the start-up probe would find whatever listens there (another
+/// broker, say) and take it for ours.
 fn resolve_port(listen: SocketAddr) -> anyhow::Result<SocketAddr> {
-    if listen.port() != 0 {
-        return Ok(listen);
-    }
-    let probe = TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+    let probe = TcpListener::bind(listen).with_context(|| {
+        format!("binding the embedded broker to {listen} (is the port in use? --kafka-addr chooses another)")
+    })?;
     probe.local_addr().context("reading the chosen port")
 }
 
@@ -185,5 +186,72 @@ async fn wait_until_listening(
             anyhow::bail!("embedded broker did not listen on {addr} within 30 s");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_zero_is_resolved_and_a_taken_port_refused() {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let resolved = resolve_port(any).unwrap();
+        assert_ne!(resolved.port(), 0);
+        let taken = TcpListener::bind(any).unwrap();
+        let error = resolve_port(taken.local_addr().unwrap()).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("is the port in use?"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn sqlite_urls_are_absolute_and_their_directory_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(&dir.path().join("nested/broker.db")).unwrap();
+        // Four slashes: tansu strips one and must still see an absolute path.
+        assert!(url.as_str().starts_with("sqlite:////"), "{url}");
+        assert!(url.as_str().ends_with("/nested/broker.db"), "{url}");
+        assert!(dir.path().join("nested").is_dir());
+        let relative = sqlite_url(Path::new("relative.db")).unwrap();
+        assert!(relative.as_str().starts_with("sqlite:////"), "{relative}");
+    }
+
+    #[tokio::test]
+    async fn starts_on_a_free_port_serves_and_stops() {
+        let broker = EmbeddedBroker::start(BrokerSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            storage: BrokerStorage::Memory,
+        })
+        .await
+        .unwrap();
+        let addr = broker.addr();
+        assert_ne!(addr.port(), 0);
+        tokio::net::TcpStream::connect(addr).await.unwrap();
+        broker.stop().await;
+        // Stopped means the port is free again.
+        TcpListener::bind(addr).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_second_broker_on_a_taken_port_fails_with_the_reason() {
+        let first = EmbeddedBroker::start(BrokerSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            storage: BrokerStorage::Memory,
+        })
+        .await
+        .unwrap();
+        let second = EmbeddedBroker::start(BrokerSettings {
+            listen: first.addr(),
+            storage: BrokerStorage::Memory,
+        })
+        .await;
+        let error = second.err().expect("the port is taken");
+        assert!(
+            format!("{error:#}").contains("is the port in use?"),
+            "{error:#}"
+        );
+        first.stop().await;
     }
 }

@@ -10,6 +10,7 @@ mod helpers;
 mod accounting;
 mod admission;
 mod chaos;
+mod cli;
 mod completion;
 mod compose;
 mod dead_letter;

@@ -11,21 +11,73 @@ use std::{
 };
 
 /// Where the `rfq` binary is: `RFQ_BIN`, or `target/debug/rfq` (built by
-/// `tests/run` before the tests).
+/// `tests/run` and `tests/chaos` before the tests). The chaos tests must
+/// run the code under test: a binary older than any source file of the
+/// workspace is refused with the file that is newer.
 pub fn rfq_binary() -> PathBuf {
     if let Ok(path) = std::env::var("RFQ_BIN") {
         return path.into();
     }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        .unwrap_or_else(|_| workspace.join("target"));
     let path = target.join("debug/rfq");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --bin rfq` first (tests/run does)",
-        path.display()
-    );
+    let built = std::fs::metadata(&path)
+        .and_then(|meta| meta.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: run `cargo build --bin rfq` first (tests/run does)",
+                path.display()
+            )
+        });
+    if let Some((source, _)) = newest_source(&workspace).filter(|(_, changed)| *changed > built) {
+        panic!(
+            "{} is older than {}: it does not run the code under test; \
+             run `cargo build --bin rfq` first (tests/run and tests/chaos do)",
+            path.display(),
+            source.display()
+        );
+    }
     path
+}
+
+/// The most recently changed file the `rfq` binary is built from.
+fn newest_source(workspace: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
+    const CRATES: &[&str] = &[
+        "core",
+        "avro",
+        "store",
+        "broker",
+        "producer",
+        "adapters",
+        "aggregator",
+        "api",
+        "rfq",
+    ];
+    let mut pending: Vec<PathBuf> = CRATES.iter().map(|dir| workspace.join(dir)).collect();
+    pending.push(workspace.join("Cargo.lock"));
+    let mut newest: Option<(PathBuf, std::time::SystemTime)> = None;
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                pending.extend(entries.filter_map(|entry| entry.ok().map(|e| e.path())));
+            }
+            continue;
+        }
+        let source = path.extension().is_some_and(|ext| {
+            ["rs", "toml", "lock", "avsc", "cql"].contains(&ext.to_str().unwrap_or(""))
+        });
+        if let (true, Ok(changed)) = (source, meta.modified()) {
+            if newest.as_ref().is_none_or(|(_, at)| changed > *at) {
+                newest = Some((path, changed));
+            }
+        }
+    }
+    newest
 }
 
 /// A free TCP port on 127.0.0.1.

@@ -1,0 +1,146 @@
+//! The `rfq` command line as a user types it: every subcommand parses with
+//! its declared defaults, and the layers (defaults < settings file <
+//! environment < flags) reach the settings each role receives. Parsing
+//! only: nothing is started.
+
+use rfq::cli::{Cli, Command};
+use rfq_core::settings::parse_layered;
+use std::io::Write as _;
+
+fn parse(argv: &[&str]) -> Result<Cli, clap::Error> {
+    parse_layered::<Cli>(argv.iter().copied())
+}
+
+fn up(argv: &[&str]) -> rfq::UpSettings {
+    match parse(argv).unwrap().command {
+        Command::Up(settings) => *settings,
+        other => panic!("parsed {other:?}"),
+    }
+}
+
+fn settings_file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+/// The repository's example file, as the README shows it.
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rfq.example.yaml");
+
+#[test]
+fn every_subcommand_parses_with_its_defaults() {
+    for sub in [
+        "up",
+        "broker",
+        "producer",
+        "adapter",
+        "aggregator",
+        "api",
+        "migrate",
+    ] {
+        parse(&["rfq", sub]).unwrap_or_else(|e| panic!("rfq {sub}: {e}"));
+    }
+    let settings = up(&["rfq", "up"]);
+    assert_eq!(
+        settings.pipeline.kafka.brokers, None,
+        "rfq up starts its own broker"
+    );
+    assert_eq!(settings.producer.limits.default_deadline_seconds, 300);
+    assert_eq!(settings.producer.limits.max_deadline_seconds, 3600);
+    assert_eq!(settings.adapter.name, "berlin");
+    assert_eq!(settings.aggregator.group_id, "rfq-aggregator");
+    assert!(settings.adapters.is_none());
+}
+
+#[test]
+fn rfq_up_takes_every_role_setting() {
+    let settings = up(&[
+        "rfq",
+        "up",
+        "--kafka-option",
+        "linger.ms=20",
+        "--region-precision",
+        "6",
+        "--default-deadline-seconds",
+        "30",
+        "--aggregator-batch",
+        "50",
+        "--fleet-per-region",
+        "2",
+        "--public-url",
+        "https://rides.example",
+        "--brokers",
+        "kafka:9092",
+    ]);
+    assert_eq!(
+        settings.pipeline.kafka.options,
+        [("linger.ms".to_owned(), "20".to_owned())]
+    );
+    assert_eq!(settings.pipeline.region_precision.chars(), 6);
+    assert_eq!(settings.producer.limits.default_deadline_seconds, 30);
+    assert_eq!(settings.aggregator.max_batch, 50);
+    assert_eq!(settings.adapter.fleet.per_region, 2);
+    assert_eq!(
+        settings.producer.links.public_url.as_deref(),
+        Some("https://rides.example")
+    );
+    assert_eq!(settings.pipeline.kafka.brokers(), "kafka:9092");
+}
+
+#[test]
+fn the_example_settings_file_is_read_by_the_real_command_line() {
+    let settings = up(&["rfq", "--config", EXAMPLE, "up"]);
+    assert_eq!(settings.pipeline.kafka.options.len(), 2);
+    assert_eq!(settings.adapter.fleet.per_region, 4);
+    match parse(&["rfq", "--config", EXAMPLE, "api"]).unwrap().command {
+        Command::Api(api) => assert_eq!(api.http_addr.port(), 8081),
+        other => panic!("parsed {other:?}"),
+    }
+}
+
+#[test]
+fn flags_beat_the_file_which_beats_the_defaults() {
+    let file = settings_file(
+        "default-deadline-seconds: 60\nmax-deadline-seconds: 120\nup:\n  fleet-per-region: 7\n",
+    );
+    let path = file.path().to_str().unwrap();
+    let settings = up(&[
+        "rfq",
+        "--config",
+        path,
+        "up",
+        "--max-deadline-seconds",
+        "90",
+    ]);
+    assert_eq!(settings.producer.limits.default_deadline_seconds, 60);
+    assert_eq!(settings.producer.limits.max_deadline_seconds, 90);
+    assert_eq!(settings.adapter.fleet.per_region, 7);
+    // The file's top-level keys reach the producer too.
+    match parse(&["rfq", "producer", "--config", path])
+        .unwrap()
+        .command
+    {
+        Command::Producer(args) => assert_eq!(args.producer.limits.default_deadline_seconds, 60),
+        other => panic!("parsed {other:?}"),
+    }
+}
+
+#[test]
+fn bad_settings_are_refused_with_a_reason() {
+    let refused = |argv: &[&str]| parse(argv).unwrap_err().to_string();
+    // Beyond a day: the ScyllaDB store's answers would expire first.
+    assert!(refused(&["rfq", "up", "--max-deadline-seconds", "86401"]).contains("86401"));
+    assert!(refused(&["rfq", "up", "--region-precision", "13"]).contains("1 to 12"));
+    assert!(refused(&["rfq", "up", "--kafka-option", "novalue"]).contains("KEY=VALUE"));
+    let file = settings_file("fleet-per-regoin: 3\n");
+    let path = file.path().to_str().unwrap();
+    let error = refused(&["rfq", "--config", path, "up"]);
+    assert!(error.contains("fleet-per-regoin"), "{error}");
+    let file = settings_file("aggregator:\n  http-addr: 127.0.0.1:1\n");
+    let path = file.path().to_str().unwrap();
+    let error = refused(&["rfq", "--config", path, "aggregator"]);
+    assert!(
+        error.contains("`rfq aggregator` has no setting \"http-addr\""),
+        "{error}"
+    );
+}
