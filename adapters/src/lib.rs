@@ -11,10 +11,11 @@
 //! record is acknowledged by the broker.
 
 mod config;
+mod delivery;
 pub mod fleet;
 mod heartbeat;
 mod metrics;
-mod service;
+mod worker;
 
 pub use config::{AdapterSettings, FleetSettings};
-pub use service::run;
+pub use worker::run;

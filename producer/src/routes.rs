@@ -1,7 +1,7 @@
 //! `POST /rfqs`.
 
 use crate::{
-    Producer,
+    Intake,
     error::IntakeError,
     metrics::{ACCEPT_SECONDS, SUBMISSIONS},
 };
@@ -17,14 +17,12 @@ use rfq_core::http::base_url;
 use serde_json::json;
 use std::time::Instant;
 
-impl Producer {
-    /// The routes of the producer: `POST /rfqs`.
-    pub fn router(&self) -> Router {
-        Router::new()
-            .route("/rfqs", post(submit))
-            .layer(DefaultBodyLimit::max(self.settings().max_body_bytes))
-            .with_state(self.clone())
-    }
+/// The routes of the producer: `POST /rfqs`, served by `intake`.
+pub(crate) fn router(intake: Intake) -> Router {
+    Router::new()
+        .route("/rfqs", post(submit))
+        .layer(DefaultBodyLimit::max(intake.settings().max_body_bytes))
+        .with_state(intake)
 }
 
 fn is_json(headers: &HeaderMap) -> Result<(), IntakeError> {
@@ -48,7 +46,7 @@ fn is_json(headers: &HeaderMap) -> Result<(), IntakeError> {
 }
 
 async fn submit(
-    State(producer): State<Producer>,
+    State(intake): State<Intake>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -57,13 +55,13 @@ async fn submit(
         is_json(&headers)?;
         let body = body.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                IntakeError::TooLarge(producer.settings().max_body_bytes)
+                IntakeError::TooLarge(intake.settings().max_body_bytes)
             } else {
                 IntakeError::Malformed(rejection.body_text())
             }
         })?;
-        let new = producer.parse(&body)?;
-        producer.accept(new).await
+        let new = intake.parse(&body)?;
+        intake.accept(new).await
     }
     .await;
     match result {
@@ -71,7 +69,7 @@ async fn submit(
             SUBMISSIONS.with_label_values(&["accepted"]).inc();
             ACCEPT_SECONDS.observe(started.elapsed().as_secs_f64());
             let path = format!("/rfqs/{}", rfq.id);
-            let base = base_url(&headers, producer.settings().public_url.as_deref());
+            let base = base_url(&headers, intake.settings().public_url.as_deref());
             let body = json!({
                 "links": {
                     "self": format!("{base}{path}"),
@@ -85,7 +83,7 @@ async fn submit(
             });
             // With a public URL (the read API on another host) the Location
             // is absolute, so a client that follows it reaches the API.
-            let location = match producer.settings().public_url {
+            let location = match intake.settings().public_url {
                 Some(_) => format!("{base}{path}"),
                 None => path,
             };

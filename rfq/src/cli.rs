@@ -14,7 +14,7 @@ use rfq_core::{
     kafka::{KafkaSettings, TopicSettings, ensure_topics},
     shutdown::{CancellationToken, cancel_on_signal},
 };
-use rfq_producer::{Producer, ProducerSettings};
+use rfq_producer::{Intake, ProducerSettings};
 use rfq_store::StoreSettings;
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -299,7 +299,7 @@ async fn broker(args: BrokerArgs, shutdown: CancellationToken) -> anyhow::Result
 async fn producer(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     ensure_topics(&args.producer.kafka, &args.producer.topics).await?;
     let store = open_store(&args.store).await?;
-    let producer = Producer::start(
+    let producer = Intake::start(
         args.producer,
         store,
         rfq_avro::default_codec(),

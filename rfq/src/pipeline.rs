@@ -11,7 +11,7 @@ use rfq_core::{
     ProviderId, RegionPrecision,
     kafka::{KafkaSettings, TopicSettings, ensure_topics},
 };
-use rfq_producer::{Producer, ProducerSettings};
+use rfq_producer::{Intake, ProducerSettings};
 use rfq_store::{Store, StoreSettings};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::task::JoinSet;
@@ -167,7 +167,7 @@ impl Pipeline {
         producer_settings.max_open_rfqs = settings.max_open_rfqs;
         producer_settings.public_url = settings.public_url.clone();
         let producer =
-            Producer::start(producer_settings, store.clone(), codec, shutdown.clone()).await?;
+            Intake::start(producer_settings, store.clone(), codec, shutdown.clone()).await?;
         tasks.spawn({
             let producer = producer.clone();
             async move { ("producer", producer.stopped().await) }

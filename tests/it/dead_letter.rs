@@ -450,7 +450,7 @@ async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadlin
             "given up only after the deadline"
         );
         // The answer itself, as it would have been delivered.
-        let Record::Response(answer) = codec
+        let Record::Answer(answer) = codec
             .decode(&t.topics.quotes_topic, letter.payload().unwrap())
             .await
             .unwrap()
@@ -577,7 +577,7 @@ async fn a_registry_failing_for_good_fails_the_producer_with_the_reason() {
         .await
         .unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let producer = rfq_producer::Producer::start(
+    let producer = rfq_producer::Intake::start(
         rfq_producer::ProducerSettings::new(kafka, topics),
         store,
         rfq_avro::default_codec(),
