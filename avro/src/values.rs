@@ -14,7 +14,7 @@ use std::{collections::HashMap, time::Duration};
 pub(crate) fn to_value(value: &Record) -> Value {
     match value {
         Record::Rfq(rfq) => rfq_value(rfq),
-        Record::Answer(response) => response_value(response),
+        Record::Answer(answer) => answer_value(answer),
         Record::Heartbeat(heartbeat) => heartbeat_value(heartbeat),
         Record::Tick(tick) => record(vec![
             ("partition", Value::Int(tick.partition)),
@@ -32,7 +32,7 @@ pub(crate) fn from_value(record_type: RecordType, value: Value) -> Result<Record
     let fields = Fields::of(value).map_err(invalid)?;
     match record_type {
         RecordType::RfqRequest => parse_rfq(fields).map(Record::Rfq),
-        RecordType::QuoteResponse => parse_response(fields).map(Record::Answer),
+        RecordType::QuoteResponse => parse_answer(fields).map(Record::Answer),
         RecordType::ProviderHeartbeat => parse_heartbeat(fields).map(Record::Heartbeat),
         RecordType::DeadlineTick => parse_tick(fields).map(Record::Tick),
     }
@@ -116,8 +116,8 @@ fn completion_value(completion: &Completion) -> Value {
     ])
 }
 
-fn response_value(response: &Answer) -> Value {
-    let reply = match &response.reply {
+fn answer_value(answer: &Answer) -> Value {
+    let reply = match &answer.reply {
         Reply::Quoted {
             price,
             pickup_eta_seconds,
@@ -137,9 +137,9 @@ fn response_value(response: &Answer) -> Value {
         }
     };
     record(vec![
-        ("correlation_id", string(&response.rfq.to_string())),
-        ("provider", string(response.provider.as_str())),
-        ("responded_at", time_value(&response.responded_at)),
+        ("correlation_id", string(&answer.rfq.to_string())),
+        ("provider", string(answer.provider.as_str())),
+        ("responded_at", time_value(&answer.responded_at)),
         ("outcome", reply),
     ])
 }
@@ -342,7 +342,7 @@ fn parse_tick(mut f: Fields) -> Result<DeadlineTick, DomainError> {
     })
 }
 
-fn parse_response(mut f: Fields) -> Result<Answer, DomainError> {
+fn parse_answer(mut f: Fields) -> Result<Answer, DomainError> {
     let reply = match f.take("outcome")? {
         Value::Union(0, quote) => {
             let mut quote = Fields::of(*quote).map_err(|e| e.within("outcome"))?;
