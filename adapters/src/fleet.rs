@@ -1,12 +1,12 @@
 //! The simulated fleet: unicorns with positions, temperaments and a price
-//! model. Pure: the service decides when to answer, this decides what.
+//! model. Pure: the worker decides when to answer, this decides what.
 
 use crate::FleetSettings;
 use chrono::Utc;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rfq_core::{
-    GeoPoint, Outcome, Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region,
-    RegionPrecision, Response, Rfq,
+    Answer, GeoPoint, Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region,
+    RegionPrecision, Reply, Rfq,
 };
 use std::{collections::HashMap, time::Duration};
 
@@ -39,12 +39,12 @@ pub struct Fleet {
 /// What a unicorn does with an RFQ.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
-    /// Send `response` after `after`.
+    /// Send `answer` after `after`.
     Answer {
         /// Think time.
         after: Duration,
         /// The answer.
-        response: Response,
+        answer: Answer,
     },
     /// Say nothing.
     Silence,
@@ -124,8 +124,8 @@ impl Fleet {
             s.latency_max_ms.max(s.latency_min_ms),
         );
         let after = Duration::from_millis(rng.random_range(low..=high));
-        let outcome = if rng.random_bool(s.decline_rate.clamp(0.0, 1.0)) {
-            Outcome::Declined {
+        let reply = if rng.random_bool(s.decline_rate.clamp(0.0, 1.0)) {
+            Reply::Declined {
                 reason: "busy".into(),
             }
         } else {
@@ -133,22 +133,22 @@ impl Fleet {
             let pickup_km = unicorn.position.distance_km(&rfq.from);
             let fare = (s.base_fare_minor as f64 + s.per_km_minor as f64 * ride_km) * unicorn.greed;
             match Price::new((fare.round() as i64).max(1), s.currency.clone()) {
-                Ok(price) => Outcome::Quoted {
+                Ok(price) => Reply::Quoted {
                     price,
                     pickup_eta_seconds: ((pickup_km / CITY_SPEED_KMH * 3600.0) as u32).max(60),
                 },
-                Err(_) => Outcome::Declined {
+                Err(_) => Reply::Declined {
                     reason: "ride too long".into(),
                 },
             }
         };
         Plan::Answer {
             after,
-            response: Response {
+            answer: Answer {
                 rfq: rfq.id,
                 provider: unicorn.id.clone(),
                 responded_at: Utc::now() + chrono::Duration::from_std(after).unwrap_or_default(),
-                outcome,
+                reply,
             },
         }
     }
@@ -237,14 +237,14 @@ mod tests {
             Plan::Silence,
             "first unicorn is silent"
         );
-        let Plan::Answer { after, response } = fleet.plan(addressed[1], &rfq, &mut rng) else {
+        let Plan::Answer { after, answer } = fleet.plan(addressed[1], &rfq, &mut rng) else {
             panic!()
         };
         assert!(after >= Duration::from_millis(100) && after <= Duration::from_millis(800));
-        let Outcome::Quoted {
+        let Reply::Quoted {
             price,
             pickup_eta_seconds,
-        } = response.outcome
+        } = answer.reply
         else {
             panic!()
         };
@@ -264,10 +264,10 @@ mod tests {
         let rfq = rfq_for(&fleet, &fleet.unicorns()[0].region);
         let mut rng = StdRng::seed_from_u64(7);
         for unicorn in fleet.addressed(&rfq) {
-            let Plan::Answer { response, .. } = fleet.plan(unicorn, &rfq, &mut rng) else {
+            let Plan::Answer { answer, .. } = fleet.plan(unicorn, &rfq, &mut rng) else {
                 panic!()
             };
-            assert!(matches!(response.outcome, Outcome::Declined { .. }));
+            assert!(matches!(answer.reply, Reply::Declined { .. }));
         }
     }
 }

@@ -8,13 +8,18 @@
 //! for each RFQ addressed to one of its unicorns sends that unicorn's quote or
 //! decline, after a simulated think time, to the RFQ's return address, keyed
 //! by correlation ID. An offset is stored only once every answer of its
-//! record is acknowledged by the broker.
+//! record is acknowledged by the broker: at the return address, or on the
+//! dead-letter topic for an answer that cannot be encoded (dead-lettered at
+//! once) or still cannot be delivered past the RFQ's deadline. Answers still
+//! thinking at shutdown are abandoned with their offsets unstored: the RFQ
+//! is redelivered.
 
 mod config;
+mod delivery;
 pub mod fleet;
 mod heartbeat;
 mod metrics;
-mod service;
+mod worker;
 
 pub use config::{AdapterSettings, FleetSettings};
-pub use service::run;
+pub use worker::run;

@@ -19,10 +19,11 @@
 //! are in [`window`], free of I/O.
 
 mod config;
+mod judge;
 mod metrics;
-mod records;
-mod service;
 pub mod window;
+mod worker;
+mod writer;
 
 pub use config::AggregatorSettings;
-pub use service::run;
+pub use worker::run;

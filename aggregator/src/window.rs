@@ -1,5 +1,5 @@
 //! The closing rules, free of I/O: which RFQs are open, who may still
-//! answer, and when each closes. The service feeds it the records of the
+//! answer, and when each closes. The worker feeds it the records of the
 //! quotes topic in log order and writes the effects it returns.
 //!
 //! Every decision depends on the log alone (record order and record
@@ -11,9 +11,9 @@
 
 use chrono::{DateTime, Utc};
 use rfq_core::{
-    CloseReason, Completion, CorrelationId, Outcome, Progress, ProviderId, Response, Rfq,
+    Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Effect, JudgedAnswer, Progress,
+    ProviderId, Rfq,
 };
-use rfq_store::{Effect, StoredResponse};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How long a deadline marker may take to come back before another is written.
@@ -47,32 +47,50 @@ impl Gathering {
         }
     }
 
-    fn record(&mut self, provider: &ProviderId, outcome: &Outcome, late: bool) {
-        if late {
-            self.late.insert(provider.clone());
-        } else {
-            self.answered.insert(provider.clone());
-            if matches!(outcome, Outcome::Quoted { .. }) {
-                self.quotes += 1;
+    fn keep(&mut self, kept: &JudgedAnswer) {
+        let provider = kept.answer.provider.clone();
+        match kept.outcome() {
+            AnswerOutcome::Late => {
+                self.late.insert(provider);
+            }
+            outcome => {
+                self.answered.insert(provider);
+                if outcome == AnswerOutcome::Quoted {
+                    self.quotes += 1;
+                }
             }
         }
     }
 }
 
-/// What became of an answer.
+/// What became of an answer: its outcome and the effects to write.
 #[derive(Debug, PartialEq)]
-pub enum Verdict {
-    /// Accepted: write these effects (the answer, and the close if it
-    /// completed the RFQ under its rule).
-    Accepted(Vec<Effect>),
-    /// Stamped at or after the deadline: kept as late (this effect), never counted.
-    Late(Effect),
-    /// The provider already answered this RFQ: the first answer wins, this one is dropped.
-    Duplicate,
-    /// The provider was not addressed by this RFQ.
-    NotAddressed,
-    /// No RFQ with this id is open here (closed, unknown, or owned elsewhere).
-    NotOpen,
+pub struct Verdict {
+    /// Quoted or declined (counted), late (kept, never counted), or
+    /// refused: duplicate (the first answer wins), not addressed, unknown
+    /// RFQ or wrong partition.
+    pub outcome: AnswerOutcome,
+    /// The answer if it is kept, then the close if it completed its RFQ
+    /// under its rule; nothing for a refused answer.
+    pub effects: Vec<Effect>,
+}
+
+impl Verdict {
+    /// An answer kept as judged (counted or late).
+    pub fn kept(kept: JudgedAnswer) -> Verdict {
+        Verdict {
+            outcome: kept.outcome(),
+            effects: vec![Effect::Answer(kept)],
+        }
+    }
+
+    /// An answer refused: nothing to write.
+    pub fn refused(outcome: AnswerOutcome) -> Verdict {
+        Verdict {
+            outcome,
+            effects: Vec::new(),
+        }
+    }
 }
 
 /// The open RFQs of the partitions this aggregator owns.
@@ -99,13 +117,13 @@ impl Window {
 
     /// Resumes gathering an RFQ the store holds as open, with the answers
     /// it already stored (after a restart or a rebalance).
-    pub fn recover(&mut self, rfq: &Rfq, stored: &[StoredResponse]) {
+    pub fn recover(&mut self, rfq: &Rfq, stored: &[JudgedAnswer]) {
         if !self.open.contains_key(&rfq.id) {
             self.insert(rfq, stored);
         }
     }
 
-    fn insert(&mut self, rfq: &Rfq, stored: &[StoredResponse]) {
+    fn insert(&mut self, rfq: &Rfq, stored: &[JudgedAnswer]) {
         let mut gathering = Gathering {
             partition: rfq.return_address.partition,
             deadline: rfq.deadline,
@@ -115,12 +133,8 @@ impl Window {
             quotes: 0,
             completion: rfq.completion.clone(),
         };
-        for answer in stored {
-            gathering.record(
-                &answer.response.provider,
-                &answer.response.outcome,
-                answer.late,
-            );
+        for kept in stored {
+            gathering.keep(kept);
         }
         self.deadlines
             .entry(gathering.partition)
@@ -130,47 +144,41 @@ impl Window {
     }
 
     /// Judges an answer read from `partition` that reached the quotes topic
-    /// at `received_at` (its record timestamp). An answer outside its RFQ's
-    /// partition is not judged here: only there is its order relative to
-    /// the deadline marker defined.
+    /// at `received_at` (its record timestamp); `None` if no RFQ with its id
+    /// is open here (closed, unknown, or owned elsewhere). An answer outside
+    /// its RFQ's partition is not judged here: only there is its order
+    /// relative to the deadline marker defined.
     pub fn respond(
         &mut self,
-        response: Response,
+        answer: Answer,
         partition: i32,
         received_at: DateTime<Utc>,
-    ) -> Verdict {
-        let Some(gathering) = self
+    ) -> Option<Verdict> {
+        let gathering = self
             .open
-            .get_mut(&response.rfq)
-            .filter(|gathering| gathering.partition == partition)
-        else {
-            return Verdict::NotOpen;
-        };
-        let provider = &response.provider;
+            .get_mut(&answer.rfq)
+            .filter(|gathering| gathering.partition == partition)?;
+        let provider = &answer.provider;
         if !gathering.addressed.contains(provider) {
-            return Verdict::NotAddressed;
+            return Some(Verdict::refused(AnswerOutcome::NotAddressed));
         }
         if gathering.answered.contains(provider) || gathering.late.contains(provider) {
-            return Verdict::Duplicate;
+            return Some(Verdict::refused(AnswerOutcome::Duplicate));
         }
         if received_at >= gathering.deadline {
-            gathering.record(provider, &response.outcome, true);
-            return Verdict::Late(Effect::Late {
-                response,
-                received_at,
-            });
+            let kept = JudgedAnswer::late(answer, received_at);
+            gathering.keep(&kept);
+            return Some(Verdict::kept(kept));
         }
-        gathering.record(provider, &response.outcome, false);
+        let kept = JudgedAnswer::in_time(answer, received_at);
+        gathering.keep(&kept);
         let close = gathering
             .completion
-            .closes(gathering.progress(), &response.outcome);
-        let id = response.rfq;
-        let mut effects = vec![Effect::Respond {
-            response,
-            received_at,
-        }];
+            .closes(gathering.progress(), &kept.answer.reply);
+        let id = kept.answer.rfq;
+        let mut verdict = Verdict::kept(kept);
         if let Some(reason) = close {
-            effects.push(Effect::Close {
+            verdict.effects.push(Effect::Close {
                 rfq: id,
                 partition,
                 reason,
@@ -178,7 +186,7 @@ impl Window {
             });
             self.remove(&id);
         }
-        Verdict::Accepted(effects)
+        Some(verdict)
     }
 
     /// A deadline marker for `partition` was read: closes its RFQs whose

@@ -1,8 +1,10 @@
 //! The JSON representations of an RFQ task and its result.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rfq_core::{Completion, GeoPoint, Outcome, ProviderId, Rfq, http::RfqLinks};
-use rfq_store::{RfqStatus, StoredResponse, StoredRfq};
+use rfq_core::{
+    AnswerOutcome, Completion, GeoPoint, JudgedAnswer, ProviderId, Reply, Rfq, http::RfqLinks,
+};
+use rfq_store::{RfqStatus, StoredRfq};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -54,15 +56,15 @@ pub fn closed_status(links: &RfqLinks, stored: &StoredRfq) -> Value {
 }
 
 /// One answer as shown on a result.
-fn answer(stored: &StoredResponse) -> Value {
-    let response = &stored.response;
+fn answer(kept: &JudgedAnswer) -> Value {
+    let answer = &kept.answer;
     let mut shown = json!({
-        "provider": response.provider.as_str(),
-        "responded-at": time(&response.responded_at),
-        "received-at": time(&stored.received_at),
+        "provider": answer.provider.as_str(),
+        "responded-at": time(&answer.responded_at),
+        "received-at": time(&kept.received_at),
     });
-    match &response.outcome {
-        Outcome::Quoted {
+    match &answer.reply {
+        Reply::Quoted {
             price,
             pickup_eta_seconds,
         } => {
@@ -70,8 +72,8 @@ fn answer(stored: &StoredResponse) -> Value {
             shown["currency"] = json!(price.currency().as_str());
             shown["pickup-eta-seconds"] = json!(pickup_eta_seconds);
         }
-        Outcome::Declined { reason } => {
-            shown["declined"] = json!(true);
+        Reply::Declined { reason } => {
+            shown[AnswerOutcome::Declined.as_str()] = json!(true);
             shown["reason"] = json!(reason);
         }
     }
@@ -81,8 +83,9 @@ fn answer(stored: &StoredResponse) -> Value {
 /// `GET /rfqs/{id}/result`: every addressed provider appears exactly once,
 /// in `quotes` (cheapest first), `declines` or `unanswered`; answers that
 /// arrived after the deadline are listed apart in `late` (their providers
-/// also count as unanswered: a late answer never changes the result).
-pub fn result(links: &RfqLinks, stored: &StoredRfq, responses: &[StoredResponse]) -> Value {
+/// also count as unanswered: a late answer never changes the result). Each
+/// answer's list is named by its outcome ([`AnswerOutcome::result_list`]).
+pub fn result(links: &RfqLinks, stored: &StoredRfq, responses: &[JudgedAnswer]) -> Value {
     let rfq = &stored.rfq;
     let (closed_by, closed_at) = match &stored.status {
         RfqStatus::Closed { reason, closed_at } => (reason.as_str(), Some(time(closed_at))),
@@ -92,16 +95,14 @@ pub fn result(links: &RfqLinks, stored: &StoredRfq, responses: &[StoredResponse]
     let mut declines = Vec::new();
     let mut late = Vec::new();
     let mut answered = BTreeSet::new();
-    for stored_response in responses {
-        let response = &stored_response.response;
-        if stored_response.late {
-            late.push(answer(stored_response));
-            continue;
+    for kept in responses {
+        match (kept.outcome(), &kept.answer.reply) {
+            (AnswerOutcome::Late, _) => late.push(answer(kept)),
+            (_, Reply::Quoted { price, .. }) => quotes.push((price.minor(), answer(kept))),
+            (_, Reply::Declined { .. }) => declines.push(answer(kept)),
         }
-        answered.insert(response.provider.clone());
-        match &response.outcome {
-            Outcome::Quoted { price, .. } => quotes.push((price.minor(), answer(stored_response))),
-            Outcome::Declined { .. } => declines.push(answer(stored_response)),
+        if kept.outcome().counts() {
+            answered.insert(kept.answer.provider.clone());
         }
     }
     quotes.sort_by_key(|(minor, _)| *minor);
@@ -111,7 +112,7 @@ pub fn result(links: &RfqLinks, stored: &StoredRfq, responses: &[StoredResponse]
         .filter(|p| !answered.contains(*p))
         .map(ProviderId::as_str)
         .collect();
-    json!({
+    let mut shown = json!({
         "links": links.json(),
         "id": rfq.id.to_string(),
         "status": "closed",
@@ -125,9 +126,17 @@ pub fn result(links: &RfqLinks, stored: &StoredRfq, responses: &[StoredResponse]
         "closed-by": closed_by,
         "completion": completion(&rfq.completion),
         "providers-addressed": rfq.addressed.len(),
-        "quotes": quotes.into_iter().map(|(_, quote)| quote).collect::<Vec<_>>(),
-        "declines": declines,
         "unanswered": unanswered,
-        "late": late,
-    })
+    });
+    let quotes: Vec<Value> = quotes.into_iter().map(|(_, quote)| quote).collect();
+    for (outcome, list) in [
+        (AnswerOutcome::Quoted, quotes),
+        (AnswerOutcome::Declined, declines),
+        (AnswerOutcome::Late, late),
+    ] {
+        if let Some(name) = outcome.result_list() {
+            shown[name] = Value::Array(list);
+        }
+    }
+    shown
 }

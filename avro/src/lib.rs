@@ -21,7 +21,7 @@ mod values;
 pub use schemas::{MAX_DECODE_ALLOCATION, RecordType, Schemas};
 pub use single_object::SingleObjectCodec;
 
-use rfq_core::{DeadlineTick, DomainError, ProviderHeartbeat, Response, Rfq};
+use rfq_core::{Answer, DeadlineTick, DomainError, ProviderHeartbeat, Rfq};
 use std::sync::Arc;
 
 /// A record of one of the pipeline's Avro types.
@@ -30,7 +30,7 @@ pub enum Record {
     /// `rfq.v1.RfqRequest`: on the requests topic and at the return address.
     Rfq(Rfq),
     /// `rfq.v1.QuoteResponse`: a quote or decline at the return address.
-    Response(Response),
+    Answer(Answer),
     /// `rfq.v1.ProviderHeartbeat`: on the providers topic.
     Heartbeat(ProviderHeartbeat),
     /// `rfq.v1.DeadlineTick`: the aggregator's deadline marker on the quotes topic.
@@ -42,7 +42,7 @@ impl Record {
     pub fn record_type(&self) -> RecordType {
         match self {
             Record::Rfq(_) => RecordType::RfqRequest,
-            Record::Response(_) => RecordType::QuoteResponse,
+            Record::Answer(_) => RecordType::QuoteResponse,
             Record::Heartbeat(_) => RecordType::ProviderHeartbeat,
             Record::Tick(_) => RecordType::DeadlineTick,
         }

@@ -6,15 +6,15 @@ use crate::{CodecError, Record, RecordType};
 use apache_avro::types::Value;
 use chrono::{DateTime, TimeZone, Utc};
 use rfq_core::{
-    Completion, CorrelationId, Currency, CustomerId, DeadlineTick, DomainError, GeoPoint, Outcome,
-    Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region, Response, ReturnAddress, Rfq,
+    Answer, Completion, CorrelationId, Currency, CustomerId, DeadlineTick, DomainError, GeoPoint,
+    Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region, Reply, ReturnAddress, Rfq,
 };
 use std::{collections::HashMap, time::Duration};
 
 pub(crate) fn to_value(value: &Record) -> Value {
     match value {
         Record::Rfq(rfq) => rfq_value(rfq),
-        Record::Response(response) => response_value(response),
+        Record::Answer(answer) => answer_value(answer),
         Record::Heartbeat(heartbeat) => heartbeat_value(heartbeat),
         Record::Tick(tick) => record(vec![
             ("partition", Value::Int(tick.partition)),
@@ -32,7 +32,7 @@ pub(crate) fn from_value(record_type: RecordType, value: Value) -> Result<Record
     let fields = Fields::of(value).map_err(invalid)?;
     match record_type {
         RecordType::RfqRequest => parse_rfq(fields).map(Record::Rfq),
-        RecordType::QuoteResponse => parse_response(fields).map(Record::Response),
+        RecordType::QuoteResponse => parse_answer(fields).map(Record::Answer),
         RecordType::ProviderHeartbeat => parse_heartbeat(fields).map(Record::Heartbeat),
         RecordType::DeadlineTick => parse_tick(fields).map(Record::Tick),
     }
@@ -116,9 +116,9 @@ fn completion_value(completion: &Completion) -> Value {
     ])
 }
 
-fn response_value(response: &Response) -> Value {
-    let outcome = match &response.outcome {
-        Outcome::Quoted {
+fn answer_value(answer: &Answer) -> Value {
+    let reply = match &answer.reply {
+        Reply::Quoted {
             price,
             pickup_eta_seconds,
         } => Value::Union(
@@ -132,15 +132,15 @@ fn response_value(response: &Response) -> Value {
                 ),
             ])),
         ),
-        Outcome::Declined { reason } => {
+        Reply::Declined { reason } => {
             Value::Union(1, Box::new(record(vec![("reason", string(reason))])))
         }
     };
     record(vec![
-        ("correlation_id", string(&response.rfq.to_string())),
-        ("provider", string(response.provider.as_str())),
-        ("responded_at", time_value(&response.responded_at)),
-        ("outcome", outcome),
+        ("correlation_id", string(&answer.rfq.to_string())),
+        ("provider", string(answer.provider.as_str())),
+        ("responded_at", time_value(&answer.responded_at)),
+        ("outcome", reply),
     ])
 }
 
@@ -342,13 +342,13 @@ fn parse_tick(mut f: Fields) -> Result<DeadlineTick, DomainError> {
     })
 }
 
-fn parse_response(mut f: Fields) -> Result<Response, DomainError> {
-    let outcome = match f.take("outcome")? {
+fn parse_answer(mut f: Fields) -> Result<Answer, DomainError> {
+    let reply = match f.take("outcome")? {
         Value::Union(0, quote) => {
             let mut quote = Fields::of(*quote).map_err(|e| e.within("outcome"))?;
             let currency = Currency::parse(&quote.string("currency")?)?;
             let eta = quote.int("pickup_eta_seconds")?;
-            Outcome::Quoted {
+            Reply::Quoted {
                 price: Price::new(quote.long("price_minor")?, currency)?,
                 pickup_eta_seconds: u32::try_from(eta).map_err(|_| {
                     DomainError::new("pickup_eta_seconds", format!("negative: {eta}"))
@@ -357,17 +357,17 @@ fn parse_response(mut f: Fields) -> Result<Response, DomainError> {
         }
         Value::Union(1, decline) => {
             let mut decline = Fields::of(*decline).map_err(|e| e.within("outcome"))?;
-            Outcome::Declined {
+            Reply::Declined {
                 reason: decline.string("reason")?,
             }
         }
         other => return Err(wrong("outcome", "a Quote or a Decline", &other)),
     };
-    Ok(Response {
+    Ok(Answer {
         rfq: CorrelationId::parse(&f.string("correlation_id")?)?,
         provider: ProviderId::parse(&f.string("provider")?)?,
         responded_at: f.time("responded_at")?,
-        outcome,
+        reply,
     })
 }
 

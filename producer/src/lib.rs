@@ -19,11 +19,11 @@ mod admission;
 mod body;
 mod config;
 mod error;
-mod intake;
 mod metrics;
 mod registry;
 mod routes;
+mod worker;
 
 pub use config::ProducerSettings;
-pub use intake::Producer;
 pub use registry::Registry;
+pub use worker::Intake;

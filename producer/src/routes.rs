@@ -1,7 +1,7 @@
 //! `POST /rfqs`.
 
 use crate::{
-    Producer,
+    Intake,
     error::IntakeError,
     metrics::{ACCEPT_SECONDS, SUBMISSIONS},
 };
@@ -15,14 +15,12 @@ use axum::{
 };
 use std::time::Instant;
 
-impl Producer {
-    /// The routes of the producer: `POST /rfqs`.
-    pub fn router(&self) -> Router {
-        Router::new()
-            .route("/rfqs", post(submit))
-            .layer(DefaultBodyLimit::max(self.settings().max_body_bytes))
-            .with_state(self.clone())
-    }
+/// The routes of the producer: `POST /rfqs`, served by `intake`.
+pub(crate) fn router(intake: Intake) -> Router {
+    Router::new()
+        .route("/rfqs", post(submit))
+        .layer(DefaultBodyLimit::max(intake.settings().max_body_bytes))
+        .with_state(intake)
 }
 
 fn is_json(headers: &HeaderMap) -> Result<(), IntakeError> {
@@ -46,7 +44,7 @@ fn is_json(headers: &HeaderMap) -> Result<(), IntakeError> {
 }
 
 async fn submit(
-    State(producer): State<Producer>,
+    State(intake): State<Intake>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -55,20 +53,20 @@ async fn submit(
         is_json(&headers)?;
         let body = body.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                IntakeError::TooLarge(producer.settings().max_body_bytes)
+                IntakeError::TooLarge(intake.settings().max_body_bytes)
             } else {
                 IntakeError::Malformed(rejection.body_text())
             }
         })?;
-        let new = producer.parse(&body)?;
-        producer.accept(new).await
+        let new = intake.parse(&body)?;
+        intake.accept(new).await
     }
     .await;
     match result {
         Ok(rfq) => {
             SUBMISSIONS.with_label_values(&["accepted"]).inc();
             ACCEPT_SECONDS.observe(started.elapsed().as_secs_f64());
-            let links = producer.settings().links.rfq(&headers, &rfq.id);
+            let links = intake.settings().links.rfq(&headers, &rfq.id);
             (
                 StatusCode::ACCEPTED,
                 [(header::LOCATION, links.status_location())],

@@ -19,7 +19,7 @@ use rfq_core::{
     settings::PipelineSettings,
     shutdown::{CancellationToken, cancel_on_signal},
 };
-use rfq_producer::{Producer, ProducerSettings};
+use rfq_producer::{Intake, ProducerSettings};
 use rfq_store::StoreSettings;
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -263,7 +263,7 @@ async fn broker(args: BrokerArgs, shutdown: CancellationToken) -> anyhow::Result
 async fn producer(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     ensure_topics(&args.pipeline.kafka, &args.pipeline.topics).await?;
     let store = open_store(&args.store).await?;
-    let producer = Producer::start(
+    let producer = Intake::start(
         args.pipeline,
         args.producer,
         store,

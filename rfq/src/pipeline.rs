@@ -12,7 +12,7 @@ use rfq_core::{
     kafka::{KafkaSettings, ensure_topics},
     settings::PipelineSettings,
 };
-use rfq_producer::{Producer, ProducerSettings};
+use rfq_producer::{Intake, ProducerSettings};
 use rfq_store::{Store, StoreSettings};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::task::JoinSet;
@@ -203,7 +203,7 @@ impl Pipeline {
             });
         }
 
-        let producer = Producer::start(
+        let producer = Intake::start(
             pipeline.clone(),
             settings.producer.clone(),
             store.clone(),

@@ -5,12 +5,12 @@
 //! processes on one machine against the same path. Commits are synchronous
 //! (`synchronous=FULL`): once `apply` returns, the effects survive a crash.
 
-use crate::{Effect, OpenRfq, RfqStatus, Store, StoreError, StoredResponse, StoredRfq};
+use crate::{OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
 use chrono::{DateTime, TimeZone, Utc};
 use libsql::{Connection, Row, params};
 use rfq_core::{
-    CloseReason, Completion, CorrelationId, Currency, CustomerId, GeoPoint, Outcome, Price,
-    ProviderId, Region, Response, ReturnAddress, Rfq,
+    Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Currency, CustomerId, Effect,
+    GeoPoint, JudgedAnswer, Price, ProviderId, Region, Reply, ReturnAddress, Rfq,
 };
 use std::{collections::HashMap, path::Path};
 use tokio::sync::Mutex;
@@ -184,29 +184,19 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
             .await
             .map_err(backend)?;
         }
-        Effect::Respond {
-            response,
-            received_at,
-        }
-        | Effect::Late {
-            response,
-            received_at,
-        } => {
-            let late = matches!(effect, Effect::Late { .. });
-            let (kind, price, currency, eta, reason) = match &response.outcome {
-                Outcome::Quoted {
+        Effect::Answer(kept) => {
+            let answer = &kept.answer;
+            let (price, currency, eta, reason) = match &answer.reply {
+                Reply::Quoted {
                     price,
                     pickup_eta_seconds,
                 } => (
-                    "quoted",
                     Some(price.minor()),
                     Some(price.currency().as_str().to_owned()),
                     Some(i64::from(*pickup_eta_seconds)),
                     None,
                 ),
-                Outcome::Declined { reason } => {
-                    ("declined", None, None, None, Some(reason.clone()))
-                }
+                Reply::Declined { reason } => (None, None, None, Some(reason.clone())),
             };
             tx.execute(
                 "INSERT INTO responses (rfq_id, provider, seq, kind, price_minor, currency, \
@@ -215,16 +205,16 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
                          ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (rfq_id, provider) DO NOTHING",
                 params![
-                    response.rfq.to_string(),
-                    response.provider.as_str(),
-                    kind,
+                    answer.rfq.to_string(),
+                    answer.provider.as_str(),
+                    answer.reply.outcome().as_str(),
                     price,
                     currency,
                     eta,
                     reason,
-                    millis(&response.responded_at),
-                    millis(received_at),
-                    late,
+                    millis(&answer.responded_at),
+                    millis(&kept.received_at),
+                    kept.is_late(),
                 ],
             )
             .await
@@ -285,35 +275,37 @@ fn rfq_from_row(row: &Row) -> Result<(Rfq, RfqStatus), StoreError> {
     Ok((rfq, status))
 }
 
-fn response_from_row(row: &Row) -> Result<StoredResponse, StoreError> {
+fn response_from_row(row: &Row) -> Result<JudgedAnswer, StoreError> {
     let text = |i: i32| row.get::<String>(i).map_err(corrupt);
-    let outcome = match text(2)?.as_str() {
-        "quoted" => {
+    let kind = text(2)?;
+    let reply = match AnswerOutcome::parse(&kind) {
+        Some(AnswerOutcome::Quoted) => {
             let currency = Currency::parse(&text(4)?).map_err(corrupt)?;
-            Outcome::Quoted {
+            Reply::Quoted {
                 price: Price::new(row.get::<i64>(3).map_err(corrupt)?, currency)
                     .map_err(corrupt)?,
                 pickup_eta_seconds: u32::try_from(row.get::<i64>(5).map_err(corrupt)?)
                     .map_err(corrupt)?,
             }
         }
-        "declined" => Outcome::Declined {
+        Some(AnswerOutcome::Declined) => Reply::Declined {
             reason: row
                 .get::<Option<String>>(6)
                 .map_err(corrupt)?
                 .unwrap_or_default(),
         },
-        other => return Err(corrupt(format!("response kind {other:?}"))),
+        _ => return Err(corrupt(format!("response kind {kind:?}"))),
     };
-    Ok(StoredResponse {
-        response: Response {
-            rfq: CorrelationId::parse(&text(0)?).map_err(corrupt)?,
-            provider: ProviderId::parse(&text(1)?).map_err(corrupt)?,
-            responded_at: time(row.get::<i64>(7).map_err(corrupt)?)?,
-            outcome,
-        },
-        received_at: time(row.get::<i64>(8).map_err(corrupt)?)?,
-        late: row.get::<i64>(9).map_err(corrupt)? != 0,
+    let answer = Answer {
+        rfq: CorrelationId::parse(&text(0)?).map_err(corrupt)?,
+        provider: ProviderId::parse(&text(1)?).map_err(corrupt)?,
+        responded_at: time(row.get::<i64>(7).map_err(corrupt)?)?,
+        reply,
+    };
+    let received_at = time(row.get::<i64>(8).map_err(corrupt)?)?;
+    Ok(match row.get::<i64>(9).map_err(corrupt)? != 0 {
+        true => JudgedAnswer::late(answer, received_at),
+        false => JudgedAnswer::in_time(answer, received_at),
     })
 }
 
@@ -357,7 +349,7 @@ impl Store for EmbeddedStore {
         }))
     }
 
-    async fn responses(&self, id: &CorrelationId) -> Result<Vec<StoredResponse>, StoreError> {
+    async fn responses(&self, id: &CorrelationId) -> Result<Vec<JudgedAnswer>, StoreError> {
         let reader = self.reader.lock().await;
         let mut rows = reader
             .query(
@@ -411,10 +403,10 @@ impl Store for EmbeddedStore {
             .await
             .map_err(backend)?;
         while let Some(row) = rows.next().await.map_err(backend)? {
-            let response = response_from_row(&row)?;
+            let kept = response_from_row(&row)?;
             // An RFQ closed between the two queries is simply not in the index.
-            if let Some(at) = index.get(&response.response.rfq) {
-                open[*at].responses.push(response);
+            if let Some(at) = index.get(&kept.answer.rfq) {
+                open[*at].responses.push(kept);
             }
         }
         Ok(open)

@@ -4,10 +4,10 @@
 //! what stalls the aggregator's offsets and the producer's 202s, so data
 //! teams see it on the dashboard before customers do.
 
-use crate::{Effect, OpenRfq, Store, StoreError, StoredResponse, StoredRfq};
+use crate::{OpenRfq, Store, StoreError, StoredRfq};
 use prometheus::{HistogramVec, IntCounterVec};
 use rfq_core::{
-    CorrelationId,
+    CorrelationId, Effect, JudgedAnswer,
     metrics::{counter_vec, histogram_vec},
 };
 use std::{future::Future, sync::Arc, sync::LazyLock, time::Instant};
@@ -75,13 +75,7 @@ impl Store for Instrumented {
     async fn apply(&self, effects: &[Effect]) -> Result<(), StoreError> {
         self.timed("apply", self.inner.apply(effects)).await?;
         for effect in effects {
-            let kind = match effect {
-                Effect::Open(_) => "open",
-                Effect::Respond { .. } => "respond",
-                Effect::Late { .. } => "late",
-                Effect::Close { .. } => "close",
-            };
-            EFFECTS.with_label_values(&[self.kind, kind]).inc();
+            EFFECTS.with_label_values(&[self.kind, effect.kind()]).inc();
         }
         Ok(())
     }
@@ -90,7 +84,7 @@ impl Store for Instrumented {
         self.timed("rfq", self.inner.rfq(id)).await
     }
 
-    async fn responses(&self, id: &CorrelationId) -> Result<Vec<StoredResponse>, StoreError> {
+    async fn responses(&self, id: &CorrelationId) -> Result<Vec<JudgedAnswer>, StoreError> {
         self.timed("responses", self.inner.responses(id)).await
     }
 

@@ -18,7 +18,7 @@ pub use instrumented::Instrumented;
 pub use scylladb::{ScyllaSettings, ScyllaStore};
 
 use chrono::{DateTime, Utc};
-use rfq_core::{CloseReason, CorrelationId, Response, Rfq};
+use rfq_core::{CloseReason, CorrelationId, Effect, JudgedAnswer, Rfq};
 
 /// Where an RFQ stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,59 +45,13 @@ pub struct StoredRfq {
     pub responses_received: u32,
 }
 
-/// A stored answer: accepted in time, or kept as late.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredResponse {
-    /// The answer.
-    pub response: Response,
-    /// When it reached the quotes topic (the Kafka record's timestamp).
-    pub received_at: DateTime<Utc>,
-    /// It arrived after the RFQ's deadline: kept and shown, never counted
-    /// in the result.
-    pub late: bool,
-}
-
 /// An open RFQ to be recovered by the aggregator that owns its partition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenRfq {
     /// The RFQ.
     pub rfq: Rfq,
     /// The answers stored so far (in time first, then late).
-    pub responses: Vec<StoredResponse>,
-}
-
-/// One idempotent change to the store.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Record an accepted RFQ (no-op if it is already there).
-    Open(Rfq),
-    /// Record an answer; the first answer of a provider to an RFQ wins, a
-    /// second one is a no-op.
-    Respond {
-        /// The answer.
-        response: Response,
-        /// When it reached the quotes topic.
-        received_at: DateTime<Utc>,
-    },
-    /// Keep an answer that arrived after the deadline: shown on the result
-    /// as late, never counted. Same first-wins rule as [`Effect::Respond`].
-    Late {
-        /// The answer.
-        response: Response,
-        /// When it reached the quotes topic.
-        received_at: DateTime<Utc>,
-    },
-    /// Close an RFQ (no-op if it is already closed: the first close wins).
-    Close {
-        /// The RFQ.
-        rfq: CorrelationId,
-        /// Its return address's partition (where its open-index entry is).
-        partition: i32,
-        /// Why.
-        reason: CloseReason,
-        /// When.
-        closed_at: DateTime<Utc>,
-    },
+    pub responses: Vec<JudgedAnswer>,
 }
 
 /// A store failure. Callers retry or report; they never store a Kafka offset
@@ -122,7 +76,7 @@ pub trait Store: Send + Sync {
     async fn rfq(&self, id: &CorrelationId) -> Result<Option<StoredRfq>, StoreError>;
 
     /// The stored answers of an RFQ: in time (in order of acceptance), then late.
-    async fn responses(&self, id: &CorrelationId) -> Result<Vec<StoredResponse>, StoreError>;
+    async fn responses(&self, id: &CorrelationId) -> Result<Vec<JudgedAnswer>, StoreError>;
 
     /// The RFQs still open whose return address is `partition`.
     async fn open_rfqs(&self, partition: i32) -> Result<Vec<OpenRfq>, StoreError>;

@@ -13,7 +13,7 @@ use rdkafka::{
 use rfq_adapters::fleet::Fleet;
 use rfq_avro::Record;
 use rfq_core::{
-    CorrelationId, Currency, Outcome, Price, ProviderId, Response, kafka::DeadLetterHeaders,
+    Answer, CorrelationId, Currency, Price, ProviderId, Reply, kafka::DeadLetterHeaders,
 };
 use serde_json::Value;
 use std::{collections::BTreeSet, time::Duration};
@@ -40,11 +40,11 @@ impl Partner {
 
     /// Produces `provider`'s quote of `minor` for `rfq` to `partition`.
     async fn quote(&self, rfq: CorrelationId, provider: &str, minor: i64, partition: i32) {
-        let record = Record::Response(Response {
+        let record = Record::Answer(Answer {
             rfq,
             provider: ProviderId::parse(provider).unwrap(),
             responded_at: chrono::Utc::now(),
-            outcome: Outcome::Quoted {
+            reply: Reply::Quoted {
                 price: Price::new(minor, Currency::parse("EUR").unwrap()).unwrap(),
                 pickup_eta_seconds: 120,
             },

@@ -452,7 +452,7 @@ async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadlin
             "given up only after the deadline"
         );
         // The answer itself, as it would have been delivered.
-        let Record::Response(answer) = codec
+        let Record::Answer(answer) = codec
             .decode(&t.topics.quotes_topic, letter.payload().unwrap())
             .await
             .unwrap()
@@ -567,8 +567,10 @@ async fn a_registry_failing_for_good_fails_the_producer_with_the_reason() {
     let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let t = TestPipeline::start(&TestBroker::Embedded, dir.path(), vec![]).await;
-    let mut pipeline = rfq_core::settings::PipelineSettings::default();
-    pipeline.kafka = rfq_core::kafka::KafkaSettings::new(t.brokers());
+    let mut pipeline = rfq_core::settings::PipelineSettings {
+        kafka: rfq_core::kafka::KafkaSettings::new(t.brokers()),
+        ..Default::default()
+    };
     pipeline
         .kafka
         .options
@@ -581,7 +583,7 @@ async fn a_registry_failing_for_good_fails_the_producer_with_the_reason() {
         .await
         .unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let producer = rfq_producer::Producer::start(
+    let producer = rfq_producer::Intake::start(
         pipeline,
         rfq_producer::ProducerSettings::default(),
         store,

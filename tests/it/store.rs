@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::future::BoxFuture;
 use rfq_core::*;
-use rfq_store::{Effect, RfqStatus, ScyllaSettings, ScyllaStore, Store, StoreSettings};
+use rfq_store::{RfqStatus, ScyllaSettings, ScyllaStore, Store, StoreSettings};
 use std::sync::Arc;
 
 /// Opens a new handle on the same store (to check what survives reopening).
@@ -102,44 +102,33 @@ fn rfq(partition: i32, providers: &[&str]) -> Rfq {
     }
 }
 
-fn answer(
-    rfq: &Rfq,
-    provider: &str,
-    minor: Option<i64>,
-    after_ms: i64,
-) -> (Response, DateTime<Utc>) {
-    let outcome = match minor {
-        Some(minor) => Outcome::Quoted {
+fn answer(rfq: &Rfq, provider: &str, minor: Option<i64>, after_ms: i64) -> (Answer, DateTime<Utc>) {
+    let reply = match minor {
+        Some(minor) => Reply::Quoted {
             price: Price::new(minor, Currency::parse("EUR").unwrap()).unwrap(),
             pickup_eta_seconds: 120,
         },
-        None => Outcome::Declined {
+        None => Reply::Declined {
             reason: "no cars".into(),
         },
     };
-    let response = Response {
+    let answer = Answer {
         rfq: rfq.id,
         provider: ProviderId::parse(provider).unwrap(),
         responded_at: rfq.created_at + Duration::milliseconds(after_ms - 1),
-        outcome,
+        reply,
     };
-    (response, rfq.created_at + Duration::milliseconds(after_ms))
+    (answer, rfq.created_at + Duration::milliseconds(after_ms))
 }
 
 fn respond(rfq: &Rfq, provider: &str, minor: Option<i64>, after_ms: i64) -> Effect {
-    let (response, received_at) = answer(rfq, provider, minor, after_ms);
-    Effect::Respond {
-        response,
-        received_at,
-    }
+    let (answer, received_at) = answer(rfq, provider, minor, after_ms);
+    Effect::Answer(JudgedAnswer::in_time(answer, received_at))
 }
 
 fn late(rfq: &Rfq, provider: &str, minor: Option<i64>, after_ms: i64) -> Effect {
-    let (response, received_at) = answer(rfq, provider, minor, after_ms);
-    Effect::Late {
-        response,
-        received_at,
-    }
+    let (answer, received_at) = answer(rfq, provider, minor, after_ms);
+    Effect::Answer(JudgedAnswer::late(answer, received_at))
 }
 
 fn close(rfq: &Rfq, reason: CloseReason, closed_at: DateTime<Utc>) -> Effect {
@@ -151,15 +140,15 @@ fn close(rfq: &Rfq, reason: CloseReason, closed_at: DateTime<Utc>) -> Effect {
     }
 }
 
-fn priced(store_answers: &[rfq_store::StoredResponse]) -> Vec<(String, Option<i64>, bool)> {
+fn priced(store_answers: &[JudgedAnswer]) -> Vec<(String, Option<i64>, bool)> {
     store_answers
         .iter()
         .map(|r| {
-            let price = match &r.response.outcome {
-                Outcome::Quoted { price, .. } => Some(price.minor()),
-                Outcome::Declined { .. } => None,
+            let price = match &r.answer.reply {
+                Reply::Quoted { price, .. } => Some(price.minor()),
+                Reply::Declined { .. } => None,
             };
-            (r.response.provider.as_str().to_owned(), price, r.late)
+            (r.answer.provider.as_str().to_owned(), price, r.is_late())
         })
         .collect()
 }

@@ -1,8 +1,6 @@
 use super::{Verdict, Window};
 use chrono::{TimeZone, Utc};
 use rfq_core::*;
-use rfq_store::Effect;
-use rfq_store::StoredResponse;
 
 fn t(seconds: i64) -> chrono::DateTime<Utc> {
     Utc.timestamp_opt(1_700_000_000 + seconds, 0).unwrap()
@@ -38,25 +36,37 @@ fn eur(minor: i64) -> Price {
     Price::new(minor, Currency::parse("EUR").unwrap()).unwrap()
 }
 
-fn answer(rfq: &Rfq, provider: &str, quoted: bool) -> Response {
+fn answer(rfq: &Rfq, provider: &str, quoted: bool) -> Answer {
     priced(rfq, provider, quoted.then_some(900))
 }
 
-fn priced(rfq: &Rfq, provider: &str, minor: Option<i64>) -> Response {
-    Response {
+fn priced(rfq: &Rfq, provider: &str, minor: Option<i64>) -> Answer {
+    Answer {
         rfq: rfq.id,
         provider: ProviderId::parse(provider).unwrap(),
         responded_at: t(1),
-        outcome: match minor {
-            Some(minor) => Outcome::Quoted {
+        reply: match minor {
+            Some(minor) => Reply::Quoted {
                 price: eur(minor),
                 pickup_eta_seconds: 60,
             },
-            None => Outcome::Declined {
+            None => Reply::Declined {
                 reason: String::new(),
             },
         },
     }
+}
+
+/// The outcome of a verdict; `None`: not open here.
+fn outcome(verdict: Option<Verdict>) -> Option<AnswerOutcome> {
+    verdict.map(|verdict| verdict.outcome)
+}
+
+/// The effects of an answer that counts; `None` if it does not.
+fn accepted(verdict: Option<Verdict>) -> Option<Vec<Effect>> {
+    verdict
+        .filter(|verdict| verdict.outcome.counts())
+        .map(|verdict| verdict.effects)
 }
 
 fn closes(effects: &[Effect]) -> Vec<CloseReason> {
@@ -81,7 +91,7 @@ fn run(
     w.open(&r);
     for (i, (provider, minor)) in answers.iter().enumerate() {
         let at = t(1 + i64::try_from(i).unwrap());
-        let Verdict::Accepted(effects) = w.respond(priced(&r, provider, *minor), 0, at) else {
+        let Some(effects) = accepted(w.respond(priced(&r, provider, *minor), 0, at)) else {
             panic!("answer of {provider} refused");
         };
         if let [reason] = closes(&effects)[..] {
@@ -134,10 +144,7 @@ fn a_deadline_marker_closes_what_is_due_in_its_partition_only() {
     for x in [&r, &later, &elsewhere] {
         w.open(x);
     }
-    assert!(matches!(
-        w.respond(answer(&r, "a", true), 0, t(1)),
-        Verdict::Accepted(_)
-    ));
+    assert!(accepted(w.respond(answer(&r, "a", true), 0, t(1))).is_some());
     assert_eq!(w.next_wake(), Some(t(10)));
     assert!(w.ticks_due(t(9)).is_empty());
     assert_eq!(w.ticks_due(t(30)), vec![0, 1]);
@@ -154,7 +161,7 @@ fn a_deadline_marker_closes_what_is_due_in_its_partition_only() {
     assert_eq!(w.ticks_due(t(45)), vec![0]);
     assert_eq!(
         w.respond(answer(&r, "silent", true), 0, t(29)),
-        Verdict::NotOpen,
+        None,
         "closed: the service decides late or unknown"
     );
 }
@@ -164,19 +171,24 @@ fn answers_stamped_at_or_after_the_deadline_are_late_even_before_the_marker() {
     let mut w = Window::default();
     let r = rfq(&["a", "b"], 10);
     w.open(&r);
-    let Verdict::Late(Effect::Late { received_at, .. }) =
-        w.respond(answer(&r, "a", true), 0, t(10))
+    let Some(Verdict {
+        outcome: AnswerOutcome::Late,
+        effects,
+    }) = w.respond(answer(&r, "a", true), 0, t(10))
     else {
         panic!("expected late");
     };
-    assert_eq!(received_at, t(10));
+    let [Effect::Answer(kept)] = &effects[..] else {
+        panic!("expected the late answer kept: {effects:?}");
+    };
+    assert_eq!(kept.received_at, t(10));
     assert_eq!(
-        w.respond(answer(&r, "a", true), 0, t(11)),
-        Verdict::Duplicate
+        outcome(w.respond(answer(&r, "a", true), 0, t(11))),
+        Some(AnswerOutcome::Duplicate)
     );
     // An answer stamped in time but read after the late one still counts.
     assert!(
-        matches!(w.respond(answer(&r, "b", true), 0, t(9)), Verdict::Accepted(ref e) if closes(e).is_empty())
+        matches!(accepted(w.respond(answer(&r, "b", true), 0, t(9))), Some(ref e) if closes(e).is_empty())
     );
     assert_eq!(closes(&w.tick(0, t(10))), vec![CloseReason::Deadline]);
 }
@@ -197,49 +209,42 @@ fn duplicates_and_strangers_are_refused() {
     let r = rfq(&["a", "b"], 60);
     assert_eq!(w.open(&r).len(), 1);
     assert!(w.open(&r).is_empty(), "a redelivered RFQ is a no-op");
-    assert!(matches!(
-        w.respond(answer(&r, "a", true), 0, t(1)),
-        Verdict::Accepted(_)
-    ));
+    assert!(accepted(w.respond(answer(&r, "a", true), 0, t(1))).is_some());
     assert_eq!(
-        w.respond(answer(&r, "a", false), 0, t(2)),
-        Verdict::Duplicate
+        outcome(w.respond(answer(&r, "a", false), 0, t(2))),
+        Some(AnswerOutcome::Duplicate)
     );
     assert_eq!(
-        w.respond(answer(&r, "z", true), 0, t(2)),
-        Verdict::NotAddressed
+        outcome(w.respond(answer(&r, "z", true), 0, t(2))),
+        Some(AnswerOutcome::NotAddressed)
     );
     assert_eq!(
         w.respond(answer(&r, "b", true), 1, t(2)),
-        Verdict::NotOpen,
+        None,
         "wrong partition"
     );
     let unknown = rfq(&["a"], 60);
-    assert_eq!(
-        w.respond(answer(&unknown, "a", true), 0, t(2)),
-        Verdict::NotOpen
-    );
+    assert_eq!(w.respond(answer(&unknown, "a", true), 0, t(2)), None);
 }
 
 #[test]
 fn recovery_counts_stored_answers_and_partitions_can_be_dropped() {
     let mut w = Window::default();
     let r = with_rule(&["a", "b", "c"], 60, Completion::FirstN(2));
-    let stored = |provider: &str, late: bool| StoredResponse {
-        response: answer(&r, provider, true),
-        received_at: t(1),
-        late,
+    let stored = |provider: &str, late: bool| match late {
+        true => JudgedAnswer::late(answer(&r, provider, true), t(1)),
+        false => JudgedAnswer::in_time(answer(&r, provider, true), t(1)),
     };
     w.recover(&r, &[stored("a", false), stored("c", true)]);
     assert_eq!(
-        w.respond(answer(&r, "a", true), 0, t(1)),
-        Verdict::Duplicate
+        outcome(w.respond(answer(&r, "a", true), 0, t(1))),
+        Some(AnswerOutcome::Duplicate)
     );
     assert_eq!(
-        w.respond(answer(&r, "c", true), 0, t(1)),
-        Verdict::Duplicate
+        outcome(w.respond(answer(&r, "c", true), 0, t(1))),
+        Some(AnswerOutcome::Duplicate)
     );
-    let Verdict::Accepted(effects) = w.respond(answer(&r, "b", true), 0, t(2)) else {
+    let Some(effects) = accepted(w.respond(answer(&r, "b", true), 0, t(2))) else {
         panic!()
     };
     assert_eq!(

@@ -56,20 +56,20 @@ fn samples() -> Vec<Record> {
             at,
             writer: "aggregator-1".into(),
         }),
-        Record::Response(Response {
+        Record::Answer(Answer {
             rfq: rfq.id,
             provider: ProviderId::parse("u-1").unwrap(),
             responded_at: at,
-            outcome: Outcome::Quoted {
+            reply: Reply::Quoted {
                 price: Price::new(1234, Currency::parse("EUR").unwrap()).unwrap(),
                 pickup_eta_seconds: 240,
             },
         }),
-        Record::Response(Response {
+        Record::Answer(Answer {
             rfq: rfq.id,
             provider: ProviderId::parse("u-2").unwrap(),
             responded_at: at,
-            outcome: Outcome::Declined {
+            reply: Reply::Declined {
                 reason: "busy".into(),
             },
         }),

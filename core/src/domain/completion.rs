@@ -1,7 +1,7 @@
 //! When an RFQ closes before its deadline: the aggregation strategies of the
 //! scatter-gather pattern, chosen per RFQ by the customer.
 
-use super::{DomainError, Outcome, Price};
+use super::{DomainError, Price, Reply};
 use std::fmt;
 
 /// The completion rule of one RFQ. The deadline always applies as well:
@@ -49,7 +49,7 @@ impl Completion {
 
     /// Whether the answer `last`, which brought the RFQ to `progress`, closes
     /// it early, and under which reason.
-    pub fn closes(&self, progress: Progress, last: &Outcome) -> Option<CloseReason> {
+    pub fn closes(&self, progress: Progress, last: &Reply) -> Option<CloseReason> {
         let everyone = progress.addressed > 0 && progress.answered >= progress.addressed;
         let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         match self {
@@ -57,7 +57,7 @@ impl Completion {
             Completion::FirstN(n) if progress.quotes >= count(*n) => Some(CloseReason::FirstN),
             Completion::Quorum(n) if progress.answered >= count(*n) => Some(CloseReason::Quorum),
             Completion::Quality(limit) => match last {
-                Outcome::Quoted { price, .. }
+                Reply::Quoted { price, .. }
                     if price.currency() == limit.currency() && price.minor() <= limit.minor() =>
                 {
                     Some(CloseReason::Quality)
@@ -165,15 +165,15 @@ mod tests {
         Price::new(minor, Currency::parse("EUR").unwrap()).unwrap()
     }
 
-    fn quote(minor: i64) -> Outcome {
-        Outcome::Quoted {
+    fn quote(minor: i64) -> Reply {
+        Reply::Quoted {
             price: eur(minor),
             pickup_eta_seconds: 60,
         }
     }
 
-    fn decline() -> Outcome {
-        Outcome::Declined {
+    fn decline() -> Reply {
+        Reply::Declined {
             reason: String::new(),
         }
     }
@@ -208,7 +208,7 @@ mod tests {
             quality.closes(at(2, 2, 1), &decline()),
             Some(R::AllAnswered)
         );
-        let usd = Outcome::Quoted {
+        let usd = Reply::Quoted {
             price: Price::new(1, Currency::parse("USD").unwrap()).unwrap(),
             pickup_eta_seconds: 60,
         };

@@ -5,22 +5,26 @@
 //! latitude or a provider id. Each constructor that takes outside input
 //! returns a [`DomainError`] that says what was wrong in words a client can act on.
 
+mod answer;
 mod completion;
+mod effect;
 mod geo;
 mod heartbeat;
 mod ids;
+mod outcome;
 mod price;
 mod region;
-mod response;
 mod rfq;
 
+pub use answer::{Answer, JudgedAnswer, Reply};
 pub use completion::{CloseReason, Completion, Progress};
+pub use effect::Effect;
 pub use geo::GeoPoint;
 pub use heartbeat::{ProviderHeartbeat, ProviderStatus};
 pub use ids::{CorrelationId, CustomerId, ProviderId};
+pub use outcome::AnswerOutcome;
 pub use price::{Currency, Price};
 pub use region::{Region, RegionPrecision};
-pub use response::{Outcome, Response};
 pub use rfq::{DeadlineTick, MAX_DEADLINE_SECONDS, ReturnAddress, Rfq};
 
 /// Why a value from outside the process was refused.

@@ -1,4 +1,5 @@
 use super::DELIVERY_TIMEOUT;
+use crate::AnswerOutcome;
 use prometheus::IntCounterVec;
 use rdkafka::{
     Message,
@@ -119,9 +120,10 @@ impl DeadLetterKind {
             DeadLetterKind::UnexpectedType => "unexpected-type",
             DeadLetterKind::NoKey => "no-key",
             DeadLetterKind::BadKey => "bad-key",
-            DeadLetterKind::WrongPartition => "wrong-partition",
-            DeadLetterKind::UnknownRfq => "unknown-rfq",
-            DeadLetterKind::NotAddressed => "not-addressed",
+            // Named as the answer outcomes they dead-letter.
+            DeadLetterKind::WrongPartition => AnswerOutcome::WrongPartition.as_str(),
+            DeadLetterKind::UnknownRfq => AnswerOutcome::UnknownRfq.as_str(),
+            DeadLetterKind::NotAddressed => AnswerOutcome::NotAddressed.as_str(),
             DeadLetterKind::Undeliverable => "undeliverable",
             DeadLetterKind::Unencodable => "unencodable",
             DeadLetterKind::WrongRegion => "wrong-region",

@@ -30,10 +30,10 @@ mod schema;
 pub use config::{Replication, ScyllaSettings, parse_consistency};
 pub use schema::MIGRATIONS;
 
-use crate::{Effect, OpenRfq, RfqStatus, Store, StoreError, StoredResponse, StoredRfq};
+use crate::{OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
 use chrono::Utc;
 use futures::{TryStreamExt, future::try_join_all};
-use rfq_core::CorrelationId;
+use rfq_core::{CorrelationId, Effect, JudgedAnswer};
 use rows::{OPEN_BUCKETS, RESPONSE_COLUMNS, RFQ_COLUMNS, ResponseRow, RfqRow};
 use scylla::{
     client::session::Session, response::query_result::QueryResult, serialize::row::SerializeRow,
@@ -197,17 +197,9 @@ impl ScyllaStore {
                 self.run(&s.insert_open, (key.0, key.1, key.2, stamp, ttl))
                     .await?;
             }
-            Effect::Respond {
-                response,
-                received_at,
-            }
-            | Effect::Late {
-                response,
-                received_at,
-            } => {
-                let late = matches!(effect, Effect::Late { .. });
-                let row = ResponseRow::new(response, received_at, late);
-                let stamp = rows::first_wins_stamp(received_at);
+            Effect::Answer(kept) => {
+                let row = ResponseRow::new(kept);
+                let stamp = rows::first_wins_stamp(&kept.received_at);
                 let ttl = rows::ttl(&now, &now, self.retention + ANSWER_SLACK);
                 let values = (
                     row.rfq_id,
@@ -278,7 +270,7 @@ impl Store for ScyllaStore {
         // the answers it was decided on.
         let phase = |effect: &Effect| match effect {
             Effect::Open(_) => 0,
-            Effect::Respond { .. } | Effect::Late { .. } => 1,
+            Effect::Answer(_) => 1,
             Effect::Close { .. } => 2,
         };
         for current in 0..3 {
@@ -297,7 +289,12 @@ impl Store for ScyllaStore {
         let Some((rfq, status)) = self.rfq_row(id).await? else {
             return Ok(None);
         };
-        let responses_received = self.responses(id).await?.iter().filter(|r| !r.late).count();
+        let responses_received = self
+            .responses(id)
+            .await?
+            .iter()
+            .filter(|r| !r.is_late())
+            .count();
         Ok(Some(StoredRfq {
             rfq,
             status,
@@ -305,7 +302,7 @@ impl Store for ScyllaStore {
         }))
     }
 
-    async fn responses(&self, id: &CorrelationId) -> Result<Vec<StoredResponse>, StoreError> {
+    async fn responses(&self, id: &CorrelationId) -> Result<Vec<JudgedAnswer>, StoreError> {
         let rows: Vec<ResponseRow> = self
             .rows(&self.statements.select_responses, (*id.as_uuid(),))
             .await?;
@@ -314,10 +311,10 @@ impl Store for ScyllaStore {
             .map(ResponseRow::into_domain)
             .collect::<Result<Vec<_>, _>>()?;
         responses.sort_by(|a, b| {
-            (a.late, a.received_at, a.response.provider.as_str()).cmp(&(
-                b.late,
+            (a.is_late(), a.received_at, a.answer.provider.as_str()).cmp(&(
+                b.is_late(),
                 b.received_at,
-                b.response.provider.as_str(),
+                b.answer.provider.as_str(),
             ))
         });
         Ok(responses)

@@ -4,11 +4,11 @@
 //! Reading parses once, at this edge: a row that does not make a valid
 //! domain value is a [`StoreError::Corrupt`], never a panic.
 
-use crate::{RfqStatus, StoreError, StoredResponse};
+use crate::{RfqStatus, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
 use rfq_core::{
-    CloseReason, Completion, CorrelationId, Currency, CustomerId, GeoPoint, Outcome, Price,
-    ProviderId, Region, Response, ReturnAddress, Rfq,
+    Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Currency, CustomerId, GeoPoint,
+    JudgedAnswer, Price, ProviderId, Region, Reply, ReturnAddress, Rfq,
 };
 use scylla::{DeserializeRow, value::CqlTimestamp};
 use std::time::Duration;
@@ -106,7 +106,7 @@ pub struct ResponseRow {
     pub rfq_id: Uuid,
     /// Who answered.
     pub provider: String,
-    /// `quoted` or `declined`.
+    /// The reply: quoted or declined ([`AnswerOutcome::as_str`]).
     pub kind: String,
     /// Price in minor units (quotes).
     pub price_minor: Option<i64>,
@@ -243,43 +243,42 @@ impl RfqRow {
 }
 
 impl ResponseRow {
-    /// The row of an answer.
-    pub fn new(response: &Response, received_at: &DateTime<Utc>, late: bool) -> ResponseRow {
+    /// The row of a kept answer.
+    pub fn new(kept: &JudgedAnswer) -> ResponseRow {
+        let answer = &kept.answer;
         let mut row = ResponseRow {
-            rfq_id: *response.rfq.as_uuid(),
-            provider: response.provider.as_str().to_owned(),
-            kind: String::new(),
+            rfq_id: *answer.rfq.as_uuid(),
+            provider: answer.provider.as_str().to_owned(),
+            kind: answer.reply.outcome().as_str().to_owned(),
             price_minor: None,
             currency: None,
             pickup_eta_seconds: None,
             decline_reason: None,
-            responded_at: cql_time(&response.responded_at),
-            received_at: cql_time(received_at),
-            late,
+            responded_at: cql_time(&answer.responded_at),
+            received_at: cql_time(&kept.received_at),
+            late: kept.is_late(),
         };
-        match &response.outcome {
-            Outcome::Quoted {
+        match &answer.reply {
+            Reply::Quoted {
                 price,
                 pickup_eta_seconds,
             } => {
-                row.kind = "quoted".into();
                 row.price_minor = Some(price.minor());
                 row.currency = Some(price.currency().as_str().to_owned());
                 row.pickup_eta_seconds =
                     Some(i32::try_from(*pickup_eta_seconds).unwrap_or(i32::MAX));
             }
-            Outcome::Declined { reason } => {
-                row.kind = "declined".into();
+            Reply::Declined { reason } => {
                 row.decline_reason = Some(reason.clone());
             }
         }
         row
     }
 
-    /// The stored answer.
-    pub fn into_domain(self) -> Result<StoredResponse, StoreError> {
-        let outcome = match self.kind.as_str() {
-            "quoted" => {
+    /// The kept answer.
+    pub fn into_domain(self) -> Result<JudgedAnswer, StoreError> {
+        let reply = match AnswerOutcome::parse(&self.kind) {
+            Some(AnswerOutcome::Quoted) => {
                 let (Some(minor), Some(currency), Some(eta)) =
                     (self.price_minor, &self.currency, self.pickup_eta_seconds)
                 else {
@@ -288,26 +287,27 @@ impl ResponseRow {
                         self.provider, self.rfq_id
                     )));
                 };
-                Outcome::Quoted {
+                Reply::Quoted {
                     price: Price::new(minor, Currency::parse(currency).map_err(corrupt)?)
                         .map_err(corrupt)?,
                     pickup_eta_seconds: u32::try_from(eta).map_err(corrupt)?,
                 }
             }
-            "declined" => Outcome::Declined {
+            Some(AnswerOutcome::Declined) => Reply::Declined {
                 reason: self.decline_reason.unwrap_or_default(),
             },
-            other => return Err(corrupt(format!("response kind {other:?}"))),
+            _ => return Err(corrupt(format!("response kind {:?}", self.kind))),
         };
-        Ok(StoredResponse {
-            response: Response {
-                rfq: CorrelationId::from(self.rfq_id),
-                provider: ProviderId::parse(&self.provider).map_err(corrupt)?,
-                responded_at: time(self.responded_at)?,
-                outcome,
-            },
-            received_at: time(self.received_at)?,
-            late: self.late,
+        let answer = Answer {
+            rfq: CorrelationId::from(self.rfq_id),
+            provider: ProviderId::parse(&self.provider).map_err(corrupt)?,
+            responded_at: time(self.responded_at)?,
+            reply,
+        };
+        let received_at = time(self.received_at)?;
+        Ok(match self.late {
+            true => JudgedAnswer::late(answer, received_at),
+            false => JudgedAnswer::in_time(answer, received_at),
         })
     }
 }

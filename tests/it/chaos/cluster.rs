@@ -71,10 +71,10 @@ fn newest_source(workspace: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
         let source = path.extension().is_some_and(|ext| {
             ["rs", "toml", "lock", "avsc", "cql"].contains(&ext.to_str().unwrap_or(""))
         });
-        if let (true, Ok(changed)) = (source, meta.modified()) {
-            if newest.as_ref().is_none_or(|(_, at)| changed > *at) {
-                newest = Some((path, changed));
-            }
+        if let (true, Ok(changed)) = (source, meta.modified())
+            && newest.as_ref().is_none_or(|(_, at)| changed > *at)
+        {
+            newest = Some((path, changed));
         }
     }
     newest

@@ -17,7 +17,7 @@ use rdkafka::{
     consumer::{BaseConsumer, Consumer},
 };
 use rfq_avro::Record;
-use rfq_core::{CloseReason, Completion, CorrelationId, Outcome, Progress, ProviderId};
+use rfq_core::{CloseReason, Completion, CorrelationId, Progress, ProviderId, Reply};
 use serde_json::Value;
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -31,8 +31,8 @@ pub struct Expected {
     deadline: DateTime<Utc>,
     addressed: BTreeSet<ProviderId>,
     completion: Completion,
-    answered: BTreeMap<ProviderId, Outcome>,
-    late: BTreeMap<ProviderId, Outcome>,
+    answered: BTreeMap<ProviderId, Reply>,
+    late: BTreeMap<ProviderId, Reply>,
     quotes: usize,
     /// Why and when it closed (None: still open at the end of the log).
     pub closed: Option<(CloseReason, DateTime<Utc>)>,
@@ -73,7 +73,7 @@ impl Model {
                     closed: None,
                 });
             }
-            Record::Response(response) => {
+            Record::Answer(response) => {
                 let Some(rfq) = self
                     .rfqs
                     .get_mut(&response.rfq)
@@ -89,10 +89,10 @@ impl Model {
                     self.duplicates += 1;
                 } else if rfq.closed.is_some() || stamp >= rfq.deadline {
                     self.late += 1;
-                    rfq.late.insert(provider, response.outcome);
+                    rfq.late.insert(provider, response.reply);
                 } else {
                     self.accepted += 1;
-                    if matches!(response.outcome, Outcome::Quoted { .. }) {
+                    if matches!(response.reply, Reply::Quoted { .. }) {
                         rfq.quotes += 1;
                     }
                     let progress = Progress {
@@ -100,10 +100,10 @@ impl Model {
                         answered: rfq.answered.len() + 1,
                         quotes: rfq.quotes,
                     };
-                    if let Some(reason) = rfq.completion.closes(progress, &response.outcome) {
+                    if let Some(reason) = rfq.completion.closes(progress, &response.reply) {
                         rfq.closed = Some((reason, stamp));
                     }
-                    rfq.answered.insert(provider, response.outcome);
+                    rfq.answered.insert(provider, response.reply);
                 }
             }
             Record::Tick(tick) => {
@@ -241,10 +241,10 @@ impl Differences {
     }
 }
 
-fn shown(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Quoted { price, .. } => price.to_string(),
-        Outcome::Declined { .. } => "declined".into(),
+fn shown(reply: &Reply) -> String {
+    match reply {
+        Reply::Quoted { price, .. } => price.to_string(),
+        Reply::Declined { .. } => "declined".into(),
     }
 }
 

@@ -110,37 +110,40 @@ fn bad_rows_are_corrupt_not_panics() {
 fn answers_map_to_rows_and_back() {
     let r = rfq(&["a", "b"]);
     let received = r.created_at + Span::milliseconds(2_500);
-    let quote = Response {
+    let quote = Answer {
         rfq: r.id,
         provider: ProviderId::parse("a").unwrap(),
         responded_at: r.created_at + Span::seconds(2),
-        outcome: Outcome::Quoted {
+        reply: Reply::Quoted {
             price: Price::new(1_234, Currency::parse("EUR").unwrap()).unwrap(),
             pickup_eta_seconds: 240,
         },
     };
-    let decline = Response {
+    let decline = Answer {
         provider: ProviderId::parse("b").unwrap(),
-        outcome: Outcome::Declined {
+        reply: Reply::Declined {
             reason: "no cars".into(),
         },
         ..quote.clone()
     };
-    for (response, late) in [(quote.clone(), false), (decline, true)] {
-        let back = ResponseRow::new(&response, &received, late)
-            .into_domain()
-            .unwrap();
-        assert_eq!(back.response, response);
+    for (answer, late) in [(quote.clone(), false), (decline, true)] {
+        let kept = match late {
+            true => JudgedAnswer::late(answer.clone(), received),
+            false => JudgedAnswer::in_time(answer.clone(), received),
+        };
+        let back = ResponseRow::new(&kept).into_domain().unwrap();
+        assert_eq!(back.answer, answer);
         assert_eq!(back.received_at, received);
-        assert_eq!(back.late, late);
+        assert_eq!(back.is_late(), late);
     }
-    let mut row = ResponseRow::new(&quote, &received, false);
+    let quote = JudgedAnswer::in_time(quote, received);
+    let mut row = ResponseRow::new(&quote);
     row.currency = None;
     assert!(matches!(row.into_domain(), Err(StoreError::Corrupt(m)) if m.contains("currency")));
-    let mut row = ResponseRow::new(&quote, &received, false);
+    let mut row = ResponseRow::new(&quote);
     row.kind = "maybe".into();
     assert!(row.into_domain().is_err());
-    let mut row = ResponseRow::new(&quote, &received, false);
+    let mut row = ResponseRow::new(&quote);
     row.pickup_eta_seconds = Some(-1);
     assert!(row.into_domain().is_err());
 }

@@ -1,3 +1,7 @@
+//! The producer's worker: the [`Intake`] that turns a checked submission
+//! into an RFQ addressed to the providers of its region and durable in Kafka
+//! and the store, and that follows the provider registry.
+
 use crate::{
     ProducerSettings,
     admission::Admission,
@@ -5,23 +9,26 @@ use crate::{
     error::IntakeError,
     metrics::ADDRESSED,
     registry::{self, Registry},
+    routes,
 };
 use anyhow::Context as _;
+use axum::Router;
 use chrono::Utc;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    CorrelationId, Region, ReturnAddress, Rfq,
+    CorrelationId, Effect, Region, ReturnAddress, Rfq,
     kafka::{DELIVERY_TIMEOUT, DeadLetters},
     settings::PipelineSettings,
 };
-use rfq_store::{Effect, Store};
+use rfq_store::Store;
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
-/// The running producer: shared by its HTTP handlers.
+/// The running producer's intake of RFQs: shared by its HTTP handlers.
+/// Owns the role's Kafka producer and the provider registry's follower.
 #[derive(Clone)]
-pub struct Producer {
+pub struct Intake {
     inner: Arc<Inner>,
 }
 
@@ -41,16 +48,16 @@ struct Inner {
     admission: Admission,
 }
 
-impl Producer {
+impl Intake {
     /// Connects to Kafka, starts following the provider registry, and
-    /// returns the producer whose [`Producer::router`] serves `POST /rfqs`.
+    /// returns the intake whose [`Intake::router`] serves `POST /rfqs`.
     pub async fn start(
         pipeline: PipelineSettings,
         settings: ProducerSettings,
         store: Arc<dyn Store>,
         codec: SharedCodec,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<Producer> {
+    ) -> anyhow::Result<Intake> {
         let producer = pipeline
             .kafka
             .producer("rfq-producer")
@@ -113,7 +120,7 @@ impl Producer {
                 result
             }
         });
-        Ok(Producer {
+        Ok(Intake {
             inner: Arc::new(Inner {
                 registry_task: std::sync::Mutex::new(Some(registry_task)),
                 quote_partitions,
@@ -128,7 +135,12 @@ impl Producer {
         })
     }
 
-    /// The provider registry this producer addresses RFQs from.
+    /// The routes of the producer: `POST /rfqs`.
+    pub fn router(&self) -> Router {
+        routes::router(self.clone())
+    }
+
+    /// The provider registry this intake addresses RFQs from.
     pub fn registry(&self) -> &Registry {
         &self.inner.registry
     }

@@ -1,15 +1,19 @@
-//! Judging one record of the quotes topic.
+//! Judging one record of the quotes topic: decoding it, feeding the window,
+//! dead-lettering what is refused, and counting every answer's outcome.
 
 use crate::{
     metrics::{OPENED, RESPONSES},
-    service::Aggregator,
-    window::Verdict,
+    window::{Verdict, Window},
+    writer::EffectWriter,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use rdkafka::{Message, message::BorrowedMessage};
-use rfq_avro::Record;
-use rfq_core::{Response, kafka::DeadLetterKind};
-use rfq_store::{Effect, RfqStatus};
+use rfq_avro::{Record, SharedCodec};
+use rfq_core::{
+    Answer, AnswerOutcome, Effect, JudgedAnswer,
+    kafka::{DeadLetterKind, DeadLetters},
+};
+use rfq_store::RfqStatus;
 
 /// When a record reached the topic: its Kafka timestamp (the producer's
 /// create time, or the broker's append time if the topic is configured so).
@@ -22,9 +26,36 @@ fn stamp(message: &BorrowedMessage<'_>) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-impl Aggregator {
+/// What judging needs of the aggregator, borrowed for one batch.
+pub(crate) struct Judge<'a> {
+    /// Decodes the records.
+    codec: &'a SharedCodec,
+    /// Refused records go there.
+    dead_letters: &'a DeadLetters,
+    /// The open RFQs of the partitions we own.
+    window: &'a mut Window,
+    /// Settles pending effects before the store is asked about a closed RFQ.
+    writer: &'a EffectWriter,
+}
+
+impl<'a> Judge<'a> {
+    /// A judge of the records read by the aggregator that owns these.
+    pub(crate) fn new(
+        codec: &'a SharedCodec,
+        dead_letters: &'a DeadLetters,
+        window: &'a mut Window,
+        writer: &'a EffectWriter,
+    ) -> Judge<'a> {
+        Judge {
+            codec,
+            dead_letters,
+            window,
+            writer,
+        }
+    }
+
     /// Judges one record, adding the effects to write to `effects`.
-    pub(crate) async fn on_record(
+    pub(crate) async fn record(
         &mut self,
         message: &BorrowedMessage<'_>,
         effects: &mut Vec<Effect>,
@@ -61,7 +92,7 @@ impl Aggregator {
                 OPENED.with_label_values(&["record"]).inc();
                 effects.extend(self.window.open(&rfq));
             }
-            Record::Response(response) => self.on_response(message, response, effects).await?,
+            Record::Answer(answer) => self.answer(message, answer, effects).await?,
             Record::Tick(tick) if tick.partition == message.partition() => {
                 effects.extend(self.window.tick(tick.partition, tick.at));
             }
@@ -84,72 +115,64 @@ impl Aggregator {
         Ok(())
     }
 
-    async fn on_response(
+    /// Judges an answer and counts its outcome
+    /// (`rfq_aggregator_responses_total{verdict}`).
+    async fn answer(
         &mut self,
         message: &BorrowedMessage<'_>,
-        response: Response,
+        answer: Answer,
         effects: &mut Vec<Effect>,
     ) -> anyhow::Result<()> {
-        let id = response.rfq;
+        let id = answer.rfq;
         let received_at = stamp(message);
-        let partition = message.partition();
         let verdict = match self
             .window
-            .respond(response.clone(), partition, received_at)
+            .respond(answer.clone(), message.partition(), received_at)
         {
-            Verdict::NotOpen => {
-                self.judge_closed(message, response, received_at, effects)
-                    .await?
-            }
-            verdict => verdict,
+            Some(verdict) => verdict,
+            None => match self.not_open(message, answer, received_at, effects).await? {
+                Some(verdict) => verdict,
+                None => return Ok(()),
+            },
         };
-        let label = match verdict {
-            Verdict::Accepted(accepted) => {
-                effects.extend(accepted);
-                "accepted"
-            }
-            Verdict::Late(late) => {
-                effects.push(late);
-                "late"
-            }
-            Verdict::Duplicate => "duplicate",
-            Verdict::NotAddressed => {
-                let reason = format!("provider was not addressed by RFQ {id}");
-                self.dead_letters
-                    .send(message, DeadLetterKind::NotAddressed, &reason)
-                    .await?;
-                "not-addressed"
-            }
-            // Dead-lettered and counted by judge_closed.
-            Verdict::NotOpen => return Ok(()),
-        };
-        RESPONSES.with_label_values(&[label]).inc();
+        if verdict.outcome == AnswerOutcome::NotAddressed {
+            let reason = format!("provider was not addressed by RFQ {id}");
+            self.dead_letters
+                .send(message, DeadLetterKind::NotAddressed, &reason)
+                .await?;
+        }
+        effects.extend(verdict.effects);
+        RESPONSES
+            .with_label_values(&[verdict.outcome.verdict()])
+            .inc();
         Ok(())
     }
 
     /// An answer for an RFQ that is not open here: asks the store whether it
     /// is closed (then the answer is late, a duplicate or from a stranger),
-    /// open in another partition, or unknown. Rare, so a store read is fine.
-    async fn judge_closed(
+    /// open in another partition, or unknown (both dead-lettered here).
+    /// Rare, so a store read is fine. `None`: still not open here once
+    /// recovered from the store (cannot happen: it is recovered into this
+    /// very partition), so nothing to count.
+    async fn not_open(
         &mut self,
         message: &BorrowedMessage<'_>,
-        response: Response,
+        answer: Answer,
         received_at: DateTime<Utc>,
         effects: &mut Vec<Effect>,
-    ) -> anyhow::Result<Verdict> {
-        let id = response.rfq;
+    ) -> anyhow::Result<Option<Verdict>> {
+        let id = answer.rfq;
         // Settle what is pending so the store answers truthfully.
-        self.write(std::mem::take(effects)).await?;
-        let Some(stored) = self.store.rfq(&id).await? else {
-            RESPONSES.with_label_values(&["unknown-rfq"]).inc();
+        self.writer.write(std::mem::take(effects)).await?;
+        let store = self.writer.store();
+        let Some(stored) = store.rfq(&id).await? else {
             let reason = format!("no RFQ with id {id}");
             self.dead_letters
                 .send(message, DeadLetterKind::UnknownRfq, &reason)
                 .await?;
-            return Ok(Verdict::NotOpen);
+            return Ok(Some(Verdict::refused(AnswerOutcome::UnknownRfq)));
         };
         if stored.rfq.return_address.partition != message.partition() {
-            RESPONSES.with_label_values(&["wrong-partition"]).inc();
             let reason = format!(
                 "answers to RFQ {id} belong in partition {} of {}",
                 stored.rfq.return_address.partition, stored.rfq.return_address.topic
@@ -157,32 +180,26 @@ impl Aggregator {
             self.dead_letters
                 .send(message, DeadLetterKind::WrongPartition, &reason)
                 .await?;
-            return Ok(Verdict::NotOpen);
+            return Ok(Some(Verdict::refused(AnswerOutcome::WrongPartition)));
         }
-        let answers = self.store.responses(&id).await?;
+        let kept = store.responses(&id).await?;
         match stored.status {
             RfqStatus::Closed { .. } => {
-                if !stored.rfq.addressed.contains(&response.provider) {
-                    Ok(Verdict::NotAddressed)
-                } else if answers
-                    .iter()
-                    .any(|answer| answer.response.provider == response.provider)
-                {
-                    Ok(Verdict::Duplicate)
+                Ok(Some(if !stored.rfq.addressed.contains(&answer.provider) {
+                    Verdict::refused(AnswerOutcome::NotAddressed)
+                } else if kept.iter().any(|k| k.answer.provider == answer.provider) {
+                    Verdict::refused(AnswerOutcome::Duplicate)
                 } else {
-                    Ok(Verdict::Late(Effect::Late {
-                        response,
-                        received_at,
-                    }))
-                }
+                    Verdict::kept(JudgedAnswer::late(answer, received_at))
+                }))
             }
             // Open in the store and ours, yet not in the window (its RFQ
             // record was not read here): take it up and judge again.
             RfqStatus::Open => {
-                self.window.recover(&stored.rfq, &answers);
+                self.window.recover(&stored.rfq, &kept);
                 Ok(self
                     .window
-                    .respond(response, message.partition(), received_at))
+                    .respond(answer, message.partition(), received_at))
             }
         }
     }

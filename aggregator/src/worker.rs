@@ -2,8 +2,10 @@
 
 use crate::{
     AggregatorSettings,
-    metrics::{CLOSED, OPEN, OPENED, TICKS},
+    judge::Judge,
+    metrics::{OPEN, OPENED, TICKS},
     window::Window,
+    writer::EffectWriter,
 };
 use anyhow::Context as _;
 use chrono::Utc;
@@ -20,11 +22,10 @@ use rfq_core::{
     kafka::{Assigned, DELIVERY_TIMEOUT, DeadLetters, close_consumer, on_consumer_error},
     settings::PipelineSettings,
 };
-use rfq_store::{Effect, Store};
+use rfq_store::Store;
 use std::{
     collections::{BTreeSet, HashMap},
     sync::Arc,
-    time::Duration,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -76,21 +77,21 @@ impl ConsumerContext for RebalanceContext {
 type QuotesConsumer = StreamConsumer<RebalanceContext>;
 
 /// The aggregator's state and collaborators.
-pub(crate) struct Aggregator {
+struct Aggregator {
     /// What every role shares (Kafka, topics).
-    pub(crate) pipeline: PipelineSettings,
+    pipeline: PipelineSettings,
     /// Settings.
-    pub(crate) settings: AggregatorSettings,
+    settings: AggregatorSettings,
     /// Where results go.
-    pub(crate) store: Arc<dyn Store>,
+    writer: EffectWriter,
     /// Record codec.
-    pub(crate) codec: SharedCodec,
+    codec: SharedCodec,
     /// Refused records go there.
-    pub(crate) dead_letters: DeadLetters,
+    dead_letters: DeadLetters,
     /// Writes deadline markers.
     producer: FutureProducer,
     /// The open RFQs of the partitions we own.
-    pub(crate) window: Window,
+    window: Window,
     /// Partitions of the quotes topic we own.
     owned: BTreeSet<i32>,
     /// Names this instance in its deadline markers.
@@ -140,7 +141,7 @@ pub async fn run(
     let mut aggregator = Aggregator {
         pipeline,
         settings,
-        store,
+        writer: EffectWriter::new(store, shutdown.clone()),
         codec,
         dead_letters,
         producer,
@@ -236,9 +237,14 @@ impl Aggregator {
             }
             Assignment::Assigned(partitions) => {
                 for partition in &partitions {
-                    let open = self.store.open_rfqs(*partition).await.with_context(|| {
-                        format!("recovering open RFQs of partition {partition}")
-                    })?;
+                    let open = self
+                        .writer
+                        .store()
+                        .open_rfqs(*partition)
+                        .await
+                        .with_context(|| {
+                            format!("recovering open RFQs of partition {partition}")
+                        })?;
                     OPENED
                         .with_label_values(&["recovered"])
                         .inc_by(open.len() as u64);
@@ -300,42 +306,22 @@ impl Aggregator {
     ) -> anyhow::Result<()> {
         let mut effects = Vec::new();
         let mut last_offsets: HashMap<i32, i64> = HashMap::new();
+        let mut judge = Judge::new(
+            &self.codec,
+            &self.dead_letters,
+            &mut self.window,
+            &self.writer,
+        );
         for message in batch {
-            self.on_record(message, &mut effects).await?;
+            judge.record(message, &mut effects).await?;
             last_offsets.insert(message.partition(), message.offset());
         }
-        self.write(effects).await?;
+        self.writer.write(effects).await?;
         // Everything the batch stands for is durable: now its offsets may be stored.
         let topic = &self.pipeline.topics.quotes_topic;
         for (partition, offset) in last_offsets {
             if let Err(error) = consumer.store_offset(topic, partition, offset) {
                 tracing::warn!(%error, partition, "storing offset (partition revoked?)");
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes effects durably, retrying until it succeeds or shutdown is
-    /// requested (then the offsets are not stored and the records replay).
-    pub(crate) async fn write(&self, effects: Vec<Effect>) -> anyhow::Result<()> {
-        if effects.is_empty() {
-            return Ok(());
-        }
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            match self.store.apply(&effects).await {
-                Ok(()) => break,
-                Err(error) if !self.shutdown.is_cancelled() => {
-                    tracing::error!(%error, retry_in = ?backoff, "store write failed");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-                Err(error) => return Err(error).context("store write failed during shutdown"),
-            }
-        }
-        for effect in &effects {
-            if let Effect::Close { reason, .. } = effect {
-                CLOSED.with_label_values(&[reason.as_str()]).inc();
             }
         }
         Ok(())

@@ -1,26 +1,25 @@
-//! The adapter's Kafka loop.
+//! The adapter's Kafka loop: reads RFQs, plans its unicorns' answers and
+//! stores each record's offset once they are all acknowledged.
 
 use crate::{
     AdapterSettings,
+    delivery::Delivery,
     fleet::{Fleet, Plan},
     heartbeat,
-    metrics::{ANSWERS, RFQS},
+    metrics::RFQS,
 };
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rdkafka::{
     Message,
     consumer::{Consumer, DefaultConsumerContext, StreamConsumer},
     message::BorrowedMessage,
-    producer::{FutureProducer, FutureRecord},
+    producer::FutureProducer,
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    Outcome, ProviderStatus, Response, Rfq,
-    kafka::{
-        DELIVERY_TIMEOUT, DeadLetter, DeadLetterKind, DeadLetterSource, DeadLetters, OffsetTracker,
-        close_consumer, on_consumer_error,
-    },
+    Answer, ProviderStatus, Rfq,
+    kafka::{DeadLetterKind, DeadLetters, OffsetTracker, close_consumer, on_consumer_error},
     settings::PipelineSettings,
 };
 use std::time::Duration;
@@ -30,7 +29,8 @@ use tokio_util::sync::CancellationToken;
 /// How long shutdown waits for answers still thinking.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A record whose answers are all delivered: (partition, offset).
+/// A record whose answers are all acknowledged, delivered or dead-lettered:
+/// (partition, offset).
 type Done = (i32, i64);
 
 /// Runs an adapter until `shutdown`: registers its fleet, answers RFQs,
@@ -236,25 +236,20 @@ impl Adapter {
             return Ok(true);
         }
         let (partition, offset) = (message.partition(), message.offset());
-        let delivery = Delivery {
-            producer: self.producer.clone(),
-            codec: self.codec.clone(),
-            dead_letters: self.dead_letters.clone(),
-            adapter: self.settings.name.clone(),
-            source: (message.topic().to_owned(), partition, offset),
-            topic: rfq.return_address.topic.clone(),
-            partition: rfq.return_address.partition,
-            // A deadline far off (an RFQ not from our producer, which caps
-            // them) must not keep an undeliverable answer, and with it the
-            // partition's stored offset, waiting for ever.
-            give_up_at: rfq.deadline.min(Utc::now() + MAX_ANSWER_RETRY),
-        };
+        let delivery = Delivery::new(
+            &self.settings.name,
+            self.producer.clone(),
+            self.codec.clone(),
+            self.dead_letters.clone(),
+            message,
+            &rfq,
+        );
         self.answering.spawn(async move {
-            let sends = plans.into_iter().map(|(after, response)| {
+            let sends = plans.into_iter().map(|(after, answer)| {
                 let delivery = &delivery;
                 async move {
                     tokio::time::sleep(after).await;
-                    delivery.answer(response).await;
+                    delivery.answer(answer).await;
                 }
             });
             futures::future::join_all(sends).await;
@@ -276,12 +271,12 @@ impl Adapter {
         Ok(true)
     }
 
-    fn plans(&self, rfq: &Rfq) -> Vec<(Duration, rfq_core::Response)> {
+    fn plans(&self, rfq: &Rfq) -> Vec<(Duration, Answer)> {
         let mut rng = rand::rng();
         self.fleet
             .addressed(rfq)
             .filter_map(|unicorn| match self.fleet.plan(unicorn, rfq, &mut rng) {
-                Plan::Answer { after, response } => Some((after, response)),
+                Plan::Answer { after, answer } => Some((after, answer)),
                 Plan::Silence => None,
             })
             .collect()
@@ -319,166 +314,5 @@ impl Adapter {
             );
             self.answering.abort_all();
         }
-    }
-}
-
-/// Longest wait between two attempts to send an answer or a dead letter.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// Longest an answer is retried when its RFQ's deadline is further off
-/// (the producer's longest deadline, by default).
-const MAX_ANSWER_RETRY: chrono::Duration = chrono::Duration::hours(1);
-
-/// Delivers the answers to one RFQ record: to its return address while the
-/// RFQ is open, and to the dead-letter topic once an answer has proved
-/// undeliverable past the RFQ's deadline. An RFQ record's offset is stored
-/// only when each of its answers has been acknowledged by one or the other.
-struct Delivery {
-    /// Sends the answers.
-    producer: FutureProducer,
-    /// Encodes them.
-    codec: SharedCodec,
-    /// Where answers that cannot be delivered go.
-    dead_letters: DeadLetters,
-    /// The adapter's name (metric label).
-    adapter: String,
-    /// The RFQ record: (topic, partition, offset).
-    source: (String, i32, i64),
-    /// The return address: topic.
-    topic: String,
-    /// The return address: partition.
-    partition: i32,
-    /// When an answer that cannot be delivered is given up: the RFQ's
-    /// deadline, or [`MAX_ANSWER_RETRY`] after the RFQ was read if sooner.
-    give_up_at: DateTime<Utc>,
-}
-
-impl Delivery {
-    /// Sends `response` to the return address, retrying while the RFQ is
-    /// open; once its deadline has passed (see `give_up_at`), an answer
-    /// still refused is dead-lettered (with the return address and the
-    /// error) instead. An answer that cannot even be encoded is
-    /// dead-lettered at once. Returns once one or the other is acknowledged.
-    async fn answer(&self, response: Response) {
-        let kind = match response.outcome {
-            Outcome::Quoted { .. } => "quoted",
-            Outcome::Declined { .. } => "declined",
-        };
-        let key = response.rfq.to_string();
-        let payload = match self
-            .codec
-            .encode(&self.topic, &Record::Response(response.clone()))
-            .await
-        {
-            Ok(payload) => payload,
-            Err(error) => {
-                let reason = format!(
-                    "the answer of {} to RFQ {} cannot be encoded: {error} ({response:?})",
-                    response.provider, response.rfq
-                );
-                tracing::error!(%reason, "encoding an answer");
-                self.dead_letter(DeadLetterKind::Unencodable, &key, None, &reason)
-                    .await;
-                return;
-            }
-        };
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let record = FutureRecord::to(&self.topic)
-                .partition(self.partition)
-                .key(&key)
-                .payload(&payload);
-            let error = match self.producer.send(record, DELIVERY_TIMEOUT).await {
-                Ok(_) => {
-                    ANSWERS
-                        .with_label_values(&[self.adapter.as_str(), kind])
-                        .inc();
-                    return;
-                }
-                Err((error, _)) => error,
-            };
-            let now = Utc::now();
-            if now >= self.give_up_at {
-                let reason = format!(
-                    "the answer of {} to RFQ {} could not be delivered to partition {} of {} \
-                     by {} (the RFQ's deadline, at most {} minutes after it was read): {error}",
-                    response.provider,
-                    response.rfq,
-                    self.partition,
-                    self.topic,
-                    self.give_up_at.to_rfc3339(),
-                    MAX_ANSWER_RETRY.num_minutes()
-                );
-                match self
-                    .try_dead_letter(DeadLetterKind::Undeliverable, &key, Some(&payload), &reason)
-                    .await
-                {
-                    Ok(()) => return,
-                    // Try the answer again, then the dead letter.
-                    Err(dead_letter_error) => tracing::warn!(
-                        error = format!("{dead_letter_error:#}"),
-                        "dead-lettering an undeliverable answer"
-                    ),
-                }
-            } else {
-                tracing::warn!(
-                    %error,
-                    topic = %self.topic,
-                    partition = self.partition,
-                    retry_in = ?backoff,
-                    "sending an answer"
-                );
-            }
-            // Wake up when giving up is due at the latest.
-            let until_give_up = (self.give_up_at - now).to_std().unwrap_or_default();
-            let wait = match until_give_up.is_zero() {
-                true => backoff,
-                false => backoff.min(until_give_up),
-            };
-            tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
-    }
-
-    /// Dead-letters an answer of this RFQ record, retrying until the
-    /// dead-letter topic acknowledges it (a refused copy is replaced by a
-    /// reference there, so only an unreachable broker makes this wait).
-    async fn dead_letter(
-        &self,
-        kind: DeadLetterKind,
-        key: &str,
-        payload: Option<&[u8]>,
-        reason: &str,
-    ) {
-        let mut backoff = Duration::from_millis(100);
-        while let Err(error) = self.try_dead_letter(kind, key, payload, reason).await {
-            tracing::warn!(error = format!("{error:#}"), retry_in = ?backoff, "dead-lettering an answer");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
-    }
-
-    async fn try_dead_letter(
-        &self,
-        kind: DeadLetterKind,
-        key: &str,
-        payload: Option<&[u8]>,
-        reason: &str,
-    ) -> anyhow::Result<()> {
-        let (topic, partition, offset) = &self.source;
-        self.dead_letters
-            .send_letter(DeadLetter {
-                key: Some(key.as_bytes()),
-                value: payload,
-                source: DeadLetterSource {
-                    topic,
-                    partition: *partition,
-                    offset: *offset,
-                },
-                destination: Some((&self.topic, self.partition)),
-                kind,
-                reason,
-            })
-            .await
     }
 }
