@@ -301,28 +301,20 @@ on_both_brokers!(an_rfq_copy_outside_its_return_partition_is_dead_lettered);
 /// held open by an aggregator that never reads its deadline markers.
 async fn an_rfq_copy_outside_its_return_partition_is_dead_lettered(broker: TestBroker) {
     use rfq_avro::Record;
-    use rfq_core::{
-        Completion, CorrelationId, CustomerId, GeoPoint, Region, RegionPrecision, ReturnAddress,
-        Rfq,
-    };
+    use rfq_core::{CustomerId, GeoPoint, ReturnAddress, Rfq};
     let dir = tempfile::tempdir().unwrap();
     let t = TestPipeline::start(&broker, dir.path(), vec![]).await;
     let from = GeoPoint::new(BERLIN.0, BERLIN.1).unwrap();
     let now = chrono::Utc::now();
     let rfq = Rfq {
-        id: CorrelationId::new_random(),
         customer: CustomerId::parse("astray").unwrap(),
-        region: Region::of(&from, RegionPrecision::DEFAULT),
-        from,
-        to: from,
         created_at: now,
         deadline: now + chrono::Duration::seconds(60),
-        addressed: Default::default(),
         return_address: ReturnAddress {
             topic: t.topics.quotes_topic.clone(),
             partition: 2,
         },
-        completion: Completion::All,
+        ..Rfq::sample(&[]).picked_up_at(from)
     };
     let payload = rfq_avro::default_codec()
         .encode(&t.topics.quotes_topic, &Record::Rfq(rfq.clone()))
@@ -371,10 +363,7 @@ async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadlin
     broker: TestBroker,
 ) {
     use rfq_avro::Record;
-    use rfq_core::{
-        Completion, CorrelationId, CustomerId, GeoPoint, Region, RegionPrecision, ReturnAddress,
-        Rfq,
-    };
+    use rfq_core::{CustomerId, GeoPoint, ReturnAddress, Rfq};
     let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let alpha = fleet(BERLIN, 2, 0, 0.0);
@@ -390,11 +379,7 @@ async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadlin
     let now = chrono::Utc::now();
     let deadline = now + chrono::Duration::seconds(3);
     let rfq = Rfq {
-        id: CorrelationId::new_random(),
         customer: CustomerId::parse("nowhere").unwrap(),
-        region: Region::of(&from, RegionPrecision::DEFAULT),
-        from,
-        to: from,
         created_at: now,
         deadline,
         addressed: unicorns.unicorns().iter().map(|u| u.id.clone()).collect(),
@@ -402,7 +387,7 @@ async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadlin
             topic: t.topics.quotes_topic.clone(),
             partition: 99,
         },
-        completion: Completion::All,
+        ..Rfq::sample(&[]).picked_up_at(from)
     };
     let codec = rfq_avro::default_codec();
     let payload = codec

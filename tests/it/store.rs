@@ -7,7 +7,7 @@
 //! the end); the cases share it and only look at the RFQs they created, so
 //! they also hold on a store that already has data.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use futures::future::BoxFuture;
 use rfq_core::*;
 use rfq_store::{RfqStatus, ScyllaSettings, ScyllaStore, Store, StoreSettings};
@@ -78,27 +78,12 @@ async fn scylla_store_conforms_on_cassandra() {
 
 /// A fresh RFQ created now (so that stores with a retention keep it).
 fn rfq(partition: i32, providers: &[&str]) -> Rfq {
-    let from = GeoPoint::new(52.52, 13.40).unwrap();
-    let created_at = Utc
-        .timestamp_millis_opt(Utc::now().timestamp_millis())
-        .unwrap();
     Rfq {
-        id: CorrelationId::new_random(),
-        customer: CustomerId::parse("alice").unwrap(),
-        region: Region::of(&from, RegionPrecision::DEFAULT),
-        from,
-        to: GeoPoint::new(52.50, 13.45).unwrap(),
-        created_at,
-        deadline: created_at + Duration::seconds(60),
-        addressed: providers
-            .iter()
-            .map(|p| ProviderId::parse(p).unwrap())
-            .collect(),
         return_address: ReturnAddress {
             topic: "rfq.quotes".into(),
             partition,
         },
-        completion: Completion::default(),
+        ..Rfq::sample(providers)
     }
 }
 

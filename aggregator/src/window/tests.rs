@@ -11,24 +11,15 @@ fn rfq(providers: &[&str], deadline_s: i64) -> Rfq {
 }
 
 fn with_rule(providers: &[&str], deadline_s: i64, completion: Completion) -> Rfq {
-    let from = GeoPoint::new(52.52, 13.40).unwrap();
     Rfq {
-        id: CorrelationId::new_random(),
-        customer: CustomerId::parse("c").unwrap(),
-        region: Region::of(&from, RegionPrecision::DEFAULT),
-        from,
-        to: from,
         created_at: t(0),
         deadline: t(deadline_s),
-        addressed: providers
-            .iter()
-            .map(|p| ProviderId::parse(p).unwrap())
-            .collect(),
         return_address: ReturnAddress {
             topic: "q".into(),
             partition: 0,
         },
         completion,
+        ..Rfq::sample(providers)
     }
 }
 

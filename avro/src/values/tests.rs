@@ -8,24 +8,15 @@ fn point(lat: f64, lon: f64) -> GeoPoint {
 }
 
 fn sample_rfq() -> Rfq {
-    let from = point(52.52, 13.40);
     Rfq {
-        id: CorrelationId::new_random(),
-        customer: CustomerId::parse("alice").unwrap(),
-        region: Region::of(&from, RegionPrecision::DEFAULT),
-        from,
-        to: point(52.50, 13.45),
         created_at: Utc.timestamp_millis_opt(1_700_000_000_123).unwrap(),
         deadline: Utc.timestamp_millis_opt(1_700_000_300_123).unwrap(),
-        addressed: ["u-1", "u-2"]
-            .iter()
-            .map(|p| ProviderId::parse(p).unwrap())
-            .collect(),
         return_address: ReturnAddress {
             topic: "rfq.quotes".into(),
             partition: 3,
         },
         completion: Completion::Quality(Price::new(1500, Currency::parse("EUR").unwrap()).unwrap()),
+        ..Rfq::sample(&["u-1", "u-2"])
     }
 }
 

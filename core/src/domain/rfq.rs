@@ -45,6 +45,55 @@ pub struct Rfq {
     pub completion: Completion,
 }
 
+impl Rfq {
+    /// A sample RFQ, the one fixture of the tests (and of examples): from
+    /// central Berlin to Kreuzberg for customer `alice`, created now (at
+    /// millisecond precision, as every store and codec keeps it), closing
+    /// 60 s later or once every one of `providers` answered, returned to
+    /// partition 0 of `rfq.quotes`. Change what a test needs with struct
+    /// update syntax (`Rfq { deadline, ..Rfq::sample(&["p"]) }`) or
+    /// [`Rfq::picked_up_at`].
+    ///
+    /// # Panics
+    /// If a provider id is not one (fixture input, never outside input).
+    pub fn sample(providers: &[&str]) -> Rfq {
+        let from = GeoPoint::new(52.52, 13.40).unwrap_or_else(|_| unreachable!());
+        let now = Utc::now();
+        let created_at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        Rfq {
+            id: CorrelationId::new_random(),
+            customer: CustomerId::parse("alice").unwrap_or_else(|_| unreachable!()),
+            region: Region::of(&from, super::RegionPrecision::DEFAULT),
+            from,
+            to: GeoPoint::new(52.50, 13.45).unwrap_or_else(|_| unreachable!()),
+            created_at,
+            deadline: created_at + chrono::Duration::seconds(60),
+            addressed: providers
+                .iter()
+                .map(|p| {
+                    ProviderId::parse(p).unwrap_or_else(|e| panic!("sample provider {p:?}: {e}"))
+                })
+                .collect(),
+            return_address: ReturnAddress {
+                topic: "rfq.quotes".into(),
+                partition: 0,
+            },
+            completion: Completion::All,
+        }
+    }
+
+    /// The same RFQ picked up (and dropped off) at `point`, in its region
+    /// at the default precision.
+    pub fn picked_up_at(self, point: GeoPoint) -> Rfq {
+        Rfq {
+            region: Region::of(&point, super::RegionPrecision::DEFAULT),
+            from: point,
+            to: point,
+            ..self
+        }
+    }
+}
+
 /// A deadline marker on the quotes topic. The aggregator that owns a
 /// partition appends one when deadlines fall due there, and closes the
 /// partition's RFQs whose deadline is at or before `at` when it reads the

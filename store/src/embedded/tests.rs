@@ -4,25 +4,15 @@ use chrono::{Duration, TimeZone, Utc};
 use rfq_core::*;
 
 fn rfq(partition: i32, providers: &[&str]) -> Rfq {
-    let from = GeoPoint::new(52.52, 13.40).unwrap();
     let created_at = Utc.timestamp_millis_opt(1_700_000_000_000).unwrap();
     Rfq {
-        id: CorrelationId::new_random(),
-        customer: CustomerId::parse("alice").unwrap(),
-        region: Region::of(&from, RegionPrecision::DEFAULT),
-        from,
-        to: GeoPoint::new(52.50, 13.45).unwrap(),
         created_at,
         deadline: created_at + Duration::seconds(60),
-        addressed: providers
-            .iter()
-            .map(|p| ProviderId::parse(p).unwrap())
-            .collect(),
         return_address: ReturnAddress {
             topic: "rfq.quotes".into(),
             partition,
         },
-        completion: Default::default(),
+        ..Rfq::sample(providers)
     }
 }
 

@@ -15,9 +15,7 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord},
 };
 use rfq_avro::Record;
-use rfq_core::{
-    Completion, CorrelationId, CustomerId, GeoPoint, Region, RegionPrecision, ReturnAddress, Rfq,
-};
+use rfq_core::{CorrelationId, CustomerId, GeoPoint, ReturnAddress, Rfq};
 use std::time::{Duration, Instant};
 
 /// Partitions of the quotes topic created by `rfq broker`.
@@ -41,17 +39,13 @@ async fn write_rfqs(brokers: &str, count: usize, deadline: chrono::Duration) {
                 let rfq = Rfq {
                     id,
                     customer: CustomerId::parse(&format!("memory-{}", i % 100)).unwrap(),
-                    region: Region::of(&from, RegionPrecision::DEFAULT),
-                    from,
-                    to: from,
                     created_at: now,
                     deadline: now + deadline,
-                    addressed: Default::default(),
                     return_address: ReturnAddress {
                         topic: "rfq.quotes".into(),
                         partition: id.partition(QUOTE_PARTITIONS),
                     },
-                    completion: Completion::All,
+                    ..Rfq::sample(&[]).picked_up_at(from)
                 };
                 let payload = codec.encode("rfq.quotes", &Record::Rfq(rfq)).await.unwrap();
                 let key = id.to_string();

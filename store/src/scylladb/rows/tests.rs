@@ -1,27 +1,17 @@
 use super::*;
 use chrono::Duration as Span;
-use rfq_core::RegionPrecision;
 
 fn rfq(providers: &[&str]) -> Rfq {
-    let from = GeoPoint::new(52.52, 13.40).unwrap();
     let created_at = Utc.timestamp_millis_opt(1_700_000_000_123).unwrap();
     Rfq {
-        id: CorrelationId::new_random(),
-        customer: CustomerId::parse("alice").unwrap(),
-        region: Region::of(&from, RegionPrecision::DEFAULT),
-        from,
-        to: GeoPoint::new(52.50, 13.45).unwrap(),
         created_at,
         deadline: created_at + Span::seconds(90),
-        addressed: providers
-            .iter()
-            .map(|p| ProviderId::parse(p).unwrap())
-            .collect(),
         return_address: ReturnAddress {
             topic: "rfq.quotes".into(),
             partition: 5,
         },
         completion: Completion::FirstN(2),
+        ..Rfq::sample(providers)
     }
 }
 
