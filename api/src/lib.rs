@@ -11,5 +11,7 @@
 
 pub mod representation;
 mod routes;
+#[cfg(test)]
+mod tests;
 
 pub use routes::{ApiSettings, router};

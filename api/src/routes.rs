@@ -1,12 +1,16 @@
 use crate::representation;
 use axum::{
     Json, Router,
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode, header},
+    extract::{FromRequestParts, Path},
+    http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::get,
 };
-use rfq_core::{CorrelationId, http::LinkSettings, problem::Problem};
+use rfq_core::{
+    CorrelationId,
+    http::{LinkSettings, RfqLinks},
+    problem::Problem,
+};
 use rfq_store::{RfqStatus, Store, StoreError, StoredRfq};
 use std::sync::Arc;
 
@@ -67,23 +71,42 @@ impl IntoResponse for ReadError {
     }
 }
 
-async fn load(state: &ApiState, id: &str) -> Result<StoredRfq, ReadError> {
-    let parsed = CorrelationId::parse(id).map_err(|_| ReadError::NotFound(id.to_owned()))?;
-    state
-        .store
-        .rfq(&parsed)
-        .await?
-        .ok_or_else(|| ReadError::NotFound(id.to_owned()))
+/// The RFQ a request's path names, read from the store, with its links as
+/// the request's `Host` (or the public URL) makes them.
+struct Requested {
+    /// The RFQ and its status.
+    stored: StoredRfq,
+    /// Its links.
+    links: RfqLinks,
+    /// The store, for reads beyond the RFQ.
+    store: Arc<dyn Store>,
 }
 
-async fn status(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ReadError> {
-    let stored = load(&state, &id).await?;
-    let links = state.settings.links.rfq(&headers, &stored.rfq.id);
-    Ok(match stored.status {
+impl FromRequestParts<ApiState> for Requested {
+    type Rejection = ReadError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ReadError> {
+        let id = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| id)
+            .unwrap_or_default();
+        let parsed = CorrelationId::parse(&id).map_err(|_| ReadError::NotFound(id.clone()))?;
+        let stored = state
+            .store
+            .rfq(&parsed)
+            .await?
+            .ok_or(ReadError::NotFound(id))?;
+        Ok(Requested {
+            links: state.settings.links.rfq(&parts.headers, &stored.rfq.id),
+            stored,
+            store: state.store.clone(),
+        })
+    }
+}
+
+/// `GET /rfqs/{id}`: running, or `303` to the result.
+async fn status(Requested { stored, links, .. }: Requested) -> Response {
+    match stored.status {
         RfqStatus::Open => Json(representation::running(
             &links,
             &stored.rfq,
@@ -96,16 +119,17 @@ async fn status(
             Json(representation::closed_status(&links, &stored)),
         )
             .into_response(),
-    })
+    }
 }
 
+/// `GET /rfqs/{id}/result`: the result, or `409` with the ETA while running.
 async fn result(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    Requested {
+        stored,
+        links,
+        store,
+    }: Requested,
 ) -> Result<Response, ReadError> {
-    let stored = load(&state, &id).await?;
-    let links = state.settings.links.rfq(&headers, &stored.rfq.id);
     Ok(match stored.status {
         RfqStatus::Open => Problem::new(
             StatusCode::CONFLICT,
@@ -119,7 +143,7 @@ async fn result(
         .with("status", links.status())
         .into_response(),
         RfqStatus::Closed { .. } => {
-            let responses = state.store.responses(&stored.rfq.id).await?;
+            let responses = store.responses(&stored.rfq.id).await?;
             Json(representation::result(&links, &stored, &responses)).into_response()
         }
     })

@@ -7,7 +7,7 @@
 //! binary through the environment alone; `--config FILE` reads a YAML file
 //! whose keys are the flag names.
 
-use crate::{EmbeddedBrokerSettings, IntakeListener, Pipeline, UpSettings};
+use crate::{EmbeddedBrokerSettings, IntakeSettings, Pipeline, UpSettings};
 use anyhow::Context as _;
 use axum::Router;
 use clap::{Args, Parser, Subcommand};
@@ -19,7 +19,7 @@ use rfq_core::{
     settings::PipelineSettings,
     shutdown::{CancellationToken, cancel_on_signal},
 };
-use rfq_producer::{Intake, ProducerSettings};
+use rfq_producer::Intake;
 use rfq_store::StoreSettings;
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -49,7 +49,7 @@ pub enum Command {
     /// The embedded Kafka-API broker alone (creates the topics).
     Broker(BrokerArgs),
     /// HTTP intake: POST /rfqs.
-    Producer(ProducerArgs),
+    Producer(IntakeSettings),
     /// A unicorn adapter with a simulated fleet.
     Adapter(AdapterArgs),
     /// The windowed aggregator.
@@ -89,23 +89,6 @@ pub struct MetricsArgs {
     /// Serve Prometheus metrics on this address (GET /metrics).
     #[arg(long, env = "RFQ_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
-}
-
-/// `rfq producer`.
-#[derive(Debug, Args)]
-pub struct ProducerArgs {
-    /// HTTP listen address.
-    #[command(flatten)]
-    pub http: IntakeListener,
-    /// Kafka, topics, region precision.
-    #[command(flatten)]
-    pub pipeline: PipelineSettings,
-    /// Producer settings.
-    #[command(flatten)]
-    pub producer: ProducerSettings,
-    /// Store settings.
-    #[command(flatten)]
-    pub store: StoreSettings,
 }
 
 /// `rfq adapter`.
@@ -198,7 +181,7 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
         "starting the RFQ pipeline (data in {}) ...",
         settings.broker.data_dir.display()
     );
-    let topics = settings.pipeline.topics.clone();
+    let topics = settings.intake.pipeline.topics.clone();
     let pipeline = Pipeline::start(settings).await?;
     let http = pipeline.http_addr();
     eprintln!(
@@ -260,7 +243,7 @@ async fn broker(args: BrokerArgs, shutdown: CancellationToken) -> anyhow::Result
     Ok(())
 }
 
-async fn producer(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn producer(args: IntakeSettings, shutdown: CancellationToken) -> anyhow::Result<()> {
     ensure_topics(&args.pipeline.kafka, &args.pipeline.topics).await?;
     let store = open_store(&args.store).await?;
     let producer = Intake::start(
@@ -277,7 +260,7 @@ async fn producer(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Re
     // RFQs to nobody), and then the process exits non-zero with the reason.
     let (served, followed) = tokio::join!(
         async {
-            let served = serve(args.http.http_addr, router, shutdown.clone()).await;
+            let served = serve(args.http_addr, router, shutdown.clone()).await;
             shutdown.cancel();
             served
         },

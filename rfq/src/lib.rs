@@ -8,5 +8,5 @@ pub mod cli;
 mod pipeline;
 mod telemetry;
 
-pub use pipeline::{EmbeddedBrokerSettings, IntakeListener, Pipeline, UpSettings};
+pub use pipeline::{EmbeddedBrokerSettings, IntakeSettings, Pipeline, UpSettings};
 pub use telemetry::init_tracing;

@@ -54,13 +54,28 @@ impl EmbeddedBrokerSettings {
     }
 }
 
-/// The producer's HTTP listener (`rfq producer`; `rfq up` serves the read
-/// API on it too).
+/// What the producer process takes (`rfq producer`); `rfq up` takes it all
+/// and serves the read API beside it.
 #[derive(Debug, Clone, clap::Args)]
-pub struct IntakeListener {
+pub struct IntakeSettings {
     /// Address of the HTTP API (port 0: any free port).
     #[arg(long, env = "RFQ_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
+
+    /// Kafka, topics, region precision: shared by every role. With
+    /// `--brokers`, `rfq up` runs against that Kafka and no embedded broker
+    /// starts.
+    #[command(flatten)]
+    pub pipeline: PipelineSettings,
+
+    /// The producer (its links are the read API's too).
+    #[command(flatten)]
+    pub producer: ProducerSettings,
+
+    /// The result store (`rfq up`: the embedded one in its data directory
+    /// by default).
+    #[command(flatten)]
+    pub store: StoreSettings,
 }
 
 /// Settings of `rfq up`: every setting of every role it runs, declared by
@@ -71,19 +86,9 @@ pub struct UpSettings {
     #[command(flatten)]
     pub broker: EmbeddedBrokerSettings,
 
-    /// Where the HTTP API (intake and read API) listens.
+    /// The HTTP API, the pipeline's shared settings, the producer, the store.
     #[command(flatten)]
-    pub http: IntakeListener,
-
-    /// Kafka, topics, region precision: shared by every role. With
-    /// `--brokers`, the pipeline runs against that Kafka and no embedded
-    /// broker starts.
-    #[command(flatten)]
-    pub pipeline: PipelineSettings,
-
-    /// The producer (its links are the read API's too).
-    #[command(flatten)]
-    pub producer: ProducerSettings,
+    pub intake: IntakeSettings,
 
     /// The aggregator.
     #[command(flatten)]
@@ -92,10 +97,6 @@ pub struct UpSettings {
     /// The simulated adapter and its fleet.
     #[command(flatten)]
     pub adapter: AdapterSettings,
-
-    /// The result store (default: the embedded one, in the data directory).
-    #[command(flatten)]
-    pub store: StoreSettings,
 
     /// The simulated adapters when not just the one `adapter` describes
     /// (tests run several fleets, or none).
@@ -127,19 +128,20 @@ impl Pipeline {
     /// Starts everything and returns once the HTTP API serves and every
     /// simulated unicorn is registered (so the first RFQ reaches the whole fleet).
     pub async fn start(mut settings: UpSettings) -> anyhow::Result<Pipeline> {
-        let broker = match &settings.pipeline.kafka.brokers {
+        let broker = match &settings.intake.pipeline.kafka.brokers {
             Some(_) => None,
             None => {
                 let broker = settings.broker.start().await?;
-                settings.pipeline.kafka.brokers = Some(broker.addr().to_string());
+                settings.intake.pipeline.kafka.brokers = Some(broker.addr().to_string());
                 Some(broker)
             }
         };
-        let kafka = settings.pipeline.kafka.clone();
-        ensure_topics(&kafka, &settings.pipeline.topics).await?;
+        let kafka = settings.intake.pipeline.kafka.clone();
+        ensure_topics(&kafka, &settings.intake.pipeline.topics).await?;
         std::fs::create_dir_all(&settings.broker.data_dir)
             .with_context(|| format!("creating {}", settings.broker.data_dir.display()))?;
         let store_settings = settings
+            .intake
             .store
             .clone()
             .in_data_dir(&settings.broker.data_dir);
@@ -151,7 +153,7 @@ impl Pipeline {
         let mut pipeline = Pipeline {
             broker,
             kafka,
-            http_addr: settings.http.http_addr,
+            http_addr: settings.intake.http_addr,
             tasks: JoinSet::new(),
             shutdown: shutdown.clone(),
         };
@@ -175,7 +177,7 @@ impl Pipeline {
         store: Arc<dyn Store>,
     ) -> anyhow::Result<SocketAddr> {
         let codec = rfq_avro::default_codec();
-        let pipeline = &settings.pipeline;
+        let pipeline = &settings.intake.pipeline;
         let shutdown = self.shutdown.clone();
         let tasks = &mut self.tasks;
         tasks.spawn({
@@ -205,7 +207,7 @@ impl Pipeline {
 
         let producer = Intake::start(
             pipeline.clone(),
-            settings.producer.clone(),
+            settings.intake.producer.clone(),
             store.clone(),
             codec,
             shutdown.clone(),
@@ -220,13 +222,13 @@ impl Pipeline {
             .wait_for(&unicorns, Duration::from_secs(60))
             .await?;
 
-        let addr = settings.http.http_addr;
+        let addr = settings.intake.http_addr;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding the HTTP API to {addr}"))?;
         let http_addr = listener.local_addr()?;
         let api = ApiSettings {
-            links: settings.producer.links.clone(),
+            links: settings.intake.producer.links.clone(),
         };
         let router = Router::new()
             .merge(producer.router())

@@ -14,7 +14,7 @@ async fn the_producer_refuses_past_the_open_limit_and_recovers(broker: TestBroke
         vec![adapter("alpha", fleet(BERLIN, 2, 2, 0.0))],
         true,
     );
-    settings.producer.max_open_rfqs = 2;
+    settings.intake.producer.max_open_rfqs = 2;
     let _counting = COUNTING.lock().await;
     let t = TestPipeline::start_with(settings).await;
     let overloaded = r#"rfq_producer_submissions_total{outcome="overloaded"}"#;

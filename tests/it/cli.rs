@@ -42,11 +42,14 @@ fn every_subcommand_parses_with_its_defaults() {
     }
     let settings = up(&["rfq", "up"]);
     assert_eq!(
-        settings.pipeline.kafka.brokers, None,
+        settings.intake.pipeline.kafka.brokers, None,
         "rfq up starts its own broker"
     );
-    assert_eq!(settings.producer.limits.default_deadline_seconds, 300);
-    assert_eq!(settings.producer.limits.max_deadline_seconds, 3600);
+    assert_eq!(
+        settings.intake.producer.limits.default_deadline_seconds,
+        300
+    );
+    assert_eq!(settings.intake.producer.limits.max_deadline_seconds, 3600);
     assert_eq!(settings.adapter.name, "berlin");
     assert_eq!(settings.aggregator.group_id, "rfq-aggregator");
     assert!(settings.adapters.is_none());
@@ -73,24 +76,24 @@ fn rfq_up_takes_every_role_setting() {
         "kafka:9092",
     ]);
     assert_eq!(
-        settings.pipeline.kafka.options,
+        settings.intake.pipeline.kafka.options,
         [("linger.ms".to_owned(), "20".to_owned())]
     );
-    assert_eq!(settings.pipeline.region_precision.chars(), 6);
-    assert_eq!(settings.producer.limits.default_deadline_seconds, 30);
+    assert_eq!(settings.intake.pipeline.region_precision.chars(), 6);
+    assert_eq!(settings.intake.producer.limits.default_deadline_seconds, 30);
     assert_eq!(settings.aggregator.max_batch, 50);
     assert_eq!(settings.adapter.fleet.per_region, 2);
     assert_eq!(
-        settings.producer.links.public_url.as_deref(),
+        settings.intake.producer.links.public_url.as_deref(),
         Some("https://rides.example")
     );
-    assert_eq!(settings.pipeline.kafka.brokers(), "kafka:9092");
+    assert_eq!(settings.intake.pipeline.kafka.brokers(), "kafka:9092");
 }
 
 #[test]
 fn the_example_settings_file_is_read_by_the_real_command_line() {
     let settings = up(&["rfq", "--config", EXAMPLE, "up"]);
-    assert_eq!(settings.pipeline.kafka.options.len(), 2);
+    assert_eq!(settings.intake.pipeline.kafka.options.len(), 2);
     assert_eq!(settings.adapter.fleet.per_region, 4);
     match parse(&["rfq", "--config", EXAMPLE, "api"]).unwrap().command {
         Command::Api(api) => assert_eq!(api.http_addr.port(), 8081),
@@ -112,8 +115,8 @@ fn flags_beat_the_file_which_beats_the_defaults() {
         "--max-deadline-seconds",
         "90",
     ]);
-    assert_eq!(settings.producer.limits.default_deadline_seconds, 60);
-    assert_eq!(settings.producer.limits.max_deadline_seconds, 90);
+    assert_eq!(settings.intake.producer.limits.default_deadline_seconds, 60);
+    assert_eq!(settings.intake.producer.limits.max_deadline_seconds, 90);
     assert_eq!(settings.adapter.fleet.per_region, 7);
     // The file's top-level keys reach the producer too.
     match parse(&["rfq", "producer", "--config", path])

@@ -14,12 +14,7 @@ on_both_brokers!(each_rule_closes_the_rfq_and_the_result_names_it);
 async fn each_rule_closes_the_rfq_and_the_result_names_it(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
     // Four unicorns that always quote.
-    let t = TestPipeline::start(
-        &broker,
-        dir.path(),
-        vec![adapter("alpha", fleet(BERLIN, 4, 0, 0.0))],
-    )
-    .await;
+    let t = TestPipeline::alpha(&broker, dir.path(), fleet(BERLIN, 4, 0, 0.0)).await;
     let within = Duration::from_secs(30);
     let rules = [
         json!({"rule": "all"}),
@@ -113,12 +108,7 @@ async fn each_rule_closes_the_rfq_and_the_result_names_it(broker: TestBroker) {
 on_both_brokers!(the_deadline_fires_with_no_traffic_at_all);
 async fn the_deadline_fires_with_no_traffic_at_all(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(
-        &broker,
-        dir.path(),
-        vec![adapter("alpha", fleet(BERLIN, 1, 0, 0.0))],
-    )
-    .await;
+    let t = TestPipeline::alpha(&broker, dir.path(), fleet(BERLIN, 1, 0, 0.0)).await;
     // Nobody serves Munich: no answer, no other record after the RFQ.
     let (location, accepted) = t
         .submit_with(MUNICH, 2, Some(json!({"rule": "deadline"})))

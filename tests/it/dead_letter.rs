@@ -18,12 +18,7 @@ on_both_brokers!(undecodable_and_unknown_answers_are_dead_lettered_with_a_reason
 async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason(broker: TestBroker) {
     let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(
-        &broker,
-        dir.path(),
-        vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))],
-    )
-    .await;
+    let t = TestPipeline::alpha(&broker, dir.path(), fleet(BERLIN, 2, 0, 0.0)).await;
     let brokers = t.brokers();
     let decoded_before = dead_letters(&t, "aggregator", "decode").await;
     let producer: FutureProducer = ClientConfig::new()
@@ -154,12 +149,7 @@ async fn a_huge_record_on_every_topic_is_dead_lettered_cut_and_the_pipeline_serv
 ) {
     let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(
-        &broker,
-        dir.path(),
-        vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))],
-    )
-    .await;
+    let t = TestPipeline::alpha(&broker, dir.path(), fleet(BERLIN, 2, 0, 0.0)).await;
     let topics = t.topics.clone();
     // Which component reads which topic.
     let readers = [
@@ -250,12 +240,7 @@ on_both_brokers!(a_request_without_a_key_is_dead_lettered);
 async fn a_request_without_a_key_is_dead_lettered(broker: TestBroker) {
     let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(
-        &broker,
-        dir.path(),
-        vec![adapter("alpha", fleet(BERLIN, 1, 0, 0.0))],
-    )
-    .await;
+    let t = TestPipeline::alpha(&broker, dir.path(), fleet(BERLIN, 1, 0, 0.0)).await;
     let before = dead_letters(&t, "adapter", "no-key").await;
     let producer = large_record_producer(&t.brokers());
     producer

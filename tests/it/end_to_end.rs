@@ -8,12 +8,7 @@ use std::{collections::BTreeSet, time::Duration};
 on_both_brokers!(every_addressed_unicorn_answers_once_and_the_rfq_closes_on_completion);
 async fn every_addressed_unicorn_answers_once_and_the_rfq_closes_on_completion(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(
-        &broker,
-        dir.path(),
-        vec![adapter("alpha", fleet(BERLIN, 5, 0, 0.3))],
-    )
-    .await;
+    let t = TestPipeline::alpha(&broker, dir.path(), fleet(BERLIN, 5, 0, 0.3)).await;
 
     let before = Utc::now();
     let mut submitted = Vec::new();
@@ -114,12 +109,7 @@ async fn an_rfq_outside_every_served_region_closes_at_its_deadline_with_no_quote
     broker: TestBroker,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(
-        &broker,
-        dir.path(),
-        vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))],
-    )
-    .await;
+    let t = TestPipeline::alpha(&broker, dir.path(), fleet(BERLIN, 2, 0, 0.0)).await;
     let (location, accepted) = t.submit(MUNICH, 2).await;
     assert_eq!(accepted["providers-addressed"], 0);
     // While open, the result is not there yet: 409 with the eta.
@@ -152,7 +142,7 @@ on_both_brokers!(with_a_public_url_the_location_is_absolute);
 async fn with_a_public_url_the_location_is_absolute(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = settings(&broker, dir.path(), vec![], true);
-    settings.producer.links.public_url = Some("http://api.example:8081".into());
+    settings.intake.producer.links.public_url = Some("http://api.example:8081".into());
     let t = TestPipeline::start_with(settings).await;
     let (location, accepted) = t.submit(BERLIN, 30).await;
     let id = accepted["id"].as_str().unwrap();

@@ -117,9 +117,9 @@ pub fn settings(
     settings.broker.kafka_addr = "127.0.0.1:0".parse().unwrap();
     settings.broker.data_dir = data_dir.to_path_buf();
     settings.broker.broker_in_memory = in_memory;
-    settings.http.http_addr = "127.0.0.1:0".parse().unwrap();
+    settings.intake.http_addr = "127.0.0.1:0".parse().unwrap();
     settings.adapters = Some(adapters);
-    let topics = &mut settings.pipeline.topics;
+    let topics = &mut settings.intake.pipeline.topics;
     topics.requests_partitions = 4;
     topics.quotes_partitions = 4;
     if let TestBroker::Kafka(brokers) = broker {
@@ -134,7 +134,7 @@ pub fn settings(
         ] {
             *topic = format!("{prefix}.{topic}");
         }
-        let kafka = &mut settings.pipeline.kafka;
+        let kafka = &mut settings.intake.pipeline.kafka;
         kafka.brokers = Some(brokers.clone());
         kafka.group_prefix = format!("{prefix}.");
     }
@@ -151,13 +151,19 @@ impl TestPipeline {
         Self::start_with(settings(broker, data_dir, adapters, true)).await
     }
 
+    /// Starts a pipeline with one adapter, `alpha`, serving `fleet`.
+    pub async fn alpha(broker: &TestBroker, data_dir: &Path, fleet: FleetSettings) -> TestPipeline {
+        Self::start(broker, data_dir, vec![adapter("alpha", fleet)]).await
+    }
+
     /// Starts a pipeline with explicit settings.
     pub async fn start_with(settings: UpSettings) -> TestPipeline {
         rfq::init_tracing();
         // tansu's dependencies enable two rustls providers; pick one for reqwest.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let topics = settings.pipeline.topics.clone();
+        let topics = settings.intake.pipeline.topics.clone();
         let store = settings
+            .intake
             .store
             .clone()
             .in_data_dir(&settings.broker.data_dir);

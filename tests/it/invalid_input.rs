@@ -7,12 +7,7 @@ const VALID_TO: &str = r#""to":{"lat":52.5,"lon":13.45}"#;
 on_both_brokers!(invalid_submissions_and_unknown_ids_get_problem_documents);
 async fn invalid_submissions_and_unknown_ids_get_problem_documents(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(
-        &broker,
-        dir.path(),
-        vec![adapter("alpha", fleet(BERLIN, 1, 0, 0.0))],
-    )
-    .await;
+    let t = TestPipeline::alpha(&broker, dir.path(), fleet(BERLIN, 1, 0, 0.0)).await;
     let json = "application/json";
     let cases: Vec<(&str, String, &str, u16, &str)> = vec![
         (

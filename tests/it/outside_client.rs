@@ -12,12 +12,7 @@ use std::time::Duration;
 on_both_brokers!(topics_are_partitioned_and_requests_are_keyed_by_region);
 async fn topics_are_partitioned_and_requests_are_keyed_by_region(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(
-        &broker,
-        dir.path(),
-        vec![adapter("alpha", fleet(BERLIN, 1, 0, 0.0))],
-    )
-    .await;
+    let t = TestPipeline::alpha(&broker, dir.path(), fleet(BERLIN, 1, 0, 0.0)).await;
     let (_, accepted) = t.submit(BERLIN, 30).await;
     let brokers = t.brokers();
 

@@ -76,6 +76,25 @@ async fn scylla_store_conforms_on_cassandra() {
         .unwrap();
 }
 
+/// Closed because every addressed provider answered, at `closed_at`.
+fn all_answered(closed_at: DateTime<Utc>) -> RfqStatus {
+    RfqStatus::Closed {
+        reason: CloseReason::AllAnswered,
+        closed_at,
+    }
+}
+
+/// Where `rfq` stands in `store`.
+async fn status(store: &dyn Store, rfq: &Rfq) -> RfqStatus {
+    store.rfq(&rfq.id).await.unwrap().expect("stored").status
+}
+
+/// Whether `store` lists `rfq` among the open RFQs of `partition`.
+async fn is_open(store: &dyn Store, partition: i32, rfq: &Rfq) -> bool {
+    let open = store.open_rfqs(partition).await.unwrap();
+    open.iter().any(|o| o.rfq.id == rfq.id)
+}
+
 /// A fresh RFQ created now (so that stores with a retention keep it).
 fn rfq(partition: i32, providers: &[&str]) -> Rfq {
     Rfq {
@@ -174,13 +193,7 @@ async fn first_effect_wins_and_replays_change_nothing(store: &dyn Store) {
         .apply(&[close(&r, CloseReason::Deadline, r.deadline)])
         .await
         .unwrap();
-    assert_eq!(
-        store.rfq(&r.id).await.unwrap().unwrap().status,
-        RfqStatus::Closed {
-            reason: CloseReason::AllAnswered,
-            closed_at: first
-        }
-    );
+    assert_eq!(status(store, &r).await, all_answered(first));
 }
 
 async fn one_apply_opens_answers_and_closes_in_order(store: &dyn Store) {
@@ -207,14 +220,7 @@ async fn one_apply_opens_answers_and_closes_in_order(store: &dyn Store) {
             ..
         }
     ));
-    assert!(
-        !store
-            .open_rfqs(0)
-            .await
-            .unwrap()
-            .iter()
-            .any(|o| o.rfq.id == r.id)
-    );
+    assert!(!is_open(store, 0, &r).await);
 }
 
 async fn late_answers_are_kept_apart_and_not_counted(store: &dyn Store) {
@@ -338,21 +344,8 @@ async fn a_replayed_open_does_not_reopen_a_closed_rfq(store: &dyn Store) {
         .apply(&[respond(&r, "a", Some(800), 900)])
         .await
         .unwrap();
-    assert_eq!(
-        store.rfq(&r.id).await.unwrap().unwrap().status,
-        RfqStatus::Closed {
-            reason: CloseReason::AllAnswered,
-            closed_at
-        }
-    );
-    assert!(
-        !store
-            .open_rfqs(4)
-            .await
-            .unwrap()
-            .iter()
-            .any(|o| o.rfq.id == r.id)
-    );
+    assert_eq!(status(store, &r).await, all_answered(closed_at));
+    assert!(!is_open(store, 4, &r).await);
 }
 
 async fn open_count_follows_opens_and_closes(store: &dyn Store) {
@@ -402,12 +395,5 @@ async fn unknown_ids_read_as_absent(store: &dyn Store) {
         .await
         .unwrap();
     assert!(store.rfq(&ghost.id).await.unwrap().is_none());
-    assert!(
-        !store
-            .open_rfqs(6)
-            .await
-            .unwrap()
-            .iter()
-            .any(|o| o.rfq.id == ghost.id)
-    );
+    assert!(!is_open(store, 6, &ghost).await);
 }

@@ -1,0 +1,174 @@
+//! The read API's routes on a real (embedded) store, requests sent through
+//! the router as axum receives them: the status resource while open and
+//! once closed, the result, the refusals as problem documents.
+
+use crate::{ApiSettings, router};
+use axum::{
+    body::Body,
+    http::{Request, StatusCode, header},
+};
+use chrono::Utc;
+use rfq_core::{
+    Answer, CloseReason, Currency, Effect, JudgedAnswer, Price, ProviderId, Reply, Rfq,
+    http::LinkSettings,
+};
+use rfq_store::{Store, StoreSettings};
+use serde_json::Value;
+use std::sync::Arc;
+use tower::ServiceExt as _;
+
+/// A store in a temporary directory holding one open RFQ addressed to
+/// `a`, `b` and `c`.
+async fn store_with_rfq() -> (tempfile::TempDir, Arc<dyn Store>, Rfq) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreSettings::embedded(dir.path().join("results.db"))
+        .open()
+        .await
+        .unwrap();
+    let rfq = Rfq::sample(&["a", "b", "c"]);
+    store.apply(&[Effect::Open(rfq.clone())]).await.unwrap();
+    (dir, store, rfq)
+}
+
+fn reply(rfq: &Rfq, provider: &str, reply: Reply) -> Answer {
+    Answer {
+        rfq: rfq.id,
+        provider: ProviderId::parse(provider).unwrap(),
+        responded_at: rfq.created_at,
+        reply,
+    }
+}
+
+fn quote(minor: i64) -> Reply {
+    Reply::Quoted {
+        price: Price::new(minor, Currency::parse("EUR").unwrap()).unwrap(),
+        pickup_eta_seconds: 120,
+    }
+}
+
+/// GET `path` with `Host: api.test`: status, headers, JSON body.
+async fn get(
+    store: &Arc<dyn Store>,
+    settings: ApiSettings,
+    path: &str,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let request = Request::get(path)
+        .header(header::HOST, "api.test")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(store.clone(), settings)
+        .oneshot(request)
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (parts.status, parts.headers, json)
+}
+
+fn content_type(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn an_open_rfq_is_running_and_its_result_a_conflict_with_the_eta() {
+    let (_dir, store, rfq) = store_with_rfq().await;
+    let path = format!("/rfqs/{}", rfq.id);
+    let answer = JudgedAnswer::in_time(reply(&rfq, "a", quote(1200)), Utc::now());
+    store.apply(&[Effect::Answer(answer)]).await.unwrap();
+
+    let (status, _, body) = get(&store, ApiSettings::default(), &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "running");
+    assert_eq!(body["responses-received"], 1);
+    assert_eq!(body["providers-addressed"], 3);
+    assert_eq!(body["links"]["self"], format!("http://api.test{path}"));
+    assert_eq!(
+        body["links"]["result"],
+        format!("http://api.test{path}/result")
+    );
+    assert_eq!(body["completion"]["rule"], "all");
+
+    let (status, headers, body) =
+        get(&store, ApiSettings::default(), &format!("{path}/result")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(content_type(&headers), "application/problem+json");
+    assert!(body["eta"].as_str().unwrap().ends_with('Z'), "{body}");
+    assert_eq!(body["status"], format!("http://api.test{path}"));
+}
+
+#[tokio::test]
+async fn a_closed_rfq_redirects_to_a_result_listing_every_provider_once() {
+    let (_dir, store, rfq) = store_with_rfq().await;
+    let now = Utc::now();
+    let declined = Reply::Declined {
+        reason: "busy".into(),
+    };
+    store
+        .apply(&[
+            Effect::Answer(JudgedAnswer::in_time(reply(&rfq, "a", quote(1500)), now)),
+            Effect::Answer(JudgedAnswer::in_time(reply(&rfq, "b", declined), now)),
+            Effect::Answer(JudgedAnswer::late(reply(&rfq, "c", quote(900)), now)),
+            Effect::Close {
+                rfq: rfq.id,
+                partition: rfq.return_address.partition,
+                reason: CloseReason::Deadline,
+                closed_at: rfq.deadline,
+            },
+        ])
+        .await
+        .unwrap();
+    let path = format!("/rfqs/{}", rfq.id);
+
+    let (status, headers, body) = get(&store, ApiSettings::default(), &path).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], format!("{path}/result").as_str());
+    assert_eq!(body["status"], "closed");
+    assert_eq!(body["responses-received"], 2);
+
+    let public = ApiSettings {
+        links: LinkSettings {
+            public_url: Some("https://rides.example".into()),
+        },
+    };
+    let (_, headers, _) = get(&store, public, &path).await;
+    assert_eq!(
+        headers[header::LOCATION],
+        format!("https://rides.example{path}/result").as_str(),
+        "absolute with a public URL, as the producer's 202"
+    );
+
+    let (status, _, result) = get(&store, ApiSettings::default(), &format!("{path}/result")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(result["closed-by"], "deadline");
+    assert_eq!(result["quotes"].as_array().unwrap().len(), 1);
+    assert_eq!(result["quotes"][0]["provider"], "a");
+    assert_eq!(result["quotes"][0]["price"], "15.00");
+    assert_eq!(result["declines"][0]["provider"], "b");
+    assert_eq!(result["declines"][0]["reason"], "busy");
+    assert_eq!(result["late"][0]["provider"], "c");
+    assert_eq!(
+        result["unanswered"],
+        serde_json::json!(["c"]),
+        "a late answer is unanswered"
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ids_are_problem_documents() {
+    let (_dir, store, _) = store_with_rfq().await;
+    let unknown = format!("/rfqs/{}", rfq_core::CorrelationId::new_random());
+    for path in [
+        unknown.as_str(),
+        "/rfqs/not-a-uuid",
+        "/rfqs/not-a-uuid/result",
+    ] {
+        let (status, headers, body) = get(&store, ApiSettings::default(), path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(content_type(&headers), "application/problem+json", "{path}");
+        assert_eq!(body["status"], 404, "{path}");
+    }
+}
