@@ -31,8 +31,11 @@ pub struct Unicorn {
 /// A fleet of unicorns, indexed by region.
 #[derive(Debug, Clone)]
 pub struct Fleet {
+    /// How the fleet was generated and behaves.
     settings: FleetSettings,
+    /// Every unicorn.
     unicorns: Vec<Unicorn>,
+    /// Indices into `unicorns`, by the region they serve.
     by_region: HashMap<Region, Vec<usize>>,
 }
 

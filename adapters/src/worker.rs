@@ -111,12 +111,19 @@ pub async fn run(
 }
 
 struct Adapter {
+    /// What every role shares (Kafka, topics, region precision).
     pipeline: PipelineSettings,
+    /// The adapter's own settings.
     settings: AdapterSettings,
+    /// Decodes RFQs, encodes answers.
     codec: SharedCodec,
+    /// Sends answers and heartbeats.
     producer: FutureProducer,
+    /// Where unusable records go.
     dead_letters: DeadLetters,
+    /// The simulated unicorns.
     fleet: Fleet,
+    /// Which offsets may be stored (every answer of their record delivered).
     tracker: OffsetTracker,
     /// Answers being thought about or sent; each task yields its record's (partition, offset).
     answering: JoinSet<Done>,

@@ -24,7 +24,9 @@ pub struct ApiSettings {
 
 #[derive(Clone)]
 struct ApiState {
+    /// Where the RFQs and their answers are read from.
     store: Arc<dyn Store>,
+    /// How links are written.
     settings: ApiSettings,
 }
 

@@ -46,6 +46,7 @@ impl RecordType {
 
 /// The parsed schemas and their fingerprints.
 pub struct Schemas {
+    /// Every record type with its schema and fingerprint.
     entries: Vec<(RecordType, Schema, [u8; 8])>,
 }
 

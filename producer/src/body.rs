@@ -73,18 +73,25 @@ pub struct Limits {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Point {
+    /// Latitude, degrees.
     lat: f64,
+    /// Longitude, degrees.
     lon: f64,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body {
+    /// Pickup point.
     from: Point,
+    /// Destination.
     to: Point,
+    /// Who asks.
     customer: String,
+    /// Seconds until the RFQ closes at the latest (default: the setting).
     #[serde(rename = "deadline-seconds")]
     deadline_seconds: Option<i64>,
+    /// The completion rule (default: all addressed providers answered).
     completion: Option<CompletionBody>,
 }
 

@@ -29,20 +29,26 @@ use tokio_util::sync::CancellationToken;
 /// Owns the role's Kafka producer and the provider registry's follower.
 #[derive(Clone)]
 pub struct Intake {
+    /// Shared by every clone (one per request handler).
     inner: Arc<Inner>,
 }
 
 struct Inner {
     /// What every role shares (Kafka, topics, region precision).
     pipeline: PipelineSettings,
+    /// The producer's own settings.
     settings: ProducerSettings,
     /// The task following the providers topic; its result says why it ended.
     registry_task: std::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<()>>>>,
     /// Partitions of the quotes topic (read from the broker at start).
     quote_partitions: i32,
+    /// Who is where: the providers an RFQ is addressed to.
     registry: Registry,
+    /// Writes the RFQ to its return address and the requests topic.
     producer: FutureProducer,
+    /// Encodes the RFQ.
     codec: SharedCodec,
+    /// Records the RFQ before the 202.
     store: Arc<dyn Store>,
     /// The bound on open RFQs.
     admission: Admission,

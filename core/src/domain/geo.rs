@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RawPoint", into = "RawPoint")]
 pub struct GeoPoint {
+    /// Latitude, −90 to 90 degrees.
     lat: f64,
+    /// Longitude, −180 to 180 degrees.
     lon: f64,
 }
 
@@ -13,7 +15,9 @@ pub struct GeoPoint {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPoint {
+    /// Latitude as sent.
     lat: f64,
+    /// Longitude as sent.
     lon: f64,
 }
 

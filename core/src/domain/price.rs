@@ -29,7 +29,9 @@ impl Currency {
 /// Integer minor units keep money exact on the wire and in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Price {
+    /// The amount in minor units (cents).
     minor: i64,
+    /// Its currency.
     currency: Currency,
 }
 

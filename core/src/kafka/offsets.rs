@@ -15,8 +15,11 @@ pub struct OffsetTracker {
 
 #[derive(Debug, Default)]
 struct Partition {
+    /// Offsets taken and not yet done.
     in_flight: BTreeSet<i64>,
+    /// The offset after the highest one taken.
     next: i64,
+    /// The offset last stored (the next record to read after a restart).
     stored: i64,
 }
 
