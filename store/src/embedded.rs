@@ -7,7 +7,7 @@
 
 use crate::{OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
 use chrono::{DateTime, TimeZone, Utc};
-use libsql::{Connection, Row, params};
+use libsql::{Connection, Row, Rows, params, params::IntoParams};
 use rfq_core::{
     Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Currency, CustomerId, Effect,
     GeoPoint, JudgedAnswer, Price, ProviderId, Region, Reply, ReturnAddress, Rfq,
@@ -55,10 +55,11 @@ ALTER TABLE rfqs ADD COLUMN completion TEXT NOT NULL DEFAULT 'all';
 ALTER TABLE responses ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
 "];
 
+/// Columns read by [`rfq_from_row`] (by name: their order does not matter).
 const RFQ_COLUMNS: &str = "id, partition, return_topic, customer, region, from_lat, from_lon, \
      to_lat, to_lon, created_at, deadline, addressed, closed_at, close_reason, completion";
 
-/// Columns read by [`response_from_row`].
+/// Columns read by [`response_from_row`] (by name: their order does not matter).
 const RESPONSE_COLUMNS: &str = "rfq_id, provider, kind, price_minor, currency, \
      pickup_eta_seconds, decline_reason, responded_at, received_at, late";
 
@@ -160,11 +161,10 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
             let addressed: Vec<&str> = rfq.addressed.iter().map(ProviderId::as_str).collect();
             let addressed = serde_json::to_string(&addressed).map_err(backend)?;
             tx.execute(
-                &format!(
-                    "INSERT INTO rfqs ({RFQ_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL, ?13) \
-                     ON CONFLICT (id) DO NOTHING"
-                ),
+                "INSERT INTO rfqs (id, partition, return_topic, customer, region, from_lat, \
+                 from_lon, to_lat, to_lon, created_at, deadline, addressed, completion) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                 ON CONFLICT (id) DO NOTHING",
                 params![
                     rfq.id.to_string(),
                     rfq.return_address.partition,
@@ -238,32 +238,101 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn rfq_from_row(row: &Row) -> Result<(Rfq, RfqStatus), StoreError> {
-    let text = |i: i32| row.get::<String>(i).map_err(corrupt);
-    let real = |i: i32| row.get::<f64>(i).map_err(corrupt);
-    let int = |i: i32| row.get::<i64>(i).map_err(corrupt);
-    let addressed: Vec<String> = serde_json::from_str(&text(11)?).map_err(corrupt)?;
+/// Where each column of a query's result stands, by name: looked up once
+/// per statement, so that readers name the columns they read and the order
+/// of a SELECT does not matter.
+struct Columns(HashMap<String, i32>);
+
+impl Columns {
+    fn of(rows: &Rows) -> Columns {
+        Columns(
+            (0..rows.column_count())
+                .filter_map(|i| Some((rows.column_name(i)?.to_owned(), i)))
+                .collect(),
+        )
+    }
+}
+
+/// One row of a result, read by column name.
+struct Fields<'a> {
+    columns: &'a Columns,
+    row: &'a Row,
+}
+
+impl Fields<'_> {
+    fn at(&self, name: &str) -> Result<i32, StoreError> {
+        self.columns
+            .0
+            .get(name)
+            .copied()
+            .ok_or_else(|| corrupt(format!("no column {name}")))
+    }
+
+    fn text(&self, name: &str) -> Result<String, StoreError> {
+        self.row.get::<String>(self.at(name)?).map_err(corrupt)
+    }
+
+    fn optional_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.row
+            .get::<Option<String>>(self.at(name)?)
+            .map_err(corrupt)
+    }
+
+    fn real(&self, name: &str) -> Result<f64, StoreError> {
+        self.row.get::<f64>(self.at(name)?).map_err(corrupt)
+    }
+
+    fn int(&self, name: &str) -> Result<i64, StoreError> {
+        self.row.get::<i64>(self.at(name)?).map_err(corrupt)
+    }
+
+    fn optional_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.row.get::<Option<i64>>(self.at(name)?).map_err(corrupt)
+    }
+}
+
+/// Runs a query and reads every row of its result with `read`.
+async fn read_rows<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl IntoParams,
+    read: impl Fn(&Fields<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut rows = connection.query(sql, params).await.map_err(backend)?;
+    let columns = Columns::of(&rows);
+    let mut read_rows = Vec::new();
+    while let Some(row) = rows.next().await.map_err(backend)? {
+        read_rows.push(read(&Fields {
+            columns: &columns,
+            row: &row,
+        })?);
+    }
+    Ok(read_rows)
+}
+
+fn rfq_from_row(row: &Fields<'_>) -> Result<(Rfq, RfqStatus), StoreError> {
+    let addressed: Vec<String> = serde_json::from_str(&row.text("addressed")?).map_err(corrupt)?;
     let rfq = Rfq {
-        id: CorrelationId::parse(&text(0)?).map_err(corrupt)?,
+        id: CorrelationId::parse(&row.text("id")?).map_err(corrupt)?,
         return_address: ReturnAddress {
-            partition: i32::try_from(int(1)?).map_err(corrupt)?,
-            topic: text(2)?,
+            partition: i32::try_from(row.int("partition")?).map_err(corrupt)?,
+            topic: row.text("return_topic")?,
         },
-        customer: CustomerId::parse(&text(3)?).map_err(corrupt)?,
-        region: Region::parse(&text(4)?).map_err(corrupt)?,
-        from: GeoPoint::new(real(5)?, real(6)?).map_err(corrupt)?,
-        to: GeoPoint::new(real(7)?, real(8)?).map_err(corrupt)?,
-        created_at: time(int(9)?)?,
-        deadline: time(int(10)?)?,
+        customer: CustomerId::parse(&row.text("customer")?).map_err(corrupt)?,
+        region: Region::parse(&row.text("region")?).map_err(corrupt)?,
+        from: GeoPoint::new(row.real("from_lat")?, row.real("from_lon")?).map_err(corrupt)?,
+        to: GeoPoint::new(row.real("to_lat")?, row.real("to_lon")?).map_err(corrupt)?,
+        created_at: time(row.int("created_at")?)?,
+        deadline: time(row.int("deadline")?)?,
         addressed: addressed
             .iter()
             .map(|p| ProviderId::parse(p))
             .collect::<Result<_, _>>()
             .map_err(corrupt)?,
-        completion: Completion::parse_code(&text(14)?).map_err(corrupt)?,
+        completion: Completion::parse_code(&row.text("completion")?).map_err(corrupt)?,
     };
-    let closed_at = row.get::<Option<i64>>(12).map_err(corrupt)?;
-    let reason = row.get::<Option<String>>(13).map_err(corrupt)?;
+    let closed_at = row.optional_int("closed_at")?;
+    let reason = row.optional_text("close_reason")?;
     let status = match (closed_at, reason) {
         (Some(closed_at), Some(reason)) => RfqStatus::Closed {
             reason: CloseReason::parse(&reason)
@@ -275,35 +344,30 @@ fn rfq_from_row(row: &Row) -> Result<(Rfq, RfqStatus), StoreError> {
     Ok((rfq, status))
 }
 
-fn response_from_row(row: &Row) -> Result<JudgedAnswer, StoreError> {
-    let text = |i: i32| row.get::<String>(i).map_err(corrupt);
-    let kind = text(2)?;
+fn response_from_row(row: &Fields<'_>) -> Result<JudgedAnswer, StoreError> {
+    let kind = row.text("kind")?;
     let reply = match AnswerOutcome::parse(&kind) {
         Some(AnswerOutcome::Quoted) => {
-            let currency = Currency::parse(&text(4)?).map_err(corrupt)?;
+            let currency = Currency::parse(&row.text("currency")?).map_err(corrupt)?;
             Reply::Quoted {
-                price: Price::new(row.get::<i64>(3).map_err(corrupt)?, currency)
-                    .map_err(corrupt)?,
-                pickup_eta_seconds: u32::try_from(row.get::<i64>(5).map_err(corrupt)?)
+                price: Price::new(row.int("price_minor")?, currency).map_err(corrupt)?,
+                pickup_eta_seconds: u32::try_from(row.int("pickup_eta_seconds")?)
                     .map_err(corrupt)?,
             }
         }
         Some(AnswerOutcome::Declined) => Reply::Declined {
-            reason: row
-                .get::<Option<String>>(6)
-                .map_err(corrupt)?
-                .unwrap_or_default(),
+            reason: row.optional_text("decline_reason")?.unwrap_or_default(),
         },
         _ => return Err(corrupt(format!("response kind {kind:?}"))),
     };
     let answer = Answer {
-        rfq: CorrelationId::parse(&text(0)?).map_err(corrupt)?,
-        provider: ProviderId::parse(&text(1)?).map_err(corrupt)?,
-        responded_at: time(row.get::<i64>(7).map_err(corrupt)?)?,
+        rfq: CorrelationId::parse(&row.text("rfq_id")?).map_err(corrupt)?,
+        provider: ProviderId::parse(&row.text("provider")?).map_err(corrupt)?,
+        responded_at: time(row.int("responded_at")?)?,
         reply,
     };
-    let received_at = time(row.get::<i64>(8).map_err(corrupt)?)?;
-    Ok(match row.get::<i64>(9).map_err(corrupt)? != 0 {
+    let received_at = time(row.int("received_at")?)?;
+    Ok(match row.int("late")? != 0 {
         true => JudgedAnswer::late(answer, received_at),
         false => JudgedAnswer::in_time(answer, received_at),
     })
@@ -325,85 +389,76 @@ impl Store for EmbeddedStore {
 
     async fn rfq(&self, id: &CorrelationId) -> Result<Option<StoredRfq>, StoreError> {
         let reader = self.reader.lock().await;
-        let mut rows = reader
-            .query(
-                &format!(
-                    "SELECT {RFQ_COLUMNS}, \
-                     (SELECT COUNT(*) FROM responses WHERE rfq_id = rfqs.id AND late = 0) \
-                     FROM rfqs WHERE id = ?1"
-                ),
-                params![id.to_string()],
-            )
-            .await
-            .map_err(backend)?;
-        let Some(row) = rows.next().await.map_err(backend)? else {
-            return Ok(None);
-        };
-        let (rfq, status) = rfq_from_row(&row)?;
-        let responses_received =
-            u32::try_from(row.get::<i64>(15).map_err(corrupt)?).map_err(corrupt)?;
-        Ok(Some(StoredRfq {
-            rfq,
-            status,
-            responses_received,
-        }))
+        let found = read_rows(
+            &reader,
+            &format!(
+                "SELECT {RFQ_COLUMNS}, \
+                 (SELECT COUNT(*) FROM responses WHERE rfq_id = rfqs.id AND late = 0) \
+                 AS responses_received \
+                 FROM rfqs WHERE id = ?1"
+            ),
+            params![id.to_string()],
+            |row| {
+                let (rfq, status) = rfq_from_row(row)?;
+                Ok(StoredRfq {
+                    rfq,
+                    status,
+                    responses_received: u32::try_from(row.int("responses_received")?)
+                        .map_err(corrupt)?,
+                })
+            },
+        )
+        .await?;
+        Ok(found.into_iter().next())
     }
 
     async fn responses(&self, id: &CorrelationId) -> Result<Vec<JudgedAnswer>, StoreError> {
         let reader = self.reader.lock().await;
-        let mut rows = reader
-            .query(
-                &format!(
-                    "SELECT {RESPONSE_COLUMNS} FROM responses WHERE rfq_id = ?1 \
-                     ORDER BY late, seq"
-                ),
-                params![id.to_string()],
-            )
-            .await
-            .map_err(backend)?;
-        let mut responses = Vec::new();
-        while let Some(row) = rows.next().await.map_err(backend)? {
-            responses.push(response_from_row(&row)?);
-        }
-        Ok(responses)
+        read_rows(
+            &reader,
+            &format!(
+                "SELECT {RESPONSE_COLUMNS} FROM responses WHERE rfq_id = ?1 \
+                 ORDER BY late, seq"
+            ),
+            params![id.to_string()],
+            response_from_row,
+        )
+        .await
     }
 
     async fn open_rfqs(&self, partition: i32) -> Result<Vec<OpenRfq>, StoreError> {
         let reader = self.reader.lock().await;
-        let mut rows = reader
-            .query(
-                &format!(
-                    "SELECT {RFQ_COLUMNS} FROM rfqs \
-                     WHERE partition = ?1 AND closed_at IS NULL"
-                ),
-                params![partition],
-            )
-            .await
-            .map_err(backend)?;
+        let rfqs = read_rows(
+            &reader,
+            &format!(
+                "SELECT {RFQ_COLUMNS} FROM rfqs \
+                 WHERE partition = ?1 AND closed_at IS NULL"
+            ),
+            params![partition],
+            rfq_from_row,
+        )
+        .await?;
         let mut open = Vec::new();
         let mut index = HashMap::new();
-        while let Some(row) = rows.next().await.map_err(backend)? {
-            let (rfq, _) = rfq_from_row(&row)?;
+        for (rfq, _) in rfqs {
             index.insert(rfq.id, open.len());
             open.push(OpenRfq {
                 rfq,
                 responses: Vec::new(),
             });
         }
-        drop(rows);
-        let mut rows = reader
-            .query(
-                &format!(
-                    "SELECT {RESPONSE_COLUMNS} FROM responses WHERE rfq_id IN \
-                     (SELECT id FROM rfqs WHERE partition = ?1 AND closed_at IS NULL) \
-                     ORDER BY rfq_id, late, seq"
-                ),
-                params![partition],
-            )
-            .await
-            .map_err(backend)?;
-        while let Some(row) = rows.next().await.map_err(backend)? {
-            let kept = response_from_row(&row)?;
+        let responses = read_rows(
+            &reader,
+            &format!(
+                "SELECT {RESPONSE_COLUMNS} FROM responses WHERE rfq_id IN \
+                 (SELECT id FROM rfqs WHERE partition = ?1 AND closed_at IS NULL) \
+                 ORDER BY rfq_id, late, seq"
+            ),
+            params![partition],
+            response_from_row,
+        )
+        .await?;
+        for kept in responses {
             // An RFQ closed between the two queries is simply not in the index.
             if let Some(at) = index.get(&kept.answer.rfq) {
                 open[*at].responses.push(kept);

@@ -42,3 +42,59 @@ async fn a_store_of_the_first_schema_is_migrated_in_place() {
     // existing columns).
     EmbeddedStore::open(&path).await.unwrap();
 }
+
+#[tokio::test]
+async fn rows_are_read_by_column_name_whatever_the_select_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("results.db"))
+        .await
+        .unwrap();
+    let r = rfq(2, &["a"]);
+    // A quote, so that the price, currency and ETA columns are read too.
+    let price = Price::new(1_234, Currency::parse("EUR").unwrap()).unwrap();
+    let quote = Answer {
+        rfq: r.id,
+        provider: ProviderId::parse("a").unwrap(),
+        responded_at: r.created_at + Duration::seconds(1),
+        reply: Reply::Quoted {
+            price,
+            pickup_eta_seconds: 240,
+        },
+    };
+    let kept = JudgedAnswer::in_time(quote, r.created_at + Duration::seconds(2));
+    let close = Effect::Close {
+        rfq: r.id,
+        partition: 2,
+        reason: CloseReason::AllAnswered,
+        closed_at: r.created_at + Duration::seconds(3),
+    };
+    store
+        .apply(&[Effect::Open(r.clone()), Effect::Answer(kept.clone()), close])
+        .await
+        .unwrap();
+    let reversed = |columns: &str| columns.rsplit(", ").collect::<Vec<_>>().join(", ");
+    let reader = store.reader.lock().await;
+    let (back, status) = super::read_rows(
+        &reader,
+        &format!("SELECT {} FROM rfqs", reversed(super::RFQ_COLUMNS)),
+        (),
+        super::rfq_from_row,
+    )
+    .await
+    .unwrap()
+    .remove(0);
+    assert_eq!(back, r);
+    assert!(matches!(status, crate::RfqStatus::Closed { .. }));
+    let responses = super::read_rows(
+        &reader,
+        &format!(
+            "SELECT {} FROM responses",
+            reversed(super::RESPONSE_COLUMNS)
+        ),
+        (),
+        super::response_from_row,
+    )
+    .await
+    .unwrap();
+    assert_eq!(responses, vec![kept]);
+}

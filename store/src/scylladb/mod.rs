@@ -34,7 +34,10 @@ use crate::{OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
 use chrono::Utc;
 use futures::{TryStreamExt, future::try_join_all};
 use rfq_core::{CorrelationId, Effect, JudgedAnswer};
-use rows::{OPEN_BUCKETS, RESPONSE_COLUMNS, RFQ_COLUMNS, ResponseRow, RfqRow};
+use rows::{
+    OPEN_BUCKETS, RESPONSE_COLUMNS, RFQ_COLUMNS, RFQ_VALUES_COLUMNS, ResponseRow, RfqRow,
+    RfqValues, Stamped,
+};
 use scylla::{
     client::session::Session, response::query_result::QueryResult, serialize::row::SerializeRow,
     statement::prepared::PreparedStatement,
@@ -92,22 +95,14 @@ impl ScyllaStore {
             Ok(statement)
         };
         let statements = Statements {
-            insert_rfq: prepare(format!(
-                "INSERT INTO {ks}.rfqs (id, partition, return_topic, customer, region, \
-                 from_lat, from_lon, to_lat, to_lon, created_at, deadline, addressed, completion) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ?"
-            ))
-            .await?,
+            insert_rfq: prepare(stamped_insert(&format!("{ks}.rfqs"), RFQ_VALUES_COLUMNS)).await?,
             insert_open: prepare(format!(
                 "INSERT INTO {ks}.open_rfqs (bucket, partition, id) VALUES (?, ?, ?) \
                  USING TIMESTAMP ? AND TTL ?"
             ))
             .await?,
-            insert_response: prepare(format!(
-                "INSERT INTO {ks}.responses ({RESPONSE_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ?"
-            ))
-            .await?,
+            insert_response: prepare(stamped_insert(&format!("{ks}.responses"), RESPONSE_COLUMNS))
+                .await?,
             close_rfq: prepare(format!(
                 "UPDATE {ks}.rfqs USING TIMESTAMP ? AND TTL ? \
                  SET closed_at = ?, close_reason = ? WHERE id = ?"
@@ -186,9 +181,12 @@ impl ScyllaStore {
                 let stamp = rows::OPENING_STAMP;
                 let ttl = rows::ttl(&rfq.deadline, &now, self.retention);
                 // The index entry is written after the row it points to.
-                let values = rows::rfq_values(rfq);
-                self.run(&s.insert_rfq, with_stamp(values, stamp, ttl))
-                    .await?;
+                let values = Stamped {
+                    row: RfqValues::new(rfq),
+                    stamp,
+                    ttl,
+                };
+                self.run(&s.insert_rfq, values).await?;
                 let key = (
                     rows::bucket(&rfq.id),
                     rfq.return_address.partition,
@@ -198,23 +196,11 @@ impl ScyllaStore {
                     .await?;
             }
             Effect::Answer(kept) => {
-                let row = ResponseRow::new(kept);
-                let stamp = rows::first_wins_stamp(&kept.received_at);
-                let ttl = rows::ttl(&now, &now, self.retention + ANSWER_SLACK);
-                let values = (
-                    row.rfq_id,
-                    row.provider,
-                    row.kind,
-                    row.price_minor,
-                    row.currency,
-                    row.pickup_eta_seconds,
-                    row.decline_reason,
-                    row.responded_at,
-                    row.received_at,
-                    row.late,
-                    stamp,
-                    ttl,
-                );
+                let values = Stamped {
+                    row: ResponseRow::new(kept),
+                    stamp: rows::first_wins_stamp(&kept.received_at),
+                    ttl: rows::ttl(&now, &now, self.retention + ANSWER_SLACK),
+                };
                 self.run(&s.insert_response, values).await?;
             }
             Effect::Close {
@@ -257,10 +243,11 @@ impl ScyllaStore {
     }
 }
 
-/// Appends the write timestamp and TTL to an RFQ's values.
-fn with_stamp(values: rows::RfqValues, stamp: i64, ttl: i32) -> impl SerializeRow {
-    let (a, b, c, d, e, f, g, h, i, j, k, l, m) = values;
-    (a, b, c, d, e, f, g, h, i, j, k, l, m, stamp, ttl)
+/// `INSERT INTO table (columns) VALUES (?, ...) USING TIMESTAMP ? AND TTL ?`,
+/// one bind marker a column: the statement a [`Stamped`] row binds.
+fn stamped_insert(table: &str, columns: &str) -> String {
+    let markers = vec!["?"; columns.split(',').count()].join(", ");
+    format!("INSERT INTO {table} ({columns}) VALUES ({markers}) USING TIMESTAMP ? AND TTL ?")
 }
 
 #[async_trait::async_trait]

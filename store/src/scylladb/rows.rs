@@ -10,7 +10,15 @@ use rfq_core::{
     Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Currency, CustomerId, GeoPoint,
     JudgedAnswer, Price, ProviderId, Region, Reply, ReturnAddress, Rfq,
 };
-use scylla::{DeserializeRow, value::CqlTimestamp};
+use scylla::{
+    DeserializeRow, SerializeRow,
+    serialize::{
+        SerializationError,
+        row::{RowSerializationContext, SerializeRow},
+        writers::RowWriter,
+    },
+    value::CqlTimestamp,
+};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -81,26 +89,88 @@ pub struct RfqRow {
     pub close_reason: Option<String>,
 }
 
-/// The values of `INSERT INTO rfqs (...)`, in [`RFQ_COLUMNS`] order without
-/// the close columns.
-pub type RfqValues = (
-    Uuid,
-    i32,
-    String,
-    String,
-    String,
-    f64,
-    f64,
-    f64,
-    f64,
-    CqlTimestamp,
-    CqlTimestamp,
-    Vec<String>,
-    String,
-);
+/// The values of `INSERT INTO rfqs (...)`: every column of [`RfqRow`] but
+/// the close columns, bound by name.
+#[derive(Debug, Clone, PartialEq, SerializeRow)]
+pub struct RfqValues {
+    /// Correlation id.
+    pub id: Uuid,
+    /// Return address: partition of the quotes topic.
+    pub partition: i32,
+    /// Return address: the quotes topic.
+    pub return_topic: String,
+    /// Customer id.
+    pub customer: String,
+    /// Pickup region (geohash cell).
+    pub region: String,
+    /// Pickup latitude.
+    pub from_lat: f64,
+    /// Pickup longitude.
+    pub from_lon: f64,
+    /// Drop-off latitude.
+    pub to_lat: f64,
+    /// Drop-off longitude.
+    pub to_lon: f64,
+    /// When the RFQ was accepted.
+    pub created_at: CqlTimestamp,
+    /// When it closes at the latest.
+    pub deadline: CqlTimestamp,
+    /// Providers addressed.
+    pub addressed: Vec<String>,
+    /// Completion rule code (`all`, `first-n:3`, ...).
+    pub completion: String,
+}
 
-/// One row of `responses`.
-#[derive(Debug, Clone, PartialEq, DeserializeRow)]
+/// The columns of [`RfqValues`].
+pub const RFQ_VALUES_COLUMNS: &str = "id, partition, return_topic, customer, region, from_lat, \
+     from_lon, to_lat, to_lon, created_at, deadline, addressed, completion";
+
+/// The values of `INSERT ... USING TIMESTAMP ? AND TTL ?`: a row's columns
+/// (bound by name), then the write timestamp and the TTL, which end the
+/// statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stamped<R> {
+    /// The row's values.
+    pub row: R,
+    /// Write timestamp, in microseconds.
+    pub stamp: i64,
+    /// Time to live, in seconds.
+    pub ttl: i32,
+}
+
+/// The bind markers of `USING TIMESTAMP ? AND TTL ?`.
+#[derive(SerializeRow)]
+struct WriteOptions {
+    #[scylla(rename = "[timestamp]")]
+    stamp: i64,
+    #[scylla(rename = "[ttl]")]
+    ttl: i32,
+}
+
+impl<R: SerializeRow> SerializeRow for Stamped<R> {
+    fn serialize(
+        &self,
+        ctx: &RowSerializationContext<'_>,
+        writer: &mut RowWriter,
+    ) -> Result<(), SerializationError> {
+        let columns = ctx.columns();
+        let (row, options) = columns.split_at(columns.len().saturating_sub(2));
+        self.row
+            .serialize(&RowSerializationContext::from_specs(row), writer)?;
+        let options_values = WriteOptions {
+            stamp: self.stamp,
+            ttl: self.ttl,
+        };
+        options_values.serialize(&RowSerializationContext::from_specs(options), writer)
+    }
+
+    fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// One row of `responses` (read and written by name).
+#[derive(Debug, Clone, PartialEq, DeserializeRow, SerializeRow)]
 pub struct ResponseRow {
     /// The RFQ answered.
     pub rfq_id: Uuid,
@@ -161,26 +231,29 @@ pub fn bucket(id: &CorrelationId) -> i16 {
     i16::try_from(low % OPEN_BUCKETS.unsigned_abs()).unwrap_or(0)
 }
 
-/// The values that insert `rfq` into `rfqs`.
-pub fn rfq_values(rfq: &Rfq) -> RfqValues {
-    (
-        *rfq.id.as_uuid(),
-        rfq.return_address.partition,
-        rfq.return_address.topic.clone(),
-        rfq.customer.as_str().to_owned(),
-        rfq.region.as_str().to_owned(),
-        rfq.from.lat(),
-        rfq.from.lon(),
-        rfq.to.lat(),
-        rfq.to.lon(),
-        cql_time(&rfq.created_at),
-        cql_time(&rfq.deadline),
-        rfq.addressed
-            .iter()
-            .map(|p| p.as_str().to_owned())
-            .collect(),
-        rfq.completion.code(),
-    )
+impl RfqValues {
+    /// The values that insert `rfq` into `rfqs`.
+    pub fn new(rfq: &Rfq) -> RfqValues {
+        RfqValues {
+            id: *rfq.id.as_uuid(),
+            partition: rfq.return_address.partition,
+            return_topic: rfq.return_address.topic.clone(),
+            customer: rfq.customer.as_str().to_owned(),
+            region: rfq.region.as_str().to_owned(),
+            from_lat: rfq.from.lat(),
+            from_lon: rfq.from.lon(),
+            to_lat: rfq.to.lat(),
+            to_lon: rfq.to.lon(),
+            created_at: cql_time(&rfq.created_at),
+            deadline: cql_time(&rfq.deadline),
+            addressed: rfq
+                .addressed
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            completion: rfq.completion.code(),
+        }
+    }
 }
 
 impl RfqRow {

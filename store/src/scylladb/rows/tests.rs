@@ -1,5 +1,8 @@
 use super::*;
 use chrono::Duration as Span;
+use scylla::frame::response::result::{
+    CollectionType, ColumnSpec, ColumnType, NativeType, TableSpec,
+};
 
 fn rfq(providers: &[&str]) -> Rfq {
     let created_at = Utc.timestamp_millis_opt(1_700_000_000_123).unwrap();
@@ -17,36 +20,21 @@ fn rfq(providers: &[&str]) -> Rfq {
 
 /// The row ScyllaDB would return for `values` (what `SELECT RFQ_COLUMNS` reads).
 fn row_of(values: RfqValues) -> RfqRow {
-    let (
-        id,
-        partition,
-        topic,
-        customer,
-        region,
-        flat,
-        flon,
-        tlat,
-        tlon,
-        created,
-        deadline,
-        addressed,
-        completion,
-    ) = values;
     RfqRow {
-        id,
-        partition: Some(partition),
-        return_topic: Some(topic),
-        customer: Some(customer),
-        region: Some(region),
-        from_lat: Some(flat),
-        from_lon: Some(flon),
-        to_lat: Some(tlat),
-        to_lon: Some(tlon),
-        created_at: Some(created),
-        deadline: Some(deadline),
+        id: values.id,
+        partition: Some(values.partition),
+        return_topic: Some(values.return_topic),
+        customer: Some(values.customer),
+        region: Some(values.region),
+        from_lat: Some(values.from_lat),
+        from_lon: Some(values.from_lon),
+        to_lat: Some(values.to_lat),
+        to_lon: Some(values.to_lon),
+        created_at: Some(values.created_at),
+        deadline: Some(values.deadline),
         // ScyllaDB stores an empty list as null.
-        addressed: (!addressed.is_empty()).then_some(addressed),
-        completion: Some(completion),
+        addressed: (!values.addressed.is_empty()).then_some(values.addressed),
+        completion: Some(values.completion),
         closed_at: None,
         close_reason: None,
     }
@@ -56,12 +44,12 @@ fn row_of(values: RfqValues) -> RfqRow {
 fn an_rfq_maps_to_a_row_and_back() {
     for providers in [&["a", "b"][..], &[]] {
         let r = rfq(providers);
-        let (back, status) = row_of(rfq_values(&r)).into_domain().unwrap().unwrap();
+        let (back, status) = row_of(RfqValues::new(&r)).into_domain().unwrap().unwrap();
         assert_eq!(back, r);
         assert_eq!(status, RfqStatus::Open);
     }
     let r = rfq(&["a"]);
-    let mut row = row_of(rfq_values(&r));
+    let mut row = row_of(RfqValues::new(&r));
     row.closed_at = Some(cql_time(&r.deadline));
     row.close_reason = Some("quorum".into());
     let (_, status) = row.into_domain().unwrap().unwrap();
@@ -77,21 +65,21 @@ fn an_rfq_maps_to_a_row_and_back() {
 #[test]
 fn bad_rows_are_corrupt_not_panics() {
     let r = rfq(&["a"]);
-    let mut row = row_of(rfq_values(&r));
+    let mut row = row_of(RfqValues::new(&r));
     row.closed_at = Some(CqlTimestamp(0));
     row.close_reason = Some("boredom".into());
     assert!(matches!(row.into_domain(), Err(StoreError::Corrupt(m)) if m.contains("boredom")));
 
-    let mut row = row_of(rfq_values(&r));
+    let mut row = row_of(RfqValues::new(&r));
     row.region = None;
     assert!(matches!(row.into_domain(), Err(StoreError::Corrupt(m)) if m.contains("region")));
 
-    let mut row = row_of(rfq_values(&r));
+    let mut row = row_of(RfqValues::new(&r));
     row.completion = Some("first-n:zero".into());
     assert!(row.into_domain().is_err());
 
     // Only close cells: not an RFQ (yet), not an error.
-    let mut row = row_of(rfq_values(&r));
+    let mut row = row_of(RfqValues::new(&r));
     row.created_at = None;
     assert_eq!(row.into_domain().unwrap(), None);
 }
@@ -181,4 +169,102 @@ fn buckets_spread_ids_evenly() {
     }
     // 1,000 expected per bucket; a uniform spread stays well within ±25 %.
     assert!(counts.iter().all(|c| (750..1250).contains(c)), "{counts:?}");
+}
+
+/// The CQL type of a bind marker of the inserts (`store/cql/001_initial.cql`).
+fn cql_type(marker: &str) -> ColumnType<'static> {
+    let native = match marker {
+        "id" | "rfq_id" => NativeType::Uuid,
+        "partition" | "pickup_eta_seconds" | "[ttl]" => NativeType::Int,
+        "price_minor" | "[timestamp]" => NativeType::BigInt,
+        "from_lat" | "from_lon" | "to_lat" | "to_lon" => NativeType::Double,
+        "created_at" | "deadline" | "responded_at" | "received_at" => NativeType::Timestamp,
+        "late" => NativeType::Boolean,
+        "addressed" => {
+            return ColumnType::Collection {
+                frozen: false,
+                typ: CollectionType::List(Box::new(ColumnType::Native(NativeType::Text))),
+            };
+        }
+        _ => NativeType::Text,
+    };
+    ColumnType::Native(native)
+}
+
+/// `row` with the write timestamp 7 and the TTL 9.
+fn stamped<R>(row: R) -> Stamped<R> {
+    Stamped {
+        row,
+        stamp: 7,
+        ttl: 9,
+    }
+}
+
+/// `values` bound as the driver binds them to a statement whose bind
+/// markers are `markers`.
+fn bind(values: &impl SerializeRow, markers: &[&str]) -> Result<Vec<u8>, SerializationError> {
+    let specs: Vec<ColumnSpec<'_>> = markers
+        .iter()
+        .map(|m| ColumnSpec::borrowed(m, cql_type(m), TableSpec::borrowed("rfq", "t")))
+        .collect();
+    let mut bytes = Vec::new();
+    values.serialize(
+        &RowSerializationContext::from_specs(&specs),
+        &mut RowWriter::new(&mut bytes),
+    )?;
+    Ok(bytes)
+}
+
+#[test]
+fn stamped_rows_bind_their_columns_by_name_then_stamp_and_ttl() {
+    let markers = |columns: &'static str| -> Vec<&'static str> {
+        columns
+            .split(',')
+            .map(str::trim)
+            .chain(["[timestamp]", "[ttl]"])
+            .collect()
+    };
+    // The insert statements name exactly the fields of their values.
+    let r = rfq(&["a", "b"]);
+    bind(&stamped(RfqValues::new(&r)), &markers(RFQ_VALUES_COLUMNS)).unwrap();
+    let decline = JudgedAnswer::in_time(
+        Answer {
+            rfq: r.id,
+            provider: ProviderId::parse("a").unwrap(),
+            responded_at: r.created_at,
+            reply: Reply::Declined { reason: "".into() },
+        },
+        r.deadline,
+    );
+    bind(
+        &stamped(ResponseRow::new(&decline)),
+        &markers(RESPONSE_COLUMNS),
+    )
+    .unwrap();
+    // A column the values do not have is refused.
+    let mut extra = markers(RFQ_VALUES_COLUMNS);
+    extra.insert(0, "closed_at");
+    assert!(bind(&stamped(RfqValues::new(&r)), &extra).is_err());
+    // Columns in any order; the stamp and the TTL end the statement.
+    #[derive(SerializeRow)]
+    struct Two {
+        partition: i32,
+        region: String,
+    }
+    let two = || Two {
+        partition: 5,
+        region: "u0".into(),
+    };
+    let order = ["region", "partition", "[timestamp]", "[ttl]"];
+    assert_eq!(
+        bind(&stamped(two()), &order).unwrap(),
+        bind(&("u0", 5, 7_i64, 9), &order).unwrap()
+    );
+    assert!(
+        bind(
+            &stamped(two()),
+            &["[timestamp]", "[ttl]", "region", "partition"]
+        )
+        .is_err()
+    );
 }
