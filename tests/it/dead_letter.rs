@@ -580,3 +580,61 @@ async fn a_registry_failing_for_good_fails_the_producer_with_the_reason() {
     assert!(!shutdown.is_cancelled(), "the caller decides what stops");
     t.stop().await;
 }
+
+/// An adapter run with another `--region-precision` than the producer's
+/// would never be addressed, silently: its heartbeat is dead-lettered as
+/// `wrong-region`, with both regions and the remedy in the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heartbeat_cut_at_another_region_precision_is_dead_lettered() {
+    use rfq_avro::Record;
+    use rfq_core::{
+        GeoPoint, ProviderHeartbeat, ProviderId, ProviderStatus, Region, RegionPrecision,
+    };
+    let _counting = COUNTING.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestPipeline::start(&TestBroker::Embedded, dir.path(), vec![]).await;
+    let before = dead_letters(&t, "producer", "wrong-region").await;
+    let position = GeoPoint::new(BERLIN.0, BERLIN.1).unwrap();
+    let coarse = RegionPrecision::new(4).unwrap();
+    let heartbeat = ProviderHeartbeat {
+        provider: ProviderId::parse("coarse-1").unwrap(),
+        adapter: "coarse".into(),
+        region: Region::of(&position, coarse),
+        position,
+        status: ProviderStatus::Online,
+        at: chrono::Utc::now(),
+        valid_for: Duration::from_secs(60),
+    };
+    let payload = rfq_avro::default_codec()
+        .encode(&t.topics.providers_topic, &Record::Heartbeat(heartbeat))
+        .await
+        .unwrap();
+    large_record_producer(&t.brokers())
+        .send(
+            FutureRecord::to(&t.topics.providers_topic)
+                .key("coarse-1")
+                .payload(&payload),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    let consumer = observer(&t.brokers(), &t.topics.dead_letter_topic);
+    let letters = dead_letters_where(&consumer, 1, Duration::from_secs(30), |m| {
+        header(m, DeadLetterHeaders::KIND).as_deref() == Some("wrong-region")
+    })
+    .await;
+    let reason = header(&letters[0], DeadLetterHeaders::REASON).unwrap();
+    assert!(reason.contains("--region-precision 5"), "{reason}");
+    assert!(
+        reason.contains(Region::of(&position, coarse).as_str()),
+        "{reason}"
+    );
+    assert_eq!(letters[0].payload(), Some(payload.as_slice()));
+    assert_dead_letters(&t, "producer", "wrong-region", before + 1).await;
+    // Not registered: an RFQ there is addressed to nobody.
+    let (_, accepted) = t.submit(BERLIN, 5).await;
+    assert_eq!(accepted["providers-addressed"], 0);
+    drop(letters);
+    rfq_core::kafka::close_consumer(consumer).await;
+    t.stop().await;
+}

@@ -56,14 +56,23 @@ fn backend(error: impl std::fmt::Display) -> StoreError {
 
 /// The prepared statements, prepared once per store.
 struct Statements {
+    /// Writes an RFQ (stamped lowest: a replay never wins over a close).
     insert_rfq: PreparedStatement,
+    /// Adds an RFQ to the open index of its partition's bucket.
     insert_open: PreparedStatement,
+    /// Keeps an answer (stamped so that the earliest wins).
     insert_response: PreparedStatement,
+    /// Closes an RFQ (stamped so that the first close wins).
     close_rfq: PreparedStatement,
+    /// Removes a closed RFQ from the open index.
     delete_open: PreparedStatement,
+    /// Reads one RFQ.
     select_rfq: PreparedStatement,
+    /// Reads an RFQ's answers.
     select_responses: PreparedStatement,
+    /// Reads the open index of one bucket and partition.
     select_open: PreparedStatement,
+    /// Counts the open index of one bucket.
     count_open: PreparedStatement,
 }
 
