@@ -102,6 +102,42 @@ fn header(message: &impl Message, name: &str) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
+/// Watches the dead-letter topic for the first dead letter of `kind`.
+async fn the_dead_letter_of_kind(
+    t: &TestPipeline,
+    kind: &str,
+) -> (
+    rdkafka::consumer::StreamConsumer,
+    Vec<rdkafka::message::OwnedMessage>,
+) {
+    let consumer = observer(&t.brokers(), &t.topics.dead_letter_topic);
+    let letters = dead_letters_where(&consumer, 1, Duration::from_secs(30), |m| {
+        header(m, DeadLetterHeaders::KIND).as_deref() == Some(kind)
+    })
+    .await;
+    (consumer, letters)
+}
+
+/// A pipeline on the embedded broker with no adapter, started once this
+/// test's turn to count dead letters came (`COUNTING`, held while the
+/// guard lives).
+async fn counting_pipeline(
+    dir: &std::path::Path,
+) -> (tokio::sync::MutexGuard<'static, ()>, TestPipeline) {
+    let counting = COUNTING.lock().await;
+    let t = TestPipeline::start(&TestBroker::Embedded, dir, vec![]).await;
+    (counting, t)
+}
+
+/// Releases the messages read, closes the dead-letter observer (librdkafka
+/// closes a consumer only once its messages are released), then stops the
+/// pipeline.
+async fn finish<M>(t: TestPipeline, consumer: rdkafka::consumer::StreamConsumer, messages: M) {
+    drop(messages);
+    rfq_core::kafka::close_consumer(consumer).await;
+    t.stop().await;
+}
+
 /// Reads the dead-letter topic until `wanted` dead letters satisfying
 /// `is_wanted` arrived (others are skipped), or fails after `within`.
 async fn dead_letters_where(
@@ -250,11 +286,7 @@ async fn a_request_without_a_key_is_dead_lettered(broker: TestBroker) {
         )
         .await
         .unwrap();
-    let consumer = observer(&t.brokers(), &t.topics.dead_letter_topic);
-    let letters = dead_letters_where(&consumer, 1, Duration::from_secs(30), |m| {
-        header(m, DeadLetterHeaders::KIND).as_deref() == Some("no-key")
-    })
-    .await;
+    let (consumer, letters) = the_dead_letter_of_kind(&t, "no-key").await;
     let letter = &letters[0];
     assert_eq!(letter.key(), None);
     assert_eq!(letter.payload(), Some(&b"keyless"[..]));
@@ -276,9 +308,7 @@ async fn a_request_without_a_key_is_dead_lettered(broker: TestBroker) {
             .contains("no key"),
     );
     assert_dead_letters(&t, "adapter", "no-key", before + 1).await;
-    drop(letters);
-    rfq_core::kafka::close_consumer(consumer).await;
-    t.stop().await;
+    finish(t, consumer, letters).await;
 }
 
 on_both_brokers!(an_rfq_copy_outside_its_return_partition_is_dead_lettered);
@@ -338,9 +368,7 @@ async fn an_rfq_copy_outside_its_return_partition_is_dead_lettered(broker: TestB
     // Never opened: the store does not know it.
     let store = t.store.open().await.unwrap();
     assert!(store.rfq(&rfq.id).await.unwrap().is_none());
-    drop(letters);
-    rfq_core::kafka::close_consumer(consumer).await;
-    t.stop().await;
+    finish(t, consumer, letters).await;
 }
 
 on_both_brokers!(an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadline);
@@ -442,9 +470,7 @@ async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadlin
     let (location, _) = t.submit(BERLIN, 30).await;
     let result = t.closed_result(&location, Duration::from_secs(30)).await;
     assert_eq!(result["closed-by"], "all-answered");
-    drop(letters);
-    rfq_core::kafka::close_consumer(consumer).await;
-    t.stop().await;
+    finish(t, consumer, letters).await;
 }
 
 /// When the broker refuses even the cut copy (here: the client's own limit
@@ -452,9 +478,8 @@ async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadlin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_refused_for_its_size_becomes_a_reference() {
     use rfq_core::kafka::{DeadLetter, DeadLetterKind, DeadLetterSource, DeadLetters};
-    let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(&TestBroker::Embedded, dir.path(), vec![]).await;
+    let (_counting, t) = counting_pipeline(dir.path()).await;
     let before = dead_letters(&t, "test-small-producer", "decode").await;
     let small: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", t.brokers())
@@ -489,42 +514,23 @@ async fn a_dead_letter_refused_for_its_size_becomes_a_reference() {
     })
     .await;
     let letter = &letters[0];
-    assert_eq!(
-        header(letter, DeadLetterHeaders::COPY).as_deref(),
-        Some("reference")
-    );
     assert_eq!(letter.payload(), None);
     assert_eq!(letter.key(), None);
-    assert_eq!(
-        header(letter, DeadLetterHeaders::SIZE).as_deref(),
-        Some("1000000")
-    );
-    assert_eq!(
-        header(letter, DeadLetterHeaders::KEY_SIZE).as_deref(),
-        Some("3")
-    );
-    assert_eq!(
-        header(letter, DeadLetterHeaders::TOPIC).as_deref(),
-        Some("somewhere")
-    );
-    assert_eq!(
-        header(letter, DeadLetterHeaders::PARTITION).as_deref(),
-        Some("3")
-    );
-    assert_eq!(
-        header(letter, DeadLetterHeaders::OFFSET).as_deref(),
-        Some("42")
-    );
-    assert_eq!(
-        header(letter, DeadLetterHeaders::REASON).as_deref(),
-        Some("too big to read")
-    );
+    for (name, value) in [
+        (DeadLetterHeaders::COPY, "reference"),
+        (DeadLetterHeaders::SIZE, "1000000"),
+        (DeadLetterHeaders::KEY_SIZE, "3"),
+        (DeadLetterHeaders::TOPIC, "somewhere"),
+        (DeadLetterHeaders::PARTITION, "3"),
+        (DeadLetterHeaders::OFFSET, "42"),
+        (DeadLetterHeaders::REASON, "too big to read"),
+    ] {
+        assert_eq!(header(letter, name).as_deref(), Some(value), "{name}");
+    }
     let refused = header(letter, DeadLetterHeaders::REFUSED).unwrap();
     assert!(refused.to_lowercase().contains("too large"), "{refused}");
     assert_dead_letters(&t, "test-small-producer", "decode", before + 1).await;
-    drop(letters);
-    rfq_core::kafka::close_consumer(consumer).await;
-    t.stop().await;
+    finish(t, consumer, letters).await;
 }
 
 /// The provider registry failing for good (here: its dead letters cannot
@@ -534,9 +540,8 @@ async fn a_dead_letter_refused_for_its_size_becomes_a_reference() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_failing_for_good_fails_the_producer_with_the_reason() {
     // The pipeline's own producer dead-letters the record too.
-    let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(&TestBroker::Embedded, dir.path(), vec![]).await;
+    let (_counting, t) = counting_pipeline(dir.path()).await;
     let mut pipeline = rfq_core::settings::PipelineSettings {
         kafka: rfq_core::kafka::KafkaSettings::new(t.brokers()),
         ..Default::default()
@@ -590,9 +595,8 @@ async fn a_heartbeat_cut_at_another_region_precision_is_dead_lettered() {
     use rfq_core::{
         GeoPoint, ProviderHeartbeat, ProviderId, ProviderStatus, Region, RegionPrecision,
     };
-    let _counting = COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = TestPipeline::start(&TestBroker::Embedded, dir.path(), vec![]).await;
+    let (_counting, t) = counting_pipeline(dir.path()).await;
     let before = dead_letters(&t, "producer", "wrong-region").await;
     let position = GeoPoint::new(BERLIN.0, BERLIN.1).unwrap();
     let coarse = RegionPrecision::new(4).unwrap();
@@ -618,11 +622,7 @@ async fn a_heartbeat_cut_at_another_region_precision_is_dead_lettered() {
         )
         .await
         .unwrap();
-    let consumer = observer(&t.brokers(), &t.topics.dead_letter_topic);
-    let letters = dead_letters_where(&consumer, 1, Duration::from_secs(30), |m| {
-        header(m, DeadLetterHeaders::KIND).as_deref() == Some("wrong-region")
-    })
-    .await;
+    let (consumer, letters) = the_dead_letter_of_kind(&t, "wrong-region").await;
     let reason = header(&letters[0], DeadLetterHeaders::REASON).unwrap();
     assert!(reason.contains("--region-precision 5"), "{reason}");
     assert!(
@@ -634,7 +634,5 @@ async fn a_heartbeat_cut_at_another_region_precision_is_dead_lettered() {
     // Not registered: an RFQ there is addressed to nobody.
     let (_, accepted) = t.submit(BERLIN, 5).await;
     assert_eq!(accepted["providers-addressed"], 0);
-    drop(letters);
-    rfq_core::kafka::close_consumer(consumer).await;
-    t.stop().await;
+    finish(t, consumer, letters).await;
 }
