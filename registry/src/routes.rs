@@ -1,0 +1,341 @@
+//! Confluent's REST API, the part its serializers and
+//! `schema_registry_converter` use:
+//!
+//! - `POST /subjects/{subject}/versions` registers (`{"id"}`),
+//!   `POST /subjects/{subject}` looks a schema up;
+//! - `GET /schemas/ids/{id}` (and `/schema`, `/subjects`, `/versions`);
+//! - `GET /subjects`, `/subjects/{subject}/versions`,
+//!   `/subjects/{subject}/versions/{version|latest}` (and `/schema`);
+//! - `GET|PUT /config`, `/config/{subject}`;
+//! - `POST /compatibility/subjects/{subject}/versions[/{version}]`;
+//! - `GET /`, `/schemas/types`, `/mode`.
+//!
+//! Bodies are read as JSON whatever their content type; answers are
+//! `application/vnd.schemaregistry.v1+json`; refusals carry Confluent's
+//! error codes. Deletes and schema references are refused with 42204.
+
+use crate::{CONTENT_TYPE, Level, Registry, RegistryError, VersionSpec, canonical};
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::header,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// The registry's routes.
+pub fn router(registry: Registry) -> Router {
+    Router::new()
+        .route("/", get(|| async { reply(json!({})) }))
+        .route("/schemas/types", get(|| async { reply(json!(["AVRO"])) }))
+        .route(
+            "/mode",
+            get(|| async { reply(json!({"mode": "READWRITE"})) }),
+        )
+        .route("/schemas/ids/{id}", get(schema_by_id))
+        .route("/schemas/ids/{id}/schema", get(raw_schema_by_id))
+        .route("/schemas/ids/{id}/subjects", get(subjects_of_id))
+        .route("/schemas/ids/{id}/versions", get(versions_of_id))
+        .route("/subjects", get(subjects))
+        .route(
+            "/subjects/{subject}",
+            post(lookup).delete(|| async { unsupported("deleting subjects") }),
+        )
+        .route("/subjects/{subject}/versions", get(versions).post(register))
+        .route(
+            "/subjects/{subject}/versions/{version}",
+            get(version).delete(|| async { unsupported("deleting versions") }),
+        )
+        .route(
+            "/subjects/{subject}/versions/{version}/schema",
+            get(raw_version),
+        )
+        .route("/config", get(global_level).put(set_global_level))
+        .route(
+            "/config/{subject}",
+            get(subject_level).put(set_subject_level),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions",
+            post(check_all),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions/",
+            post(check_all),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions/{version}",
+            post(check_version),
+        )
+        .with_state(registry)
+}
+
+/// A 200 with Confluent's media type.
+fn reply(body: Value) -> Response {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
+}
+
+/// A schema's own text as the body (the `/schema` resources).
+fn raw(text: &str) -> Response {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], text.to_owned()).into_response()
+}
+
+fn unsupported(what: &str) -> Response {
+    RegistryError::Unsupported(what.to_owned()).into_response()
+}
+
+/// A request carrying a schema (register, look up, check).
+#[derive(Deserialize)]
+struct SchemaRequest {
+    /// The schema, as JSON text.
+    schema: String,
+    /// AVRO when absent; nothing else is taken.
+    #[serde(rename = "schemaType")]
+    schema_type: Option<String>,
+    /// Other schemas this one names: not supported.
+    #[serde(default)]
+    references: Vec<Value>,
+}
+
+/// Parses a schema request: Avro only, no references.
+fn schema_request(body: &[u8]) -> Result<String, RegistryError> {
+    let request: SchemaRequest = serde_json::from_slice(body)
+        .map_err(|e| RegistryError::InvalidSchema(format!("the request body: {e}")))?;
+    if let Some(kind) = request.schema_type.filter(|kind| kind != "AVRO") {
+        return Err(RegistryError::InvalidSchema(format!(
+            "schema type {kind}: this registry takes AVRO only"
+        )));
+    }
+    if !request.references.is_empty() {
+        return Err(RegistryError::Unsupported("schema references".into()));
+    }
+    Ok(request.schema)
+}
+
+fn id_of(text: &str) -> Result<u32, RegistryError> {
+    text.parse()
+        .map_err(|_| RegistryError::SchemaNotFound(text.to_owned()))
+}
+
+/// A query flag, as Java (`true`) and Python (`True`) write it.
+fn flag(query: &HashMap<String, String>, name: &str) -> bool {
+    query
+        .get(name)
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+}
+
+async fn schema_by_id(
+    State(r): State<Registry>,
+    Path(id): Path<String>,
+) -> Result<Response, RegistryError> {
+    let state = r.read().await;
+    Ok(reply(json!({"schema": state.schema(id_of(&id)?)?})))
+}
+
+async fn raw_schema_by_id(
+    State(r): State<Registry>,
+    Path(id): Path<String>,
+) -> Result<Response, RegistryError> {
+    Ok(raw(r.read().await.schema(id_of(&id)?)?))
+}
+
+async fn subjects_of_id(
+    State(r): State<Registry>,
+    Path(id): Path<String>,
+) -> Result<Response, RegistryError> {
+    let state = r.read().await;
+    let id = id_of(&id)?;
+    state.schema(id)?;
+    let subjects: Vec<&str> = state.uses(id).into_iter().map(|(s, _)| s).collect();
+    Ok(reply(json!(subjects)))
+}
+
+async fn versions_of_id(
+    State(r): State<Registry>,
+    Path(id): Path<String>,
+) -> Result<Response, RegistryError> {
+    let state = r.read().await;
+    let id = id_of(&id)?;
+    state.schema(id)?;
+    let uses: Vec<Value> = state
+        .uses(id)
+        .into_iter()
+        .map(|(subject, version)| json!({"subject": subject, "version": version}))
+        .collect();
+    Ok(reply(json!(uses)))
+}
+
+async fn subjects(State(r): State<Registry>) -> Response {
+    reply(json!(r.read().await.subjects()))
+}
+
+async fn versions(
+    State(r): State<Registry>,
+    Path(subject): Path<String>,
+) -> Result<Response, RegistryError> {
+    let state = r.read().await;
+    let numbers: Vec<u32> = state
+        .versions(&subject)?
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    Ok(reply(json!(numbers)))
+}
+
+async fn register(
+    State(r): State<Registry>,
+    Path(subject): Path<String>,
+    body: Bytes,
+) -> Result<Response, RegistryError> {
+    let text = schema_request(&body)?;
+    let registered = r.register(&subject, &text).await?;
+    tracing::info!(%subject, id = registered.id, version = registered.version, "schema registered");
+    Ok(reply(json!({"id": registered.id})))
+}
+
+/// The representation of one version of a subject.
+fn version_json(subject: &str, version: crate::Version, schema: &str) -> Value {
+    json!({"subject": subject, "version": version.version, "id": version.id, "schema": schema})
+}
+
+async fn lookup(
+    State(r): State<Registry>,
+    Path(subject): Path<String>,
+    body: Bytes,
+) -> Result<Response, RegistryError> {
+    let text = schema_request(&body)?;
+    let state = r.read().await;
+    let found = state.lookup(&subject, &text)?;
+    Ok(reply(version_json(
+        &subject,
+        found,
+        state.schema(found.id)?,
+    )))
+}
+
+async fn version(
+    State(r): State<Registry>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Result<Response, RegistryError> {
+    let state = r.read().await;
+    let found = state.version(&subject, VersionSpec::parse(&version)?)?;
+    Ok(reply(version_json(
+        &subject,
+        found,
+        state.schema(found.id)?,
+    )))
+}
+
+async fn raw_version(
+    State(r): State<Registry>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Result<Response, RegistryError> {
+    let state = r.read().await;
+    let found = state.version(&subject, VersionSpec::parse(&version)?)?;
+    Ok(raw(state.schema(found.id)?))
+}
+
+/// `PUT /config` bodies.
+#[derive(Deserialize)]
+struct LevelRequest {
+    /// The level's name.
+    compatibility: String,
+}
+
+fn level_request(body: &[u8]) -> Result<Level, RegistryError> {
+    let request: LevelRequest = serde_json::from_slice(body)
+        .map_err(|e| RegistryError::InvalidLevel(format!("the request body: {e}")))?;
+    Level::parse(&request.compatibility)
+}
+
+async fn global_level(State(r): State<Registry>) -> Response {
+    reply(json!({"compatibilityLevel": r.read().await.level(None)}))
+}
+
+async fn set_global_level(
+    State(r): State<Registry>,
+    body: Bytes,
+) -> Result<Response, RegistryError> {
+    let level = level_request(&body)?;
+    r.set_level(None, level).await?;
+    Ok(reply(json!({"compatibility": level})))
+}
+
+async fn subject_level(
+    State(r): State<Registry>,
+    Path(subject): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, RegistryError> {
+    let state = r.read().await;
+    let level = match state.own_level(&subject) {
+        Some(level) => level,
+        None if flag(&query, "defaultToGlobal") => state.level(None),
+        None => return Err(RegistryError::NoSubjectLevel(subject)),
+    };
+    Ok(reply(json!({"compatibilityLevel": level})))
+}
+
+async fn set_subject_level(
+    State(r): State<Registry>,
+    Path(subject): Path<String>,
+    body: Bytes,
+) -> Result<Response, RegistryError> {
+    let level = level_request(&body)?;
+    r.set_level(Some(&subject), level).await?;
+    Ok(reply(json!({"compatibility": level})))
+}
+
+/// `{"is_compatible": ...}`, with the reason when asked (`verbose`).
+async fn check(
+    r: &Registry,
+    subject: &str,
+    against: VersionSpec,
+    all_covered: bool,
+    body: &[u8],
+    verbose: bool,
+) -> Result<Response, RegistryError> {
+    let (schema, _) = canonical(&schema_request(body)?)?;
+    let state = r.read().await;
+    if let VersionSpec::Number(_) = against {
+        state.version(subject, against)?;
+    }
+    Ok(match state.check(subject, against, &schema, all_covered) {
+        Ok(()) => reply(json!({"is_compatible": true})),
+        Err(RegistryError::Incompatible { details, .. }) if verbose => {
+            reply(json!({"is_compatible": false, "messages": [details]}))
+        }
+        Err(RegistryError::Incompatible { .. }) => reply(json!({"is_compatible": false})),
+        Err(other) => return Err(other),
+    })
+}
+
+async fn check_all(
+    State(r): State<Registry>,
+    Path(subject): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, RegistryError> {
+    check(
+        &r,
+        &subject,
+        VersionSpec::Latest,
+        true,
+        &body,
+        flag(&query, "verbose"),
+    )
+    .await
+}
+
+async fn check_version(
+    State(r): State<Registry>,
+    Path((subject, version)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, RegistryError> {
+    let against = VersionSpec::parse(&version)?;
+    check(&r, &subject, against, false, &body, flag(&query, "verbose")).await
+}
