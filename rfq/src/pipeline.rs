@@ -13,6 +13,7 @@ use rfq_core::{
     settings::PipelineSettings,
 };
 use rfq_producer::{Intake, ProducerSettings};
+use rfq_registry::{KafkaLog, Registry, RegistrySettings};
 use rfq_store::{Store, StoreSettings};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use tokio::task::JoinSet;
@@ -98,6 +99,10 @@ pub struct UpSettings {
     #[command(flatten)]
     pub adapter: AdapterSettings,
 
+    /// The embedded schema registry.
+    #[command(flatten)]
+    pub registry: RegistrySettings,
+
     /// The simulated adapters when not just the one `adapter` describes
     /// (tests run several fleets, or none).
     #[arg(skip)]
@@ -118,6 +123,8 @@ pub struct Pipeline {
     kafka: KafkaSettings,
     /// Where the HTTP API listens.
     http_addr: SocketAddr,
+    /// Where the embedded schema registry listens.
+    registry_addr: SocketAddr,
     /// The components' tasks, each named.
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
     /// Stops every component.
@@ -154,10 +161,15 @@ impl Pipeline {
             broker,
             kafka,
             http_addr: settings.intake.http_addr,
+            registry_addr: settings.registry.schema_registry_addr,
             tasks: JoinSet::new(),
             shutdown: shutdown.clone(),
         };
-        match pipeline.spawn_components(&settings, store).await {
+        let started = match pipeline.spawn_registry(&settings).await {
+            Ok(()) => pipeline.spawn_components(&settings, store).await,
+            Err(error) => Err(error),
+        };
+        match started {
             Ok(http_addr) => {
                 pipeline.http_addr = http_addr;
                 tracing::info!(%http_addr, kafka = %pipeline.kafka.brokers(), "pipeline up");
@@ -169,6 +181,32 @@ impl Pipeline {
                 Err(error)
             }
         }
+    }
+
+    /// Serves the schema registry, its state replayed from its topic.
+    async fn spawn_registry(&mut self, settings: &UpSettings) -> anyhow::Result<()> {
+        let topics = &settings.intake.pipeline.topics;
+        let log = KafkaLog::open(
+            &self.kafka,
+            &settings.registry.schemas_topic,
+            topics.replication_factor,
+        )
+        .await?;
+        let registry = Registry::open(Box::new(log))
+            .await
+            .context("replaying the schema registry")?;
+        let addr = settings.registry.schema_registry_addr;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the schema registry to {addr}"))?;
+        self.registry_addr = listener.local_addr()?;
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            let router = rfq_registry::router(registry);
+            let result = rfq_core::http::serve(listener, router, shutdown).await;
+            ("schema registry", result.map_err(anyhow::Error::from))
+        });
+        Ok(())
     }
 
     async fn spawn_components(
@@ -247,6 +285,11 @@ impl Pipeline {
     /// Where the HTTP API listens.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The URL of the embedded schema registry (Confluent's REST API).
+    pub fn schema_registry_url(&self) -> String {
+        format!("http://{}", self.registry_addr)
     }
 
     /// The Kafka bootstrap servers the components use (the embedded

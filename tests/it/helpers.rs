@@ -119,6 +119,7 @@ pub fn settings(
     settings.broker.broker_in_memory = in_memory;
     settings.intake.http_addr = "127.0.0.1:0".parse().unwrap();
     settings.adapters = Some(adapters);
+    settings.registry.schema_registry_addr = "127.0.0.1:0".parse().unwrap();
     let topics = &mut settings.intake.pipeline.topics;
     topics.requests_partitions = 4;
     topics.quotes_partitions = 4;
@@ -131,6 +132,7 @@ pub fn settings(
             &mut topics.quotes_topic,
             &mut topics.providers_topic,
             &mut topics.dead_letter_topic,
+            &mut settings.registry.schemas_topic,
         ] {
             *topic = format!("{prefix}.{topic}");
         }
