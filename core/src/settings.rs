@@ -2,9 +2,10 @@
 //!
 //! Every setting is a field of a `clap::Args` struct, declared once with
 //! its flag, its environment variable, its default and its doc (what
-//! `--help` prints). Nothing else restates a default: [`defaults`] reads
-//! them from that declaration, so a `Default` impl or a test fixture cannot
-//! drift from what the command line does.
+//! `--help` prints). `Default` impls and test fixtures do not restate
+//! defaults: [`defaults`] reads them from that declaration, so they cannot
+//! drift from what the command line does. (An optional setting's fallback,
+//! such as the bootstrap servers, is a named constant its doc refers to.)
 //!
 //! The layers, lowest first (zero2prod-style):
 //!
@@ -156,6 +157,11 @@ impl SettingsFile {
         for (key, value) in mapping {
             let key = key_name(&key).map_err(&at)?;
             match value {
+                // A section whose keys are all commented out (checked to name
+                // a subcommand when the file is applied).
+                serde_yaml::Value::Null => {
+                    file.sections.insert(key, Values::new());
+                }
                 serde_yaml::Value::Mapping(section) => {
                     let mut values = Values::new();
                     for (inner, value) in section {
@@ -185,7 +191,7 @@ impl SettingsFile {
         for section in self.sections.keys() {
             if !names.contains(section) {
                 return Err(format!(
-                    "settings file {}: {section:?} is not a subcommand (one of {})",
+                    "settings file {}: {section:?} is not a subcommand (one of {}), and a setting needs a value",
                     self.path.display(),
                     names.join(", ")
                 ));
@@ -195,19 +201,32 @@ impl SettingsFile {
         for name in &names {
             let empty = Values::new();
             let section = self.sections.get(name).unwrap_or(&empty);
-            // (long flag, argument id): the file names flags, clap edits ids.
-            let flags: Vec<(String, String)> = command
+            // (long flag, argument id, takes several values): the file names
+            // flags, clap edits ids.
+            let flags: Vec<(String, String, bool)> = command
                 .find_subcommand(name)
                 .map(|sub| {
                     sub.get_arguments()
                         .filter_map(|arg| {
                             let long = arg.get_long()?;
-                            Some((long.to_owned(), arg.get_id().as_str().to_owned()))
+                            let several = matches!(arg.get_action(), clap::ArgAction::Append)
+                                || arg.get_value_delimiter().is_some();
+                            Some((long.to_owned(), arg.get_id().as_str().to_owned(), several))
                         })
                         .collect()
                 })
                 .unwrap_or_default();
-            let has = |key: &String| flags.iter().any(|(long, _)| long == key);
+            let has = |key: &String| flags.iter().any(|(long, ..)| long == key);
+            for (long, _, several) in &flags {
+                let values = section.get(long).or_else(|| self.shared.get(long));
+                if let Some(values) = values.filter(|v| v.len() > 1 && !several) {
+                    return Err(format!(
+                        "settings file {}: {long} takes one value, the file gives {}: {values:?}",
+                        self.path.display(),
+                        values.len()
+                    ));
+                }
+            }
             for key in section.keys() {
                 if !has(key) {
                     return Err(format!(
@@ -218,12 +237,17 @@ impl SettingsFile {
             }
             used.extend(self.shared.keys().filter(|key| has(key)).cloned());
             command = command.mut_subcommand(name, |mut sub| {
-                for (long, id) in &flags {
+                for (long, id, _) in &flags {
                     let values = section.get(long).or_else(|| self.shared.get(long));
                     if let Some(values) = values {
                         let values: Vec<clap::builder::OsStr> =
                             values.iter().map(|v| v.clone().into()).collect();
-                        sub = sub.mut_arg(id, |arg| arg.default_values(values));
+                        sub = sub.mut_arg(id, |arg| {
+                            // A secret from the file is as hidden as one from
+                            // the environment.
+                            let secret = arg.is_hide_env_values_set();
+                            arg.default_values(values).hide_default_value(secret)
+                        });
                     }
                 }
                 sub

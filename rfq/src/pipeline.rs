@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 pub struct EmbeddedBrokerSettings {
     /// Address of the embedded Kafka broker (outside clients connect here;
     /// port 0: any free port).
-    #[arg(long, env = "RFQ_KAFKA_ADDR", default_value = "127.0.0.1:9092")]
+    #[arg(long, env = "RFQ_KAFKA_ADDR", default_value = rfq_core::kafka::DEFAULT_BROKERS)]
     pub kafka_addr: SocketAddr,
 
     /// Directory of the broker's log and (for `rfq up`) the result store,

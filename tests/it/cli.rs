@@ -92,11 +92,19 @@ fn rfq_up_takes_every_role_setting() {
 
 #[test]
 fn the_example_settings_file_is_read_by_the_real_command_line() {
+    // Values that differ from the defaults: the file's sections are read.
     let settings = up(&["rfq", "--config", EXAMPLE, "up"]);
     assert_eq!(settings.intake.pipeline.kafka.options.len(), 2);
-    assert_eq!(settings.adapter.fleet.per_region, 4);
-    match parse(&["rfq", "--config", EXAMPLE, "api"]).unwrap().command {
-        Command::Api(api) => assert_eq!(api.http_addr.port(), 8081),
+    assert_eq!(settings.adapter.fleet.silent_per_region, 1);
+    assert_eq!(
+        settings.intake.producer.max_open_rfqs, 100_000,
+        "the producer section is not up's"
+    );
+    match parse(&["rfq", "--config", EXAMPLE, "producer"])
+        .unwrap()
+        .command
+    {
+        Command::Producer(args) => assert_eq!(args.producer.max_open_rfqs, 50_000),
         other => panic!("parsed {other:?}"),
     }
 }
@@ -129,6 +137,24 @@ fn flags_beat_the_file_which_beats_the_defaults() {
 }
 
 #[test]
+fn a_secret_from_the_file_is_not_shown_by_help() {
+    let file = settings_file("scylla-password: s3cret\nbrokers: kafka:9092\n");
+    let path = file.path().to_str().unwrap();
+    let help = parse(&["rfq", "--config", path, "api", "--help"])
+        .unwrap_err()
+        .to_string();
+    assert!(help.contains("--scylla-password"), "{help}");
+    assert!(!help.contains("s3cret"), "{help}");
+    let help = parse(&["rfq", "--config", path, "producer", "--help"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        help.contains("kafka:9092"),
+        "other values from the file are shown"
+    );
+}
+
+#[test]
 fn bad_settings_are_refused_with_a_reason() {
     let refused = |argv: &[&str]| parse(argv).unwrap_err().to_string();
     // Beyond a day: the ScyllaDB store's answers would expire first.
@@ -139,6 +165,10 @@ fn bad_settings_are_refused_with_a_reason() {
     let path = file.path().to_str().unwrap();
     let error = refused(&["rfq", "--config", path, "up"]);
     assert!(error.contains("fleet-per-regoin"), "{error}");
+    let file = settings_file("brokers: [a:9092, b:9092]\n");
+    let path = file.path().to_str().unwrap();
+    let error = refused(&["rfq", "--config", path, "up"]);
+    assert!(error.contains("brokers takes one value"), "{error}");
     let file = settings_file("aggregator:\n  http-addr: 127.0.0.1:1\n");
     let path = file.path().to_str().unwrap();
     let error = refused(&["rfq", "--config", path, "aggregator"]);

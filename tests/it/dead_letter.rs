@@ -598,12 +598,17 @@ async fn a_heartbeat_cut_at_another_region_precision_is_dead_lettered() {
     let dir = tempfile::tempdir().unwrap();
     let (_counting, t) = counting_pipeline(dir.path()).await;
     let before = dead_letters(&t, "producer", "wrong-region").await;
-    let position = GeoPoint::new(BERLIN.0, BERLIN.1).unwrap();
-    let coarse = RegionPrecision::new(4).unwrap();
+    // It names Berlin's region (as an RFQ there is cut) but stands in
+    // Potsdam: registered, it would be addressed by RFQs in Berlin.
+    let berlin = Region::of(
+        &GeoPoint::new(BERLIN.0, BERLIN.1).unwrap(),
+        RegionPrecision::DEFAULT,
+    );
+    let position = GeoPoint::new(POTSDAM.0, POTSDAM.1).unwrap();
     let heartbeat = ProviderHeartbeat {
         provider: ProviderId::parse("coarse-1").unwrap(),
         adapter: "coarse".into(),
-        region: Region::of(&position, coarse),
+        region: berlin.clone(),
         position,
         status: ProviderStatus::Online,
         at: chrono::Utc::now(),
@@ -625,13 +630,10 @@ async fn a_heartbeat_cut_at_another_region_precision_is_dead_lettered() {
     let (consumer, letters) = the_dead_letter_of_kind(&t, "wrong-region").await;
     let reason = header(&letters[0], DeadLetterHeaders::REASON).unwrap();
     assert!(reason.contains("--region-precision 5"), "{reason}");
-    assert!(
-        reason.contains(Region::of(&position, coarse).as_str()),
-        "{reason}"
-    );
+    assert!(reason.contains(berlin.as_str()), "{reason}");
     assert_eq!(letters[0].payload(), Some(payload.as_slice()));
     assert_dead_letters(&t, "producer", "wrong-region", before + 1).await;
-    // Not registered: an RFQ there is addressed to nobody.
+    // Not registered: an RFQ in the region it names is addressed to nobody.
     let (_, accepted) = t.submit(BERLIN, 5).await;
     assert_eq!(accepted["providers-addressed"], 0);
     finish(t, consumer, letters).await;

@@ -12,7 +12,9 @@ mod offsets;
 mod topics;
 
 pub use assignment::{Assigned, EMBEDDED_CLUSTER_ID, PartitionAssignment, assign_every_partition};
-pub use config::{KafkaSettings, close_consumer, on_consumer_error, parse_key_value};
+pub use config::{
+    DEFAULT_BROKERS, KafkaSettings, close_consumer, on_consumer_error, parse_key_value,
+};
 pub use dead_letter::{
     DeadLetter, DeadLetterHeaders, DeadLetterKind, DeadLetterSource, DeadLetters, MAX_COPIED_KEY,
     MAX_COPIED_VALUE, MAX_REASON, bounded,

@@ -53,7 +53,12 @@ pub struct TopicSettings {
     /// keep it at least as long as results are kept (the ScyllaDB store's
     /// default retention is 7 days) so a result can be replayed and
     /// explained; far beyond the longest deadline in any case.
-    #[arg(long, env = "RFQ_TOPIC_RETENTION_HOURS", default_value_t = 168)]
+    #[arg(
+        long = "topic-retention-hours",
+        alias = "retention-hours",
+        env = "RFQ_TOPIC_RETENTION_HOURS",
+        default_value_t = 168
+    )]
     pub retention_hours: u32,
 }
 

@@ -96,6 +96,13 @@ fn the_file_overrides_defaults_and_flags_override_the_file() {
 }
 
 #[test]
+fn an_empty_section_and_lists_for_repeatable_settings_are_taken() {
+    let config = file("one:\n  # nothing yet\ntwo:\noption: [a=1]\n");
+    let path = config.path().to_str().unwrap();
+    assert_eq!(one(&["rfq", "--config", path, "one"]).options, ["a=1"]);
+}
+
+#[test]
 fn the_environment_beats_the_file() {
     let config = file("from-env: from-file\n");
     let path = config.path().to_str().unwrap().to_owned();
@@ -133,6 +140,9 @@ fn unknown_keys_sections_and_bad_files_are_errors_that_name_them() {
     assert!(error("three:\n  a: 1\n").contains("not a subcommand"));
     assert!(error("- a\n- b\n").contains("expected a mapping"));
     assert!(error("number: [1, {a: 2}]\n").contains("number"));
+    let list = error("number: [1, 2]\n");
+    assert!(list.contains("number takes one value"), "{list}");
+    assert!(error("shared:\n").contains("needs a value"));
     assert!(
         error("number: twelve\n").contains("twelve"),
         "a bad value is clap's error"

@@ -12,8 +12,8 @@ use std::{
 
 /// Where the `rfq` binary is: `RFQ_BIN`, or `target/debug/rfq` (built by
 /// `tests/run` and `tests/chaos` before the tests). The chaos tests must
-/// run the code under test: a binary older than any source file of the
-/// workspace is refused with the file that is newer.
+/// run the code under test: a binary older than any source file it is
+/// built from is refused with the file that is newer.
 pub fn rfq_binary() -> PathBuf {
     if let Ok(path) = std::env::var("RFQ_BIN") {
         return path.into();
@@ -31,7 +31,7 @@ pub fn rfq_binary() -> PathBuf {
                 path.display()
             )
         });
-    if let Some((source, _)) = newest_source(&workspace).filter(|(_, changed)| *changed > built) {
+    if let Some((source, _)) = newest_source(&path).filter(|(_, changed)| *changed > built) {
         panic!(
             "{} is older than {}: it does not run the code under test; \
              run `cargo build --bin rfq` first (tests/run and tests/chaos do)",
@@ -42,42 +42,23 @@ pub fn rfq_binary() -> PathBuf {
     path
 }
 
-/// The most recently changed file the `rfq` binary is built from.
-fn newest_source(workspace: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
-    const CRATES: &[&str] = &[
-        "core",
-        "avro",
-        "store",
-        "broker",
-        "producer",
-        "adapters",
-        "aggregator",
-        "api",
-        "rfq",
-    ];
-    let mut pending: Vec<PathBuf> = CRATES.iter().map(|dir| workspace.join(dir)).collect();
-    pending.push(workspace.join("Cargo.lock"));
-    let mut newest: Option<(PathBuf, std::time::SystemTime)> = None;
-    while let Some(path) = pending.pop() {
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            if let Ok(entries) = std::fs::read_dir(&path) {
-                pending.extend(entries.filter_map(|entry| entry.ok().map(|e| e.path())));
-            }
-            continue;
-        }
-        let source = path.extension().is_some_and(|ext| {
-            ["rs", "toml", "lock", "avsc", "cql"].contains(&ext.to_str().unwrap_or(""))
-        });
-        if let (true, Ok(changed)) = (source, meta.modified())
-            && newest.as_ref().is_none_or(|(_, at)| changed > *at)
-        {
-            newest = Some((path, changed));
-        }
-    }
-    newest
+/// The most recently changed file the `rfq` binary is built from, as
+/// cargo's dep-info next to it lists them (test-only files and
+/// dev-dependencies do not count: they do not change the binary).
+fn newest_source(binary: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
+    let dep_info = std::fs::read_to_string(binary.with_extension("d")).ok()?;
+    let (_, sources) = dep_info.lines().next()?.split_once(": ")?;
+    // Paths are separated by spaces; a space inside one is escaped.
+    let sources = sources.replace("\\ ", "\u{0}");
+    sources
+        .split(' ')
+        .filter(|path| !path.is_empty())
+        .map(|path| PathBuf::from(path.replace('\u{0}', " ")))
+        .filter_map(|path| {
+            let changed = std::fs::metadata(&path).ok()?.modified().ok()?;
+            Some((path, changed))
+        })
+        .max_by_key(|(_, changed)| *changed)
 }
 
 /// A free TCP port on 127.0.0.1.
