@@ -143,30 +143,38 @@ async fn raw_schema_by_id(
     Ok(raw(r.read().await.schema(id_of(&id)?)?))
 }
 
+/// The subjects (`with_versions`: and versions) holding the schema `id`.
+async fn uses_of_id(
+    r: &Registry,
+    id: &str,
+    with_versions: bool,
+) -> Result<Response, RegistryError> {
+    let state = r.read().await;
+    let id = id_of(id)?;
+    state.schema(id)?;
+    let uses: Vec<Value> = state
+        .uses(id)
+        .into_iter()
+        .map(|(subject, version)| match with_versions {
+            true => json!({"subject": subject, "version": version}),
+            false => json!(subject),
+        })
+        .collect();
+    Ok(reply(json!(uses)))
+}
+
 async fn subjects_of_id(
     State(r): State<Registry>,
     Path(id): Path<String>,
 ) -> Result<Response, RegistryError> {
-    let state = r.read().await;
-    let id = id_of(&id)?;
-    state.schema(id)?;
-    let subjects: Vec<&str> = state.uses(id).into_iter().map(|(s, _)| s).collect();
-    Ok(reply(json!(subjects)))
+    uses_of_id(&r, &id, false).await
 }
 
 async fn versions_of_id(
     State(r): State<Registry>,
     Path(id): Path<String>,
 ) -> Result<Response, RegistryError> {
-    let state = r.read().await;
-    let id = id_of(&id)?;
-    state.schema(id)?;
-    let uses: Vec<Value> = state
-        .uses(id)
-        .into_iter()
-        .map(|(subject, version)| json!({"subject": subject, "version": version}))
-        .collect();
-    Ok(reply(json!(uses)))
+    uses_of_id(&r, &id, true).await
 }
 
 async fn subjects(State(r): State<Registry>) -> Response {
@@ -197,9 +205,22 @@ async fn register(
     Ok(reply(json!({"id": registered.id})))
 }
 
-/// The representation of one version of a subject.
-fn version_json(subject: &str, version: crate::Version, schema: &str) -> Value {
-    json!({"subject": subject, "version": version.version, "id": version.id, "schema": schema})
+/// The representation of one version of a subject (`schema_only`: the
+/// schema's own text, as the `/schema` resources give it).
+fn version_reply(
+    state: &crate::Schemas,
+    subject: &str,
+    found: crate::Version,
+    schema_only: bool,
+) -> Result<Response, RegistryError> {
+    let schema = state.schema(found.id)?;
+    Ok(if schema_only {
+        raw(schema)
+    } else {
+        reply(
+            json!({"subject": subject, "version": found.version, "id": found.id, "schema": schema}),
+        )
+    })
 }
 
 async fn lookup(
@@ -210,33 +231,33 @@ async fn lookup(
     let text = schema_request(&body)?;
     let state = r.read().await;
     let found = state.lookup(&subject, &text)?;
-    Ok(reply(version_json(
-        &subject,
-        found,
-        state.schema(found.id)?,
-    )))
+    version_reply(&state, &subject, found, false)
+}
+
+/// `GET /subjects/{subject}/versions/{version}` (and its `/schema`).
+async fn one_version(
+    r: &Registry,
+    subject: &str,
+    version: &str,
+    schema_only: bool,
+) -> Result<Response, RegistryError> {
+    let state = r.read().await;
+    let found = state.version(subject, VersionSpec::parse(version)?)?;
+    version_reply(&state, subject, found, schema_only)
 }
 
 async fn version(
     State(r): State<Registry>,
     Path((subject, version)): Path<(String, String)>,
 ) -> Result<Response, RegistryError> {
-    let state = r.read().await;
-    let found = state.version(&subject, VersionSpec::parse(&version)?)?;
-    Ok(reply(version_json(
-        &subject,
-        found,
-        state.schema(found.id)?,
-    )))
+    one_version(&r, &subject, &version, false).await
 }
 
 async fn raw_version(
     State(r): State<Registry>,
     Path((subject, version)): Path<(String, String)>,
 ) -> Result<Response, RegistryError> {
-    let state = r.read().await;
-    let found = state.version(&subject, VersionSpec::parse(&version)?)?;
-    Ok(raw(state.schema(found.id)?))
+    one_version(&r, &subject, &version, true).await
 }
 
 /// `PUT /config` bodies.
@@ -338,4 +359,117 @@ async fn check_version(
 ) -> Result<Response, RegistryError> {
     let against = VersionSpec::parse(&version)?;
     check(&r, &subject, against, false, &body, flag(&query, "verbose")).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryLog;
+    use axum::{body::Body, http::Request};
+    use tower::ServiceExt as _;
+
+    const SCHEMA: &str = r#"{"type":"record","name":"T","fields":[{"name":"a","type":"long"}]}"#;
+
+    async fn call(registry: &Registry, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = router(registry.clone()).oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let kind = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(kind, CONTENT_TYPE, "{method} {path}");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn register_read_and_refuse_in_confluents_words() {
+        let registry = Registry::open(Box::new(MemoryLog::default()))
+            .await
+            .unwrap();
+        let body = json!({"schema": SCHEMA});
+        let (status, id) = call(
+            &registry,
+            "POST",
+            "/subjects/t-value/versions",
+            body.clone(),
+        )
+        .await;
+        assert_eq!((status, id["id"].as_u64()), (200, Some(1)));
+        let (_, found) = call(
+            &registry,
+            "POST",
+            "/subjects/t-value?normalize=False&deleted=False",
+            body,
+        )
+        .await;
+        assert_eq!(found["version"], 1);
+        let (_, latest) = call(
+            &registry,
+            "GET",
+            "/subjects/t-value/versions/latest",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(
+            (latest["id"].as_u64(), latest["subject"].as_str()),
+            (Some(1), Some("t-value"))
+        );
+        let (status, error) = call(&registry, "GET", "/schemas/ids/9", Value::Null).await;
+        assert_eq!((status, error["error_code"].as_u64()), (404, Some(40403)));
+        let (status, error) = call(
+            &registry,
+            "GET",
+            "/subjects/t-value/versions/x",
+            Value::Null,
+        )
+        .await;
+        assert_eq!((status, error["error_code"].as_u64()), (422, Some(42202)));
+        let (status, error) = call(&registry, "GET", "/config/t-value", Value::Null).await;
+        assert_eq!((status, error["error_code"].as_u64()), (404, Some(40408)));
+        let (_, level) = call(
+            &registry,
+            "GET",
+            "/config/t-value?defaultToGlobal=true",
+            Value::Null,
+        )
+        .await;
+        assert_eq!(level["compatibilityLevel"], "BACKWARD");
+        let (status, _) = call(
+            &registry,
+            "PUT",
+            "/config",
+            json!({"compatibility": "SIDEWAYS"}),
+        )
+        .await;
+        assert_eq!(status, 422);
+        let (status, _) = call(&registry, "DELETE", "/subjects/t-value", Value::Null).await;
+        assert_eq!(status, 422, "deletes are refused, not pretended");
+        let breaking = json!({"schema": r#"{"type":"record","name":"T","fields":[{"name":"a","type":"long"},{"name":"b","type":"int"}]}"#});
+        let (_, verdict) = call(
+            &registry,
+            "POST",
+            "/compatibility/subjects/t-value/versions/latest?verbose=True",
+            breaking.clone(),
+        )
+        .await;
+        assert_eq!(verdict["is_compatible"], false);
+        assert!(
+            verdict["messages"][0].as_str().unwrap().contains('b'),
+            "{verdict}"
+        );
+        let (status, error) = call(&registry, "POST", "/subjects/t-value/versions", breaking).await;
+        assert_eq!((status, error["error_code"].as_u64()), (409, Some(409)));
+    }
 }
