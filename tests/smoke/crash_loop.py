@@ -40,6 +40,9 @@ def start(binary, data_dir, http_port, kafka_port, log):
             f"127.0.0.1:{kafka_port}",
             "--data-dir",
             data_dir,
+            # Not a fixed port on a shared machine.
+            "--schema-registry-addr",
+            "127.0.0.1:0",
         ],
         stdout=log,
         stderr=log,

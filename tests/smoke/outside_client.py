@@ -80,7 +80,8 @@ def main():
     with tempfile.TemporaryDirectory() as data_dir:
         process = subprocess.Popen(
             [binary, "up", "--http-addr", f"127.0.0.1:{http_port}",
-             "--kafka-addr", brokers, "--data-dir", data_dir],
+             "--kafka-addr", brokers, "--data-dir", data_dir,
+             "--schema-registry-addr", "127.0.0.1:0"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         try:

@@ -106,7 +106,8 @@ def main():
         tmp = pathlib.Path(tmp)
         rfq = subprocess.Popen(
             [binary, "up", "--http-addr", f"127.0.0.1:{http_port}",
-             "--kafka-addr", f"127.0.0.1:{kafka_port}", "--data-dir", str(tmp / "rfq")],
+             "--kafka-addr", f"127.0.0.1:{kafka_port}", "--data-dir", str(tmp / "rfq"),
+             "--schema-registry-addr", "127.0.0.1:0"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         (tmp / "prometheus.yml").write_text(
             "global:\n  scrape_interval: 1s\n"
