@@ -255,7 +255,9 @@ impl Columns {
 
 /// One row of a result, read by column name.
 struct Fields<'a> {
+    /// Where each column of the statement is.
     columns: &'a Columns,
+    /// The row.
     row: &'a Row,
 }
 

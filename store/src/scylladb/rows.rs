@@ -141,8 +141,10 @@ pub struct Stamped<R> {
 /// The bind markers of `USING TIMESTAMP ? AND TTL ?`.
 #[derive(SerializeRow)]
 struct WriteOptions {
+    /// The write timestamp (decides which write wins).
     #[scylla(rename = "[timestamp]")]
     stamp: i64,
+    /// Seconds until the row expires.
     #[scylla(rename = "[ttl]")]
     ttl: i32,
 }
