@@ -96,7 +96,8 @@ impl Delivery {
                     answer.provider, answer.rfq
                 );
                 tracing::error!(%reason, "encoding an answer");
-                self.dead_letter(DeadLetterKind::Unencodable, &key, None, &reason)
+                let provider = answer.provider.as_str();
+                self.dead_letter(DeadLetterKind::Unencodable, (&key, provider), None, &reason)
                     .await;
                 return;
             }
@@ -129,7 +130,12 @@ impl Delivery {
                     MAX_ANSWER_RETRY.num_minutes()
                 );
                 match self
-                    .try_dead_letter(DeadLetterKind::Undeliverable, &key, Some(&payload), &reason)
+                    .try_dead_letter(
+                        DeadLetterKind::Undeliverable,
+                        (&key, answer.provider.as_str()),
+                        Some(&payload),
+                        &reason,
+                    )
                     .await
                 {
                     Ok(()) => return,
@@ -165,22 +171,26 @@ impl Delivery {
     async fn dead_letter(
         &self,
         kind: DeadLetterKind,
-        key: &str,
+        key_and_provider: (&str, &str),
         payload: Option<&[u8]>,
         reason: &str,
     ) {
         let mut backoff = Duration::from_millis(100);
-        while let Err(error) = self.try_dead_letter(kind, key, payload, reason).await {
+        while let Err(error) = self
+            .try_dead_letter(kind, key_and_provider, payload, reason)
+            .await
+        {
             tracing::warn!(error = format!("{error:#}"), retry_in = ?backoff, "dead-lettering an answer");
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
+    /// `key_and_provider`: the answer's key (the RFQ's id) and its provider.
     async fn try_dead_letter(
         &self,
         kind: DeadLetterKind,
-        key: &str,
+        (key, provider): (&str, &str),
         payload: Option<&[u8]>,
         reason: &str,
     ) -> anyhow::Result<()> {
@@ -197,6 +207,7 @@ impl Delivery {
                 destination: Some((&self.topic, self.partition)),
                 kind,
                 reason,
+                provider: Some(provider),
             })
             .await
     }

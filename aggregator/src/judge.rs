@@ -124,6 +124,7 @@ impl<'a> Judge<'a> {
         effects: &mut Vec<Effect>,
     ) -> anyhow::Result<()> {
         let id = answer.rfq;
+        let provider = answer.provider.clone();
         let received_at = stamp(message);
         let verdict = match self
             .window
@@ -138,7 +139,12 @@ impl<'a> Judge<'a> {
         if verdict.outcome == AnswerOutcome::NotAddressed {
             let reason = format!("provider was not addressed by RFQ {id}");
             self.dead_letters
-                .send(message, DeadLetterKind::NotAddressed, &reason)
+                .send_from(
+                    message,
+                    DeadLetterKind::NotAddressed,
+                    &reason,
+                    provider.as_str(),
+                )
                 .await?;
         }
         effects.extend(verdict.effects);
@@ -167,8 +173,9 @@ impl<'a> Judge<'a> {
         let store = self.writer.store();
         let Some(stored) = store.rfq(&id).await? else {
             let reason = format!("no RFQ with id {id}");
+            let provider = answer.provider.as_str();
             self.dead_letters
-                .send(message, DeadLetterKind::UnknownRfq, &reason)
+                .send_from(message, DeadLetterKind::UnknownRfq, &reason, provider)
                 .await?;
             return Ok(Some(Verdict::refused(AnswerOutcome::UnknownRfq)));
         };
@@ -177,8 +184,9 @@ impl<'a> Judge<'a> {
                 "answers to RFQ {id} belong in partition {} of {}",
                 stored.rfq.return_address.partition, stored.rfq.return_address.topic
             );
+            let provider = answer.provider.as_str();
             self.dead_letters
-                .send(message, DeadLetterKind::WrongPartition, &reason)
+                .send_from(message, DeadLetterKind::WrongPartition, &reason, provider)
                 .await?;
             return Ok(Some(Verdict::refused(AnswerOutcome::WrongPartition)));
         }

@@ -185,8 +185,9 @@ async fn read(
                 None => registry.apply(heartbeat),
                 Some(reason) => {
                     tracing::error!(provider = %heartbeat.provider, adapter = %heartbeat.adapter, "{reason}");
+                    let provider = heartbeat.provider.as_str();
                     dead_letters
-                        .send(&message, DeadLetterKind::WrongRegion, &reason)
+                        .send_from(&message, DeadLetterKind::WrongRegion, &reason, provider)
                         .await?;
                 }
             },

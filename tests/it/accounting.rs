@@ -184,19 +184,28 @@ async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome(brok
             .expect("three dead letters")
             .unwrap();
         let headers = message.headers().unwrap();
-        let reason = headers
-            .iter()
-            .find(|h| h.key == DeadLetterHeaders::REASON)
-            .and_then(|h| h.value)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .unwrap();
-        reasons.push(reason);
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|h| h.key == name)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap()
+        };
+        // With the provider it came from: a partner finds its own.
+        reasons.push((
+            header(DeadLetterHeaders::REASON),
+            header(DeadLetterHeaders::PROVIDER),
+        ));
     }
     rfq_core::kafka::close_consumer(consumer).await;
     reasons.sort();
-    assert!(reasons[0].contains("belong in partition"), "{reasons:?}");
-    assert!(reasons[1].starts_with("no RFQ with id"), "{reasons:?}");
-    assert!(reasons[2].contains("not addressed"), "{reasons:?}");
+    assert!(reasons[0].0.contains("belong in partition"), "{reasons:?}");
+    assert_eq!(reasons[0].1, names[1], "{reasons:?}");
+    assert!(reasons[1].0.starts_with("no RFQ with id"), "{reasons:?}");
+    assert_eq!(reasons[1].1, names[1], "{reasons:?}");
+    assert!(reasons[2].0.contains("not addressed"), "{reasons:?}");
+    assert_eq!(reasons[2].1, "stranger", "{reasons:?}");
     // Each answer counted once, under its verdict.
     for (name, answers) in [
         ("accepted", 1.0),

@@ -504,6 +504,7 @@ async fn a_dead_letter_refused_for_its_size_becomes_a_reference() {
             destination: None,
             kind: DeadLetterKind::Decode,
             reason: "too big to read",
+            provider: None,
         })
         .await
         .expect("a size refusal is no failure");
@@ -631,6 +632,11 @@ async fn a_heartbeat_cut_at_another_region_precision_is_dead_lettered() {
     let reason = header(&letters[0], DeadLetterHeaders::REASON).unwrap();
     assert!(reason.contains("--region-precision 5"), "{reason}");
     assert!(reason.contains(berlin.as_str()), "{reason}");
+    assert_eq!(
+        header(&letters[0], DeadLetterHeaders::PROVIDER).as_deref(),
+        Some("coarse-1"),
+        "the partner finds its own dead letters by provider"
+    );
     assert_eq!(letters[0].payload(), Some(payload.as_slice()));
     assert_dead_letters(&t, "producer", "wrong-region", before + 1).await;
     // Not registered: an RFQ in the region it names is addressed to nobody.

@@ -48,6 +48,9 @@ impl DeadLetterHeaders {
     pub const DESTINATION_TOPIC: &'static str = "rfq.dlq.destination.topic";
     /// For an answer that could not be delivered: the partition it was for.
     pub const DESTINATION_PARTITION: &'static str = "rfq.dlq.destination.partition";
+    /// The provider the record is from or for, when it could be read (a
+    /// partner filters its own dead letters by it).
+    pub const PROVIDER: &'static str = "rfq.dlq.provider";
 }
 
 /// Most bytes of the original value a dead letter carries: well under the
@@ -173,6 +176,8 @@ pub struct DeadLetter<'a> {
     pub kind: DeadLetterKind,
     /// Why.
     pub reason: &'a str,
+    /// The provider the record is from or for, when it could be read.
+    pub provider: Option<&'a str>,
 }
 
 impl<'a> DeadLetter<'a> {
@@ -189,6 +194,7 @@ impl<'a> DeadLetter<'a> {
             destination: None,
             kind,
             reason,
+            provider: None,
         }
     }
 }
@@ -297,6 +303,22 @@ impl DeadLetters {
             .await
     }
 
+    /// [`DeadLetters::send`] for a record whose provider could be read
+    /// (header [`DeadLetterHeaders::PROVIDER`]).
+    pub async fn send_from(
+        &self,
+        message: &BorrowedMessage<'_>,
+        kind: DeadLetterKind,
+        reason: &str,
+        provider: &str,
+    ) -> anyhow::Result<()> {
+        let letter = DeadLetter {
+            provider: Some(provider),
+            ..DeadLetter::of(message, kind, reason)
+        };
+        self.send_letter(letter).await
+    }
+
     /// Sends a dead letter and returns once the broker acknowledged it, so
     /// the caller may then store the source offset.
     ///
@@ -372,6 +394,12 @@ impl DeadLetters {
                 value: Some(value),
             });
         }
+        if let Some(provider) = letter.provider {
+            headers = headers.insert(Header {
+                key: DeadLetterHeaders::PROVIDER,
+                value: Some(bounded(provider, MAX_REASON).as_ref()),
+            });
+        }
         if let Some(refused) = refused {
             headers = headers.insert(Header {
                 key: DeadLetterHeaders::REFUSED,
@@ -422,6 +450,7 @@ mod tests {
             destination: None,
             kind: DeadLetterKind::Decode,
             reason: "r",
+            provider: None,
         }
     }
 
