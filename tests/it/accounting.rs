@@ -6,8 +6,7 @@
 
 use crate::helpers::*;
 use rdkafka::{
-    ClientConfig, Message,
-    message::Headers,
+    ClientConfig,
     producer::{FutureProducer, FutureRecord},
 };
 use rfq_adapters::fleet::Fleet;
@@ -183,19 +182,10 @@ async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome(brok
             .await
             .expect("three dead letters")
             .unwrap();
-        let headers = message.headers().unwrap();
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|h| h.key == name)
-                .and_then(|h| h.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-                .unwrap()
-        };
         // With the provider it came from: a partner finds its own.
         reasons.push((
-            header(DeadLetterHeaders::REASON),
-            header(DeadLetterHeaders::PROVIDER),
+            header(&message, DeadLetterHeaders::REASON).unwrap(),
+            header(&message, DeadLetterHeaders::PROVIDER).unwrap(),
         ));
     }
     rfq_core::kafka::close_consumer(consumer).await;

@@ -4,7 +4,6 @@
 use crate::helpers::*;
 use rdkafka::{
     ClientConfig, Message,
-    message::Headers,
     producer::{FutureProducer, FutureRecord},
 };
 use rfq_core::kafka::DeadLetterHeaders;
@@ -47,15 +46,7 @@ async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason(broker:
         Some(&b"{not avro}"[..]),
         "the original payload, untouched"
     );
-    let headers = message.headers().expect("headers");
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|h| h.key == name)
-            .and_then(|h| h.value)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .unwrap_or_default()
-    };
+    let header = |name: &str| header(&message, name).unwrap_or_default();
     assert!(
         header(DeadLetterHeaders::REASON).contains("single-object"),
         "{}",
@@ -90,16 +81,6 @@ async fn dead_letters(t: &TestPipeline, component: &str, kind: &str) -> u64 {
 async fn assert_dead_letters(t: &TestPipeline, component: &str, kind: &str, expected: u64) {
     t.assert_metric(&dead_letter_series(component, kind), expected as f64)
         .await;
-}
-
-/// A header's value as text.
-fn header(message: &impl Message, name: &str) -> Option<String> {
-    message
-        .headers()?
-        .iter()
-        .find(|h| h.key == name)
-        .and_then(|h| h.value)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 /// Watches the dead-letter topic for the first dead letter of `kind`.

@@ -366,3 +366,14 @@ pub fn observer(brokers: &str, topic: &str) -> rdkafka::consumer::StreamConsumer
     consumer.subscribe(&[topic]).unwrap();
     consumer
 }
+
+/// A Kafka header's value as text.
+pub fn header(message: &impl rdkafka::Message, name: &str) -> Option<String> {
+    use rdkafka::message::Headers as _;
+    message
+        .headers()?
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
