@@ -14,6 +14,7 @@
 //! domain value ([`rfq_core::Rfq`], ...), and a record that does not gets a
 //! [`CodecError`] whose text is the dead-letter reason.
 
+mod datum;
 mod schemas;
 mod single_object;
 mod values;
