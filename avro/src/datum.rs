@@ -99,4 +99,3 @@ impl Read for Body<'_> {
         Ok(())
     }
 }
-

@@ -14,11 +14,14 @@
 //! domain value ([`rfq_core::Rfq`], ...), and a record that does not gets a
 //! [`CodecError`] whose text is the dead-letter reason.
 
+mod confluent;
 mod datum;
 mod schemas;
 mod single_object;
 mod values;
 
+pub use confluent::ConfluentCodec;
+pub use schema_registry_converter::async_impl::schema_registry::SrSettings;
 pub use schemas::{MAX_DECODE_ALLOCATION, RecordType, Schemas};
 pub use single_object::SingleObjectCodec;
 
@@ -55,11 +58,15 @@ impl Record {
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     /// Not framed as this codec expects.
-    #[error("not an Avro single-object record: {0}")]
+    #[error("not framed as expected: {0}")]
     Framing(String),
     /// Written with a schema we do not know.
-    #[error("unknown writer schema (fingerprint {0})")]
+    #[error("unknown writer schema ({0})")]
     UnknownSchema(String),
+    /// The schema registry could not be asked (unreachable, failing): not
+    /// the record's fault; the caller retries rather than dead-letters.
+    #[error("schema registry unavailable: {0}")]
+    Registry(String),
     /// The Avro body does not match the writer schema.
     #[error("invalid Avro data: {0}")]
     Avro(String),

@@ -29,20 +29,21 @@ impl SingleObjectCodec {
     pub fn decode_record(&self, bytes: &[u8]) -> Result<Record, CodecError> {
         if bytes.len() < HEADER_LEN {
             return Err(CodecError::Framing(format!(
-                "{} bytes is shorter than the 10-byte header",
+                "not an Avro single-object record: {} bytes is shorter than the 10-byte header",
                 bytes.len()
             )));
         }
         if bytes[..2] != MARKER {
             return Err(CodecError::Framing(format!(
-                "starts with {:02X} {:02X}, not C3 01",
+                "not an Avro single-object record: starts with {:02X} {:02X}, not C3 01",
                 bytes[0], bytes[1]
             )));
         }
         let fingerprint = &bytes[2..HEADER_LEN];
-        let (record_type, schema): (RecordType, _) = Schemas::get()
-            .by_fingerprint(fingerprint)
-            .ok_or_else(|| CodecError::UnknownSchema(hex(fingerprint)))?;
+        let (record_type, schema): (RecordType, _) =
+            Schemas::get().by_fingerprint(fingerprint).ok_or_else(|| {
+                CodecError::UnknownSchema(format!("fingerprint {}", hex(fingerprint)))
+            })?;
         datum::read(record_type, schema, schema, &bytes[HEADER_LEN..])
     }
 }

@@ -1,0 +1,134 @@
+//! The codec against a real registry (ours, served over HTTP on a free
+//! port, as `rfq up` serves it).
+
+use super::*;
+use apache_avro::{Schema, types::Value, writer::datum::GenericDatumWriter};
+use chrono::{TimeZone, Utc};
+use rfq_core::{Answer, CorrelationId, Currency, Price, ProviderId, Reply, Rfq};
+
+/// Serves a registry (in memory) on a free port; its URL.
+async fn registry() -> String {
+    let registry = rfq_registry::Registry::open(Box::new(rfq_registry::MemoryLog::default()))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, rfq_registry::router(registry)).await });
+    url
+}
+
+fn codec(url: &str) -> ConfluentCodec {
+    ConfluentCodec::new(SrSettings::new(url.to_owned()), &TopicSettings::default())
+}
+
+fn answer() -> Answer {
+    Answer {
+        rfq: CorrelationId::new_random(),
+        provider: ProviderId::parse("partner-1").unwrap(),
+        responded_at: Utc.timestamp_millis_opt(1_764_000_000_000).unwrap(),
+        reply: Reply::Quoted {
+            price: Price::new(1230, Currency::parse("EUR").unwrap()).unwrap(),
+            pickup_eta_seconds: 240,
+        },
+    }
+}
+
+#[tokio::test]
+async fn records_round_trip_with_the_ids_of_their_subjects() {
+    let url = registry().await;
+    let codec = codec(&url);
+    let rfq = Record::Rfq(Rfq::sample(&["a"]));
+    let bytes = codec.encode("rfq.quotes", &rfq).await.unwrap();
+    assert_eq!(bytes[0], 0, "magic byte");
+    assert_eq!(codec.decode("rfq.quotes", &bytes).await.unwrap(), rfq);
+    let quote = Record::Answer(answer());
+    let framed = codec.encode("rfq.quotes", &quote).await.unwrap();
+    assert_eq!(codec.decode("rfq.quotes", &framed).await.unwrap(), quote);
+    assert_eq!(
+        codec.subject("rfq.quotes", RecordType::QuoteResponse),
+        "rfq.quotes-value"
+    );
+    assert_eq!(
+        codec.subject("rfq.quotes", RecordType::RfqRequest),
+        "rfq.quotes-rfq.v1.RfqRequest"
+    );
+    // Another codec (another process) finds the same ids.
+    let other_process = self::codec(&url);
+    let again = other_process.encode("rfq.quotes", &quote).await.unwrap();
+    assert_eq!(again[..5], framed[..5]);
+}
+
+#[tokio::test]
+async fn a_partner_on_a_newer_compatible_schema_is_understood() {
+    let url = registry().await;
+    let codec = codec(&url);
+    // QuoteResponse v2: an optional field with a default, registered by the partner.
+    let mut v2: serde_json::Value =
+        serde_json::from_str(RecordType::QuoteResponse.schema_text()).unwrap();
+    v2["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "note", "type": ["null", "string"], "default": null}));
+    let settings = SrSettings::new(url.clone());
+    let supplied = SuppliedSchema::new(None, SchemaType::Avro, v2.to_string());
+    let registered = post_schema(&settings, "rfq.quotes-value".into(), supplied)
+        .await
+        .unwrap();
+    let v2 = Schema::parse_str(&v2.to_string()).unwrap();
+    // The partner's record: ours plus the note.
+    let expected = answer();
+    let Value::Record(mut fields) = crate::values::to_value(&Record::Answer(expected.clone()))
+    else {
+        panic!("a record")
+    };
+    fields.push((
+        "note".into(),
+        Value::Union(1, Box::new(Value::String("child seat".into()))),
+    ));
+    let body = GenericDatumWriter::builder(&v2)
+        .build()
+        .unwrap()
+        .write_value_to_vec(Value::Record(fields))
+        .unwrap();
+    let mut bytes = vec![0];
+    bytes.extend_from_slice(&registered.id.to_be_bytes());
+    bytes.extend_from_slice(&body);
+    assert_eq!(
+        codec.decode("rfq.quotes", &bytes).await.unwrap(),
+        Record::Answer(expected)
+    );
+}
+
+#[tokio::test]
+async fn unknown_ids_bad_framing_and_an_unreachable_registry_are_told_apart() {
+    let url = registry().await;
+    let codec = codec(&url);
+    let unknown = codec
+        .decode("rfq.quotes", &[0, 0, 0, 3, 231, 1])
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, CodecError::UnknownSchema(_)), "{unknown}");
+    assert!(unknown.to_string().contains("schema id 999"), "{unknown}");
+    let framing = codec
+        .decode("rfq.quotes", &[0xC3, 1, 2, 3, 4, 5])
+        .await
+        .unwrap_err();
+    assert!(matches!(framing, CodecError::Framing(_)), "{framing}");
+    let short = codec.decode("rfq.quotes", &[0, 0]).await.unwrap_err();
+    assert!(matches!(short, CodecError::Framing(_)), "{short}");
+    // Nobody listens there: not the record's fault.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = ConfluentCodec::new(
+        SrSettings::new(format!("http://127.0.0.1:{port}")),
+        &TopicSettings::default(),
+    );
+    let error = down
+        .encode("rfq.quotes", &Record::Answer(answer()))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CodecError::Registry(_)), "{error}");
+}
