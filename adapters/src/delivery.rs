@@ -84,24 +84,22 @@ impl Delivery {
     pub(crate) async fn answer(&self, answer: Answer) {
         let kind = answer.reply.outcome().as_str();
         let key = answer.rfq.to_string();
-        let payload = match self
-            .codec
-            .encode(&self.topic, &Record::Answer(answer.clone()))
-            .await
-        {
-            Ok(payload) => payload,
-            Err(error) => {
-                let reason = format!(
-                    "the answer of {} to RFQ {} cannot be encoded: {error} ({answer:?})",
-                    answer.provider, answer.rfq
-                );
-                tracing::error!(%reason, "encoding an answer");
-                let provider = answer.provider.as_str();
-                self.dead_letter(DeadLetterKind::Unencodable, (&key, provider), None, &reason)
-                    .await;
-                return;
-            }
-        };
+        let record = Record::Answer(answer.clone());
+        let payload =
+            match rfq_avro::encode_patiently(self.codec.as_ref(), &self.topic, &record).await {
+                Ok(payload) => payload,
+                Err(error) => {
+                    let reason = format!(
+                        "the answer of {} to RFQ {} cannot be encoded: {error} ({answer:?})",
+                        answer.provider, answer.rfq
+                    );
+                    tracing::error!(%reason, "encoding an answer");
+                    let provider = answer.provider.as_str();
+                    self.dead_letter(DeadLetterKind::Unencodable, (&key, provider), None, &reason)
+                        .await;
+                    return;
+                }
+            };
         let mut backoff = Duration::from_millis(100);
         loop {
             let record = FutureRecord::to(&self.topic)

@@ -21,7 +21,9 @@ pub async fn publish(
     let mut sends = Vec::new();
     for unicorn in fleet.unicorns() {
         let heartbeat = fleet.heartbeat(adapter, unicorn, status, valid_for);
-        let payload = codec.encode(topic, &Record::Heartbeat(heartbeat)).await?;
+        let payload =
+            rfq_avro::encode_patiently(codec.as_ref(), topic, &Record::Heartbeat(heartbeat))
+                .await?;
         let key = unicorn.id.to_string();
         sends.push(async move {
             producer

@@ -208,20 +208,21 @@ impl Adapter {
             return Ok(true);
         }
         let payload = message.payload().unwrap_or_default();
-        let rfq = match self.codec.decode(message.topic(), payload).await {
-            Ok(Record::Rfq(rfq)) => rfq,
-            Ok(other) => {
-                let reason = format!("expected an RfqRequest, got {:?}", other.record_type());
-                return self
-                    .dead_letter(message, DeadLetterKind::UnexpectedType, &reason)
-                    .await;
-            }
-            Err(error) => {
-                return self
-                    .dead_letter(message, DeadLetterKind::Decode, &error.to_string())
-                    .await;
-            }
-        };
+        let rfq =
+            match rfq_avro::decode_patiently(self.codec.as_ref(), message.topic(), payload).await {
+                Ok(Record::Rfq(rfq)) => rfq,
+                Ok(other) => {
+                    let reason = format!("expected an RfqRequest, got {:?}", other.record_type());
+                    return self
+                        .dead_letter(message, DeadLetterKind::UnexpectedType, &reason)
+                        .await;
+                }
+                Err(error) => {
+                    return self
+                        .dead_letter(message, DeadLetterKind::Decode, &error.to_string())
+                        .await;
+                }
+            };
         if rfq.return_address.topic != self.pipeline.topics.quotes_topic {
             // Answers go to our quotes topic only: an RFQ naming another
             // topic (the providers topic, say) is not one of ours.

@@ -61,15 +61,16 @@ impl<'a> Judge<'a> {
         effects: &mut Vec<Effect>,
     ) -> anyhow::Result<()> {
         let payload = message.payload().unwrap_or_default();
-        let record = match self.codec.decode(message.topic(), payload).await {
-            Ok(record) => record,
-            Err(error) => {
-                return self
-                    .dead_letters
-                    .send(message, DeadLetterKind::Decode, &error.to_string())
-                    .await;
-            }
-        };
+        let record =
+            match rfq_avro::decode_patiently(self.codec.as_ref(), message.topic(), payload).await {
+                Ok(record) => record,
+                Err(error) => {
+                    return self
+                        .dead_letters
+                        .send(message, DeadLetterKind::Decode, &error.to_string())
+                        .await;
+                }
+            };
         match record {
             // The producer writes an RFQ's copy into the partition its
             // return address names, which owns it. One found elsewhere would

@@ -274,7 +274,7 @@ impl Aggregator {
             });
             async move {
                 let topic = &this.pipeline.topics.quotes_topic;
-                let payload = this.codec.encode(topic, &tick).await?;
+                let payload = rfq_avro::encode_patiently(this.codec.as_ref(), topic, &tick).await?;
                 this.producer
                     .send(
                         FutureRecord::<str, [u8]>::to(topic)

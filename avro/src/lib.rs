@@ -2,13 +2,13 @@
 //! codec that turns records into bytes and back.
 //!
 //! The schemas are the `.avsc` files in `avro/schemas/`, compiled into the
-//! binary; partners read them from there (and, later, from the schema
-//! registry). A [`Codec`] frames Avro binary data; the one used today is
-//! [`SingleObjectCodec`] (the Avro single-object encoding: a two-byte marker
-//! and the writer schema's fingerprint before the body), which lets one
-//! topic carry several record types and lets a reader pick the writer schema
-//! per record. The Confluent schema-registry framing (magic byte and schema
-//! id) is another implementation of the same trait.
+//! binary and registered in the schema registry. A [`Codec`] frames Avro
+//! binary data; the pipeline's is [`ConfluentCodec`] (Confluent's wire
+//! format: magic byte 0 and the writer schema's registry id before the
+//! body, what partners' standard serializers write), which lets one topic
+//! carry several record types and lets a reader pick the writer schema per
+//! record. [`SingleObjectCodec`] (the Avro single-object encoding, by
+//! schema fingerprint, no registry) implements the same trait.
 //!
 //! Decoding is the edge of the system: a record that decodes is a checked
 //! domain value ([`rfq_core::Rfq`], ...), and a record that does not gets a
@@ -94,7 +94,60 @@ pub trait Codec: Send + Sync {
 /// The codec shared by a component's tasks.
 pub type SharedCodec = Arc<dyn Codec>;
 
-/// The default codec.
-pub fn default_codec() -> SharedCodec {
+/// The Avro single-object codec (fingerprints, no registry).
+pub fn single_object_codec() -> SharedCodec {
     Arc::new(SingleObjectCodec::new())
+}
+
+/// The pipeline's codec: Confluent's wire format against the configured
+/// schema registry.
+pub fn codec(pipeline: &rfq_core::settings::PipelineSettings) -> Result<SharedCodec, CodecError> {
+    let registry = &pipeline.registry;
+    let mut builder = SrSettings::new_builder(registry.url().to_owned());
+    if let Some(user) = &registry.registry_user {
+        builder.set_basic_authorization(user, registry.registry_password.as_deref());
+    }
+    builder.set_timeout(std::time::Duration::from_secs(10));
+    let settings = builder
+        .build()
+        .map_err(|error| CodecError::Registry(format!("{}: {error}", registry.url())))?;
+    Ok(Arc::new(ConfluentCodec::new(settings, &pipeline.topics)))
+}
+
+/// How long to wait before asking an unavailable registry again, at most.
+const MAX_REGISTRY_BACKOFF: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Decodes, waiting out a registry outage (retried with backoff, logged):
+/// a record is never dead-lettered because the registry could not be asked.
+pub async fn decode_patiently(
+    codec: &dyn Codec,
+    topic: &str,
+    bytes: &[u8],
+) -> Result<Record, CodecError> {
+    patiently(|| codec.decode(topic, bytes)).await
+}
+
+/// Encodes, waiting out a registry outage (see [`decode_patiently`]).
+pub async fn encode_patiently(
+    codec: &dyn Codec,
+    topic: &str,
+    record: &Record,
+) -> Result<Vec<u8>, CodecError> {
+    patiently(|| codec.encode(topic, record)).await
+}
+
+async fn patiently<T, F: std::future::Future<Output = Result<T, CodecError>>>(
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, CodecError> {
+    let mut backoff = std::time::Duration::from_millis(100);
+    loop {
+        match attempt().await {
+            Err(CodecError::Registry(error)) => {
+                tracing::warn!(%error, retry_in = ?backoff, "schema registry unavailable");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_REGISTRY_BACKOFF);
+            }
+            other => return other,
+        }
+    }
 }

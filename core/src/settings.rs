@@ -53,6 +53,46 @@ pub struct PipelineSettings {
     /// position's at the producer's precision is dead-lettered with a reason.
     #[arg(long, env = "RFQ_REGION_PRECISION", default_value_t = RegionPrecision::DEFAULT)]
     pub region_precision: RegionPrecision,
+
+    /// The schema registry every record's schema id refers to.
+    #[command(flatten)]
+    pub registry: SchemaRegistrySettings,
+}
+
+/// The registry URL when none is given.
+pub const DEFAULT_SCHEMA_REGISTRY_URL: &str = "http://127.0.0.1:8081";
+
+/// How to reach the Confluent-compatible schema registry: every record on
+/// our topics carries the id of its writer schema there.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SchemaRegistrySettings {
+    /// URL of the schema registry. Default: http://127.0.0.1:8081; for
+    /// `rfq up`, the registry it serves (given, `rfq up` uses this one
+    /// instead).
+    #[arg(long = "schema-registry-url", env = "RFQ_SCHEMA_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+
+    /// User name for the registry's basic authentication.
+    #[arg(long = "schema-registry-user", env = "RFQ_SCHEMA_REGISTRY_USER")]
+    pub registry_user: Option<String>,
+
+    /// Password for the registry's basic authentication; prefer the
+    /// environment variable.
+    #[arg(
+        long = "schema-registry-password",
+        env = "RFQ_SCHEMA_REGISTRY_PASSWORD",
+        hide_env_values = true
+    )]
+    pub registry_password: Option<String>,
+}
+
+impl SchemaRegistrySettings {
+    /// The registry's URL: the given one, or [`DEFAULT_SCHEMA_REGISTRY_URL`].
+    pub fn url(&self) -> &str {
+        self.registry_url
+            .as_deref()
+            .unwrap_or(DEFAULT_SCHEMA_REGISTRY_URL)
+    }
 }
 
 impl Default for PipelineSettings {

@@ -180,7 +180,7 @@ async fn read(
             },
         };
         let payload = message.payload().unwrap_or_default();
-        match codec.decode(topic, payload).await {
+        match rfq_avro::decode_patiently(codec.as_ref(), topic, payload).await {
             Ok(Record::Heartbeat(heartbeat)) => match region_disagreement(&heartbeat, precision) {
                 None => registry.apply(heartbeat),
                 Some(reason) => {

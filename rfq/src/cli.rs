@@ -56,6 +56,9 @@ pub enum Command {
     Aggregator(AggregatorArgs),
     /// Read API: GET /rfqs/{id} and /rfqs/{id}/result.
     Api(ApiArgs),
+    /// A Confluent-compatible schema registry for one machine (the one
+    /// `rfq up` serves), kept in a compacted topic.
+    Registry(RegistryArgs),
     /// Creates the Kafka topics and the store's schema (idempotent), then
     /// exits: run it once before the services of a deployment.
     Migrate(MigrateArgs),
@@ -70,6 +73,17 @@ pub struct MigrateArgs {
     /// Store settings.
     #[command(flatten)]
     pub store: StoreSettings,
+}
+
+/// `rfq registry`.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Kafka (where the schemas topic is) and the replication factor.
+    #[command(flatten)]
+    pub pipeline: PipelineSettings,
+    /// Where it listens and which topic it keeps.
+    #[command(flatten)]
+    pub registry: rfq_registry::RegistrySettings,
 }
 
 /// `rfq broker`.
@@ -155,7 +169,7 @@ impl Cli {
                 serve_metrics(&args.metrics, &shutdown).await?;
                 let pipeline = args.pipeline;
                 ensure_topics(&pipeline.kafka, &pipeline.topics).await?;
-                let codec = rfq_avro::default_codec();
+                let codec = rfq_avro::codec(&pipeline)?;
                 rfq_adapters::run(pipeline, args.adapter, codec, shutdown).await
             }
             Command::Aggregator(args) => {
@@ -163,7 +177,7 @@ impl Cli {
                 let pipeline = args.pipeline;
                 ensure_topics(&pipeline.kafka, &pipeline.topics).await?;
                 let store = open_store(&args.store).await?;
-                let codec = rfq_avro::default_codec();
+                let codec = rfq_avro::codec(&pipeline)?;
                 rfq_aggregator::run(pipeline, args.aggregator, store, codec, shutdown).await
             }
             Command::Api(args) => {
@@ -172,6 +186,7 @@ impl Cli {
                 serve(args.http_addr, router, shutdown).await
             }
             Command::Migrate(args) => migrate(args).await,
+            Command::Registry(args) => registry(args, shutdown).await,
         }
     }
 }
@@ -201,6 +216,21 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
     pipeline.run_until_stopped().await?;
     eprintln!("RFQ pipeline stopped.");
     Ok(())
+}
+
+async fn registry(args: RegistryArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let (kafka, topics) = (&args.pipeline.kafka, &args.pipeline.topics);
+    let topic = &args.registry.schemas_topic;
+    let log = rfq_registry::KafkaLog::open(kafka, topic, topics.replication_factor).await?;
+    let registry = rfq_registry::Registry::open(Box::new(log))
+        .await
+        .with_context(|| format!("replaying {topic}"))?;
+    serve(
+        args.registry.schema_registry_addr,
+        rfq_registry::router(registry),
+        shutdown,
+    )
+    .await
 }
 
 async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
@@ -247,14 +277,9 @@ async fn broker(args: BrokerArgs, shutdown: CancellationToken) -> anyhow::Result
 async fn producer(args: IntakeSettings, shutdown: CancellationToken) -> anyhow::Result<()> {
     ensure_topics(&args.pipeline.kafka, &args.pipeline.topics).await?;
     let store = open_store(&args.store).await?;
-    let producer = Intake::start(
-        args.pipeline,
-        args.producer,
-        store,
-        rfq_avro::default_codec(),
-        shutdown.clone(),
-    )
-    .await?;
+    let codec = rfq_avro::codec(&args.pipeline)?;
+    let producer =
+        Intake::start(args.pipeline, args.producer, store, codec, shutdown.clone()).await?;
     let router = producer.router().merge(rfq_core::metrics::router());
     // The HTTP server and the registry follower stop together: on shutdown,
     // or when either fails (a producer without its registry would address

@@ -123,8 +123,9 @@ pub struct Pipeline {
     kafka: KafkaSettings,
     /// Where the HTTP API listens.
     http_addr: SocketAddr,
-    /// Where the embedded schema registry listens.
-    registry_addr: SocketAddr,
+    /// The schema registry the components use (the embedded one unless
+    /// another was given).
+    registry_url: String,
     /// The components' tasks, each named.
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
     /// Stops every component.
@@ -161,11 +162,19 @@ impl Pipeline {
             broker,
             kafka,
             http_addr: settings.intake.http_addr,
-            registry_addr: settings.registry.schema_registry_addr,
+            registry_url: settings.intake.pipeline.registry.url().to_owned(),
             tasks: JoinSet::new(),
             shutdown: shutdown.clone(),
         };
-        let started = match pipeline.spawn_registry(&settings).await {
+        // Its own registry, unless the settings name another one.
+        let registry = match settings.intake.pipeline.registry.registry_url {
+            Some(_) => Ok(()),
+            None => pipeline.spawn_registry(&settings).await,
+        };
+        if registry.is_ok() && settings.intake.pipeline.registry.registry_url.is_none() {
+            settings.intake.pipeline.registry.registry_url = Some(pipeline.schema_registry_url());
+        }
+        let started = match registry {
             Ok(()) => pipeline.spawn_components(&settings, store).await,
             Err(error) => Err(error),
         };
@@ -199,7 +208,7 @@ impl Pipeline {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding the schema registry to {addr}"))?;
-        self.registry_addr = listener.local_addr()?;
+        self.registry_url = format!("http://{}", listener.local_addr()?);
         let shutdown = self.shutdown.clone();
         self.tasks.spawn(async move {
             let router = rfq_registry::router(registry);
@@ -214,7 +223,7 @@ impl Pipeline {
         settings: &UpSettings,
         store: Arc<dyn Store>,
     ) -> anyhow::Result<SocketAddr> {
-        let codec = rfq_avro::default_codec();
+        let codec = rfq_avro::codec(&settings.intake.pipeline)?;
         let pipeline = &settings.intake.pipeline;
         let shutdown = self.shutdown.clone();
         let tasks = &mut self.tasks;
@@ -287,9 +296,10 @@ impl Pipeline {
         self.http_addr
     }
 
-    /// The URL of the embedded schema registry (Confluent's REST API).
+    /// The URL of the schema registry the components use (Confluent's
+    /// REST API): the embedded one unless another was given.
     pub fn schema_registry_url(&self) -> String {
-        format!("http://{}", self.registry_addr)
+        self.registry_url.clone()
     }
 
     /// The Kafka bootstrap servers the components use (the embedded

@@ -21,19 +21,23 @@ use std::{collections::BTreeSet, time::Duration};
 const QUOTE_PARTITIONS: i32 = 4;
 
 struct Partner {
+    /// Writes its answers.
     producer: FutureProducer,
     /// The quotes topic.
     topic: String,
+    /// Encodes them as the pipeline does (its schema registry).
+    codec: rfq_avro::SharedCodec,
 }
 
 impl Partner {
-    fn new(brokers: &str, topic: &str) -> Partner {
+    fn new(t: &TestPipeline) -> Partner {
         Partner {
             producer: ClientConfig::new()
-                .set("bootstrap.servers", brokers)
+                .set("bootstrap.servers", t.brokers())
                 .create()
                 .unwrap(),
-            topic: topic.to_owned(),
+            topic: t.topics.quotes_topic.clone(),
+            codec: t.codec(),
         }
     }
 
@@ -48,10 +52,7 @@ impl Partner {
                 pickup_eta_seconds: 120,
             },
         });
-        let payload = rfq_avro::default_codec()
-            .encode(&self.topic, &record)
-            .await
-            .unwrap();
+        let payload = self.codec.encode(&self.topic, &record).await.unwrap();
         let key = rfq.to_string();
         self.producer
             .send(
@@ -107,7 +108,7 @@ async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome(brok
         before.insert(name, t.metric(&verdict(name)).await);
     }
     let brokers = t.brokers();
-    let partner = Partner::new(&brokers, &t.topics.quotes_topic);
+    let partner = Partner::new(&t);
 
     let (location, accepted) = t.submit(BERLIN, 3).await;
     assert_eq!(accepted["providers-addressed"], 3);

@@ -48,7 +48,7 @@ async fn undecodable_and_unknown_answers_are_dead_lettered_with_a_reason(broker:
     );
     let header = |name: &str| header(&message, name).unwrap_or_default();
     assert!(
-        header(DeadLetterHeaders::REASON).contains("single-object"),
+        header(DeadLetterHeaders::REASON).contains("magic byte 0x7b, not 0"),
         "{}",
         header(DeadLetterHeaders::REASON)
     );
@@ -312,7 +312,8 @@ async fn an_rfq_copy_outside_its_return_partition_is_dead_lettered(broker: TestB
         },
         ..Rfq::sample(&[]).picked_up_at(from)
     };
-    let payload = rfq_avro::default_codec()
+    let payload = t
+        .codec()
         .encode(&t.topics.quotes_topic, &Record::Rfq(rfq.clone()))
         .await
         .unwrap();
@@ -383,7 +384,7 @@ async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadlin
         },
         ..Rfq::sample(&[]).picked_up_at(from)
     };
-    let codec = rfq_avro::default_codec();
+    let codec = t.codec();
     let payload = codec
         .encode(&t.topics.requests_topic, &Record::Rfq(rfq.clone()))
         .await
@@ -544,7 +545,7 @@ async fn a_registry_failing_for_good_fails_the_producer_with_the_reason() {
         pipeline,
         rfq_producer::ProducerSettings::default(),
         store,
-        rfq_avro::default_codec(),
+        t.codec(),
         shutdown.clone(),
     )
     .await
@@ -596,7 +597,8 @@ async fn a_heartbeat_cut_at_another_region_precision_is_dead_lettered() {
         at: chrono::Utc::now(),
         valid_for: Duration::from_secs(60),
     };
-    let payload = rfq_avro::default_codec()
+    let payload = t
+        .codec()
         .encode(&t.topics.providers_topic, &Record::Heartbeat(heartbeat))
         .await
         .unwrap();

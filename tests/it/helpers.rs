@@ -189,6 +189,11 @@ impl TestPipeline {
         self.pipeline.as_ref().unwrap()
     }
 
+    /// A codec as the pipeline's (Confluent framing, its schema registry).
+    pub fn codec(&self) -> rfq_avro::SharedCodec {
+        codec_for(&self.pipeline().schema_registry_url(), &self.topics)
+    }
+
     /// Its Kafka bootstrap servers.
     pub fn brokers(&self) -> String {
         self.pipeline().brokers().to_owned()
@@ -376,4 +381,14 @@ pub fn header(message: &impl rdkafka::Message, name: &str) -> Option<String> {
         .find(|h| h.key == name)
         .and_then(|h| h.value)
         .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// The pipeline's codec against the schema registry at `url`.
+pub fn codec_for(url: &str, topics: &TopicSettings) -> rfq_avro::SharedCodec {
+    let mut pipeline = rfq_core::settings::PipelineSettings {
+        topics: topics.clone(),
+        ..Default::default()
+    };
+    pipeline.registry.registry_url = Some(url.to_owned());
+    rfq_avro::codec(&pipeline).unwrap()
 }

@@ -6,7 +6,7 @@ use rdkafka::{
     ClientConfig, Message,
     consumer::{BaseConsumer, Consumer},
 };
-use rfq_avro::{Record, SingleObjectCodec};
+use rfq_avro::Record;
 use std::time::Duration;
 
 on_both_brokers!(topics_are_partitioned_and_requests_are_keyed_by_region);
@@ -45,8 +45,10 @@ async fn topics_are_partitioned_and_requests_are_keyed_by_region(broker: TestBro
     let key = std::str::from_utf8(message.key().unwrap()).unwrap();
     assert_eq!(key, accepted["region"].as_str().unwrap());
     assert_eq!(key, "u33db", "central Berlin at 5 geohash characters");
-    let Record::Rfq(rfq) = SingleObjectCodec::new()
-        .decode_record(message.payload().unwrap())
+    let Record::Rfq(rfq) = t
+        .codec()
+        .decode(&topics.requests_topic, message.payload().unwrap())
+        .await
         .unwrap()
     else {
         panic!("an RfqRequest on rfq.requests")

@@ -61,6 +61,19 @@ fn newest_source(binary: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
         .max_by_key(|(_, changed)| *changed)
 }
 
+/// Waits until something accepts connections on `port` (a process we
+/// started, listening), for at most a minute.
+fn wait_for_port(port: u16) {
+    let give_up = std::time::Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "nothing listens on port {port} after a minute"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -89,6 +102,8 @@ pub struct Cluster {
     pub embedded_broker: bool,
     /// The quotes topic (its name is unique per scenario on an outside Kafka).
     pub quotes_topic: String,
+    /// The schema registry every process uses (an `rfq registry` process).
+    pub registry_url: String,
     /// Environment of every process: topic names and group prefix of their own
     /// on an outside Kafka, which several scenarios share.
     env: Vec<(String, String)>,
@@ -114,13 +129,18 @@ impl Cluster {
                 ("RFQ_QUOTES_TOPIC", "rfq.quotes"),
                 ("RFQ_PROVIDERS_TOPIC", "rfq.providers"),
                 ("RFQ_DEAD_LETTER_TOPIC", "rfq.dead-letter"),
+                ("RFQ_SCHEMAS_TOPIC", "rfq.schemas"),
             ] {
                 env.push((var.to_owned(), format!("{prefix}.{topic}")));
             }
             quotes_topic = format!("{prefix}.rfq.quotes");
             env.push(("RFQ_GROUP_PREFIX".to_owned(), format!("{prefix}.")));
         }
+        let registry_port = free_port();
+        let registry_url = format!("http://127.0.0.1:{registry_port}");
+        env.push(("RFQ_SCHEMA_REGISTRY_URL".to_owned(), registry_url.clone()));
         let mut cluster = Cluster {
+            registry_url,
             dir: dir.to_path_buf(),
             brokers: external
                 .map(str::to_owned)
@@ -152,6 +172,14 @@ impl Cluster {
             ];
             cluster.spawn("broker", args);
         }
+        let mut args = vec!["registry".into()];
+        args.extend(cluster.kafka_args());
+        args.extend([
+            "--schema-registry-addr".into(),
+            format!("127.0.0.1:{registry_port}"),
+        ]);
+        cluster.spawn("registry", args);
+        wait_for_port(registry_port);
         cluster
     }
 

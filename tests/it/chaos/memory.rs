@@ -22,13 +22,13 @@ use std::time::{Duration, Instant};
 const QUOTE_PARTITIONS: i32 = 8;
 
 /// Writes `count` RFQs addressed to nobody, closing `deadline` from now.
-async fn write_rfqs(brokers: &str, count: usize, deadline: chrono::Duration) {
+async fn write_rfqs(brokers: &str, registry: &str, count: usize, deadline: chrono::Duration) {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "20")
         .create()
         .unwrap();
-    let codec = rfq_avro::default_codec();
+    let codec = crate::helpers::codec_for(registry, &Default::default());
     let from = GeoPoint::new(48.137, 11.575).unwrap();
     futures::stream::iter(0..count)
         .map(|i| {
@@ -101,7 +101,13 @@ async fn closed_rfqs_leave_the_aggregators_memory() {
     let metrics = format!("http://127.0.0.1:{port}/metrics");
     wait_http(&client, &metrics, Duration::from_secs(60)).await;
     // Warm up (allocator arenas, SQLite page cache, librdkafka buffers).
-    write_rfqs(&cluster.brokers, 1000, chrono::Duration::seconds(1)).await;
+    write_rfqs(
+        &cluster.brokers,
+        &cluster.registry_url,
+        1000,
+        chrono::Duration::seconds(1),
+    )
+    .await;
     let closed =
         |n: usize| move |s: &str| counter_sum(s, "rfq_aggregator_closed_total") >= n as f64;
     wait_metrics(&client, &metrics, "warm-up closed", closed(1000)).await;
@@ -111,13 +117,25 @@ async fn closed_rfqs_leave_the_aggregators_memory() {
     let mut after = Vec::new();
     let mut written = 1000;
     for _ in 0..2 {
-        write_rfqs(&cluster.brokers, total / 2, chrono::Duration::seconds(2)).await;
+        write_rfqs(
+            &cluster.brokers,
+            &cluster.registry_url,
+            total / 2,
+            chrono::Duration::seconds(2),
+        )
+        .await;
         written += total / 2;
         wait_metrics(&client, &metrics, "all closed", closed(written)).await;
         after.push(cluster.rss_kib("aggregator"));
     }
     // Then RFQs that stay open: what one open RFQ costs.
-    write_rfqs(&cluster.brokers, open_probe, chrono::Duration::minutes(30)).await;
+    write_rfqs(
+        &cluster.brokers,
+        &cluster.registry_url,
+        open_probe,
+        chrono::Duration::minutes(30),
+    )
+    .await;
     wait_metrics(&client, &metrics, "probe open", |s| {
         counter_sum(s, "rfq_aggregator_open_rfqs") >= open_probe as f64
     })

@@ -409,7 +409,12 @@ impl Scenario {
 
     /// Recomputes the expected results from the quotes topic and compares.
     async fn check(&self, report: &Report, accepted: &[rfq_core::CorrelationId]) {
-        let model = Model::from_topic(&self.cluster.brokers, &self.cluster.quotes_topic).await;
+        let model = Model::from_topic(
+            &self.cluster.brokers,
+            &self.cluster.registry_url,
+            &self.cluster.quotes_topic,
+        )
+        .await;
         let differences = model::compare(&model, accepted, &self.client, &self.api).await;
         eprintln!(
             "chaos report: {report:?}\n  topic: {} records, {} RFQs, {} answers in time, {} late, {} duplicates, {} refused, {} deadline markers\n  compared {} RFQs: lost {}, duplicated {}, wrong close {}, wrong late {}, open {}, missing {}",

@@ -121,12 +121,12 @@ impl Model {
 
     /// Reads the whole quotes topic (up to its current end) with a
     /// `read_committed` consumer and replays it.
-    pub async fn from_topic(brokers: &str, topic: &str) -> Model {
+    pub async fn from_topic(brokers: &str, registry: &str, topic: &str) -> Model {
         let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
         let records = tokio::task::spawn_blocking(move || read_all(&brokers, &topic))
             .await
             .unwrap();
-        let codec = rfq_avro::default_codec();
+        let codec = crate::helpers::codec_for(registry, &Default::default());
         let mut model = Model::default();
         for (partition, stamp, payload) in records {
             // Undecodable records are the dead-letter test's business.
