@@ -103,6 +103,7 @@ pub fn single_object_codec() -> SharedCodec {
 /// schema registry.
 pub fn codec(pipeline: &rfq_core::settings::PipelineSettings) -> Result<SharedCodec, CodecError> {
     let registry = &pipeline.registry;
+    choose_crypto_provider();
     let mut builder = SrSettings::new_builder(registry.url().to_owned());
     if let Some(user) = &registry.registry_user {
         builder.set_basic_authorization(user, registry.registry_password.as_deref());
@@ -112,6 +113,20 @@ pub fn codec(pipeline: &rfq_core::settings::PipelineSettings) -> Result<SharedCo
         .build()
         .map_err(|error| CodecError::Registry(format!("{}: {error}", registry.url())))?;
     Ok(Arc::new(ConfluentCodec::new(settings, &pipeline.topics)))
+}
+
+/// The registry client's HTTP client is built with rustls but no crypto
+/// provider chosen (our dependency tree unifies reqwest's features that
+/// way), and building it without one panics: ring, as everywhere else in
+/// the process. Idempotent.
+pub fn choose_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Registry settings for `url`, with defaults (the crypto provider chosen first).
+pub fn registry_at(url: &str) -> SrSettings {
+    choose_crypto_provider();
+    SrSettings::new(url.to_owned())
 }
 
 /// How long to wait before asking an unavailable registry again, at most.

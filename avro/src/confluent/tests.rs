@@ -18,7 +18,7 @@ async fn registry() -> String {
 }
 
 fn codec(url: &str) -> ConfluentCodec {
-    ConfluentCodec::new(SrSettings::new(url.to_owned()), &TopicSettings::default())
+    ConfluentCodec::new(crate::registry_at(url), &TopicSettings::default())
 }
 
 fn answer() -> Answer {
@@ -69,7 +69,7 @@ async fn a_partner_on_a_newer_compatible_schema_is_understood() {
         .as_array_mut()
         .unwrap()
         .push(serde_json::json!({"name": "note", "type": ["null", "string"], "default": null}));
-    let settings = SrSettings::new(url.clone());
+    let settings = crate::registry_at(&url);
     let supplied = SuppliedSchema::new(None, SchemaType::Avro, v2.to_string());
     let registered = post_schema(&settings, "rfq.quotes-value".into(), supplied)
         .await
@@ -123,7 +123,7 @@ async fn unknown_ids_bad_framing_and_an_unreachable_registry_are_told_apart() {
         .unwrap()
         .port();
     let down = ConfluentCodec::new(
-        SrSettings::new(format!("http://127.0.0.1:{port}")),
+        crate::registry_at(&format!("http://127.0.0.1:{port}")),
         &TopicSettings::default(),
     );
     let error = down
