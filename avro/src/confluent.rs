@@ -14,9 +14,20 @@
 //!
 //! Reading resolves the writer's schema to ours (schema resolution): a
 //! partner on an older or newer compatible schema is understood.
+//!
+//! Every component registers the schemas the pipeline writes when it starts
+//! (and `rfq migrate` does, for a deployment), giving each subject that has
+//! no compatibility level of its own [`COMPATIBILITY`]: a schema the
+//! registry refuses stops the component with the registry's reason, rather
+//! than its first record.
+
+mod client;
+
+pub use client::COMPATIBILITY;
 
 use crate::{Codec, CodecError, Record, RecordType, Schemas, datum};
-use rfq_core::kafka::TopicSettings;
+use client::Admin;
+use rfq_core::{kafka::TopicSettings, settings::SchemaRegistrySettings};
 use schema_registry_converter::{
     async_impl::{
         avro::AvroDecoder,
@@ -36,6 +47,10 @@ const HEADER_LEN: usize = 5;
 pub struct ConfluentCodec {
     /// How to reach the registry.
     registry: SrSettings,
+    /// The calls `schema_registry_converter` does not make.
+    admin: Admin,
+    /// The (topic, type) pairs the pipeline writes.
+    written: Vec<(String, RecordType)>,
     /// Writer schemas by id, looked up once each.
     decoder: AvroDecoder,
     /// The id each (topic, type) is written with, registered on first use.
@@ -45,8 +60,24 @@ pub struct ConfluentCodec {
 }
 
 impl ConfluentCodec {
-    /// A codec against the registry `registry`, for the pipeline's `topics`.
-    pub fn new(registry: SrSettings, topics: &TopicSettings) -> ConfluentCodec {
+    /// A codec against the registry `settings` describe, for the
+    /// pipeline's `topics`. Fails on settings that cannot work (a TLS file
+    /// that cannot be read); the registry is not called yet.
+    pub fn new(
+        settings: &SchemaRegistrySettings,
+        topics: &TopicSettings,
+    ) -> Result<ConfluentCodec, CodecError> {
+        let (registry, admin) = client::clients(settings)?;
+        let written = vec![
+            (topics.requests_topic.clone(), RecordType::RfqRequest),
+            (topics.quotes_topic.clone(), RecordType::RfqRequest),
+            (topics.quotes_topic.clone(), RecordType::QuoteResponse),
+            (topics.quotes_topic.clone(), RecordType::DeadlineTick),
+            (
+                topics.providers_topic.clone(),
+                RecordType::ProviderHeartbeat,
+            ),
+        ];
         let primary = [
             (&topics.requests_topic, RecordType::RfqRequest),
             (&topics.quotes_topic, RecordType::QuoteResponse),
@@ -55,12 +86,45 @@ impl ConfluentCodec {
         .into_iter()
         .map(|(topic, record_type)| (topic.clone(), record_type))
         .collect();
-        ConfluentCodec {
+        Ok(ConfluentCodec {
             decoder: AvroDecoder::new(registry.clone()),
             registry,
+            admin,
+            written,
             ids: Mutex::default(),
             primary,
+        })
+    }
+
+    /// Registers every schema the pipeline writes under its subject, and
+    /// gives each subject without a compatibility level of its own
+    /// [`COMPATIBILITY`]. Idempotent. A registry that cannot be reached is
+    /// [`CodecError::Registry`]; one that refuses (an incompatible schema,
+    /// bad credentials) is [`CodecError::Refused`] with its reason.
+    pub async fn register_pipeline(&self) -> Result<Vec<Registration>, CodecError> {
+        let mut registrations = Vec::with_capacity(self.written.len());
+        for (topic, record_type) in &self.written {
+            let subject = self.subject(topic, *record_type);
+            // Registered first: some registries (Apicurio) keep a level
+            // only for a subject that exists.
+            let id = self.id(topic, *record_type).await?;
+            let compatibility = match self.admin.subject_level(&subject).await? {
+                Some(level) => level,
+                None => {
+                    self.admin
+                        .set_subject_level(&subject, COMPATIBILITY)
+                        .await?;
+                    COMPATIBILITY.to_owned()
+                }
+            };
+            registrations.push(Registration {
+                subject,
+                record_type: *record_type,
+                id,
+                compatibility,
+            });
         }
+        Ok(registrations)
     }
 
     /// The subject `record_type` is registered under for `topic`.
@@ -88,10 +152,33 @@ impl ConfluentCodec {
         let subject = self.subject(topic, record_type);
         let registered = post_schema(&self.registry, subject.clone(), supplied)
             .await
-            .map_err(|error| CodecError::Registry(format!("registering {subject}: {error}")))?;
+            .map_err(|error| {
+                let what = format!(
+                    "registering {} under {subject}: {error}",
+                    record_type.full_name()
+                );
+                if error.retriable {
+                    CodecError::Registry(what)
+                } else {
+                    CodecError::Refused(what)
+                }
+            })?;
         ids.insert(key, registered.id);
         Ok(registered.id)
     }
+}
+
+/// One schema the pipeline writes, as the registry has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    /// The subject it is registered under.
+    pub subject: String,
+    /// Our record type.
+    pub record_type: RecordType,
+    /// Its id in the registry.
+    pub id: u32,
+    /// The subject's compatibility level.
+    pub compatibility: String,
 }
 
 #[async_trait::async_trait]
@@ -124,10 +211,18 @@ impl Codec for ConfluentCodec {
         }
         let id = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
         let writer = self.decoder.get_schema(id).await.map_err(|error| {
-            if error.retriable {
-                CodecError::Registry(format!("looking up schema id {id}: {error}"))
-            } else {
+            if !error.retriable {
+                // The decoder caches refusals; an id unknown now may be
+                // registered later, so the next record asks again.
+                self.decoder.remove_errors_from_cache();
+            }
+            // Only the registry saying it has no such id is the record's
+            // fault; anything else (unreachable, bad credentials, a 5xx) is
+            // waited out, never dead-lettered.
+            if !error.retriable && error.error.contains("status 404") {
                 CodecError::UnknownSchema(format!("schema id {id}: {error}"))
+            } else {
+                CodecError::Registry(format!("looking up schema id {id}: {error}"))
             }
         })?;
         let name = match &writer.parsed {
@@ -149,3 +244,5 @@ impl Codec for ConfluentCodec {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

@@ -20,8 +20,7 @@ mod schemas;
 mod single_object;
 mod values;
 
-pub use confluent::ConfluentCodec;
-pub use schema_registry_converter::async_impl::schema_registry::SrSettings;
+pub use confluent::{COMPATIBILITY, ConfluentCodec, Registration};
 pub use schemas::{MAX_DECODE_ALLOCATION, RecordType, Schemas};
 pub use single_object::SingleObjectCodec;
 
@@ -67,6 +66,13 @@ pub enum CodecError {
     /// the record's fault; the caller retries rather than dead-letters.
     #[error("schema registry unavailable: {0}")]
     Registry(String),
+    /// The schema registry refused a call (an incompatible schema, bad
+    /// credentials): retrying will not help.
+    #[error("schema registry refused: {0}")]
+    Refused(String),
+    /// The registry settings cannot work (a TLS file that cannot be read).
+    #[error("schema registry settings: {0}")]
+    Settings(String),
     /// The Avro body does not match the writer schema.
     #[error("invalid Avro data: {0}")]
     Avro(String),
@@ -100,33 +106,40 @@ pub fn single_object_codec() -> SharedCodec {
 }
 
 /// The pipeline's codec: Confluent's wire format against the configured
-/// schema registry.
+/// schema registry. The registry is not called yet: see [`open_codec`].
 pub fn codec(pipeline: &rfq_core::settings::PipelineSettings) -> Result<SharedCodec, CodecError> {
-    let registry = &pipeline.registry;
-    choose_crypto_provider();
-    let mut builder = SrSettings::new_builder(registry.url().to_owned());
-    if let Some(user) = &registry.registry_user {
-        builder.set_basic_authorization(user, registry.registry_password.as_deref());
-    }
-    builder.set_timeout(std::time::Duration::from_secs(10));
-    let settings = builder
-        .build()
-        .map_err(|error| CodecError::Registry(format!("{}: {error}", registry.url())))?;
-    Ok(Arc::new(ConfluentCodec::new(settings, &pipeline.topics)))
+    Ok(Arc::new(ConfluentCodec::new(
+        &pipeline.registry,
+        &pipeline.topics,
+    )?))
 }
 
-/// The registry client's HTTP client is built with rustls but no crypto
-/// provider chosen (our dependency tree unifies reqwest's features that
-/// way), and building it without one panics: ring, as everywhere else in
-/// the process. Idempotent.
+/// The pipeline's codec, with every schema the pipeline writes registered
+/// (see [`ConfluentCodec::register_pipeline`]): what a component opens at
+/// start. Waits out a registry that cannot be reached (logged); fails when
+/// the registry refuses, with its reason.
+pub async fn open_codec(
+    pipeline: &rfq_core::settings::PipelineSettings,
+) -> Result<(SharedCodec, Vec<Registration>), CodecError> {
+    let codec = ConfluentCodec::new(&pipeline.registry, &pipeline.topics)?;
+    let registrations = patiently(|| codec.register_pipeline()).await?;
+    for registration in &registrations {
+        tracing::info!(
+            subject = %registration.subject,
+            id = registration.id,
+            compatibility = %registration.compatibility,
+            "schema registered"
+        );
+    }
+    Ok((Arc::new(codec), registrations))
+}
+
+/// The registry client's HTTP client is built with rustls and two crypto
+/// providers compiled in (ring, and aws-lc-rs from another dependency), so
+/// none is the default and building a client without one chosen panics:
+/// ring, as everywhere else in the process. Idempotent.
 pub fn choose_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// Registry settings for `url`, with defaults (the crypto provider chosen first).
-pub fn registry_at(url: &str) -> SrSettings {
-    choose_crypto_provider();
-    SrSettings::new(url.to_owned())
 }
 
 /// How long to wait before asking an unavailable registry again, at most.

@@ -84,6 +84,21 @@ pub struct SchemaRegistrySettings {
         hide_env_values = true
     )]
     pub registry_password: Option<String>,
+
+    /// PEM file of the certificate authorities to trust for an `https`
+    /// registry, in addition to the system's (Confluent's clients call it
+    /// `ssl.ca.location`).
+    #[arg(long = "schema-registry-ca", env = "RFQ_SCHEMA_REGISTRY_CA")]
+    pub registry_ca: Option<std::path::PathBuf>,
+
+    /// PEM file with the client certificate (chain) and its private key, for
+    /// a registry that requires mutual TLS (`ssl.certificate.location` and
+    /// `ssl.key.location` in one file).
+    #[arg(
+        long = "schema-registry-identity",
+        env = "RFQ_SCHEMA_REGISTRY_IDENTITY"
+    )]
+    pub registry_identity: Option<std::path::PathBuf>,
 }
 
 impl SchemaRegistrySettings {

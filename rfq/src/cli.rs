@@ -169,7 +169,7 @@ impl Cli {
                 serve_metrics(&args.metrics, &shutdown).await?;
                 let pipeline = args.pipeline;
                 ensure_topics(&pipeline.kafka, &pipeline.topics).await?;
-                let codec = rfq_avro::codec(&pipeline)?;
+                let codec = open_codec(&pipeline).await?;
                 rfq_adapters::run(pipeline, args.adapter, codec, shutdown).await
             }
             Command::Aggregator(args) => {
@@ -177,7 +177,7 @@ impl Cli {
                 let pipeline = args.pipeline;
                 ensure_topics(&pipeline.kafka, &pipeline.topics).await?;
                 let store = open_store(&args.store).await?;
-                let codec = rfq_avro::codec(&pipeline)?;
+                let codec = open_codec(&pipeline).await?;
                 rfq_aggregator::run(pipeline, args.aggregator, store, codec, shutdown).await
             }
             Command::Api(args) => {
@@ -248,9 +248,40 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
         topics.providers_topic,
         topics.dead_letter_topic,
     );
+    let (_, registrations) = rfq_avro::open_codec(&args.pipeline)
+        .await
+        .with_context(|| registering(&args.pipeline))?;
+    eprintln!("schemas registered at {}:", args.pipeline.registry.url());
+    for r in &registrations {
+        eprintln!(
+            "  {} (id {}, compatibility {}): {}",
+            r.subject,
+            r.id,
+            r.compatibility,
+            r.record_type.full_name()
+        );
+    }
     open_store(&args.store).await?;
     eprintln!("store schema ready: {}", args.store.describe());
     Ok(())
+}
+
+/// The pipeline's codec, every schema it writes registered first (a
+/// registry that refuses stops the component with its reason).
+pub(crate) async fn open_codec(
+    pipeline: &PipelineSettings,
+) -> anyhow::Result<rfq_avro::SharedCodec> {
+    let (codec, _) = rfq_avro::open_codec(pipeline)
+        .await
+        .with_context(|| registering(pipeline))?;
+    Ok(codec)
+}
+
+fn registering(pipeline: &PipelineSettings) -> String {
+    format!(
+        "registering the pipeline's schemas at {}",
+        pipeline.registry.url()
+    )
 }
 
 /// Opens the configured store (applying its schema), saying which one.
@@ -277,7 +308,7 @@ async fn broker(args: BrokerArgs, shutdown: CancellationToken) -> anyhow::Result
 async fn producer(args: IntakeSettings, shutdown: CancellationToken) -> anyhow::Result<()> {
     ensure_topics(&args.pipeline.kafka, &args.pipeline.topics).await?;
     let store = open_store(&args.store).await?;
-    let codec = rfq_avro::codec(&args.pipeline)?;
+    let codec = open_codec(&args.pipeline).await?;
     let producer =
         Intake::start(args.pipeline, args.producer, store, codec, shutdown.clone()).await?;
     let router = producer.router().merge(rfq_core::metrics::router());

@@ -223,7 +223,7 @@ impl Pipeline {
         settings: &UpSettings,
         store: Arc<dyn Store>,
     ) -> anyhow::Result<SocketAddr> {
-        let codec = rfq_avro::codec(&settings.intake.pipeline)?;
+        let codec = crate::cli::open_codec(&settings.intake.pipeline).await?;
         let pipeline = &settings.intake.pipeline;
         let shutdown = self.shutdown.clone();
         let tasks = &mut self.tasks;

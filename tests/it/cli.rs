@@ -137,6 +137,42 @@ fn flags_beat_the_file_which_beats_the_defaults() {
 }
 
 #[test]
+fn the_registry_is_reached_with_basic_auth_and_tls_settings_from_file_or_flags() {
+    let file = settings_file(
+        "schema-registry-url: https://registry.example:8081\nschema-registry-user: pipeline\nschema-registry-password: s3cret\nschema-registry-ca: /etc/rfq/registry-ca.pem\n",
+    );
+    let path = file.path().to_str().unwrap();
+    let argv = [
+        "rfq",
+        "--config",
+        path,
+        "aggregator",
+        "--schema-registry-identity",
+        "/etc/rfq/client.pem",
+    ];
+    let Command::Aggregator(args) = parse(&argv).unwrap().command else {
+        panic!("not the aggregator")
+    };
+    let registry = args.pipeline.registry;
+    assert_eq!(registry.url(), "https://registry.example:8081");
+    assert_eq!(registry.registry_user.as_deref(), Some("pipeline"));
+    assert_eq!(registry.registry_password.as_deref(), Some("s3cret"));
+    assert_eq!(
+        registry.registry_ca.as_deref(),
+        Some(std::path::Path::new("/etc/rfq/registry-ca.pem"))
+    );
+    assert_eq!(
+        registry.registry_identity.as_deref(),
+        Some(std::path::Path::new("/etc/rfq/client.pem"))
+    );
+    let help = parse(&["rfq", "--config", path, "adapter", "--help"])
+        .unwrap_err()
+        .to_string();
+    assert!(help.contains("--schema-registry-ca"), "{help}");
+    assert!(!help.contains("s3cret"), "{help}");
+}
+
+#[test]
 fn a_secret_from_the_file_is_not_shown_by_help() {
     let file = settings_file("scylla-password: s3cret\nbrokers: kafka:9092\n");
     let path = file.path().to_str().unwrap();

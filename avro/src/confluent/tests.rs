@@ -17,8 +17,16 @@ async fn registry() -> String {
     url
 }
 
+/// Registry settings with `url` and defaults otherwise.
+fn settings(url: &str) -> SchemaRegistrySettings {
+    SchemaRegistrySettings {
+        registry_url: Some(url.to_owned()),
+        ..Default::default()
+    }
+}
+
 fn codec(url: &str) -> ConfluentCodec {
-    ConfluentCodec::new(crate::registry_at(url), &TopicSettings::default())
+    ConfluentCodec::new(&settings(url), &TopicSettings::default()).unwrap()
 }
 
 fn answer() -> Answer {
@@ -69,7 +77,8 @@ async fn a_partner_on_a_newer_compatible_schema_is_understood() {
         .as_array_mut()
         .unwrap()
         .push(serde_json::json!({"name": "note", "type": ["null", "string"], "default": null}));
-    let settings = crate::registry_at(&url);
+    crate::choose_crypto_provider();
+    let settings = SrSettings::new(url.clone());
     let supplied = SuppliedSchema::new(None, SchemaType::Avro, v2.to_string());
     let registered = post_schema(&settings, "rfq.quotes-value".into(), supplied)
         .await
@@ -122,13 +131,79 @@ async fn unknown_ids_bad_framing_and_an_unreachable_registry_are_told_apart() {
         .local_addr()
         .unwrap()
         .port();
-    let down = ConfluentCodec::new(
-        crate::registry_at(&format!("http://127.0.0.1:{port}")),
-        &TopicSettings::default(),
-    );
+    let down = self::codec(&format!("http://127.0.0.1:{port}"));
     let error = down
         .encode("rfq.quotes", &Record::Answer(answer()))
         .await
         .unwrap_err();
     assert!(matches!(error, CodecError::Registry(_)), "{error}");
+}
+
+#[tokio::test]
+async fn the_pipeline_registers_its_schemas_backward_compatible_keeping_a_level_set_before() {
+    let url = registry().await;
+    let http = reqwest::Client::new();
+    // An operator chose FULL for the quotes subject before we started.
+    let response = http
+        .put(format!("{url}/config/rfq.quotes-value"))
+        .json(&serde_json::json!({"compatibility": "FULL"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let registered = codec(&url).register_pipeline().await.unwrap();
+    let levels: Vec<(&str, &str)> = registered
+        .iter()
+        .map(|r| (r.subject.as_str(), r.compatibility.as_str()))
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            ("rfq.requests-value", "BACKWARD"),
+            ("rfq.quotes-rfq.v1.RfqRequest", "BACKWARD"),
+            ("rfq.quotes-value", "FULL"),
+            ("rfq.quotes-rfq.v1.DeadlineTick", "BACKWARD"),
+            ("rfq.providers-value", "BACKWARD"),
+        ]
+    );
+    let level: serde_json::Value = http
+        .get(format!("{url}/config/rfq.providers-value"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(level["compatibilityLevel"], "BACKWARD");
+    // Idempotent: another process (or a restart) gets the same ids.
+    assert_eq!(codec(&url).register_pipeline().await.unwrap(), registered);
+}
+
+#[tokio::test]
+async fn a_subject_holding_an_incompatible_schema_stops_the_pipeline_with_the_registrys_reason() {
+    let url = registry().await;
+    // Someone registered a QuoteResponse whose provider is a number.
+    let mut theirs: serde_json::Value =
+        serde_json::from_str(RecordType::QuoteResponse.schema_text()).unwrap();
+    for field in theirs["fields"].as_array_mut().unwrap() {
+        if field["name"] == "provider" {
+            field["type"] = serde_json::json!("long");
+        }
+    }
+    crate::choose_crypto_provider();
+    let supplied = SuppliedSchema::new(None, SchemaType::Avro, theirs.to_string());
+    post_schema(
+        &SrSettings::new(url.clone()),
+        "rfq.quotes-value".into(),
+        supplied,
+    )
+    .await
+    .unwrap();
+    let error = codec(&url).register_pipeline().await.unwrap_err();
+    assert!(matches!(error, CodecError::Refused(_)), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("rfq.quotes-value") && text.contains("409"),
+        "{text}"
+    );
 }

@@ -153,15 +153,6 @@ impl Cluster {
             children: HashMap::new(),
             recipes: HashMap::new(),
         };
-        if !cluster.embedded_broker {
-            let migrated = Command::new(&cluster.binary)
-                .args(["migrate", "--brokers", &cluster.brokers])
-                .env("RFQ_STORE_PATH", &cluster.store)
-                .envs(cluster.env.iter().map(|(k, v)| (k, v)))
-                .status()
-                .unwrap();
-            assert!(migrated.success(), "rfq migrate failed");
-        }
         if cluster.embedded_broker {
             let args = vec![
                 "broker".into(),
@@ -180,6 +171,17 @@ impl Cluster {
         ]);
         cluster.spawn("registry", args);
         wait_for_port(registry_port);
+        // Topics and schemas, as a deployment starts (the registry first:
+        // migrate registers the schemas there).
+        if !cluster.embedded_broker {
+            let migrated = Command::new(&cluster.binary)
+                .args(["migrate", "--brokers", &cluster.brokers])
+                .env("RFQ_STORE_PATH", &cluster.store)
+                .envs(cluster.env.iter().map(|(k, v)| (k, v)))
+                .status()
+                .unwrap();
+            assert!(migrated.success(), "rfq migrate failed");
+        }
         cluster
     }
 
