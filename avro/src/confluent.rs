@@ -220,7 +220,10 @@ impl Codec for ConfluentCodec {
             // fault; anything else (unreachable, bad credentials, a 5xx) is
             // waited out, never dead-lettered.
             if !error.retriable && error.error.contains("status 404") {
-                CodecError::UnknownSchema(format!("schema id {id}: {error}"))
+                let answer = error.cause.as_deref().unwrap_or(&error.error);
+                CodecError::UnknownSchema(format!(
+                    "schema id {id} is not in the registry: {answer}"
+                ))
             } else {
                 CodecError::Registry(format!("looking up schema id {id}: {error}"))
             }

@@ -128,7 +128,7 @@ pub async fn open_codec(
             subject = %registration.subject,
             id = registration.id,
             compatibility = %registration.compatibility,
-            "schema registered"
+            "pipeline schema ready"
         );
     }
     Ok((Arc::new(codec), registrations))

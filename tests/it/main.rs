@@ -18,4 +18,5 @@ mod end_to_end;
 mod invalid_input;
 mod outside_client;
 mod restart;
+mod schema_evolution;
 mod store;

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""A partner provider in Python, as docs/partners.md describes one.
+
+Registers one unicorn with heartbeats, reads every RFQ and quotes the ones
+addressed to it at their return address. Only confluent-kafka's standard
+tooling: Producer, Consumer, SchemaRegistryClient, AvroSerializer and
+AvroDeserializer; the schemas are avro/schemas/*.avsc.
+
+    pip install 'confluent-kafka[avro,schemaregistry]'
+    python examples/partner.py --provider acme-py-1 --lat 53.55 --lon 9.99
+
+A newer QuoteResponse of your own (a field added with a default) is
+--quote-schema FILE, its extra fields --extra '{"note": "child seat"}'.
+Ctrl-C (or SIGTERM) sends an OFFLINE heartbeat and stops.
+"""
+import argparse, json, os, signal, time
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+SCHEMAS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "avro", "schemas")
+
+
+def geohash(lat, lon, precision):
+    """The region of a position: its geohash, bits alternating lon and lat."""
+    ranges, code, index, bits, even = [[-90.0, 90.0], [-180.0, 180.0]], "", 0, 0, True
+    while len(code) < precision:
+        interval, value = (ranges[1], lon) if even else (ranges[0], lat)
+        mid = (interval[0] + interval[1]) / 2
+        index, interval[value < mid] = index * 2 + (value >= mid), mid
+        even, bits = not even, bits + 1
+        if bits == 5:
+            code, index, bits = code + "0123456789bcdefghjkmnpqrstuvwxyz"[index], 0, 0
+    return code
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--brokers", default="127.0.0.1:9092")
+    p.add_argument("--registry", default="http://127.0.0.1:8081")
+    p.add_argument("--provider", required=True)
+    p.add_argument("--lat", type=float, required=True)
+    p.add_argument("--lon", type=float, required=True)
+    p.add_argument("--precision", type=int, default=5, help="the pipeline's --region-precision")
+    p.add_argument("--price-minor", type=int, default=1500)
+    p.add_argument("--currency", default="EUR")
+    p.add_argument("--quote-schema", default=os.path.join(SCHEMAS, "quote_response.avsc"))
+    p.add_argument("--extra", type=json.loads, default={})
+    args = p.parse_args()
+
+    registry = SchemaRegistryClient({"url": args.registry})
+    beat = AvroSerializer(registry, open(os.path.join(SCHEMAS, "provider_heartbeat.avsc")).read())
+    answer = AvroSerializer(registry, open(args.quote_schema).read())
+    rfqs = AvroDeserializer(registry)
+    value = lambda topic: SerializationContext(topic, MessageField.VALUE)
+    producer = Producer({"bootstrap.servers": args.brokers})
+    consumer = Consumer({"bootstrap.servers": args.brokers, "group.id": f"partner-{args.provider}",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe(["rfq.requests"])
+
+    def heartbeat(status):
+        record = {"provider": args.provider, "adapter": "partner.py", "status": status,
+                  "region": geohash(args.lat, args.lon, args.precision),
+                  "position": {"lat": args.lat, "lon": args.lon},
+                  "at": int(time.time() * 1000), "valid_for_ms": 30_000}
+        producer.produce("rfq.providers", key=args.provider, value=beat(record, value("rfq.providers")))
+        producer.flush(10)
+        print(f"heartbeat {status} {args.provider}", flush=True)
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    renew_at = 0.0
+    try:
+        while not stopping:
+            if time.time() >= renew_at:
+                heartbeat("ONLINE")
+                renew_at = time.time() + 10
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            rfq = rfqs(message.value(), value(message.topic()))
+            if args.provider not in rfq["addressed"] or rfq["deadline"].timestamp() <= time.time():
+                continue
+            quote = {"correlation_id": rfq["correlation_id"], "provider": args.provider,
+                     "responded_at": int(time.time() * 1000), **args.extra,
+                     "outcome": {"price_minor": args.price_minor, "currency": args.currency,
+                                 "pickup_eta_seconds": 240}}
+            to = rfq["return_address"]
+            producer.produce(to["topic"], partition=to["partition"], key=rfq["correlation_id"],
+                             value=answer(quote, value(to["topic"])))
+            producer.flush(10)
+            print(f"quoted {rfq['correlation_id']}", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        heartbeat("OFFLINE")
+        consumer.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+//! A partner provider in Rust, as `docs/partners.md` describes one: it
+//! registers one unicorn with heartbeats, reads every RFQ, and quotes the
+//! ones addressed to it at their return address. rdkafka for Kafka,
+//! `schema_registry_converter` for Confluent's wire format against the
+//! registry; the schemas are `avro/schemas/*.avsc`.
+//!
+//! Against `rfq up` (its broker and registry on their default addresses):
+//!
+//! ```text
+//! cargo run -p rfq-partner-examples --example partner -- \
+//!     --provider acme-rs-1 --lat 53.55 --lon 9.99 --price-minor 1700
+//! ```
+//!
+//! Ctrl-C sends an `OFFLINE` heartbeat and stops.
+
+use apache_avro::types::Value;
+use clap::Parser;
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{Consumer, StreamConsumer},
+    producer::{FutureProducer, FutureRecord},
+};
+use schema_registry_converter::{
+    async_impl::{
+        avro::{AvroDecoder, AvroEncoder},
+        schema_registry::SrSettings,
+    },
+    schema_registry_common::{SchemaType, SubjectNameStrategy, SuppliedSchema},
+};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The partner's settings.
+#[derive(Parser)]
+struct Args {
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Schema registry URL.
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    registry: String,
+    /// The unicorn's provider id (prefix it with your company's name).
+    #[arg(long)]
+    provider: String,
+    /// Where the unicorn is.
+    #[arg(long, allow_negative_numbers = true)]
+    lat: f64,
+    /// Where the unicorn is.
+    #[arg(long, allow_negative_numbers = true)]
+    lon: f64,
+    /// Geohash characters per region: the pipeline's `--region-precision`.
+    #[arg(long, default_value_t = 5)]
+    precision: usize,
+    /// The price quoted, in minor units.
+    #[arg(long, default_value_t = 1500)]
+    price_minor: i64,
+    /// ISO 4217 currency of the price.
+    #[arg(long, default_value = "EUR")]
+    currency: String,
+}
+
+const REQUESTS: &str = "rfq.requests";
+const PROVIDERS: &str = "rfq.providers";
+const HEARTBEAT: &str = include_str!("../avro/schemas/provider_heartbeat.avsc");
+const QUOTE: &str = include_str!("../avro/schemas/quote_response.avsc");
+/// Renew well within `VALID_FOR_MS`.
+const RENEW: Duration = Duration::from_secs(10);
+const VALID_FOR_MS: i64 = 30_000;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // Our workspace compiles two rustls providers in; a partner's own
+    // project with only `rustls_tls` needs no such line.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let registry = SrSettings::new(args.registry.clone());
+    let encoder = AvroEncoder::new(registry.clone());
+    let decoder = AvroDecoder::new(registry);
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &args.brokers)
+        .create()?;
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &args.brokers)
+        .set("group.id", format!("partner-{}", args.provider))
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    consumer.subscribe(&[REQUESTS])?;
+    let mut renew = tokio::time::interval(RENEW);
+    loop {
+        tokio::select! {
+            _ = renew.tick() => heartbeat(&args, &encoder, &producer, "ONLINE").await?,
+            _ = tokio::signal::ctrl_c() => break,
+            message = consumer.recv() => {
+                let message = message?;
+                let Some(payload) = message.payload() else { continue };
+                let rfq = decoder.decode(Some(payload)).await?.value;
+                quote(&args, &rfq, &encoder, &producer).await?;
+            }
+        }
+    }
+    heartbeat(&args, &encoder, &producer, "OFFLINE").await
+}
+
+/// Registers (or unregisters) the unicorn: a `ProviderHeartbeat` keyed by
+/// its id, its region the geohash of its position.
+async fn heartbeat(
+    args: &Args,
+    encoder: &AvroEncoder,
+    producer: &FutureProducer,
+    status: &str,
+) -> anyhow::Result<()> {
+    let position = Value::Record(vec![
+        ("lat".into(), Value::Double(args.lat)),
+        ("lon".into(), Value::Double(args.lon)),
+    ]);
+    let symbol = u32::from(status == "OFFLINE");
+    let fields = vec![
+        ("provider", Value::String(args.provider.clone())),
+        ("adapter", Value::String("partner.rs".into())),
+        (
+            "region",
+            Value::String(geohash(args.lat, args.lon, args.precision)),
+        ),
+        ("position", position),
+        ("status", Value::Enum(symbol, status.into())),
+        ("at", Value::TimestampMillis(now_ms())),
+        ("valid_for_ms", Value::Long(VALID_FOR_MS)),
+    ];
+    let value = encoder
+        .encode(fields, strategy(PROVIDERS, HEARTBEAT))
+        .await?;
+    let record = FutureRecord::to(PROVIDERS)
+        .key(&args.provider)
+        .payload(&value);
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map_err(|(error, _)| error)?;
+    println!("heartbeat {status} {}", args.provider);
+    Ok(())
+}
+
+/// Quotes an RFQ addressed to us before its deadline, to its return
+/// address (topic and partition), keyed by its correlation id.
+async fn quote(
+    args: &Args,
+    rfq: &Value,
+    encoder: &AvroEncoder,
+    producer: &FutureProducer,
+) -> anyhow::Result<()> {
+    let addressed = matches!(field(rfq, "addressed"), Some(Value::Array(ids))
+        if ids.contains(&Value::String(args.provider.clone())));
+    let open = matches!(field(rfq, "deadline"), Some(Value::TimestampMillis(at)) if *at > now_ms());
+    let (Some(Value::String(id)), Some(address)) =
+        (field(rfq, "correlation_id"), field(rfq, "return_address"))
+    else {
+        anyhow::bail!("not an RfqRequest: {rfq:?}");
+    };
+    let (Some(Value::String(topic)), Some(Value::Int(partition))) =
+        (field(address, "topic"), field(address, "partition"))
+    else {
+        anyhow::bail!("no return address: {rfq:?}");
+    };
+    if !addressed || !open {
+        return Ok(());
+    }
+    let outcome = Value::Record(vec![
+        ("price_minor".into(), Value::Long(args.price_minor)),
+        ("currency".into(), Value::String(args.currency.clone())),
+        ("pickup_eta_seconds".into(), Value::Int(240)),
+    ]);
+    let fields = vec![
+        ("correlation_id", Value::String(id.clone())),
+        ("provider", Value::String(args.provider.clone())),
+        ("responded_at", Value::TimestampMillis(now_ms())),
+        ("outcome", Value::Union(0, Box::new(outcome))),
+    ];
+    let value = encoder.encode(fields, strategy(topic, QUOTE)).await?;
+    let record = FutureRecord::to(topic)
+        .partition(*partition)
+        .key(id)
+        .payload(&value);
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map_err(|(error, _)| error)?;
+    println!("quoted {id}");
+    Ok(())
+}
+
+/// The topic's value subject (`<topic>-value`), with our schema.
+fn strategy(topic: &str, schema: &str) -> SubjectNameStrategy {
+    let schema = SuppliedSchema::new(None, SchemaType::Avro, schema.to_owned());
+    SubjectNameStrategy::TopicNameStrategyWithSchema(topic.to_owned(), false, schema)
+}
+
+/// A record's field by name.
+fn field<'a>(record: &'a Value, name: &str) -> Option<&'a Value> {
+    match record {
+        Value::Record(fields) => fields.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The geohash of a position: `precision` characters, bits alternating
+/// longitude and latitude.
+fn geohash(lat: f64, lon: f64, precision: usize) -> String {
+    const BASE32: &[u8] = b"0123456789bcdefghjkmnpqrstuvwxyz";
+    let (mut lat_range, mut lon_range) = ((-90.0, 90.0), (-180.0, 180.0));
+    let mut hash = String::new();
+    let (mut bits, mut index, mut even) = (0, 0usize, true);
+    while hash.len() < precision {
+        let (range, value) = if even {
+            (&mut lon_range, lon)
+        } else {
+            (&mut lat_range, lat)
+        };
+        let mid = (range.0 + range.1) / 2.0;
+        index <<= 1;
+        if value >= mid {
+            index |= 1;
+            range.0 = mid;
+        } else {
+            range.1 = mid;
+        }
+        even = !even;
+        bits += 1;
+        if bits == 5 {
+            hash.push(char::from(BASE32[index]));
+            (bits, index) = (0, 0);
+        }
+    }
+    hash
+}

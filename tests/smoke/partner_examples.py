@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Runs the partner kit's examples against `rfq up`, as partners would.
+
+Starts the real `rfq up` binary on free ports, then the two examples of
+examples/ as separate processes, each registering one unicorn in Hamburg
+(where `rfq up`'s simulated fleet is not): partner.py (confluent-kafka's
+AvroSerializer) and partner.rs (rdkafka + schema_registry_converter).
+
+- An RFQ from Hamburg is addressed to both and closes with both quotes.
+- Schema evolution: the Python partner upgrades to its own QuoteResponse
+  v2 (an optional `note` with a default), which its AvroSerializer
+  registers as version 2 of rfq.quotes-value; its next quote is framed
+  with v2's id, carries the note on Kafka, and shows in the result next to
+  the Rust partner's v1 quote.
+- A record with a schema id the registry does not know is dead-lettered
+  (kind `decode`, the id in the reason) and counted, and the pipeline goes
+  on.
+
+Prints one quote's journey: the serializer's bytes, the record on
+rfq.quotes, the result JSON.
+
+Usage: partner_examples.py PATH_TO_RFQ_BINARY PATH_TO_PARTNER_EXAMPLE_BINARY
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from outside_client import check, free_port, request, wait_for_http
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+HAMBURG = {"lat": 53.55, "lon": 9.99}
+
+
+def start_partner(command, log_path):
+    """Starts an example; returns once its first heartbeat is out."""
+    log = open(log_path, "w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"FAILED: {command[0]} exited with {process.returncode}: "
+                             f"{open(log_path).read()}")
+        if "heartbeat ONLINE" in open(log_path).read():
+            return process
+        time.sleep(0.1)
+    raise SystemExit(f"FAILED: no heartbeat from {command}")
+
+
+def stop_partner(process, log_path, name):
+    process.send_signal(signal.SIGINT)
+    code = process.wait(timeout=30)
+    check(code == 0 and "heartbeat OFFLINE" in open(log_path).read(),
+          f"{name} stops on Ctrl-C with an OFFLINE heartbeat (exit {code})")
+
+
+def quote_both(base, providers):
+    """Submits RFQs from Hamburg until one is addressed to `providers`
+    (heartbeats take a moment to reach the producer); its closed result."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        status, headers, body = request("POST", f"{base}/rfqs", {
+            "from": HAMBURG, "to": {"lat": 53.56, "lon": 10.0},
+            "customer": "partner-kit", "deadline-seconds": 20})
+        check(status == 202, f"POST /rfqs answers 202 (got {status} {body})")
+        if body["providers-addressed"] == len(providers):
+            break
+        time.sleep(0.5)
+    else:
+        raise SystemExit("FAILED: no RFQ was addressed to the partners within 60 s")
+    location = headers["Location"]
+    while time.time() < deadline + 30:
+        status, headers, _ = request("GET", base + location)
+        if status == 303:
+            status, _, result = request("GET", base + headers["Location"])
+            return result
+        time.sleep(0.1)
+    raise SystemExit(f"FAILED: {location} did not close")
+
+
+def quotes_by_provider(result):
+    return {q["provider"]: q for q in result["quotes"]}
+
+
+def main():
+    binary, rust_partner = sys.argv[1], sys.argv[2]
+    http, kafka, registry_port = free_port(), free_port(), free_port()
+    base = f"http://127.0.0.1:{http}"
+    brokers, registry_url = f"127.0.0.1:{kafka}", f"http://127.0.0.1:{registry_port}"
+    common = ["--brokers", brokers, "--registry", registry_url, "--lat", str(HAMBURG["lat"]),
+              "--lon", str(HAMBURG["lon"])]
+    python_partner = [sys.executable, os.path.join(ROOT, "examples", "partner.py")] + common
+    with tempfile.TemporaryDirectory() as data_dir:
+        up = subprocess.Popen(
+            [binary, "up", "--http-addr", f"127.0.0.1:{http}", "--kafka-addr", brokers,
+             "--schema-registry-addr", f"127.0.0.1:{registry_port}", "--data-dir", data_dir],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "up.log"), "w"))
+        partners = []
+        try:
+            wait_for_http(base, up)
+            registry = SchemaRegistryClient({"url": registry_url})
+            check(registry.get_compatibility("rfq.quotes-value") == "BACKWARD",
+                  "rfq up registered rfq.quotes-value at start-up, BACKWARD")
+
+            py_log, rs_log = os.path.join(data_dir, "py.log"), os.path.join(data_dir, "rs.log")
+            py = start_partner(python_partner + ["--provider", "kit-py-1", "--price-minor", "1500"],
+                               py_log)
+            partners.append(py)
+            rs = start_partner([rust_partner] + common + ["--provider", "kit-rs-1",
+                                                          "--price-minor", "1700"], rs_log)
+            partners.append(rs)
+            result = quote_both(base, ["kit-py-1", "kit-rs-1"])
+            quotes = quotes_by_provider(result)
+            check(result["closed-by"] == "all-answered"
+                  and quotes.get("kit-py-1", {}).get("price") == "15.00"
+                  and quotes.get("kit-rs-1", {}).get("price") == "17.00",
+                  f"both examples' quotes are in the result: {sorted(quotes)}")
+
+            # The Python partner upgrades to its own QuoteResponse v2.
+            stop_partner(py, py_log, "partner.py")
+            partners.remove(py)
+            v2 = json.load(open(os.path.join(ROOT, "avro", "schemas", "quote_response.avsc")))
+            v2["fields"].append({"name": "note", "type": ["null", "string"], "default": None})
+            v2_path = os.path.join(data_dir, "quote_response_v2.avsc")
+            json.dump(v2, open(v2_path, "w"))
+            py = start_partner(python_partner + ["--provider", "kit-py-1", "--price-minor", "1400",
+                                                 "--quote-schema", v2_path,
+                                                 "--extra", json.dumps({"note": "child seat"})],
+                               py_log)
+            partners.append(py)
+            result = quote_both(base, ["kit-py-1", "kit-rs-1"])
+            quotes = quotes_by_provider(result)
+            check(quotes.get("kit-py-1", {}).get("price") == "14.00"
+                  and quotes.get("kit-rs-1", {}).get("price") == "17.00",
+                  "the v2 quote (Python) and a v1 quote (Rust) are both in the result")
+            latest = registry.get_latest_version("rfq.quotes-value")
+            check(registry.get_versions("rfq.quotes-value") == [1, 2]
+                  and "note" in latest.schema.schema_str,
+                  f"the partner's AvroSerializer registered v2 as id {latest.schema_id}")
+
+            # The journey of that quote: on rfq.quotes, framed with v2's id.
+            consumer = Consumer({"bootstrap.servers": brokers, "group.id": "partner-kit-check",
+                                 "auto.offset.reset": "earliest"})
+            consumer.subscribe(["rfq.quotes"])
+            reader = AvroDeserializer(registry)
+            record = None
+            deadline = time.time() + 30
+            while record is None and time.time() < deadline:
+                message = consumer.poll(1.0)
+                if message is None or message.error() or message.key() != result["id"].encode():
+                    continue
+                value = message.value()
+                if int.from_bytes(value[1:5], "big") == latest.schema_id:
+                    record = (value, reader(value, SerializationContext("rfq.quotes", MessageField.VALUE)))
+            consumer.close()
+            check(record is not None and record[1]["note"] == "child seat"
+                  and record[1]["provider"] == "kit-py-1",
+                  "on rfq.quotes the quote is framed with v2's id and carries the note")
+            print("journey of one quote:")
+            print(f"  AvroSerializer wrote {len(record[0])} bytes: {record[0][:5].hex(' ')} | "
+                  f"{record[0][5:].hex(' ')}")
+            print(f"  read back on rfq.quotes (partner's v2): {record[1]}")
+            print(f"  in the result: {json.dumps(quotes['kit-py-1'])}")
+
+            # A schema id nobody registered: dead-lettered with the reason.
+            producer = Producer({"bootstrap.servers": brokers})
+            unknown = bytes([0]) + (999_999).to_bytes(4, "big") + b"\x02\x04"
+            producer.produce("rfq.quotes", key=result["id"], value=unknown, partition=0)
+            producer.flush(10)
+            dead = Consumer({"bootstrap.servers": brokers, "group.id": "partner-kit-dlq",
+                             "auto.offset.reset": "earliest"})
+            dead.subscribe(["rfq.dead-letter"])
+            reason = None
+            deadline = time.time() + 30
+            while reason is None and time.time() < deadline:
+                message = dead.poll(1.0)
+                if message is None or message.error() or message.value() != unknown:
+                    continue
+                headers = {k: v.decode() for k, v in message.headers() or []}
+                reason = (headers.get("rfq.dlq.kind"), headers.get("rfq.dlq.reason", ""))
+            dead.close()
+            check(reason is not None and reason[0] == "decode" and "schema id 999999" in reason[1],
+                  f"an unknown schema id is dead-lettered: {reason}")
+            with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+                metrics = response.read().decode()
+            check('rfq_dead_letters_total{component="aggregator",kind="decode"} 1' in metrics,
+                  "and counted as rfq_dead_letters_total{component=\"aggregator\",kind=\"decode\"}")
+            result = quote_both(base, ["kit-py-1", "kit-rs-1"])
+            check(len(result["quotes"]) == 2, "the pipeline quotes on after the dead letter")
+
+            for process, log, name in ((py, py_log, "partner.py"), (rs, rs_log, "partner.rs")):
+                stop_partner(process, log, name)
+                partners.remove(process)
+        finally:
+            for process in partners:
+                process.kill()
+            up.send_signal(signal.SIGINT)
+            check(up.wait(timeout=60) == 0, "rfq up stops cleanly on SIGINT")
+    print("partner examples: every check passed")
+
+
+if __name__ == "__main__":
+    main()
