@@ -97,24 +97,30 @@ impl ConfluentCodec {
     }
 
     /// Registers every schema the pipeline writes under its subject, and
-    /// gives each subject without a compatibility level of its own
-    /// [`COMPATIBILITY`]. Idempotent. A registry that cannot be reached is
+    /// sets each subject's compatibility level to `level` if given (what
+    /// `rfq migrate` does), else gives [`COMPATIBILITY`] to the subjects
+    /// without a level of their own (what a component does at start).
+    /// Idempotent. A registry that cannot be reached is
     /// [`CodecError::Registry`]; one that refuses (an incompatible schema,
     /// bad credentials) is [`CodecError::Refused`] with its reason.
-    pub async fn register_pipeline(&self) -> Result<Vec<Registration>, CodecError> {
+    pub async fn register_pipeline(
+        &self,
+        level: Option<&str>,
+    ) -> Result<Vec<Registration>, CodecError> {
         let mut registrations = Vec::with_capacity(self.written.len());
         for (topic, record_type) in &self.written {
             let subject = self.subject(topic, *record_type);
-            // Registered first: some registries (Apicurio) keep a level
-            // only for a subject that exists.
             let id = self.id(topic, *record_type).await?;
-            let compatibility = match self.admin.subject_level(&subject).await? {
-                Some(level) => level,
+            let own = match level {
+                Some(_) => None,
+                None => self.admin.subject_level(&subject).await?,
+            };
+            let compatibility = match own {
+                Some(own) => own,
                 None => {
-                    self.admin
-                        .set_subject_level(&subject, COMPATIBILITY)
-                        .await?;
-                    COMPATIBILITY.to_owned()
+                    let level = level.unwrap_or(COMPATIBILITY);
+                    self.admin.set_subject_level(&subject, level).await?;
+                    level.to_owned()
                 }
             };
             registrations.push(Registration {

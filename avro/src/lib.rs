@@ -121,8 +121,17 @@ pub fn codec(pipeline: &rfq_core::settings::PipelineSettings) -> Result<SharedCo
 pub async fn open_codec(
     pipeline: &rfq_core::settings::PipelineSettings,
 ) -> Result<(SharedCodec, Vec<Registration>), CodecError> {
+    register(pipeline, None).await
+}
+
+/// Registers the pipeline's schemas as [`open_codec`] does, but sets every
+/// subject's compatibility to `level` if given (what `rfq migrate` does).
+pub async fn register(
+    pipeline: &rfq_core::settings::PipelineSettings,
+    level: Option<&str>,
+) -> Result<(SharedCodec, Vec<Registration>), CodecError> {
     let codec = ConfluentCodec::new(&pipeline.registry, &pipeline.topics)?;
-    let registrations = patiently(|| codec.register_pipeline()).await?;
+    let registrations = patiently(|| codec.register_pipeline(level)).await?;
     for registration in &registrations {
         tracing::info!(
             subject = %registration.subject,

@@ -73,6 +73,18 @@ pub struct MigrateArgs {
     /// Store settings.
     #[command(flatten)]
     pub store: StoreSettings,
+    /// The compatibility level set on every subject the pipeline writes
+    /// (components at start give `BACKWARD` only to subjects without one).
+    #[arg(
+        long,
+        env = "RFQ_SCHEMA_COMPATIBILITY",
+        default_value = rfq_avro::COMPATIBILITY,
+        value_parser = [
+            "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
+            "FULL", "FULL_TRANSITIVE", "NONE",
+        ],
+    )]
+    pub schema_compatibility: String,
 }
 
 /// `rfq registry`.
@@ -248,7 +260,8 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
         topics.providers_topic,
         topics.dead_letter_topic,
     );
-    let (_, registrations) = rfq_avro::open_codec(&args.pipeline)
+    let level = Some(args.schema_compatibility.as_str());
+    let (_, registrations) = rfq_avro::register(&args.pipeline, level)
         .await
         .with_context(|| registering(&args.pipeline))?;
     eprintln!("schemas registered at {}:", args.pipeline.registry.url());

@@ -107,6 +107,15 @@ fn the_example_settings_file_is_read_by_the_real_command_line() {
         Command::Producer(args) => assert_eq!(args.producer.max_open_rfqs, 50_000),
         other => panic!("parsed {other:?}"),
     }
+    match parse(&["rfq", "--config", EXAMPLE, "migrate"])
+        .unwrap()
+        .command
+    {
+        Command::Migrate(args) => assert_eq!(args.schema_compatibility, "BACKWARD"),
+        other => panic!("parsed {other:?}"),
+    }
+    let refused = parse(&["rfq", "migrate", "--schema-compatibility", "LOOSE"]).unwrap_err();
+    assert!(refused.to_string().contains("FULL_TRANSITIVE"), "{refused}");
 }
 
 #[test]

@@ -19,7 +19,11 @@ AvroSerializer) and partner.rs (rdkafka + schema_registry_converter).
 Prints one quote's journey: the serializer's bytes, the record on
 rfq.quotes, the result JSON.
 
-Usage: partner_examples.py PATH_TO_RFQ_BINARY PATH_TO_PARTNER_EXAMPLE_BINARY
+With a registry URL as third argument, `rfq up` and both partners use that
+registry (another implementation: tests/run passes Apicurio Registry's
+Confluent API) instead of the one `rfq up` serves.
+
+Usage: partner_examples.py PATH_TO_RFQ_BINARY PATH_TO_PARTNER_EXAMPLE_BINARY [REGISTRY_URL]
 """
 
 import json
@@ -98,20 +102,30 @@ def main():
     http, kafka, registry_port = free_port(), free_port(), free_port()
     base = f"http://127.0.0.1:{http}"
     brokers, registry_url = f"127.0.0.1:{kafka}", f"http://127.0.0.1:{registry_port}"
+    registry_flags = ["--schema-registry-addr", f"127.0.0.1:{registry_port}"]
+    if len(sys.argv) > 3:
+        registry_url = sys.argv[3]
+        registry_flags = ["--schema-registry-url", registry_url]
+    print(f"schema registry: {registry_url}")
     common = ["--brokers", brokers, "--registry", registry_url, "--lat", str(HAMBURG["lat"]),
               "--lon", str(HAMBURG["lon"])]
     python_partner = [sys.executable, os.path.join(ROOT, "examples", "partner.py")] + common
     with tempfile.TemporaryDirectory() as data_dir:
         up = subprocess.Popen(
             [binary, "up", "--http-addr", f"127.0.0.1:{http}", "--kafka-addr", brokers,
-             "--schema-registry-addr", f"127.0.0.1:{registry_port}", "--data-dir", data_dir],
+             "--data-dir", data_dir] + registry_flags,
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "up.log"), "w"))
         partners = []
         try:
             wait_for_http(base, up)
             registry = SchemaRegistryClient({"url": registry_url})
-            check(registry.get_compatibility("rfq.quotes-value") == "BACKWARD",
-                  "rfq up registered rfq.quotes-value at start-up, BACKWARD")
+            # The level in effect (Apicurio answers NONE for "no level of
+            # the subject's own", where Confluent answers 404).
+            with urllib.request.urlopen(
+                    f"{registry_url}/config/rfq.quotes-value?defaultToGlobal=true") as response:
+                level = json.loads(response.read())["compatibilityLevel"]
+            check(registry.get_versions("rfq.quotes-value") == [1] and level == "BACKWARD",
+                  f"rfq up registered rfq.quotes-value at start-up; its level is {level}")
 
             py_log, rs_log = os.path.join(data_dir, "py.log"), os.path.join(data_dir, "rs.log")
             py = start_partner(python_partner + ["--provider", "kit-py-1", "--price-minor", "1500"],

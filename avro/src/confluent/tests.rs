@@ -151,7 +151,7 @@ async fn the_pipeline_registers_its_schemas_backward_compatible_keeping_a_level_
         .await
         .unwrap();
     assert!(response.status().is_success());
-    let registered = codec(&url).register_pipeline().await.unwrap();
+    let registered = codec(&url).register_pipeline(None).await.unwrap();
     let levels: Vec<(&str, &str)> = registered
         .iter()
         .map(|r| (r.subject.as_str(), r.compatibility.as_str()))
@@ -176,7 +176,28 @@ async fn the_pipeline_registers_its_schemas_backward_compatible_keeping_a_level_
         .unwrap();
     assert_eq!(level["compatibilityLevel"], "BACKWARD");
     // Idempotent: another process (or a restart) gets the same ids.
-    assert_eq!(codec(&url).register_pipeline().await.unwrap(), registered);
+    assert_eq!(
+        codec(&url).register_pipeline(None).await.unwrap(),
+        registered
+    );
+    // `rfq migrate --schema-compatibility FORWARD` sets every subject's.
+    let migrated = codec(&url)
+        .register_pipeline(Some("FORWARD"))
+        .await
+        .unwrap();
+    assert!(
+        migrated.iter().all(|r| r.compatibility == "FORWARD"),
+        "{migrated:?}"
+    );
+    let level: serde_json::Value = http
+        .get(format!("{url}/config/rfq.quotes-value"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(level["compatibilityLevel"], "FORWARD");
 }
 
 #[tokio::test]
@@ -199,7 +220,7 @@ async fn a_subject_holding_an_incompatible_schema_stops_the_pipeline_with_the_re
     )
     .await
     .unwrap();
-    let error = codec(&url).register_pipeline().await.unwrap_err();
+    let error = codec(&url).register_pipeline(None).await.unwrap_err();
     assert!(matches!(error, CodecError::Refused(_)), "{error}");
     let text = error.to_string();
     assert!(

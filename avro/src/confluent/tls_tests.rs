@@ -153,7 +153,7 @@ fn full(url: &str, pki: &Pki) -> SchemaRegistrySettings {
 
 async fn register(settings: &SchemaRegistrySettings) -> Result<Vec<Registration>, CodecError> {
     ConfluentCodec::new(settings, &TopicSettings::default())?
-        .register_pipeline()
+        .register_pipeline(None)
         .await
 }
 
