@@ -48,32 +48,45 @@ _servers_cache_dir() {
     echo "${RFQ_SERVERS_CACHE:-$HOME/.cache/rfq-test-servers}/kafka-$(_servers_pom_prop kafka.version)_cassandra-$(_servers_pom_prop cassandra.version)_$hash"
 }
 
-# Returns non-zero, with SERVERS_SKIP_REASON set, when the servers cannot run here.
-servers_available() {
-    SERVERS_SKIP_REASON=
-    local v major
-    if ! command -v java >/dev/null 2>&1; then
-        SERVERS_SKIP_REASON="java not found (Kafka 4.1 and Cassandra 5.0 need Java 17+)"
-        return 1
+# Why servers needing Java NEED+ (run by JAVA) cannot run here, with their
+# Maven cache in CACHE (fetched once): empty when they can.
+# Usage: _servers_missing JAVA NEED CACHE WHAT
+_servers_missing() {
+    local java=$1 need=$2 cache=$3 what=$4 v major
+    if ! command -v "$java" >/dev/null 2>&1; then
+        echo "$java not found ($what needs Java $need+)"
+        return 0
     fi
-    v=$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)
+    v=$("$java" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)
     case $v in
         1.*) major=${v#1.}; major=${major%%.*} ;;
         *) major=${v%%[.+-]*} ;;
     esac
-    if ! [[ $major =~ ^[0-9]+$ ]] || [ "$major" -lt 17 ]; then
-        SERVERS_SKIP_REASON="java ${v:-of unknown version} found, Java 17+ needed"
-        return 1
+    if ! [[ $major =~ ^[0-9]+$ ]] || [ "$major" -lt "$need" ]; then
+        echo "java ${v:-of unknown version} found, Java $need+ needed by $what"
+    elif ! command -v python3 >/dev/null 2>&1; then
+        echo "python3 not found (used to pick ports and probe $what)"
+    elif [ ! -f "$cache/.complete" ] && ! command -v mvn >/dev/null 2>&1; then
+        echo "mvn not found (needed once, to fetch $what from Maven Central)"
     fi
-    if ! command -v python3 >/dev/null 2>&1; then
-        SERVERS_SKIP_REASON="python3 not found (used to pick ports and probe the servers)"
-        return 1
+}
+
+# Moves a fetched cache TMP (complete) to DIR atomically; if a concurrent run
+# got there first, keeps its copy. Usage: _servers_install_cache TMP DIR
+_servers_install_cache() {
+    touch "$1/.complete"
+    if [ -f "$2/.complete" ]; then
+        rm -rf "$1"
+    else
+        rm -rf "$2"
+        mv -T "$1" "$2" 2>/dev/null || rm -rf "$1"
     fi
-    if [ ! -f "$(_servers_cache_dir)/.complete" ] && ! command -v mvn >/dev/null 2>&1; then
-        SERVERS_SKIP_REASON="mvn not found (needed once, to fetch the servers from Maven Central)"
-        return 1
-    fi
-    return 0
+}
+
+# Returns non-zero, with SERVERS_SKIP_REASON set, when the servers cannot run here.
+servers_available() {
+    SERVERS_SKIP_REASON=$(_servers_missing java 17 "$(_servers_cache_dir)" "Kafka 4.1 and Cassandra 5.0")
+    [ -z "$SERVERS_SKIP_REASON" ]
 }
 
 # Copies each server's runtime classpath from Maven Central into the cache,
@@ -103,14 +116,7 @@ servers_fetch() {
         fi
     done
     rm -rf "$tmp/target"
-    touch "$tmp/.complete"
-    # Atomic; if a concurrent run got there first, keep its copy.
-    if [ -f "$dir/.complete" ]; then
-        rm -rf "$tmp"
-    else
-        rm -rf "$dir"
-        mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
-    fi
+    _servers_install_cache "$tmp" "$dir"
     RFQ_SERVERS_LIB=$dir
 }
 

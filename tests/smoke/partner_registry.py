@@ -16,7 +16,10 @@ AvroDeserializer (code we did not write, as a partner would):
   and levels are still there (the registry replays its topic);
 - unknown ids and subjects are refused with Confluent's error codes.
 
-Usage: partner_registry.py PATH_TO_RFQ_BINARY
+With a registry URL as second argument, the client's checks run against
+that registry instead (tests/run: Apicurio Registry), without `rfq up`.
+
+Usage: partner_registry.py PATH_TO_RFQ_BINARY [REGISTRY_URL]
 """
 
 import copy
@@ -92,61 +95,76 @@ def refused(call, http_status, code):
     return False
 
 
-def main():
-    binary = sys.argv[1]
+def confluent_checks(url, subject):
+    """Confluent's client against the registry at `url`, on a fresh
+    `subject`; returns the ids of versions 1 and 2."""
     v1 = open(os.path.join(SCHEMAS, "quote_response.avsc")).read()
     v2 = evolved(v1, {"name": "note", "type": ["null", "string"], "default": None})
     breaking = evolved(v1, {"name": "vehicle", "type": "string"})
+    registry = SchemaRegistryClient({"url": url})
+    first = registry.register_schema(subject, Schema(v1, "AVRO"))
+    check(first >= 1, f"QuoteResponse registered under {subject} as id {first}")
+    check(registry.register_schema(subject, Schema(v1, "AVRO")) == first,
+          "registering it again returns the same id")
+    check(registry.lookup_schema(subject, Schema(v1, "AVRO")).version == 1,
+          "lookup finds version 1")
+    check(subject in registry.get_subjects(), "the subject is listed")
+    check(json.loads(registry.get_schema(first).schema_str)["name"] == "QuoteResponse",
+          "the schema is served by its id")
+    check(registry.get_compatibility() == "BACKWARD", "the global level is BACKWARD")
+
+    check(registry.test_compatibility(subject, Schema(v2, "AVRO")),
+          "an added optional field with a default is compatible")
+    second = registry.register_schema(subject, Schema(v2, "AVRO"))
+    latest = registry.get_latest_version(subject)
+    check(second != first and latest.version == 2 and latest.schema_id == second,
+          f"version 2 registered as id {second}")
+    check(not registry.test_compatibility(subject, Schema(breaking, "AVRO")),
+          "a field without a default is not compatible")
+    check(refused(lambda: registry.register_schema(subject, Schema(breaking, "AVRO")), 409, 409),
+          "registering it is refused with Confluent's 409")
+
+    serializer = AvroSerializer(registry, v2, conf={"auto.register.schemas": False, "use.latest.version": True})
+    context = SerializationContext(subject.removesuffix("-value"), MessageField.VALUE)
+    quote = {
+        "correlation_id": "5b0c1f7e-2d4b-4d36-9a7e-0c1d2e3f4a5b",
+        "provider": "partner-1",
+        "responded_at": 1_764_000_000_000,
+        "outcome": {"price_minor": 1230, "currency": "EUR", "pickup_eta_seconds": 240},
+        "note": "child seat on board",
+    }
+    framed = serializer(quote, context)
+    check(framed[0] == 0 and int.from_bytes(framed[1:5], "big") == second,
+          "the serializer frames the record with magic byte 0 and the id of version 2")
+    reader = AvroDeserializer(registry, v1)
+    read = reader(framed, context)
+    check(read["provider"] == "partner-1" and "note" not in read
+          and read["outcome"]["price_minor"] == 1230,
+          "a version-2 record is read with version 1 as the reader schema")
+
+    registry.set_compatibility(subject, "FULL")
+    check(registry.get_compatibility(subject) == "FULL", "the subject's level is set to FULL")
+    check(refused(lambda: registry.get_schema(999_999), 404, 40403), "an unknown id is 40403")
+    check(refused(lambda: registry.get_versions("nobody-value"), 404, 40401),
+          "an unknown subject is 40401")
+    return first, second
+
+
+def main():
+    binary = sys.argv[1]
+    if len(sys.argv) > 2:
+        # Another registry (tests/run: Apicurio's Confluent API): the
+        # client's checks only; its durability is its own business.
+        confluent_checks(sys.argv[2], "partner-check-value")
+        print(f"partner registry ({sys.argv[2]}): every check passed")
+        return
+    v1 = open(os.path.join(SCHEMAS, "quote_response.avsc")).read()
     ports = (free_port(), free_port(), free_port())
     url = f"http://127.0.0.1:{ports[2]}"
     with tempfile.TemporaryDirectory() as data_dir:
         process = start(binary, data_dir, ports)
         try:
-            registry = SchemaRegistryClient({"url": url})
-            first = registry.register_schema(SUBJECT, Schema(v1, "AVRO"))
-            check(first >= 1, f"QuoteResponse registered under {SUBJECT} as id {first}")
-            check(registry.register_schema(SUBJECT, Schema(v1, "AVRO")) == first,
-                  "registering it again returns the same id")
-            check(registry.lookup_schema(SUBJECT, Schema(v1, "AVRO")).version == 1,
-                  "lookup finds version 1")
-            check(SUBJECT in registry.get_subjects(), "the subject is listed")
-            check(json.loads(registry.get_schema(first).schema_str)["name"] == "QuoteResponse",
-                  "the schema is served by its id")
-            check(registry.get_compatibility() == "BACKWARD", "the global level is BACKWARD")
-
-            check(registry.test_compatibility(SUBJECT, Schema(v2, "AVRO")),
-                  "an added optional field with a default is compatible")
-            second = registry.register_schema(SUBJECT, Schema(v2, "AVRO"))
-            latest = registry.get_latest_version(SUBJECT)
-            check(second != first and latest.version == 2 and latest.schema_id == second,
-                  f"version 2 registered as id {second}")
-            check(not registry.test_compatibility(SUBJECT, Schema(breaking, "AVRO")),
-                  "a field without a default is not compatible")
-            check(refused(lambda: registry.register_schema(SUBJECT, Schema(breaking, "AVRO")), 409, 409),
-                  "registering it is refused with Confluent's 409")
-
-            serializer = AvroSerializer(registry, v2, conf={"auto.register.schemas": False, "use.latest.version": True})
-            context = SerializationContext("rfq.quotes", MessageField.VALUE)
-            quote = {
-                "correlation_id": "5b0c1f7e-2d4b-4d36-9a7e-0c1d2e3f4a5b",
-                "provider": "partner-1",
-                "responded_at": 1_764_000_000_000,
-                "outcome": {"price_minor": 1230, "currency": "EUR", "pickup_eta_seconds": 240},
-                "note": "child seat on board",
-            }
-            framed = serializer(quote, context)
-            check(framed[0] == 0 and int.from_bytes(framed[1:5], "big") == second,
-                  "the serializer frames the record with magic byte 0 and the id of version 2")
-            reader = AvroDeserializer(registry, v1)
-            read = reader(framed, context)
-            check(read["provider"] == "partner-1" and "note" not in read
-                  and read["outcome"]["price_minor"] == 1230,
-                  "a version-2 record is read with version 1 as the reader schema")
-
-            registry.set_compatibility(SUBJECT, "FULL")
-            check(refused(lambda: registry.get_schema(999_999), 404, 40403), "an unknown id is 40403")
-            check(refused(lambda: registry.get_versions("nobody-value"), 404, 40401),
-                  "an unknown subject is 40401")
+            first, second = confluent_checks(url, SUBJECT)
         finally:
             stop(process)
 

@@ -139,6 +139,17 @@ async fn unknown_ids_bad_framing_and_an_unreachable_registry_are_told_apart() {
     assert!(matches!(error, CodecError::Registry(_)), "{error}");
 }
 
+/// The compatibility level of `subject`, as the registry answers it.
+async fn subject_level(url: &str, subject: &str) -> String {
+    let level: serde_json::Value = reqwest::get(format!("{url}/config/{subject}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    level["compatibilityLevel"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn the_pipeline_registers_its_schemas_backward_compatible_keeping_a_level_set_before() {
     let url = registry().await;
@@ -166,15 +177,7 @@ async fn the_pipeline_registers_its_schemas_backward_compatible_keeping_a_level_
             ("rfq.providers-value", "BACKWARD"),
         ]
     );
-    let level: serde_json::Value = http
-        .get(format!("{url}/config/rfq.providers-value"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(level["compatibilityLevel"], "BACKWARD");
+    assert_eq!(subject_level(&url, "rfq.providers-value").await, "BACKWARD");
     // Idempotent: another process (or a restart) gets the same ids.
     assert_eq!(
         codec(&url).register_pipeline(None).await.unwrap(),
@@ -189,15 +192,7 @@ async fn the_pipeline_registers_its_schemas_backward_compatible_keeping_a_level_
         migrated.iter().all(|r| r.compatibility == "FORWARD"),
         "{migrated:?}"
     );
-    let level: serde_json::Value = http
-        .get(format!("{url}/config/rfq.quotes-value"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(level["compatibilityLevel"], "FORWARD");
+    assert_eq!(subject_level(&url, "rfq.quotes-value").await, "FORWARD");
 }
 
 #[tokio::test]
