@@ -65,9 +65,10 @@ impl<'a> Judge<'a> {
             match rfq_avro::decode_patiently(self.codec.as_ref(), message.topic(), payload).await {
                 Ok(record) => record,
                 Err(error) => {
+                    let (reason, provider) = (error.to_string(), error.provider());
                     return self
                         .dead_letters
-                        .send(message, DeadLetterKind::Decode, &error.to_string())
+                        .send_from(message, DeadLetterKind::Decode, &reason, provider)
                         .await;
                 }
             };
@@ -144,7 +145,7 @@ impl<'a> Judge<'a> {
                     message,
                     DeadLetterKind::NotAddressed,
                     &reason,
-                    provider.as_str(),
+                    Some(provider.as_str()),
                 )
                 .await?;
         }
@@ -176,7 +177,7 @@ impl<'a> Judge<'a> {
             let reason = format!("no RFQ with id {id}");
             let provider = answer.provider.as_str();
             self.dead_letters
-                .send_from(message, DeadLetterKind::UnknownRfq, &reason, provider)
+                .send_from(message, DeadLetterKind::UnknownRfq, &reason, Some(provider))
                 .await?;
             return Ok(Some(Verdict::refused(AnswerOutcome::UnknownRfq)));
         };
@@ -187,7 +188,12 @@ impl<'a> Judge<'a> {
             );
             let provider = answer.provider.as_str();
             self.dead_letters
-                .send_from(message, DeadLetterKind::WrongPartition, &reason, provider)
+                .send_from(
+                    message,
+                    DeadLetterKind::WrongPartition,
+                    &reason,
+                    Some(provider),
+                )
                 .await?;
             return Ok(Some(Verdict::refused(AnswerOutcome::WrongPartition)));
         }

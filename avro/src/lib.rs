@@ -83,7 +83,24 @@ pub enum CodecError {
         record: &'static str,
         /// What was wrong.
         error: DomainError,
+        /// The record's `provider` field, when it has one that could be
+        /// read (at most [`MAX_PROVIDER_SHOWN`] characters): the dead
+        /// letter names the partner.
+        provider: Option<String>,
     },
+}
+
+/// How much of an unreadable record's provider a dead letter repeats.
+pub const MAX_PROVIDER_SHOWN: usize = 100;
+
+impl CodecError {
+    /// The provider of the record refused, when it could be read.
+    pub fn provider(&self) -> Option<&str> {
+        match self {
+            CodecError::Invalid { provider, .. } => provider.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// Turns records into bytes and back. Async so that a registry-backed

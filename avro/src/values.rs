@@ -25,9 +25,19 @@ pub(crate) fn to_value(value: &Record) -> Value {
 }
 
 pub(crate) fn from_value(record_type: RecordType, value: Value) -> Result<Record, CodecError> {
+    let provider = match &value {
+        Value::Record(fields) => fields.iter().find_map(|(name, value)| match value {
+            Value::String(id) if name == "provider" => {
+                Some(id.chars().take(crate::MAX_PROVIDER_SHOWN).collect())
+            }
+            _ => None,
+        }),
+        _ => None,
+    };
     let invalid = |error: DomainError| CodecError::Invalid {
         record: record_type.full_name(),
         error,
+        provider: provider.clone(),
     };
     let fields = Fields::of(value).map_err(invalid)?;
     match record_type {

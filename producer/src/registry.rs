@@ -187,7 +187,12 @@ async fn read(
                     tracing::error!(provider = %heartbeat.provider, adapter = %heartbeat.adapter, "{reason}");
                     let provider = heartbeat.provider.as_str();
                     dead_letters
-                        .send_from(&message, DeadLetterKind::WrongRegion, &reason, provider)
+                        .send_from(
+                            &message,
+                            DeadLetterKind::WrongRegion,
+                            &reason,
+                            Some(provider),
+                        )
                         .await?;
                 }
             },
@@ -201,8 +206,9 @@ async fn read(
                     .await?;
             }
             Err(error) => {
+                let reason = error.to_string();
                 dead_letters
-                    .send(&message, DeadLetterKind::Decode, &error.to_string())
+                    .send_from(&message, DeadLetterKind::Decode, &reason, error.provider())
                     .await?
             }
         }

@@ -12,9 +12,10 @@ AvroSerializer) and partner.rs (rdkafka + schema_registry_converter).
   registers as version 2 of rfq.quotes-value; its next quote is framed
   with v2's id, carries the note on Kafka, and shows in the result next to
   the Rust partner's v1 quote.
-- A record with a schema id the registry does not know is dead-lettered
-  (kind `decode`, the id in the reason) and counted, and the pipeline goes
-  on.
+- A record with a schema id the registry does not know, and a quote whose
+  currency is no ISO 4217 code, are dead-lettered (kind `decode`, the id or
+  the field in the reason, the provider in a header when it can be read)
+  and counted, and the pipeline goes on.
 
 Prints one quote's journey: the serializer's bytes, the record on
 rfq.quotes, the result JSON.
@@ -37,7 +38,7 @@ import urllib.request
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from outside_client import check, free_port, request, wait_for_http
@@ -91,6 +92,25 @@ def quote_both(base, providers):
             return result
         time.sleep(0.1)
     raise SystemExit(f"FAILED: {location} did not close")
+
+
+def dead_letters(brokers, values):
+    """The dead letters of these record values: (kind, reason, provider) each."""
+    consumer = Consumer({"bootstrap.servers": brokers, "group.id": "partner-kit-dlq",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe(["rfq.dead-letter"])
+    found = {}
+    deadline = time.time() + 30
+    while len(found) < len(values) and time.time() < deadline:
+        message = consumer.poll(1.0)
+        if message is None or message.error() or message.value() not in values:
+            continue
+        headers = {k: v.decode() for k, v in message.headers() or []}
+        found[message.value()] = (headers.get("rfq.dlq.kind"), headers.get("rfq.dlq.reason", ""),
+                                  headers.get("rfq.dlq.provider"))
+    consumer.close()
+    check(len(found) == len(values), f"{len(found)} of {len(values)} records dead-lettered")
+    return found
 
 
 def quotes_by_provider(result):
@@ -191,25 +211,27 @@ def main():
             producer = Producer({"bootstrap.servers": brokers})
             unknown = bytes([0]) + (999_999).to_bytes(4, "big") + b"\x02\x04"
             producer.produce("rfq.quotes", key=result["id"], value=unknown, partition=0)
+            # A well-framed quote whose currency is no ISO 4217 code: refused,
+            # with the reason and the partner's provider id.
+            bad = AvroSerializer(registry, open(os.path.join(ROOT, "avro", "schemas",
+                                                              "quote_response.avsc")).read())
+            euro = bad({"correlation_id": result["id"], "provider": "kit-py-1",
+                        "responded_at": int(time.time() * 1000),
+                        "outcome": {"price_minor": 900, "currency": "euro", "pickup_eta_seconds": 60}},
+                       SerializationContext("rfq.quotes", MessageField.VALUE))
+            producer.produce("rfq.quotes", key=result["id"], value=euro, partition=0)
             producer.flush(10)
-            dead = Consumer({"bootstrap.servers": brokers, "group.id": "partner-kit-dlq",
-                             "auto.offset.reset": "earliest"})
-            dead.subscribe(["rfq.dead-letter"])
-            reason = None
-            deadline = time.time() + 30
-            while reason is None and time.time() < deadline:
-                message = dead.poll(1.0)
-                if message is None or message.error() or message.value() != unknown:
-                    continue
-                headers = {k: v.decode() for k, v in message.headers() or []}
-                reason = (headers.get("rfq.dlq.kind"), headers.get("rfq.dlq.reason", ""))
-            dead.close()
-            check(reason is not None and reason[0] == "decode" and "schema id 999999" in reason[1],
-                  f"an unknown schema id is dead-lettered: {reason}")
+            letters = dead_letters(brokers, [unknown, euro])
+            kind, reason, _ = letters[unknown]
+            check(kind == "decode" and "schema id 999999" in reason,
+                  f"an unknown schema id is dead-lettered: {kind}, {reason}")
+            kind, reason, provider = letters[euro]
+            check(kind == "decode" and "currency" in reason and provider == "kit-py-1",
+                  f"an invalid quote is dead-lettered naming its provider {provider}: {reason}")
             with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
                 metrics = response.read().decode()
-            check('rfq_dead_letters_total{component="aggregator",kind="decode"} 1' in metrics,
-                  "and counted as rfq_dead_letters_total{component=\"aggregator\",kind=\"decode\"}")
+            check('rfq_dead_letters_total{component="aggregator",kind="decode"} 2' in metrics,
+                  "both counted as rfq_dead_letters_total{component=\"aggregator\",kind=\"decode\"}")
             result = quote_both(base, ["kit-py-1", "kit-rs-1"])
             check(len(result["quotes"]) == 2, "the pipeline quotes on after the dead letter")
 

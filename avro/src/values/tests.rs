@@ -290,3 +290,40 @@ fn a_length_prefix_beyond_the_record_costs_no_huge_allocation() {
     let limit = format!("maximum allowed: {}", crate::MAX_DECODE_ALLOCATION);
     assert!(error.to_string().contains(&limit), "{error}");
 }
+
+#[test]
+fn an_invalid_record_names_its_provider_as_far_as_it_can_be_read() {
+    let answer = samples()
+        .into_iter()
+        .find_map(|record| match record {
+            Record::Answer(answer) => Some(answer),
+            _ => None,
+        })
+        .unwrap();
+    let with_provider = |provider: &str| {
+        let mut value = super::answer_value(&answer);
+        if let apache_avro::types::Value::Record(fields) = &mut value {
+            for (name, field) in fields.iter_mut() {
+                if name == "provider" {
+                    *field = apache_avro::types::Value::String(provider.to_owned());
+                }
+            }
+        }
+        super::from_value(RecordType::QuoteResponse, value).unwrap_err()
+    };
+    // An id too long to be one: refused, and named (cut) in the dead letter.
+    let long = "acme-".repeat(40);
+    let error = with_provider(&long);
+    assert!(error.to_string().contains("provider"), "{error}");
+    assert_eq!(error.provider(), Some(&long[..crate::MAX_PROVIDER_SHOWN]));
+    // A record without a provider field names none.
+    let Record::Rfq(rfq) = &samples()[0] else {
+        unreachable!()
+    };
+    let mut value = super::rfq_value(rfq);
+    if let apache_avro::types::Value::Record(fields) = &mut value {
+        fields[0].1 = apache_avro::types::Value::String("not-a-uuid".into());
+    }
+    let error = super::from_value(RecordType::RfqRequest, value).unwrap_err();
+    assert_eq!(error.provider(), None, "{error}");
+}

@@ -303,17 +303,17 @@ impl DeadLetters {
             .await
     }
 
-    /// [`DeadLetters::send`] for a record whose provider could be read
-    /// (header [`DeadLetterHeaders::PROVIDER`]).
+    /// [`DeadLetters::send`] naming the record's provider when it could be
+    /// read (header [`DeadLetterHeaders::PROVIDER`]).
     pub async fn send_from(
         &self,
         message: &BorrowedMessage<'_>,
         kind: DeadLetterKind,
         reason: &str,
-        provider: &str,
+        provider: Option<&str>,
     ) -> anyhow::Result<()> {
         let letter = DeadLetter {
-            provider: Some(provider),
+            provider,
             ..DeadLetter::of(message, kind, reason)
         };
         self.send_letter(letter).await
