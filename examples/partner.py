@@ -65,8 +65,10 @@ def main():
                   "position": {"lat": args.lat, "lon": args.lon},
                   "at": int(time.time() * 1000), "valid_for_ms": 30_000}
         producer.produce("rfq.providers", key=args.provider, value=beat(record, value("rfq.providers")))
-        producer.flush(10)
-        print(f"heartbeat {status} {args.provider}", flush=True)
+        if producer.flush(10):
+            print(f"heartbeat {status} not delivered yet (is Kafka reachable?)", flush=True)
+        else:
+            print(f"heartbeat {status} {args.provider}", flush=True)
 
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
@@ -79,7 +81,11 @@ def main():
             message = consumer.poll(0.5)
             if message is None or message.error():
                 continue
-            rfq = rfqs(message.value(), value(message.topic()))
+            try:
+                rfq = rfqs(message.value(), value(message.topic()))
+            except Exception as error:  # not ours to fix: say so and go on
+                print(f"RFQ not readable: {error}", flush=True)
+                continue
             if args.provider not in rfq["addressed"] or rfq["deadline"].timestamp() <= time.time():
                 continue
             quote = {"correlation_id": rfq["correlation_id"], "provider": args.provider,

@@ -85,15 +85,31 @@ async fn main() -> anyhow::Result<()> {
         .create()?;
     consumer.subscribe(&[REQUESTS])?;
     let mut renew = tokio::time::interval(RENEW);
+    // Kafka and the registry may be away for a while (a broker restart):
+    // say so and carry on; nothing here is worth stopping for.
     loop {
         tokio::select! {
-            _ = renew.tick() => heartbeat(&args, &encoder, &producer, "ONLINE").await?,
+            _ = renew.tick() => {
+                if let Err(error) = heartbeat(&args, &encoder, &producer, "ONLINE").await {
+                    eprintln!("heartbeat not sent: {error:#}");
+                }
+            }
             _ = tokio::signal::ctrl_c() => break,
             message = consumer.recv() => {
-                let message = message?;
-                let Some(payload) = message.payload() else { continue };
-                let rfq = decoder.decode(Some(payload)).await?.value;
-                quote(&args, &rfq, &encoder, &producer).await?;
+                let payload = match &message {
+                    Ok(message) => message.payload().unwrap_or_default(),
+                    Err(error) => {
+                        eprintln!("kafka: {error}");
+                        continue;
+                    }
+                };
+                let answered = match decoder.decode(Some(payload)).await {
+                    Ok(rfq) => quote(&args, &rfq.value, &encoder, &producer).await,
+                    Err(error) => Err(error.into()),
+                };
+                if let Err(error) = answered {
+                    eprintln!("RFQ not answered: {error:#}");
+                }
             }
         }
     }
