@@ -1,0 +1,210 @@
+//! `rfq bench`: how fast the pipeline is, measured the way a customer app
+//! sees it, next to what its broker can do in the same run.
+//!
+//! One run, in order:
+//! 1. **The broker's own limits** ([`broker`]): raw produce and consume
+//!    rates of records the size of ours, and one hop (produce → a
+//!    subscribed consumer has it) with the pipeline's client settings. Every
+//!    other figure is read against these.
+//! 2. **Load** ([`load`]): RFQs submitted open-loop at the offered rate
+//!    ([`schedule`]), latency counted from when each was due. A share goes
+//!    where unicorns answer (they close on completion), a share where they
+//!    stay silent (they close at their deadline). A sample of each is
+//!    watched by polling until its `303`, as the customer app does.
+//! 3. **Drain**: every accepted RFQ must close; the run waits for it.
+//! 4. **Report** ([`report`], [`plot`]): a terminal table, `report.json`,
+//!    and `report.svg` (latency and throughput over the run).
+
+pub mod broker;
+pub mod load;
+pub mod plot;
+pub mod report;
+pub mod schedule;
+mod scrape;
+
+use anyhow::Context as _;
+use rfq_core::{GeoPoint, kafka::KafkaSettings};
+use std::{path::PathBuf, time::Duration};
+
+/// The settings of `rfq bench` (its own flags are `--bench-*`; the
+/// pipeline it starts takes every `rfq up` flag).
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchSettings {
+    /// The pipeline to drive (its HTTP base URL, e.g. http://127.0.0.1:8080).
+    /// Without it, `rfq bench` starts `rfq up` in this process on free ports.
+    #[arg(id = "bench_url", long = "bench-url", env = "RFQ_BENCH_URL")]
+    pub url: Option<String>,
+    /// The driven pipeline's metrics (`/metrics` base URL); default: the
+    /// same as `--bench-url`.
+    #[arg(
+        id = "bench_metrics_url",
+        long = "bench-metrics-url",
+        env = "RFQ_BENCH_METRICS_URL"
+    )]
+    pub metrics_url: Option<String>,
+    /// Offered RFQs per second (the peak, for ramp and step).
+    #[arg(
+        id = "bench_rate",
+        long = "bench-rate",
+        env = "RFQ_BENCH_RATE",
+        default_value_t = 100.0
+    )]
+    pub rate: f64,
+    /// How the offered rate moves: fixed, ramp (0 → rate), step.
+    #[arg(
+        id = "bench_shape",
+        long = "bench-shape",
+        env = "RFQ_BENCH_SHAPE",
+        value_enum,
+        default_value = "fixed"
+    )]
+    pub shape: schedule::Shape,
+    /// Steps of `--bench-shape step`.
+    #[arg(
+        id = "bench_steps",
+        long = "bench-steps",
+        env = "RFQ_BENCH_STEPS",
+        default_value_t = 4
+    )]
+    pub steps: u32,
+    /// Seconds of load (the drain comes after).
+    #[arg(
+        id = "bench_seconds",
+        long = "bench-seconds",
+        env = "RFQ_BENCH_SECONDS",
+        default_value_t = 30
+    )]
+    pub seconds: u64,
+    /// Share of the RFQs sent where nobody answers: they close at their
+    /// deadline.
+    #[arg(
+        id = "bench_deadline_share",
+        long = "bench-deadline-share",
+        env = "RFQ_BENCH_DEADLINE_SHARE",
+        default_value_t = 0.2
+    )]
+    pub deadline_share: f64,
+    /// Deadline of those RFQs, seconds.
+    #[arg(
+        id = "bench_deadline_seconds",
+        long = "bench-deadline-seconds",
+        env = "RFQ_BENCH_DEADLINE_SECONDS",
+        default_value_t = 5
+    )]
+    pub deadline_seconds: u32,
+    /// Deadline of the RFQs that close on completion, seconds (they should
+    /// close long before it).
+    #[arg(
+        id = "bench_completion_deadline_seconds",
+        long = "bench-completion-deadline-seconds",
+        default_value_t = 30
+    )]
+    pub completion_deadline_seconds: u32,
+    /// Pickup point where unicorns answer (`LAT,LON`).
+    #[arg(id = "bench_answered_at", long = "bench-answered-at", default_value = "52.52,13.40", value_parser = parse_point)]
+    pub answered_at: GeoPoint,
+    /// Pickup point where unicorns are registered but stay silent.
+    #[arg(id = "bench_silent_at", long = "bench-silent-at", default_value = "52.40,13.06", value_parser = parse_point)]
+    pub silent_at: GeoPoint,
+    /// Share of RFQs whose result is watched (polled until its 303).
+    #[arg(
+        id = "bench_watch_share",
+        long = "bench-watch-share",
+        default_value_t = 0.05
+    )]
+    pub watch_share: f64,
+    /// Polling interval of a watched RFQ, milliseconds: the resolution of
+    /// the result-visible figures.
+    #[arg(id = "bench_poll_ms", long = "bench-poll-ms", default_value_t = 5)]
+    pub poll_ms: u64,
+    /// Requests in flight at most; beyond, a due request is counted as not
+    /// sent (the client, not the pipeline, is the limit then).
+    #[arg(
+        id = "bench_max_in_flight",
+        long = "bench-max-in-flight",
+        default_value_t = 4096
+    )]
+    pub max_in_flight: usize,
+    /// Records for the broker's own limits (0 leaves them out).
+    #[arg(
+        id = "bench_broker_records",
+        long = "bench-broker-records",
+        default_value_t = 20_000
+    )]
+    pub broker_records: usize,
+    /// Where the report goes (report.json, report.svg).
+    #[arg(
+        id = "bench_report_dir",
+        long = "bench-report-dir",
+        env = "RFQ_BENCH_REPORT_DIR",
+        default_value = "bench-report"
+    )]
+    pub report_dir: PathBuf,
+    /// Longest wait for every accepted RFQ to close after the load,
+    /// seconds beyond the longest deadline.
+    #[arg(
+        id = "bench_drain_seconds",
+        long = "bench-drain-seconds",
+        default_value_t = 60
+    )]
+    pub drain_seconds: u64,
+}
+
+fn parse_point(text: &str) -> Result<GeoPoint, String> {
+    let (lat, lon) = text
+        .split_once(',')
+        .ok_or_else(|| format!("expected LAT,LON, got {text:?}"))?;
+    let number = |s: &str| s.trim().parse::<f64>().map_err(|e| format!("{s:?}: {e}"));
+    GeoPoint::new(number(lat)?, number(lon)?).map_err(|e| e.to_string())
+}
+
+impl BenchSettings {
+    /// The offered load.
+    pub fn schedule(&self) -> schedule::Schedule {
+        schedule::Schedule {
+            shape: self.shape,
+            rate: self.rate,
+            duration: Duration::from_secs(self.seconds),
+            steps: self.steps,
+        }
+    }
+}
+
+/// The pipeline a run drives.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// HTTP base URL of the intake and read API.
+    pub url: String,
+    /// Base URL of its metrics.
+    pub metrics_url: String,
+    /// Its Kafka (for the broker's own limits), if known.
+    pub kafka: Option<KafkaSettings>,
+    /// What it is, for the report ("rfq up in this process, embedded broker").
+    pub description: String,
+    /// Whether the pipeline runs in this process (its RSS is ours).
+    pub in_process: bool,
+}
+
+/// Runs the benchmark against `target`; writes and prints the report.
+pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<report::Report> {
+    let broker = match (&target.kafka, settings.broker_records) {
+        (Some(kafka), records) if records > 0 => Some(
+            broker::limits(kafka, records)
+                .await
+                .context("measuring the broker's own limits")?,
+        ),
+        _ => None,
+    };
+    let run = load::run(settings, target).await.context("the load run")?;
+    let report = report::Report::new(settings, target, broker, run);
+    std::fs::create_dir_all(&settings.report_dir)
+        .with_context(|| format!("creating {}", settings.report_dir.display()))?;
+    let json = settings.report_dir.join("report.json");
+    std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+    let svg = settings.report_dir.join("report.svg");
+    plot::write(&report, &svg).with_context(|| format!("writing {}", svg.display()))?;
+    println!("{}", report.table());
+    println!("report: {} and {}", json.display(), svg.display());
+    Ok(report)
+}

@@ -1,0 +1,112 @@
+//! When each request is due: an open-loop schedule fixed in advance, so a
+//! slow answer never delays the next request (no coordinated omission:
+//! latency is measured from the time a request was due, not sent).
+
+use std::time::Duration;
+
+/// How the offered rate moves over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// `--rate` for the whole run.
+    Fixed,
+    /// From 0 up to `--rate`, linearly, over the run.
+    Ramp,
+    /// `--steps` equal steps up to `--rate`, each held for an equal share of
+    /// the run (0.25 ×, 0.5 ×, … with 4 steps).
+    Step,
+}
+
+/// The offered rate over a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    /// The shape.
+    pub shape: Shape,
+    /// Requests per second at the peak.
+    pub rate: f64,
+    /// Length of the run.
+    pub duration: Duration,
+    /// Steps of [`Shape::Step`].
+    pub steps: u32,
+}
+
+impl Schedule {
+    /// The offered rate (requests per second) at `t` into the run.
+    pub fn rate_at(&self, t: Duration) -> f64 {
+        let share = (t.as_secs_f64() / self.duration.as_secs_f64()).clamp(0.0, 1.0);
+        match self.shape {
+            Shape::Fixed => self.rate,
+            Shape::Ramp => self.rate * share,
+            Shape::Step => {
+                let steps = f64::from(self.steps.max(1));
+                let step = (share * steps).floor().min(steps - 1.0) + 1.0;
+                self.rate * step / steps
+            }
+        }
+    }
+
+    /// The times (from the start) at which requests are due, in order.
+    pub fn due_times(&self) -> impl Iterator<Item = Duration> + '_ {
+        // Integrate the rate: a request is due each time the integral of
+        // the rate crosses the next whole number.
+        const STEP: f64 = 0.000_1;
+        let end = self.duration.as_secs_f64();
+        let mut t = 0.0_f64;
+        let mut owed = 0.0_f64;
+        std::iter::from_fn(move || {
+            while t < end {
+                let rate = self.rate_at(Duration::from_secs_f64(t));
+                owed += rate * STEP;
+                t += STEP;
+                if owed >= 1.0 {
+                    owed -= 1.0;
+                    return Some(Duration::from_secs_f64(t));
+                }
+            }
+            None
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(shape: Shape) -> Schedule {
+        Schedule {
+            shape,
+            rate: 100.0,
+            duration: Duration::from_secs(10),
+            steps: 4,
+        }
+    }
+
+    #[test]
+    fn a_fixed_rate_is_evenly_spaced() {
+        let due: Vec<Duration> = schedule(Shape::Fixed).due_times().collect();
+        assert!((999..=1000).contains(&due.len()), "{}", due.len());
+        let gap = due[501] - due[500];
+        assert!(
+            gap.abs_diff(Duration::from_millis(10)) < Duration::from_micros(200),
+            "{gap:?}"
+        );
+    }
+
+    #[test]
+    fn a_ramp_offers_half_the_requests_of_its_peak_rate() {
+        let due: Vec<Duration> = schedule(Shape::Ramp).due_times().collect();
+        assert!((495..=500).contains(&due.len()), "{}", due.len());
+        let first_half = due.iter().filter(|t| t.as_secs() < 5).count();
+        assert!((120..=130).contains(&first_half), "{first_half}");
+    }
+
+    #[test]
+    fn steps_climb_to_the_peak() {
+        let s = schedule(Shape::Step);
+        assert_eq!(s.rate_at(Duration::from_secs(1)), 25.0);
+        assert_eq!(s.rate_at(Duration::from_secs(6)), 75.0);
+        assert_eq!(s.rate_at(Duration::from_secs(10)), 100.0);
+        let due = s.due_times().count();
+        assert!((620..=626).contains(&due), "{due}");
+    }
+}
