@@ -55,21 +55,6 @@ impl AdapterSettings {
     }
 }
 
-fn parse_point(text: &str) -> Result<GeoPoint, String> {
-    let (lat, lon) = text
-        .split_once(',')
-        .ok_or_else(|| format!("expected LAT,LON, got {text:?}"))?;
-    let lat = lat
-        .trim()
-        .parse::<f64>()
-        .map_err(|e| format!("latitude: {e}"))?;
-    let lon = lon
-        .trim()
-        .parse::<f64>()
-        .map_err(|e| format!("longitude: {e}"))?;
-    GeoPoint::new(lat, lon).map_err(|e| e.to_string())
-}
-
 fn parse_currency(text: &str) -> Result<Currency, String> {
     Currency::parse(text).map_err(|e| e.to_string())
 }
@@ -78,7 +63,11 @@ fn parse_currency(text: &str) -> Result<Currency, String> {
 #[derive(Debug, Clone, clap::Args)]
 pub struct FleetSettings {
     /// Centre of the served area (LAT,LON). Default: central Berlin.
-    #[arg(long = "fleet-center", env = "RFQ_FLEET_CENTER", default_value = "52.52,13.40", value_parser = parse_point)]
+    #[arg(
+        long = "fleet-center",
+        env = "RFQ_FLEET_CENTER",
+        default_value = "52.52,13.40"
+    )]
     pub center: GeoPoint,
 
     /// Rings of regions around the centre's region that the fleet covers:

@@ -101,10 +101,18 @@ pub struct BenchSettings {
     )]
     pub completion_deadline_seconds: u32,
     /// Pickup point where unicorns answer (`LAT,LON`).
-    #[arg(id = "bench_answered_at", long = "bench-answered-at", default_value = "52.52,13.40", value_parser = parse_point)]
+    #[arg(
+        id = "bench_answered_at",
+        long = "bench-answered-at",
+        default_value = "52.52,13.40"
+    )]
     pub answered_at: GeoPoint,
     /// Pickup point where unicorns are registered but stay silent.
-    #[arg(id = "bench_silent_at", long = "bench-silent-at", default_value = "52.40,13.06", value_parser = parse_point)]
+    #[arg(
+        id = "bench_silent_at",
+        long = "bench-silent-at",
+        default_value = "52.40,13.06"
+    )]
     pub silent_at: GeoPoint,
     /// Share of RFQs whose result is watched (polled until its 303).
     #[arg(
@@ -148,14 +156,6 @@ pub struct BenchSettings {
         default_value_t = 60
     )]
     pub drain_seconds: u64,
-}
-
-fn parse_point(text: &str) -> Result<GeoPoint, String> {
-    let (lat, lon) = text
-        .split_once(',')
-        .ok_or_else(|| format!("expected LAT,LON, got {text:?}"))?;
-    let number = |s: &str| s.trim().parse::<f64>().map_err(|e| format!("{s:?}: {e}"));
-    GeoPoint::new(number(lat)?, number(lon)?).map_err(|e| e.to_string())
 }
 
 impl BenchSettings {

@@ -37,6 +37,26 @@ impl From<GeoPoint> for RawPoint {
     }
 }
 
+/// `LAT,LON` in degrees, as settings write a point (`--fleet-center 52.52,13.40`).
+impl std::str::FromStr for GeoPoint {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (lat, lon) = text
+            .split_once(',')
+            .ok_or_else(|| format!("expected LAT,LON, got {text:?}"))?;
+        let lat = lat
+            .trim()
+            .parse::<f64>()
+            .map_err(|e| format!("latitude: {e}"))?;
+        let lon = lon
+            .trim()
+            .parse::<f64>()
+            .map_err(|e| format!("longitude: {e}"))?;
+        GeoPoint::new(lat, lon).map_err(|e| e.to_string())
+    }
+}
+
 impl GeoPoint {
     /// Mean Earth radius used by [`GeoPoint::distance_km`].
     const EARTH_RADIUS_KM: f64 = 6371.0088;
