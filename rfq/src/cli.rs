@@ -227,7 +227,22 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
         settings.broker.data_dir.display()
     );
     let topics = settings.intake.pipeline.topics.clone();
+    let embedded = settings.intake.pipeline.kafka.brokers.is_none();
+    let given = settings.intake.pipeline.kafka.options.clone();
     let pipeline = Pipeline::start(settings).await?;
+    if embedded {
+        let tuning: Vec<String> = crate::EMBEDDED_BROKER_TUNING
+            .iter()
+            .filter(|(key, _)| !given.iter().any(|(g, _)| g == key))
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        if !tuning.is_empty() {
+            eprintln!(
+                "tuned for the embedded broker: {} (it answers a waiting fetch only at the wait's end; --kafka-option overrides)",
+                tuning.join(", ")
+            );
+        }
+    }
     let http = pipeline.http_addr();
     eprintln!(
         "\nRFQ pipeline up.\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /metrics)\n  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {}, {}, {}, {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"customer\":\"alice\",\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
@@ -357,10 +372,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         metrics_url: url.clone(),
         url,
         description: format!("rfq up in this process, {broker}"),
-        kafka: Some(KafkaSettings {
-            brokers: Some(pipeline.brokers().to_owned()),
-            ..kafka
-        }),
+        kafka: Some(pipeline.kafka().clone()),
         in_process: true,
     };
     let report = rfq_bench::run(&bench, &target).await;

@@ -8,5 +8,7 @@ pub mod cli;
 mod pipeline;
 mod telemetry;
 
-pub use pipeline::{EmbeddedBrokerSettings, IntakeSettings, Pipeline, UpSettings};
+pub use pipeline::{
+    EMBEDDED_BROKER_TUNING, EmbeddedBrokerSettings, IntakeSettings, Pipeline, UpSettings,
+};
 pub use telemetry::init_tracing;

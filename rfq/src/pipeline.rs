@@ -132,6 +132,13 @@ pub struct Pipeline {
     shutdown: CancellationToken,
 }
 
+/// The librdkafka options `rfq up` adds when it runs its own broker, unless
+/// `--kafka-option` gives them: the embedded broker answers a waiting fetch
+/// only when `fetch.wait.max.ms` runs out (it is not woken when data
+/// arrives), so librdkafka's default (500 ms) would put half a second on
+/// every hop. Against a real Kafka nothing is added.
+pub const EMBEDDED_BROKER_TUNING: &[(&str, &str)] = &[("fetch.wait.max.ms", "10")];
+
 impl Pipeline {
     /// Starts everything and returns once the HTTP API serves and every
     /// simulated unicorn is registered (so the first RFQ reaches the whole fleet).
@@ -140,7 +147,13 @@ impl Pipeline {
             Some(_) => None,
             None => {
                 let broker = settings.broker.start().await?;
-                settings.intake.pipeline.kafka.brokers = Some(broker.addr().to_string());
+                let kafka = &mut settings.intake.pipeline.kafka;
+                kafka.brokers = Some(broker.addr().to_string());
+                for (key, value) in EMBEDDED_BROKER_TUNING {
+                    if !kafka.options.iter().any(|(given, _)| given == key) {
+                        kafka.options.push(((*key).to_owned(), (*value).to_owned()));
+                    }
+                }
                 Some(broker)
             }
         };
@@ -306,6 +319,12 @@ impl Pipeline {
     /// broker's address unless an outside Kafka was given).
     pub fn brokers(&self) -> &str {
         self.kafka.brokers()
+    }
+
+    /// The Kafka settings the components use (with the embedded broker's
+    /// tuning, when it runs one).
+    pub fn kafka(&self) -> &KafkaSettings {
+        &self.kafka
     }
 
     /// The token that stops the pipeline.
