@@ -41,6 +41,8 @@ pub struct Run {
     pub failed: u64,
     /// Intake latency, µs, from when each request was due to its answer.
     pub intake: Histogram<u64>,
+    /// The same, of the accepted requests only.
+    pub intake_accepted: Histogram<u64>,
     /// `202` → `303` visible, ms (completion closes, watched).
     pub completion_visible: Histogram<u64>,
     /// The last counted answer's broker timestamp → `303` visible, ms.
@@ -119,6 +121,7 @@ struct Shared {
 
 struct Histograms {
     intake: Histogram<u64>,
+    intake_accepted: Histogram<u64>,
     completion_visible: Histogram<u64>,
     after_last_answer: Histogram<u64>,
     deadline_visible: Histogram<u64>,
@@ -153,6 +156,7 @@ pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<Ru
         counts: Counts::default(),
         histograms: Mutex::new(Histograms {
             intake: histogram(),
+            intake_accepted: histogram(),
             completion_visible: histogram(),
             after_last_answer: histogram(),
             deadline_visible: histogram(),
@@ -273,6 +277,7 @@ pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<Ru
         refused: counts.refused.load(Ordering::Relaxed),
         failed: counts.failed.load(Ordering::Relaxed),
         intake: std::mem::replace(&mut h.intake, histogram()),
+        intake_accepted: std::mem::replace(&mut h.intake_accepted, histogram()),
         completion_visible: std::mem::replace(&mut h.completion_visible, histogram()),
         after_last_answer: std::mem::replace(&mut h.after_last_answer, histogram()),
         deadline_visible: std::mem::replace(&mut h.deadline_visible, histogram()),
@@ -323,6 +328,9 @@ async fn submit(shared: Arc<Shared>, due: Duration, body: Value, watch: bool, to
     };
     if let Ok(mut h) = shared.histograms.lock() {
         record(&mut h.intake, latency);
+        if accepted.is_some() {
+            record(&mut h.intake_accepted, latency);
+        }
         if let Some((offered, ok, shed, per_second)) = h.seconds.get_mut(second) {
             *offered += 1;
             *ok += u64::from(accepted.is_some());

@@ -54,8 +54,10 @@ pub struct Intake {
     pub not_sent: u64,
     /// Accepted per second of load.
     pub accepted_per_second: f64,
-    /// From due to answer.
+    /// From due to answer, every request.
     pub latency: Latency,
+    /// From due to answer, the accepted requests.
+    pub accepted_latency: Latency,
 }
 
 /// The pipeline's sustained rate, and as a share of the broker's.
@@ -140,6 +142,7 @@ impl Report {
                 not_sent: run.not_sent,
                 accepted_per_second: run.accepted as f64 / load_seconds,
                 latency: Latency::of(&run.intake, 1000.0),
+                accepted_latency: Latency::of(&run.intake_accepted, 1000.0),
             },
             completion_visible: Latency::of(&run.completion_visible, 1.0),
             after_last_answer: Latency::of(&run.after_last_answer, 1.0),
@@ -211,6 +214,9 @@ impl Report {
             ),
         );
         row("POST /rfqs latency (from due)", latency(&i.latency));
+        if i.accepted < i.offered {
+            row("  of the accepted", latency(&i.accepted_latency));
+        }
         row(
             "202 → result visible (completion)",
             latency(&self.completion_visible),

@@ -14,6 +14,13 @@ pub struct ProducerSettings {
     #[arg(long, env = "RFQ_MAX_OPEN_RFQS", default_value_t = 100_000)]
     pub max_open_rfqs: u64,
 
+    /// Most `POST /rfqs` handled at once by this producer; beyond it a
+    /// request is answered 503 with Retry-After at once instead of queueing
+    /// (a queue would make every accepted RFQ slow). About the latency you
+    /// accept times the rate the intake sustains.
+    #[arg(long, env = "RFQ_MAX_CONCURRENT_SUBMISSIONS", default_value_t = 128)]
+    pub max_concurrent_submissions: usize,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "RFQ_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
     pub max_body_bytes: usize,

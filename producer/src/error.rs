@@ -29,6 +29,10 @@ pub enum IntakeError {
     /// Kafka or the store did not acknowledge: try again shortly.
     #[error("the RFQ could not be recorded right now: {0}")]
     Unavailable(String),
+    /// This producer is handling as many submissions as it may at once:
+    /// shed now rather than queued.
+    #[error("{0} submissions are being handled, the most at once: try again in a second")]
+    Busy(usize),
 }
 
 impl From<DomainError> for IntakeError {
@@ -43,6 +47,7 @@ impl IntakeError {
         match self {
             IntakeError::Unavailable(_) => "unavailable",
             IntakeError::Overloaded { .. } => "overloaded",
+            IntakeError::Busy(_) => "busy",
             _ => "invalid",
         }
     }
@@ -88,6 +93,11 @@ impl IntoResponse for IntakeError {
                 detail,
             )
             .retry_after(1),
+            IntakeError::Busy(limit) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Intake Busy", detail)
+                    .with("limit", limit)
+                    .retry_after(1)
+            }
         };
         problem.into_response()
     }

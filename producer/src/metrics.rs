@@ -4,7 +4,7 @@ use prometheus::{Histogram, IntCounterVec, IntGauge};
 use rfq_core::metrics::{counter_vec, gauge, histogram};
 use std::sync::LazyLock;
 
-/// RFQ submissions by outcome (accepted, invalid, overloaded, unavailable).
+/// RFQ submissions by outcome (accepted, invalid, overloaded, busy, unavailable).
 pub static SUBMISSIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
         "rfq_producer_submissions_total",

@@ -50,6 +50,7 @@ async fn submit(
 ) -> Response {
     let started = Instant::now();
     let result = async {
+        let _slot = intake.slot()?;
         is_json(&headers)?;
         let body = body.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -52,6 +52,8 @@ struct Inner {
     store: Arc<dyn Store>,
     /// The bound on open RFQs.
     admission: Admission,
+    /// The bound on submissions handled at once.
+    submissions: Arc<tokio::sync::Semaphore>,
 }
 
 impl Intake {
@@ -134,6 +136,9 @@ impl Intake {
                 producer,
                 codec,
                 admission: Admission::new(settings.max_open_rfqs, store.clone()),
+                submissions: Arc::new(tokio::sync::Semaphore::new(
+                    settings.max_concurrent_submissions.max(1),
+                )),
                 store,
                 pipeline,
                 settings,
@@ -171,6 +176,16 @@ impl Intake {
                 .and_then(|result| result),
             None => Ok(()),
         }
+    }
+
+    /// A slot for one submission, or [`IntakeError::Busy`] when every slot
+    /// is taken; held until the submission is answered.
+    pub(crate) fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, IntakeError> {
+        self.inner
+            .submissions
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| IntakeError::Busy(self.inner.settings.max_concurrent_submissions))
     }
 
     pub(crate) fn settings(&self) -> &ProducerSettings {

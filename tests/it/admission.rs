@@ -60,3 +60,49 @@ async fn the_producer_refuses_past_the_open_limit_and_recovers(broker: TestBroke
         .await;
     t.stop().await;
 }
+
+/// A burst beyond what the producer handles at once is shed at once (503,
+/// Retry-After: 1, "Intake Busy") rather than queued; what is accepted is
+/// answered as usual, and every request gets one answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_the_concurrent_submissions_is_shed_not_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(
+        &TestBroker::Embedded,
+        dir.path(),
+        vec![adapter("alpha", fleet(BERLIN, 2, 0, 0.0))],
+        true,
+    );
+    settings.intake.producer.max_concurrent_submissions = 1;
+    let t = TestPipeline::start_with(settings).await;
+    let body = serde_json::json!({
+        "from": {"lat": BERLIN.0, "lon": BERLIN.1},
+        "to": {"lat": BERLIN.0, "lon": BERLIN.1 + 0.05},
+        "customer": "burst",
+    })
+    .to_string();
+    let answers =
+        futures::future::join_all((0..40).map(|_| t.post_raw(body.clone(), "application/json")))
+            .await;
+    let mut accepted = 0;
+    let mut shed = 0;
+    for response in answers {
+        match response.status().as_u16() {
+            202 => accepted += 1,
+            503 => {
+                assert_eq!(response.headers()["retry-after"], "1");
+                let problem: serde_json::Value = response.json().await.unwrap();
+                assert_eq!(problem["title"], "Intake Busy", "{problem}");
+                assert_eq!(problem["limit"], 1);
+                shed += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        accepted >= 1 && shed >= 1,
+        "{accepted} accepted, {shed} shed"
+    );
+    assert_eq!(accepted + shed, 40);
+    t.stop().await;
+}
