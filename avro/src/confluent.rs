@@ -33,6 +33,7 @@ use schema_registry_converter::{
         avro::AvroDecoder,
         schema_registry::{SrSettings, post_schema},
     },
+    error::SRCError,
     schema_registry_common::{SchemaType, SuppliedSchema},
 };
 use std::collections::HashMap;
@@ -110,17 +111,24 @@ impl ConfluentCodec {
         let mut registrations = Vec::with_capacity(self.written.len());
         for (topic, record_type) in &self.written {
             let subject = self.subject(topic, *record_type);
+            // An explicit level first, so that it decides the registration
+            // (`--schema-compatibility NONE` lets a breaking change through).
+            if let Some(level) = level {
+                self.admin.set_subject_level(&subject, level).await?;
+            }
             let id = self.id(topic, *record_type).await?;
             let own = match level {
                 Some(_) => None,
                 None => self.admin.subject_level(&subject).await?,
             };
-            let compatibility = match own {
-                Some(own) => own,
-                None => {
-                    let level = level.unwrap_or(COMPATIBILITY);
-                    self.admin.set_subject_level(&subject, level).await?;
-                    level.to_owned()
+            let compatibility = match (own, level) {
+                (Some(own), _) => own,
+                (None, Some(level)) => level.to_owned(),
+                (None, None) => {
+                    self.admin
+                        .set_subject_level(&subject, COMPATIBILITY)
+                        .await?;
+                    COMPATIBILITY.to_owned()
                 }
             };
             registrations.push(Registration {
@@ -163,7 +171,10 @@ impl ConfluentCodec {
                     "registering {} under {subject}: {error}",
                     record_type.full_name()
                 );
-                if error.retriable {
+                // No answer, a 5xx, 408 or 429: waited out. Any other
+                // refusal (409 incompatible, 401 credentials, 422) stops
+                // the component with the registry's reason.
+                if error.retriable || matches!(http_status(&error), Some(408 | 429 | 500..)) {
                     CodecError::Registry(what)
                 } else {
                     CodecError::Refused(what)
@@ -171,6 +182,36 @@ impl ConfluentCodec {
             })?;
         ids.insert(key, registered.id);
         Ok(registered.id)
+    }
+}
+
+/// The HTTP status of a registry call that got an answer.
+fn http_status(error: &SRCError) -> Option<u16> {
+    let after = error.error.split("failed with status ").nth(1)?;
+    after.split_whitespace().next()?.parse().ok()
+}
+
+/// What a failed lookup of the writer schema `id` means for the record.
+/// The registry not answering, or answering 401, 403, 408, 429, a 5xx, or
+/// a 404 that is not its "no such schema" (40403: a wrong URL, a proxy) is
+/// not the record's fault: waited out, never dead-lettered. The registry
+/// saying it has no such schema, or a schema we cannot read with (not
+/// Avro, not parseable), is the record's: it is dead-lettered with the
+/// reason, and the partition goes on.
+fn decode_error(id: u32, error: &SRCError) -> CodecError {
+    let cause = error.cause.as_deref().unwrap_or(&error.error);
+    let wait = error.retriable
+        || match http_status(error) {
+            Some(404) => !cause.contains("40403"),
+            Some(status) => matches!(status, 401 | 403 | 408 | 429 | 500..),
+            None => false,
+        };
+    if wait {
+        CodecError::Registry(format!("looking up schema id {id}: {error}"))
+    } else if http_status(error) == Some(404) {
+        CodecError::UnknownSchema(format!("schema id {id} is not in the registry: {cause}"))
+    } else {
+        CodecError::UnknownSchema(format!("schema id {id} cannot be read: {error}"))
     }
 }
 
@@ -222,17 +263,7 @@ impl Codec for ConfluentCodec {
                 // registered later, so the next record asks again.
                 self.decoder.remove_errors_from_cache();
             }
-            // Only the registry saying it has no such id is the record's
-            // fault; anything else (unreachable, bad credentials, a 5xx) is
-            // waited out, never dead-lettered.
-            if !error.retriable && error.error.contains("status 404") {
-                let answer = error.cause.as_deref().unwrap_or(&error.error);
-                CodecError::UnknownSchema(format!(
-                    "schema id {id} is not in the registry: {answer}"
-                ))
-            } else {
-                CodecError::Registry(format!("looking up schema id {id}: {error}"))
-            }
+            decode_error(id, &error)
         })?;
         let name = match &writer.parsed {
             apache_avro::Schema::Record(record) => record.name.fullname(None),

@@ -293,10 +293,17 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
         topics.providers_topic,
         topics.dead_letter_topic,
     );
+    // A one-shot command: a registry that never answers is an error here,
+    // not something to wait out.
     let level = Some(args.schema_compatibility.as_str());
-    let (_, registrations) = rfq_avro::register(&args.pipeline, level)
-        .await
-        .with_context(|| registering(&args.pipeline))?;
+    let registered = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        rfq_avro::register(&args.pipeline, level),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("the schema registry did not answer within 120 s"))
+    .with_context(|| registering(&args.pipeline))?;
+    let (_, registrations) = registered.with_context(|| registering(&args.pipeline))?;
     eprintln!("schemas registered at {}:", args.pipeline.registry.url());
     for r in &registrations {
         eprintln!(

@@ -222,4 +222,58 @@ async fn a_subject_holding_an_incompatible_schema_stops_the_pipeline_with_the_re
         text.contains("rfq.quotes-value") && text.contains("409"),
         "{text}"
     );
+    // `rfq migrate --schema-compatibility NONE` sets the level before it
+    // registers, so an operator can let the change through.
+    let registered = codec(&url).register_pipeline(Some("NONE")).await.unwrap();
+    assert!(
+        registered.iter().all(|r| r.compatibility == "NONE"),
+        "{registered:?}"
+    );
+}
+
+#[test]
+fn a_failed_lookup_is_waited_out_unless_the_record_is_at_fault() {
+    use schema_registry_converter::error::SRCError;
+    let status = |code: &str, cause: &str| {
+        SRCError::new(
+            &format!("HTTP request to schema registry failed with status {code}"),
+            Some(cause.to_owned()),
+            false,
+        )
+    };
+    let no_schema = status(
+        "404 Not Found",
+        "error_code: 40403, message: Schema 7 not found",
+    );
+    let wrong_url = status("404 Not Found", "couldn't parse schema registry error json");
+    let waited = [
+        wrong_url,
+        status("401 Unauthorized", "error_code: 401, message: Unauthorized"),
+        status("403 Forbidden", ""),
+        status("429 Too Many Requests", ""),
+        status("500 Internal Server Error", "error_code: 50003"),
+        SRCError::new("error sending request", None, true),
+    ];
+    for error in &waited {
+        let decoded = super::decode_error(7, error);
+        assert!(
+            matches!(decoded, CodecError::Registry(_)),
+            "{error}: {decoded}"
+        );
+    }
+    // The registry has no such schema, or one we cannot read with: the
+    // record's fault, dead-lettered rather than retried for ever.
+    let at_fault = [
+        no_schema,
+        SRCError::new("type Json, is not correct", None, false),
+        SRCError::new("Could not parse schema", Some("bad json".into()), false),
+    ];
+    for error in &at_fault {
+        let decoded = super::decode_error(7, error);
+        assert!(
+            matches!(decoded, CodecError::UnknownSchema(_)),
+            "{error}: {decoded}"
+        );
+        assert!(decoded.to_string().contains("schema id 7"), "{decoded}");
+    }
 }
