@@ -213,9 +213,43 @@ impl Scenario {
         }
     }
 
+    /// Posts an RFQ every 100 ms (each closes on completion or its
+    /// deadline) until the returned token is cancelled.
+    fn probe_until_cancelled(&self) -> tokio_util::sync::CancellationToken {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let (client, producer, done) = (self.client.clone(), self.producer.clone(), stop.clone());
+        tokio::spawn(async move {
+            for i in 0.. {
+                let post = client
+                    .post(format!("{producer}/rfqs"))
+                    .json(&load::body(i))
+                    .send();
+                tokio::select! {
+                    _ = done.cancelled() => return,
+                    response = post => {
+                        if let Err(error) = response.and_then(|r| r.error_for_status()) {
+                            eprintln!("chaos: a probe RFQ failed: {error}");
+                        }
+                    }
+                }
+                tokio::select! {
+                    _ = done.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        });
+        stop
+    }
+
     /// Time from a restart until the aggregator at `port` closes RFQs again.
+    ///
+    /// An aggregator closes RFQs only of the partitions it holds: if the
+    /// load is over, or has not begun, its first close would never come.
+    /// So a probe RFQ is posted every 100 ms meanwhile, each on the
+    /// partition of its own correlation id.
     async fn recovery(&self, port: u16, since: Instant) -> Duration {
         let url = format!("http://127.0.0.1:{port}/metrics");
+        let _probes = self.probe_until_cancelled().drop_guard();
         loop {
             if let Ok(response) = self.client.get(&url).send().await {
                 let scrape = response.text().await.unwrap_or_default();
