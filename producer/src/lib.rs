@@ -24,6 +24,8 @@ mod registry;
 mod routes;
 mod worker;
 
+pub use body::{CompletionRequest, Limits, NewRfq, parse};
 pub use config::ProducerSettings;
+pub use error::IntakeError;
 pub use registry::Registry;
 pub use worker::Intake;
