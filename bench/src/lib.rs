@@ -6,18 +6,25 @@
 //!    rates of records the size of ours, and one hop (produce → a
 //!    subscribed consumer has it) with the pipeline's client settings. Every
 //!    other figure is read against these.
-//! 2. **Load** ([`load`]): RFQs submitted open-loop at the offered rate
+//! 2. **Preload** ([`preload`], if asked): RFQs written straight to the
+//!    quotes topic, to hold the aggregator at a given number of open RFQs
+//!    and to make them fall due at a given rate during the load.
+//! 3. **Load** ([`load`]): RFQs submitted open-loop at the offered rate
 //!    ([`schedule`]), latency counted from when each was due. A share goes
 //!    where unicorns answer (they close on completion), a share where they
 //!    stay silent (they close at their deadline). A sample of each is
 //!    watched by polling until its `303`, as the customer app does.
-//! 3. **Drain**: every accepted RFQ must close; the run waits for it.
-//! 4. **Report** ([`report`], [`plot`]): a terminal table, `report.json`,
+//! 4. **Drain**: every accepted RFQ must close; the run waits for it.
+//! 5. **Reads** ([`read`]): the accepted RFQs' status and result, read
+//!    in a closed loop: the read API's capacity.
+//! 6. **Report** ([`report`], [`plot`]): a terminal table, `report.json`,
 //!    and `report.svg` (latency and throughput over the run).
 
 pub mod broker;
 pub mod load;
 pub mod plot;
+pub mod preload;
+pub mod read;
 pub mod report;
 pub mod schedule;
 mod scrape;
@@ -148,6 +155,52 @@ pub struct BenchSettings {
         default_value = "bench-report"
     )]
     pub report_dir: PathBuf,
+    /// RFQs written straight to the quotes topic before the load (0: none).
+    #[arg(
+        id = "bench_preload",
+        long = "bench-preload",
+        env = "RFQ_BENCH_PRELOAD",
+        default_value_t = 0
+    )]
+    pub preload: u64,
+    /// Seconds after the preload's first RFQ is written until the first
+    /// of them falls due (1 s per 10,000 RFQs is added for the writing).
+    #[arg(
+        id = "bench_preload_due_after",
+        long = "bench-preload-due-after",
+        default_value_t = 10
+    )]
+    pub preload_due_after: u64,
+    /// Seconds over which the preload's deadlines fall, evenly (0: all in
+    /// the same instant).
+    #[arg(
+        id = "bench_preload_due_over",
+        long = "bench-preload-due-over",
+        default_value_t = 60
+    )]
+    pub preload_due_over: u64,
+    /// Preloaded RFQs watched (polled from just before their deadline).
+    #[arg(
+        id = "bench_preload_watch",
+        long = "bench-preload-watch",
+        default_value_t = 200
+    )]
+    pub preload_watch: usize,
+    /// Seconds of reading per read endpoint after the drain (0 leaves the
+    /// read phase out).
+    #[arg(
+        id = "bench_read_seconds",
+        long = "bench-read-seconds",
+        default_value_t = 5
+    )]
+    pub read_seconds: u64,
+    /// Clients reading at once in the read phase.
+    #[arg(
+        id = "bench_read_connections",
+        long = "bench-read-connections",
+        default_value_t = 32
+    )]
+    pub read_connections: usize,
     /// Longest wait for every accepted RFQ to close after the load,
     /// seconds beyond the longest deadline.
     #[arg(
@@ -183,6 +236,8 @@ pub struct Target {
     pub description: String,
     /// Whether the pipeline runs in this process (its RSS is ours).
     pub in_process: bool,
+    /// Its Kafka, topics and registry, if known (for the preload).
+    pub pipeline: Option<rfq_core::settings::PipelineSettings>,
 }
 
 /// Runs the benchmark against `target`; writes and prints the report.
@@ -195,8 +250,22 @@ pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<re
         ),
         _ => None,
     };
-    let run = load::run(settings, target).await.context("the load run")?;
-    let report = report::Report::new(settings, target, broker, run);
+    let preload = match (&target.pipeline, settings.preload) {
+        (_, 0) => None,
+        (Some(pipeline), _) => Some(
+            preload::run(settings, pipeline, target)
+                .await
+                .context("the preload")?,
+        ),
+        (None, _) => anyhow::bail!(
+            "--bench-preload needs the pipeline's Kafka (--brokers) and schema registry"
+        ),
+    };
+    let run = load::run(settings, target, preload.as_ref())
+        .await
+        .context("the load run")?;
+    let reads = read::run(settings, &target.url, &run.ids).await;
+    let report = report::Report::new(settings, target, broker, run, reads);
     std::fs::create_dir_all(&settings.report_dir)
         .with_context(|| format!("creating {}", settings.report_dir.display()))?;
     let json = settings.report_dir.join("report.json");

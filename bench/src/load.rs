@@ -2,7 +2,7 @@
 //! watched until their result is visible, then the drain (every accepted
 //! RFQ closed).
 
-use crate::{BenchSettings, Target, schedule::Schedule, scrape};
+use crate::{BenchSettings, Target, preload::Preload, schedule::Schedule, scrape};
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use serde_json::Value;
@@ -49,6 +49,10 @@ pub struct Run {
     pub after_last_answer: Histogram<u64>,
     /// Deadline → `303` visible, ms (deadline closes, watched).
     pub deadline_visible: Histogram<u64>,
+    /// The same, of the preloaded RFQs watched that fell due.
+    pub preload_visible: Histogram<u64>,
+    /// The preload, if any.
+    pub preload: Option<crate::preload::Preloaded>,
     /// How watched RFQs closed (`closed-by`).
     pub closed_by: BTreeMap<String, u64>,
     /// Per second of the run.
@@ -66,7 +70,12 @@ pub struct Run {
     /// The store's write (`apply`) 99th percentile over the run, ms, as
     /// the upper bound of its metrics bucket.
     pub store_write_p99_ms: Option<f64>,
+    /// Ids of accepted RFQs (the first [`MAX_IDS_KEPT`]), for the read phase.
+    pub ids: Vec<String>,
 }
+
+/// Accepted ids kept for the read phase, at most.
+pub const MAX_IDS_KEPT: usize = 100_000;
 
 /// One second of the run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -117,6 +126,8 @@ struct Shared {
     /// The most open RFQs and the largest RSS seen so far.
     peaks: Mutex<(Option<f64>, Option<u64>)>,
     start: Instant,
+    /// Accepted ids, the first [`MAX_IDS_KEPT`].
+    ids: Mutex<Vec<String>>,
 }
 
 struct Histograms {
@@ -125,21 +136,26 @@ struct Histograms {
     completion_visible: Histogram<u64>,
     after_last_answer: Histogram<u64>,
     deadline_visible: Histogram<u64>,
+    preload_visible: Histogram<u64>,
     closed_by: BTreeMap<String, u64>,
     seconds: Vec<(u64, u64, u64, Histogram<u64>)>,
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     // 1 µs .. 10 min at 3 significant digits; values beyond are clamped.
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid")
 }
 
-fn record(h: &mut Histogram<u64>, value: u64) {
+pub(crate) fn record(h: &mut Histogram<u64>, value: u64) {
     h.saturating_record(value.max(1));
 }
 
 /// Runs the load against `target`.
-pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<Run> {
+pub async fn run(
+    settings: &BenchSettings,
+    target: &Target,
+    preload: Option<&Preload>,
+) -> anyhow::Result<Run> {
     let schedule = settings.schedule();
     let due: Vec<Duration> = schedule.due_times().collect();
     let client = reqwest::Client::builder()
@@ -160,13 +176,19 @@ pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<Ru
             completion_visible: histogram(),
             after_last_answer: histogram(),
             deadline_visible: histogram(),
+            preload_visible: histogram(),
             closed_by: BTreeMap::new(),
             seconds: (0..seconds).map(|_| (0, 0, 0, histogram())).collect(),
         }),
         peaks: Mutex::new((None, None)),
         start: Instant::now(),
+        ids: Mutex::new(Vec::new()),
     });
     let sampler = tokio::spawn(sample(shared.clone(), target.clone()));
+    let mut preload_watchers = tokio::task::JoinSet::new();
+    for (id, deadline) in preload.map(|p| p.watch.clone()).unwrap_or_default() {
+        preload_watchers.spawn(watch_preloaded(shared.clone(), id, deadline));
+    }
     let progress = indicatif::ProgressBar::new(due.len() as u64);
     progress.set_style(
         indicatif::ProgressStyle::with_template(
@@ -223,15 +245,27 @@ pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<Ru
             .deadline_seconds
             .max(settings.completion_deadline_seconds),
     );
+    // Preloaded RFQs that fall due by the drain's end must close too.
+    let drain_end = Utc::now()
+        + chrono::Duration::seconds((longest + settings.drain_seconds) as i64)
+        - chrono::Duration::seconds(5);
+    let preload_due = preload.map_or(0, |p| p.due_by(drain_end));
+    let preload_last = preload
+        .filter(|p| p.due_by(drain_end) > 0)
+        .map(|p| p.first_due + p.step * i32::try_from(preload_due.saturating_sub(1)).unwrap_or(0));
     let drain = drain(
         &shared,
         target,
         &metrics_before,
-        accepted,
+        accepted + preload_due,
+        preload_last,
         Duration::from_secs(longest + settings.drain_seconds),
     )
     .await;
     sampler.abort();
+    // Watchers of preloaded RFQs not due by now have nothing to see.
+    preload_watchers.abort_all();
+    while preload_watchers.join_next().await.is_some() {}
     let (max_open, max_rss) = shared.peaks.lock().map(|p| *p).unwrap_or((None, None));
     let metrics_after = scrape::metrics(&shared.client, &target.metrics_url).await;
     let delta = |name: &str| scrape::sum(&metrics_after, name) - scrape::sum(&metrics_before, name);
@@ -281,6 +315,8 @@ pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<Ru
         completion_visible: std::mem::replace(&mut h.completion_visible, histogram()),
         after_last_answer: std::mem::replace(&mut h.after_last_answer, histogram()),
         deadline_visible: std::mem::replace(&mut h.deadline_visible, histogram()),
+        preload_visible: std::mem::replace(&mut h.preload_visible, histogram()),
+        preload: preload.map(|p| p.report.clone()),
         closed_by: std::mem::take(&mut h.closed_by),
         seconds,
         drain,
@@ -288,6 +324,7 @@ pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<Ru
         max_open,
         max_rss,
         store_write_p99_ms,
+        ids: std::mem::take(&mut *shared.ids.lock().unwrap_or_else(|e| e.into_inner())),
     })
 }
 
@@ -340,6 +377,11 @@ async fn submit(shared: Arc<Shared>, due: Duration, body: Value, watch: bool, to
     }
     counts.in_flight.fetch_sub(1, Ordering::Relaxed);
     let Some(body) = accepted else { return };
+    if let (Some(id), Ok(mut ids)) = (body["id"].as_str(), shared.ids.lock())
+        && ids.len() < MAX_IDS_KEPT
+    {
+        ids.push(id.to_owned());
+    }
     let (watching, most) = if to_deadline {
         (&counts.watched_deadlines, MAX_WATCHED_DEADLINES)
     } else {
@@ -412,13 +454,40 @@ fn time(value: &Value) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Waits until the aggregator closed as many RFQs as were accepted (its
-/// metrics), or `within` passes.
+/// Polls a preloaded RFQ from just before its deadline until its `303`.
+async fn watch_preloaded(
+    shared: Arc<Shared>,
+    id: rfq_core::CorrelationId,
+    deadline: DateTime<Utc>,
+) {
+    let early = (deadline - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(early.saturating_sub(shared.poll * 2)).await;
+    let status = format!("{}/rfqs/{id}", shared.url);
+    let visible = loop {
+        if let Ok(response) = shared.client.get(&status).send().await
+            && response.status() == 303
+        {
+            break Utc::now();
+        }
+        tokio::time::sleep(shared.poll).await;
+    };
+    if let Ok(mut h) = shared.histograms.lock() {
+        record(
+            &mut h.preload_visible,
+            (visible - deadline).num_milliseconds().max(0) as u64,
+        );
+    }
+}
+
+/// Waits until the aggregator closed as many RFQs as must be closed (its
+/// metrics), and it is past `not_before` (the last preloaded deadline that
+/// must pass), or `within` passes.
 async fn drain(
     shared: &Shared,
     target: &Target,
     before: &str,
     accepted: u64,
+    not_before: Option<DateTime<Utc>>,
     within: Duration,
 ) -> Drain {
     let give_up = Instant::now() + within;
@@ -433,7 +502,8 @@ async fn drain(
             };
         }
         let closed = (scrape::sum(&now, "rfq_aggregator_closed_total") - closed_before) as u64;
-        if closed >= accepted || Instant::now() > give_up {
+        let past = not_before.is_none_or(|at| Utc::now() > at);
+        if (closed >= accepted && past) || Instant::now() > give_up {
             return Drain {
                 all_closed: Some(closed >= accepted),
                 closed: Some(closed),

@@ -20,7 +20,7 @@ pub struct Latency {
 
 impl Latency {
     /// From a histogram of `unit_per_ms` units per millisecond.
-    fn of(h: &Histogram<u64>, unit_per_ms: f64) -> Latency {
+    pub(crate) fn of(h: &Histogram<u64>, unit_per_ms: f64) -> Latency {
         let ms = |v: u64| {
             if h.is_empty() {
                 0.0
@@ -93,6 +93,10 @@ pub struct Report {
     pub after_last_answer: Latency,
     /// Deadline → result visible, deadline closes.
     pub deadline_visible: Latency,
+    /// The preload (RFQs written straight to the quotes topic), if any.
+    pub preload: Option<crate::preload::Preloaded>,
+    /// Deadline → result visible, the preloaded RFQs watched.
+    pub preload_visible: Latency,
     /// The store's write p99 over the run (bucket bound), ms.
     pub store_write_p99_ms: Option<f64>,
     /// How the watched RFQs closed.
@@ -105,6 +109,10 @@ pub struct Report {
     pub max_open_rfqs: Option<f64>,
     /// Largest RSS of the process running the pipeline, MiB (in-process runs).
     pub max_rss_mib: Option<f64>,
+    /// The read phase: how it ran.
+    pub read_phase: String,
+    /// The read phase, per endpoint (empty if left out).
+    pub reads: Vec<crate::read::Reads>,
     /// Per second of the run.
     pub seconds: Vec<Second>,
 }
@@ -116,6 +124,7 @@ impl Report {
         target: &Target,
         broker: Option<BrokerLimits>,
         run: Run,
+        reads: Vec<crate::read::Reads>,
     ) -> Report {
         let load_seconds = run.schedule.duration.as_secs_f64().max(f64::EPSILON);
         let records_per_second = run.records / load_seconds;
@@ -147,6 +156,8 @@ impl Report {
             completion_visible: Latency::of(&run.completion_visible, 1.0),
             after_last_answer: Latency::of(&run.after_last_answer, 1.0),
             deadline_visible: Latency::of(&run.deadline_visible, 1.0),
+            preload: run.preload,
+            preload_visible: Latency::of(&run.preload_visible, 1.0),
             store_write_p99_ms: run.store_write_p99_ms,
             closed_by: run.closed_by,
             throughput: Throughput {
@@ -161,6 +172,8 @@ impl Report {
             drain: run.drain,
             max_open_rfqs: run.max_open,
             max_rss_mib: run.max_rss.map(|b| b as f64 / (1024.0 * 1024.0)),
+            read_phase: crate::read::describe(settings),
+            reads,
             seconds: run.seconds,
         }
     }
@@ -226,6 +239,24 @@ impl Report {
             latency(&self.after_last_answer),
         );
         row("deadline → result visible", latency(&self.deadline_visible));
+        if let Some(p) = &self.preload {
+            row(
+                "preload",
+                format!(
+                    "{} RFQs at {:.0}/s; all open after {}; due {} s later over {} s",
+                    p.rfqs,
+                    p.written_per_second,
+                    p.opened_after_seconds
+                        .map_or("— (not all opened)".to_owned(), |s| format!("{s:.1} s")),
+                    p.due_after_seconds,
+                    p.due_over_seconds
+                ),
+            );
+            row(
+                "  deadline → visible (preloaded)",
+                latency(&self.preload_visible),
+            );
+        }
         if let Some(ms) = self.store_write_p99_ms {
             row("store write p99 (bucket bound)", format!("≤ {ms:.1} ms"));
         }
@@ -252,6 +283,18 @@ impl Report {
         );
         if let Some(open) = self.max_open_rfqs {
             row("open RFQs, most at once", format!("{open:.0}"));
+        }
+        for r in &self.reads {
+            row(
+                &r.endpoint,
+                format!(
+                    "{:.0} req/s, {} ({} not as expected; {})",
+                    r.requests_per_second,
+                    latency(&r.latency),
+                    r.failed,
+                    self.read_phase
+                ),
+            );
         }
         if let Some(rss) = self.max_rss_mib {
             row("RSS, largest (pipeline + bench)", format!("{rss:.0} MiB"));

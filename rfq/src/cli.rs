@@ -345,6 +345,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             url: url.clone(),
             metrics_url: bench.metrics_url.clone().unwrap_or_else(|| url.clone()),
             description: format!("the pipeline at {url}"),
+            pipeline: kafka.brokers.is_some().then(|| up.intake.pipeline.clone()),
             kafka: kafka.brokers.is_some().then_some(kafka),
             in_process: false,
         };
@@ -373,14 +374,18 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         "the embedded broker".to_owned()
     };
+    let mut settings = up.intake.pipeline.clone();
     let pipeline = Pipeline::start(up).await.context("starting rfq up")?;
     let url = format!("http://{}", pipeline.http_addr());
+    settings.kafka = pipeline.kafka().clone();
+    settings.registry.registry_url = Some(pipeline.schema_registry_url());
     let target = rfq_bench::Target {
         metrics_url: url.clone(),
         url,
         description: format!("rfq up in this process, {broker}"),
         kafka: Some(pipeline.kafka().clone()),
         in_process: true,
+        pipeline: Some(settings),
     };
     let report = rfq_bench::run(&bench, &target).await;
     pipeline.stop().await?;
