@@ -82,7 +82,7 @@ pub async fn run(
 }
 
 /// Submits RFQ `i`, retrying (as a customer app would) while refused.
-async fn submit(client: &reqwest::Client, producer: &str, i: usize, tally: &Tally) {
+pub async fn submit(client: &reqwest::Client, producer: &str, i: usize, tally: &Tally) {
     let give_up = tokio::time::Instant::now() + Duration::from_secs(300);
     loop {
         assert!(

@@ -29,12 +29,17 @@ use std::{
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// One scenario at a time: they start several processes each.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Session timeout of the chaos processes' consumers (shortened from 10 s).
 const SESSION_TIMEOUT_MS: u64 = 6000;
+/// The `i` of the first probe RFQ (see `Scenario::probe_until`): apart
+/// from the load's.
+const PROBES: usize = 1_000_000;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -213,32 +218,53 @@ impl Scenario {
         }
     }
 
-    /// Posts an RFQ every 100 ms (each closes on completion or its
-    /// deadline) until the returned token is cancelled.
-    fn probe_until_cancelled(&self) -> tokio_util::sync::CancellationToken {
-        let stop = tokio_util::sync::CancellationToken::new();
-        let (client, producer, done) = (self.client.clone(), self.producer.clone(), stop.clone());
+    /// Submits an RFQ every 100 ms, as the load does (counted in `tally`,
+    /// watched until closed and checked with the others), until `stop`.
+    fn probe_until(&self, tally: &Arc<Tally>, stop: CancellationToken) -> JoinHandle<()> {
+        let (client, producer, tally) = (self.client.clone(), self.producer.clone(), tally.clone());
         tokio::spawn(async move {
-            for i in 0.. {
-                let post = client
-                    .post(format!("{producer}/rfqs"))
-                    .json(&load::body(i))
-                    .send();
+            for i in PROBES.. {
+                // Never cut short: an RFQ posted is an RFQ counted.
+                load::submit(&client, &producer, i, &tally).await;
                 tokio::select! {
-                    _ = done.cancelled() => return,
-                    response = post => {
-                        if let Err(error) = response.and_then(|r| r.error_for_status()) {
-                            eprintln!("chaos: a probe RFQ failed: {error}");
-                        }
-                    }
-                }
-                tokio::select! {
-                    _ = done.cancelled() => return,
+                    _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                 }
             }
-        });
-        stop
+        })
+    }
+
+    /// Waits until every RFQ of `tally` whose deadline has passed is
+    /// closed (its status answers `303`).
+    async fn until_due_closed(&self, tally: &Tally) {
+        use futures::StreamExt as _;
+        let give_up = Instant::now() + Duration::from_secs(120);
+        let now = chrono::Utc::now();
+        let mut due: Vec<rfq_core::CorrelationId> = tally
+            .due
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, deadline)| *deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        while !due.is_empty() {
+            assert!(Instant::now() < give_up, "{} RFQs due stay open", due.len());
+            let (client, api) = (&self.client, &self.api);
+            let open: Vec<Option<rfq_core::CorrelationId>> = futures::stream::iter(due)
+                .map(|id| async move {
+                    let status = client.get(format!("{api}/rfqs/{id}")).send().await;
+                    let closed = status.is_ok_and(|r| r.status() == 303);
+                    (!closed).then_some(id)
+                })
+                .buffer_unordered(16)
+                .collect()
+                .await;
+            due = open.into_iter().flatten().collect();
+            if !due.is_empty() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
     }
 
     /// Time from a restart until the aggregator at `port` closes RFQs again.
@@ -247,14 +273,18 @@ impl Scenario {
     /// load is over, or has not begun, its first close would never come.
     /// So a probe RFQ is posted every 100 ms meanwhile, each on the
     /// partition of its own correlation id.
-    async fn recovery(&self, port: u16, since: Instant) -> Duration {
+    async fn recovery(&self, port: u16, since: Instant, tally: &Arc<Tally>) -> Duration {
         let url = format!("http://127.0.0.1:{port}/metrics");
-        let _probes = self.probe_until_cancelled().drop_guard();
+        let stop = CancellationToken::new();
+        let probes = self.probe_until(tally, stop.clone());
         loop {
             if let Ok(response) = self.client.get(&url).send().await {
                 let scrape = response.text().await.unwrap_or_default();
                 if counter_sum(&scrape, "rfq_aggregator_closed_total") > 0.0 {
-                    return since.elapsed();
+                    let closing = since.elapsed();
+                    stop.cancel();
+                    probes.await.unwrap();
+                    return closing;
                 }
             }
             assert!(
@@ -271,7 +301,9 @@ impl Scenario {
         let tally = Arc::new(Tally::default());
         if faults.kill_for_good {
             self.spawn_aggregator("aggregator-2");
-            let up = self.recovery(self.aggregator_metrics[1], started).await;
+            let up = self
+                .recovery(self.aggregator_metrics[1], started, &tally)
+                .await;
             eprintln!("chaos: aggregator-2 closing RFQs {up:?} after start");
         }
         let load_done = tokio_util::sync::CancellationToken::new();
@@ -338,7 +370,9 @@ impl Scenario {
                     let restarted = Instant::now();
                     self.cluster.restart("aggregator-1");
                     report.longest_outage = report.longest_outage.max(killed.elapsed());
-                    let recovery = self.recovery(self.aggregator_metrics[0], restarted).await;
+                    let recovery = self
+                        .recovery(self.aggregator_metrics[0], restarted, &tally)
+                        .await;
                     eprintln!("chaos: aggregator-1 closing again {recovery:?} after restart");
                     report.recoveries.push(recovery);
                 }
@@ -365,7 +399,9 @@ impl Scenario {
                         };
                         report.longest_outage = report.longest_outage.max(outage);
                     }
-                    let recovery = self.recovery(self.aggregator_metrics[0], restarted).await;
+                    let recovery = self
+                        .recovery(self.aggregator_metrics[0], restarted, &tally)
+                        .await;
                     eprintln!(
                         "chaos: crash loop of {} kills 3 s apart; aggregator-1 closing again {recovery:?} after the last restart",
                         faults.crash_loop
@@ -373,6 +409,12 @@ impl Scenario {
                     report.recoveries.push(recovery);
                 }
                 "kill-for-good" => {
+                    // A second outage, not one on top of the first: every
+                    // RFQ due by now is closed first (the bound of each
+                    // outage is checked on its own).
+                    let settled = Instant::now();
+                    self.until_due_closed(&tally).await;
+                    eprintln!("chaos: every RFQ due closed {:?} later", settled.elapsed());
                     self.cluster.assert_running("aggregator-2");
                     self.cluster.kill("aggregator-2");
                     report.kills += 1;
@@ -396,7 +438,9 @@ impl Scenario {
                     self.spawn_aggregator("aggregator-2");
                     // It must take a share of the partitions and close RFQs
                     // before it leaves again.
-                    let closing = self.recovery(self.aggregator_metrics[1], joined).await;
+                    let closing = self
+                        .recovery(self.aggregator_metrics[1], joined, &tally)
+                        .await;
                     eprintln!("chaos: aggregator-2 closing RFQs {closing:?} after joining");
                     report.recoveries.push(closing);
                 }
