@@ -26,11 +26,16 @@ const PROVIDERS: [&str; 5] = ["alpha-1", "alpha-2", "alpha-3", "beta-1", "beta-2
 /// Partitions of the quotes topic the window's RFQs are spread over.
 const PARTITIONS: i32 = 8;
 
+/// `at` to the millisecond, as the wire and the store keep times.
+fn millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
 /// An RFQ to `PROVIDERS`, returned to `partition`, due at `deadline`.
 fn rfq(partition: i32, deadline: DateTime<Utc>) -> Rfq {
     let mut rfq = Rfq::sample(&PROVIDERS);
     rfq.return_address.partition = partition;
-    rfq.deadline = deadline;
+    rfq.deadline = millis(deadline);
     rfq
 }
 
@@ -39,7 +44,7 @@ fn quote(rfq: CorrelationId, provider: &str) -> Answer {
     Answer {
         rfq,
         provider: ProviderId::parse(provider).unwrap_or_else(|e| panic!("{provider}: {e}")),
-        responded_at: Utc::now(),
+        responded_at: millis(Utc::now()),
         reply: Reply::Quoted {
             price: Price::new(1230, Currency::parse("EUR").expect("EUR")).expect("a valid price"),
             pickup_eta_seconds: 240,
