@@ -32,11 +32,32 @@ async fn a_store_of_the_first_schema_is_migrated_in_place() {
             )
             .await
             .unwrap();
+        connection
+            .execute(
+                "INSERT INTO rfqs (id, partition, return_topic, customer, region, from_lat, \
+                 from_lon, to_lat, to_lon, created_at, deadline, addressed) \
+                 VALUES ('old', 0, 'rfq.quotes', 'c', 'u33d', 0, 0, 0, 0, 0, 0, '[]')",
+                (),
+            )
+            .await
+            .unwrap();
     }
     let store = EmbeddedStore::open(&path).await.unwrap();
+    // The open count starts from the RFQs already open.
+    assert_eq!(store.open_count().await.unwrap(), 1);
     let r = rfq(0, &["a"]);
     store.apply(&[Effect::Open(r.clone())]).await.unwrap();
+    store.apply(&[Effect::Open(r.clone())]).await.unwrap();
     assert_eq!(store.rfq(&r.id).await.unwrap().unwrap().rfq, r);
+    assert_eq!(store.open_count().await.unwrap(), 2, "opened once");
+    let close = Effect::Close {
+        rfq: r.id,
+        partition: 0,
+        reason: CloseReason::Deadline,
+        closed_at: r.deadline,
+    };
+    store.apply(&[close.clone(), close]).await.unwrap();
+    assert_eq!(store.open_count().await.unwrap(), 1, "closed once");
     drop(store);
     // Opening again does not re-run the migration (it would fail on the
     // existing columns).
@@ -73,7 +94,7 @@ async fn rows_are_read_by_column_name_whatever_the_select_order() {
         .await
         .unwrap();
     let reversed = |columns: &str| columns.rsplit(", ").collect::<Vec<_>>().join(", ");
-    let reader = store.reader.lock().await;
+    let reader = store.reader().await;
     let (back, status) = super::read_rows(
         &reader,
         &format!("SELECT {} FROM rfqs", reversed(super::RFQ_COLUMNS)),
@@ -97,4 +118,60 @@ async fn rows_are_read_by_column_name_whatever_the_select_order() {
     .await
     .unwrap();
     assert_eq!(responses, vec![kept]);
+}
+
+#[tokio::test]
+async fn writes_committed_together_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.db");
+    let store = std::sync::Arc::new(EmbeddedStore::open(&path).await.unwrap());
+    // A write SQLite refuses: an RFQ of customer `poison` (a trigger).
+    let db = libsql::Builder::new_local(&path).build().await.unwrap();
+    db.connect()
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER poison BEFORE INSERT ON rfqs WHEN NEW.customer = 'poison' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+        )
+        .await
+        .unwrap();
+    // 200 writers at once, every tenth poisoned: the writer takes what is
+    // waiting into one transaction.
+    let writes = (0..200).map(|i| {
+        let store = store.clone();
+        async move {
+            let mut r = rfq(i % 4, &["a", "b"]);
+            if i % 10 == 0 {
+                r.customer = CustomerId::parse("poison").unwrap();
+            }
+            let answer = Answer {
+                rfq: r.id,
+                provider: ProviderId::parse("a").unwrap(),
+                responded_at: r.created_at,
+                reply: Reply::Declined {
+                    reason: "busy".into(),
+                },
+            };
+            let kept = JudgedAnswer::in_time(answer, r.created_at);
+            let result = store
+                .apply(&[Effect::Open(r.clone()), Effect::Answer(kept)])
+                .await;
+            (r, result)
+        }
+    });
+    for (r, result) in futures::future::join_all(writes).await {
+        let stored = store.rfq(&r.id).await.unwrap();
+        if r.customer.as_str() == "poison" {
+            assert!(result.unwrap_err().to_string().contains("poisoned"));
+            // All or nothing: its answer went with it.
+            assert!(stored.is_none());
+            assert!(store.responses(&r.id).await.unwrap().is_empty());
+        } else {
+            result.unwrap();
+            let stored = stored.unwrap();
+            assert_eq!(stored.rfq, r);
+            assert_eq!(stored.responses_received, 1);
+        }
+    }
+    assert_eq!(store.open_count().await.unwrap(), 180);
 }
