@@ -19,21 +19,33 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// How long a deadline marker may take to come back before another is written.
 pub const TICK_RETRY: chrono::Duration = chrono::Duration::seconds(5);
 
-/// An RFQ being gathered.
+/// What was heard from an addressed provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Heard {
+    /// Nothing yet.
+    Nothing,
+    /// An answer in time (quote or decline).
+    InTime,
+    /// An answer after the deadline (before the marker was read).
+    Late,
+}
+
+/// An RFQ being gathered. Kept small: one is held per open RFQ, and an
+/// aggregator may hold a million (about 100 bytes each here, plus the
+/// map's and the deadline index's share).
 #[derive(Debug)]
 struct Gathering {
     /// Partition of the return address: the owner of this RFQ.
     partition: i32,
     /// When it closes at the latest.
     deadline: DateTime<Utc>,
-    /// Who may answer.
-    addressed: BTreeSet<ProviderId>,
-    /// Who answered in time.
-    answered: BTreeSet<ProviderId>,
-    /// Who answered after the deadline (before the marker was read).
-    late: BTreeSet<ProviderId>,
+    /// Who may answer (their [`Providers`] numbers, ascending), and what
+    /// was heard from each.
+    addressed: Box<[(u32, Heard)]>,
+    /// Answers in time (quotes and declines).
+    answered: u32,
     /// Quotes among the answers in time.
-    quotes: usize,
+    quotes: u32,
     /// The customer's completion rule.
     completion: Completion,
 }
@@ -42,24 +54,58 @@ impl Gathering {
     fn progress(&self) -> Progress {
         Progress {
             addressed: self.addressed.len(),
-            answered: self.answered.len(),
-            quotes: self.quotes,
+            answered: self.answered as usize,
+            quotes: self.quotes as usize,
         }
     }
 
-    fn keep(&mut self, kept: &JudgedAnswer) {
-        let provider = kept.answer.provider.clone();
-        match kept.outcome() {
-            AnswerOutcome::Late => {
-                self.late.insert(provider);
-            }
-            outcome => {
-                self.answered.insert(provider);
-                if outcome == AnswerOutcome::Quoted {
-                    self.quotes += 1;
-                }
-            }
+    /// What was heard from provider `number`; `None` if not addressed.
+    fn heard(&mut self, number: u32) -> Option<&mut Heard> {
+        let at = self
+            .addressed
+            .binary_search_by_key(&number, |(n, _)| *n)
+            .ok()?;
+        Some(&mut self.addressed[at].1)
+    }
+
+    /// Counts an answer from provider `number` (the first from each only).
+    fn keep(&mut self, number: u32, kept: &JudgedAnswer) {
+        let outcome = kept.outcome();
+        let Some(heard) = self.heard(number).filter(|heard| **heard == Heard::Nothing) else {
+            return;
+        };
+        if outcome == AnswerOutcome::Late {
+            *heard = Heard::Late;
+            return;
         }
+        *heard = Heard::InTime;
+        self.answered += 1;
+        if outcome == AnswerOutcome::Quoted {
+            self.quotes += 1;
+        }
+    }
+}
+
+/// Provider ids as numbers, so that an open RFQ holds its addressed set as
+/// a few bytes each rather than a copy of every id. Numbers are given to
+/// the providers RFQs are addressed to (the producer's registry), never
+/// to a name an answer brings.
+#[derive(Debug, Default)]
+struct Providers {
+    /// Each provider's number.
+    numbers: HashMap<ProviderId, u32>,
+}
+
+impl Providers {
+    /// The number of `provider`, given now if it has none.
+    fn intern(&mut self, provider: &ProviderId) -> u32 {
+        let next = u32::try_from(self.numbers.len()).unwrap_or(u32::MAX);
+        *self.numbers.entry(provider.clone()).or_insert(next)
+    }
+
+    /// The number of `provider`, if an RFQ was ever addressed to it.
+    fn number(&self, provider: &ProviderId) -> Option<u32> {
+        self.numbers.get(provider).copied()
     }
 }
 
@@ -102,6 +148,8 @@ pub struct Window {
     deadlines: BTreeMap<i32, BTreeSet<(DateTime<Utc>, CorrelationId)>>,
     /// Deadline markers written and not yet read back: partition → `at`.
     ticks: HashMap<i32, DateTime<Utc>>,
+    /// The providers' numbers.
+    providers: Providers,
 }
 
 impl Window {
@@ -124,17 +172,25 @@ impl Window {
     }
 
     fn insert(&mut self, rfq: &Rfq, stored: &[JudgedAnswer]) {
+        let mut addressed: Vec<(u32, Heard)> = rfq
+            .addressed
+            .iter()
+            .map(|provider| (self.providers.intern(provider), Heard::Nothing))
+            .collect();
+        addressed.sort_unstable_by_key(|(number, _)| *number);
+        addressed.dedup_by_key(|(number, _)| *number);
         let mut gathering = Gathering {
             partition: rfq.return_address.partition,
             deadline: rfq.deadline,
-            addressed: rfq.addressed.clone(),
-            answered: BTreeSet::new(),
-            late: BTreeSet::new(),
+            addressed: addressed.into_boxed_slice(),
+            answered: 0,
             quotes: 0,
             completion: rfq.completion.clone(),
         };
         for kept in stored {
-            gathering.keep(kept);
+            if let Some(number) = self.providers.number(&kept.answer.provider) {
+                gathering.keep(number, kept);
+            }
         }
         self.deadlines
             .entry(gathering.partition)
@@ -158,20 +214,23 @@ impl Window {
             .open
             .get_mut(&answer.rfq)
             .filter(|gathering| gathering.partition == partition)?;
-        let provider = &answer.provider;
-        if !gathering.addressed.contains(provider) {
+        let Some((number, heard)) = self
+            .providers
+            .number(&answer.provider)
+            .and_then(|number| Some((number, *gathering.heard(number)?)))
+        else {
             return Some(Verdict::refused(AnswerOutcome::NotAddressed));
-        }
-        if gathering.answered.contains(provider) || gathering.late.contains(provider) {
+        };
+        if heard != Heard::Nothing {
             return Some(Verdict::refused(AnswerOutcome::Duplicate));
         }
         if received_at >= gathering.deadline {
             let kept = JudgedAnswer::late(answer, received_at);
-            gathering.keep(&kept);
+            gathering.keep(number, &kept);
             return Some(Verdict::kept(kept));
         }
         let kept = JudgedAnswer::in_time(answer, received_at);
-        gathering.keep(&kept);
+        gathering.keep(number, &kept);
         let close = gathering
             .completion
             .closes(gathering.progress(), &kept.answer.reply);

@@ -272,3 +272,29 @@ fn a_marker_read_back_in_milliseconds_is_ours() {
         "the next deadline gets its marker when it passes"
     );
 }
+
+#[test]
+fn an_open_rfq_is_held_in_few_bytes() {
+    // One is held per open RFQ, a million per aggregator: its addressed set
+    // is provider numbers, not a copy of each id (was 144 bytes plus three
+    // B-tree sets, about 600 bytes in all, with five providers).
+    assert!(
+        std::mem::size_of::<super::Gathering>() <= 88,
+        "Gathering is {} bytes",
+        std::mem::size_of::<super::Gathering>()
+    );
+    let mut window = Window::default();
+    let first = rfq(&["p1", "p2", "p3"], 10);
+    let second = rfq(&["p3", "p2", "p1"], 10);
+    window.open(&first);
+    window.open(&second);
+    // Two RFQs, three providers numbered once.
+    assert_eq!(window.providers.numbers.len(), 3);
+    // The strange name of an answer gets no number.
+    let stranger = answer(&first, "stranger", true);
+    assert_eq!(
+        outcome(window.respond(stranger, 0, t(1))),
+        Some(AnswerOutcome::NotAddressed)
+    );
+    assert_eq!(window.providers.numbers.len(), 3);
+}
