@@ -55,6 +55,8 @@ pub struct Run {
     pub preload: Option<crate::preload::Preloaded>,
     /// How watched RFQs closed (`closed-by`).
     pub closed_by: BTreeMap<String, u64>,
+    /// RFQs picked to be watched but not, every watcher being busy.
+    pub watch_skipped: u64,
     /// Per second of the run.
     pub seconds: Vec<Second>,
     /// The drain after the load.
@@ -115,6 +117,7 @@ struct Counts {
     in_flight: AtomicUsize,
     watched: AtomicUsize,
     watched_deadlines: AtomicUsize,
+    watch_skipped: AtomicU64,
 }
 
 struct Shared {
@@ -318,6 +321,7 @@ pub async fn run(
         preload_visible: std::mem::replace(&mut h.preload_visible, histogram()),
         preload: preload.map(|p| p.report.clone()),
         closed_by: std::mem::take(&mut h.closed_by),
+        watch_skipped: counts.watch_skipped.load(Ordering::Relaxed),
         seconds,
         drain,
         records,
@@ -389,6 +393,10 @@ async fn submit(shared: Arc<Shared>, due: Duration, body: Value, watch: bool, to
     };
     if watch && watching.fetch_add(1, Ordering::Relaxed) < most {
         watch_result(&shared, &body, to_deadline).await;
+    } else if watch {
+        // Every watcher busy: this one goes unmeasured, and the report says
+        // how many did (a sample short of its slow cases is biased).
+        counts.watch_skipped.fetch_add(1, Ordering::Relaxed);
     }
     if watch {
         watching.fetch_sub(1, Ordering::Relaxed);

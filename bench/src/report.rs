@@ -60,6 +60,59 @@ pub struct Intake {
     pub accepted_latency: Latency,
 }
 
+/// An overload of twice the base rate (`--bench-shape burst`), and how
+/// soon the intake was back to normal after it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Overload {
+    /// The intake's per-second p99 before the burst (the median of the
+    /// first third's seconds, the first left out), ms.
+    pub normal_p99_ms: f64,
+    /// "Back to normal": a second's p99 at most this, and nothing shed, ms
+    /// (twice normal, or normal + 10 ms if more).
+    pub normal_bound_ms: f64,
+    /// The worst per-second p99 during the burst, ms.
+    pub burst_p99_ms: f64,
+    /// Requests shed during the burst.
+    pub burst_shed: u64,
+    /// Seconds after the burst until the first normal second (0: the first
+    /// second after it was normal); `None`: not within the run.
+    pub back_to_normal_after_seconds: Option<u64>,
+}
+
+impl Overload {
+    /// From the per-second figures of a burst run of `duration` seconds.
+    fn of(seconds: &[Second], duration: u64) -> Option<Overload> {
+        let (start, end) = (duration / 3, (2 * duration).div_ceil(3));
+        let mut before: Vec<f64> = seconds
+            .iter()
+            .filter(|s| (1..start).contains(&s.t) && s.offered > 0)
+            .map(|s| s.p99_ms)
+            .collect();
+        if before.is_empty() {
+            return None;
+        }
+        before.sort_by(f64::total_cmp);
+        let normal = before[before.len() / 2];
+        let bound = (normal * 2.0).max(normal + 10.0);
+        let burst = seconds.iter().filter(|s| (start..end).contains(&s.t));
+        let (burst_p99, burst_shed) = burst.fold((0.0_f64, 0), |(p99, shed), s| {
+            (p99.max(s.p99_ms), shed + s.shed)
+        });
+        let back = seconds
+            .iter()
+            .filter(|s| s.t >= end && s.offered > 0)
+            .find(|s| s.p99_ms <= bound && s.shed == 0)
+            .map(|s| s.t - end);
+        Some(Overload {
+            normal_p99_ms: normal,
+            normal_bound_ms: bound,
+            burst_p99_ms: burst_p99,
+            burst_shed,
+            back_to_normal_after_seconds: back,
+        })
+    }
+}
+
 /// The pipeline's sustained rate, and as a share of the broker's.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Throughput {
@@ -101,6 +154,9 @@ pub struct Report {
     pub store_write_p99_ms: Option<f64>,
     /// How the watched RFQs closed.
     pub closed_by: BTreeMap<String, u64>,
+    /// RFQs picked to be watched but not (every watcher busy): if many,
+    /// the visible-latency figures lack their slowest cases.
+    pub watch_skipped: u64,
     /// Sustained rates.
     pub throughput: Throughput,
     /// Every accepted RFQ closed?
@@ -109,6 +165,8 @@ pub struct Report {
     pub max_open_rfqs: Option<f64>,
     /// Largest RSS of the process running the pipeline, MiB (in-process runs).
     pub max_rss_mib: Option<f64>,
+    /// `--bench-shape burst`: the overload and the recovery after it.
+    pub overload: Option<Overload>,
     /// The read phase: how it ran.
     pub read_phase: String,
     /// The read phase, per endpoint (empty if left out).
@@ -160,6 +218,7 @@ impl Report {
             preload_visible: Latency::of(&run.preload_visible, 1.0),
             store_write_p99_ms: run.store_write_p99_ms,
             closed_by: run.closed_by,
+            watch_skipped: run.watch_skipped,
             throughput: Throughput {
                 rfqs_per_second: run.accepted as f64 / load_seconds,
                 records_per_second,
@@ -172,6 +231,9 @@ impl Report {
             drain: run.drain,
             max_open_rfqs: run.max_open,
             max_rss_mib: run.max_rss.map(|b| b as f64 / (1024.0 * 1024.0)),
+            overload: (settings.shape == crate::schedule::Shape::Burst)
+                .then(|| Overload::of(&run.seconds, run.schedule.duration.as_secs()))
+                .flatten(),
             read_phase: crate::read::describe(settings),
             reads,
             seconds: run.seconds,
@@ -239,6 +301,12 @@ impl Report {
             latency(&self.after_last_answer),
         );
         row("deadline → result visible", latency(&self.deadline_visible));
+        if self.watch_skipped > 0 {
+            row(
+                "  not watched (watchers busy)",
+                format!("{} picked RFQs", self.watch_skipped),
+            );
+        }
         if let Some(p) = &self.preload {
             row(
                 "preload",
@@ -259,6 +327,20 @@ impl Report {
         }
         if let Some(ms) = self.store_write_p99_ms {
             row("store write p99 (bucket bound)", format!("≤ {ms:.1} ms"));
+        }
+        if let Some(o) = &self.overload {
+            row(
+                "overload (2× for the middle third)",
+                format!(
+                    "p99 {:.1} ms before, worst second {:.1} ms during ({} shed); back to normal (p99 ≤ {:.1} ms, none shed) {}",
+                    o.normal_p99_ms,
+                    o.burst_p99_ms,
+                    o.burst_shed,
+                    o.normal_bound_ms,
+                    o.back_to_normal_after_seconds
+                        .map_or("not within the run".to_owned(), |s| format!("{s} s after it")),
+                ),
+            );
         }
         let t = &self.throughput;
         row(

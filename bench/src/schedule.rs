@@ -15,6 +15,10 @@ pub enum Shape {
     /// `--steps` equal steps up to `--rate`, each held for an equal share of
     /// the run (0.25 ×, 0.5 ×, … with 4 steps).
     Step,
+    /// Half of `--rate`, then `--rate` for the middle third of the run,
+    /// then half again: an overload of twice the base rate, and the
+    /// recovery after it.
+    Burst,
 }
 
 /// The offered rate over a run.
@@ -42,6 +46,8 @@ impl Schedule {
                 let step = (share * steps).floor().min(steps - 1.0) + 1.0;
                 self.rate * step / steps
             }
+            Shape::Burst if (1.0 / 3.0..2.0 / 3.0).contains(&share) => self.rate,
+            Shape::Burst => self.rate / 2.0,
         }
     }
 
@@ -53,17 +59,19 @@ impl Schedule {
         let end = self.duration.as_secs_f64();
         let mut t = 0.0_f64;
         let mut owed = 0.0_f64;
+        // Several may fall due in one step (above 10,000 per second).
         std::iter::from_fn(move || {
-            while t < end {
-                let rate = self.rate_at(Duration::from_secs_f64(t));
-                owed += rate * STEP;
-                t += STEP;
+            loop {
                 if owed >= 1.0 {
                     owed -= 1.0;
                     return Some(Duration::from_secs_f64(t));
                 }
+                if t >= end {
+                    return None;
+                }
+                owed += self.rate_at(Duration::from_secs_f64(t)) * STEP;
+                t += STEP;
             }
-            None
         })
     }
 }
@@ -98,6 +106,30 @@ mod tests {
         assert!((495..=500).contains(&due.len()), "{}", due.len());
         let first_half = due.iter().filter(|t| t.as_secs() < 5).count();
         assert!((120..=130).contains(&first_half), "{first_half}");
+    }
+
+    #[test]
+    fn rates_above_one_per_step_are_offered_in_full() {
+        let s = Schedule {
+            rate: 50_000.0,
+            duration: Duration::from_secs(2),
+            ..schedule(Shape::Fixed)
+        };
+        let due = s.due_times().count();
+        assert!((99_990..=100_010).contains(&due), "{due}");
+    }
+
+    #[test]
+    fn a_burst_doubles_the_rate_for_the_middle_third() {
+        let s = Schedule {
+            duration: Duration::from_secs(30),
+            ..schedule(Shape::Burst)
+        };
+        assert_eq!(s.rate_at(Duration::from_secs(5)), 50.0);
+        assert_eq!(s.rate_at(Duration::from_secs(15)), 100.0);
+        assert_eq!(s.rate_at(Duration::from_secs(25)), 50.0);
+        let due = s.due_times().count();
+        assert!((1995..=2000).contains(&due), "{due}");
     }
 
     #[test]
