@@ -276,8 +276,8 @@ fn a_marker_read_back_in_milliseconds_is_ours() {
 #[test]
 fn an_open_rfq_is_held_in_few_bytes() {
     // One is held per open RFQ, a million per aggregator: its addressed set
-    // is provider numbers, not a copy of each id (was 144 bytes plus three
-    // B-tree sets, about 600 bytes in all, with five providers).
+    // is provider numbers, not a copy of each id (was about 130 bytes plus
+    // a B-tree node and a copy of each id: near 600 with five providers).
     assert!(
         std::mem::size_of::<super::Gathering>() <= 88,
         "Gathering is {} bytes",
