@@ -123,7 +123,7 @@ pub async fn follow(
 ) -> anyhow::Result<()> {
     let group = kafka.group("rfq-producer-registry");
     let consumer: StreamConsumer = kafka
-        .client_config(
+        .consumer_config(
             "rfq-producer-registry",
             &[
                 ("group.id", &group),

@@ -108,7 +108,7 @@ fn key(event: &Event) -> String {
 #[async_trait::async_trait]
 impl EventLog for KafkaLog {
     async fn replay(&self) -> anyhow::Result<Vec<Event>> {
-        let config: ClientConfig = self.kafka.client_config(
+        let config: ClientConfig = self.kafka.consumer_config(
             "rfq-registry-replay",
             &[
                 ("group.id", "rfq-registry-replay"),

@@ -132,8 +132,8 @@ pub struct Pipeline {
     shutdown: CancellationToken,
 }
 
-/// The librdkafka options `rfq up` adds when it runs its own broker, unless
-/// `--kafka-option` gives them: the embedded broker answers a waiting fetch
+/// The librdkafka consumer options `rfq up` adds when it runs its own
+/// broker (`KafkaSettings::consumer_tuning`; `--kafka-option` overrides): the embedded broker answers a waiting fetch
 /// only when `fetch.wait.max.ms` runs out (it is not woken when data
 /// arrives), so librdkafka's default (500 ms) would put half a second on
 /// every hop. Against a real Kafka nothing is added.
@@ -149,11 +149,10 @@ impl Pipeline {
                 let broker = settings.broker.start().await?;
                 let kafka = &mut settings.intake.pipeline.kafka;
                 kafka.brokers = Some(broker.addr().to_string());
-                for (key, value) in EMBEDDED_BROKER_TUNING {
-                    if !kafka.options.iter().any(|(given, _)| given == key) {
-                        kafka.options.push(((*key).to_owned(), (*value).to_owned()));
-                    }
-                }
+                kafka.consumer_tuning = EMBEDDED_BROKER_TUNING
+                    .iter()
+                    .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                    .collect();
                 Some(broker)
             }
         };

@@ -54,6 +54,13 @@ pub struct KafkaSettings {
     /// access by prefix; tests that share one cluster).
     #[arg(long = "group-prefix", env = "RFQ_GROUP_PREFIX", default_value = "")]
     pub group_prefix: String,
+
+    /// Consumer options the program adds for the broker it runs against
+    /// (`rfq up`'s embedded broker), not a flag: set before `options`, so
+    /// `--kafka-option` wins, and given to consumers only (librdkafka warns
+    /// of a consumer property given to a producer).
+    #[arg(skip)]
+    pub consumer_tuning: Vec<(String, String)>,
 }
 
 /// The bootstrap servers when none are given.
@@ -100,6 +107,18 @@ impl KafkaSettings {
         config
     }
 
+    /// A consumer's configuration: [`KafkaSettings::client_config`] with
+    /// `defaults`, then the consumer tuning, then the options given.
+    pub fn consumer_config(&self, client_id: &str, defaults: &[(&str, &str)]) -> ClientConfig {
+        let mut all = defaults.to_vec();
+        all.extend(
+            self.consumer_tuning
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        );
+        self.client_config(client_id, &all)
+    }
+
     /// A producer that waits for all in-sync replicas and retries without
     /// duplicating (idempotence), with a short linger for batching.
     pub fn producer(&self, client_id: &str) -> KafkaResult<FutureProducer> {
@@ -127,20 +146,18 @@ impl KafkaSettings {
         context: C,
     ) -> KafkaResult<StreamConsumer<C>> {
         let group_id = self.group(group_id);
-        self.client_config(
-            client_id,
-            &[
-                ("group.id", &group_id),
-                ("enable.auto.commit", "true"),
-                ("auto.commit.interval.ms", "1000"),
-                ("enable.auto.offset.store", "false"),
-                ("auto.offset.reset", "earliest"),
-                ("session.timeout.ms", "10000"),
-                ("heartbeat.interval.ms", "1000"),
-                ("enable.partition.eof", "false"),
-            ],
-        )
-        .create_with_context(context)
+        let defaults = [
+            ("group.id", group_id.as_str()),
+            ("enable.auto.commit", "true"),
+            ("auto.commit.interval.ms", "1000"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "1000"),
+            ("enable.partition.eof", "false"),
+        ];
+        self.consumer_config(client_id, &defaults)
+            .create_with_context(context)
     }
 }
 
