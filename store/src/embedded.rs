@@ -19,12 +19,8 @@ use rfq_core::{
     Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Currency, CustomerId, Effect,
     GeoPoint, JudgedAnswer, Price, ProviderId, Region, Reply, ReturnAddress, Rfq,
 };
-use std::{
-    collections::HashMap,
-    path::Path,
-    sync::atomic::{AtomicUsize, Ordering},
-};
-use tokio::sync::{Mutex, MutexGuard, mpsc, oneshot};
+use std::{collections::HashMap, path::Path};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rfqs (
@@ -93,12 +89,52 @@ pub struct EmbeddedStore {
     /// The writer's queue: its connection commits what is waiting, a group
     /// at a time ([`write_groups`]).
     writes: mpsc::Sender<Write>,
-    /// The connections reads go through, a read at a time on each (WAL:
-    /// readers block neither each other nor the writer). One per CPU: a
-    /// read runs SQLite on the task's thread, so more would only queue.
-    readers: Vec<Mutex<Connection>>,
-    /// Which reader the next read tries first.
-    next_reader: AtomicUsize,
+    /// The connection reads go through (WAL: readers do not block the
+    /// writer). One: a second, tried, gained nothing on 2 CPUs (a read runs
+    /// SQLite on the task's thread).
+    reader: Mutex<Prepared>,
+}
+
+/// A connection and the statements prepared on it, by their SQL: parsing
+/// and planning cost more than running these small statements (in a
+/// profile of the read API, about a fifth of its CPU went to SQLite's
+/// parser and planner).
+struct Prepared {
+    /// The connection.
+    connection: Connection,
+    /// Its statements, by SQL.
+    statements: HashMap<String, libsql::Statement>,
+}
+
+impl Prepared {
+    fn new(connection: Connection) -> Prepared {
+        Prepared {
+            connection,
+            statements: HashMap::new(),
+        }
+    }
+
+    /// The statement for `sql`, prepared the first time, reset for a run.
+    async fn statement(&mut self, sql: &str) -> Result<&libsql::Statement, StoreError> {
+        if !self.statements.contains_key(sql) {
+            let statement = self.connection.prepare(sql).await.map_err(backend)?;
+            self.statements.insert(sql.to_owned(), statement);
+        }
+        let statement = self
+            .statements
+            .get(sql)
+            .ok_or_else(|| backend("a prepared statement went missing"))?;
+        statement.reset();
+        Ok(statement)
+    }
+
+    /// Runs a statement that returns no rows; the rows it changed.
+    async fn execute(&mut self, sql: &str, params: impl IntoParams) -> Result<usize, StoreError> {
+        let statement = self.statement(sql).await?;
+        let changed = statement.execute(params).await.map_err(backend);
+        statement.reset();
+        changed
+    }
 }
 
 fn backend(error: impl std::fmt::Display) -> StoreError {
@@ -121,32 +157,14 @@ impl EmbeddedStore {
             .map_err(backend)?;
         let writer = connect(&db).await?;
         migrate(&writer).await?;
-        let count = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
-        let mut readers = Vec::with_capacity(count);
-        for _ in 0..count {
-            readers.push(Mutex::new(connect(&db).await?));
-        }
+        let reader = connect(&db).await?;
         let (writes, queue) = mpsc::channel(MAX_GROUP * 4);
-        tokio::spawn(write_groups(writer, queue));
+        tokio::spawn(write_groups(Prepared::new(writer), queue));
         Ok(EmbeddedStore {
             _db: db,
             writes,
-            readers,
-            next_reader: AtomicUsize::new(0),
+            reader: Mutex::new(Prepared::new(reader)),
         })
-    }
-
-    /// A reader connection: the first free one, from a rotating start, or
-    /// else the one at the start once it is free.
-    async fn reader(&self) -> MutexGuard<'_, Connection> {
-        let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        let count = self.readers.len();
-        for k in 0..count {
-            if let Ok(reader) = self.readers[(first + k) % count].try_lock() {
-                return reader;
-            }
-        }
-        self.readers[first % count].lock().await
     }
 }
 
@@ -163,10 +181,10 @@ struct Write {
 
 /// The writer: takes what is waiting (up to [`MAX_GROUP`] writes) and
 /// commits it in one transaction, until every sender is gone.
-async fn write_groups(writer: Connection, mut queue: mpsc::Receiver<Write>) {
+async fn write_groups(mut writer: Prepared, mut queue: mpsc::Receiver<Write>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let results = commit_group(&writer, &group).await;
+        let results = commit_group(&mut writer, &group).await;
         for (write, result) in group.drain(..).zip(results) {
             // A caller that stopped waiting does not need the answer.
             let _ = write.done.send(result);
@@ -175,8 +193,8 @@ async fn write_groups(writer: Connection, mut queue: mpsc::Receiver<Write>) {
 }
 
 /// Commits `group`, each write in a savepoint; the result of each.
-async fn commit_group(writer: &Connection, group: &[Write]) -> Vec<Result<(), StoreError>> {
-    let all_failed = |error: libsql::Error| -> Vec<Result<(), StoreError>> {
+async fn commit_group(writer: &mut Prepared, group: &[Write]) -> Vec<Result<(), StoreError>> {
+    let all_failed = |error: StoreError| -> Vec<Result<(), StoreError>> {
         let error = error.to_string();
         group
             .iter()
@@ -191,26 +209,23 @@ async fn commit_group(writer: &Connection, group: &[Write]) -> Vec<Result<(), St
         results.push(apply_in_savepoint(writer, &write.effects).await);
     }
     if let Err(error) = writer.execute("COMMIT", ()).await {
-        let _ = writer.execute("ROLLBACK", ()).await;
+        let _ = writer.connection.execute("ROLLBACK", ()).await;
         return all_failed(error);
     }
     results
 }
 
 /// Applies one write's effects, all or none.
-async fn apply_in_savepoint(writer: &Connection, effects: &[Effect]) -> Result<(), StoreError> {
-    writer
-        .execute("SAVEPOINT write", ())
-        .await
-        .map_err(backend)?;
+async fn apply_in_savepoint(writer: &mut Prepared, effects: &[Effect]) -> Result<(), StoreError> {
+    writer.execute("SAVEPOINT write", ()).await?;
     for effect in effects {
         if let Err(error) = apply_one(writer, effect).await {
-            let _ = writer.execute("ROLLBACK TO write", ()).await;
-            let _ = writer.execute("RELEASE write", ()).await;
+            let _ = writer.connection.execute("ROLLBACK TO write", ()).await;
+            let _ = writer.connection.execute("RELEASE write", ()).await;
             return Err(error);
         }
     }
-    writer.execute("RELEASE write", ()).await.map_err(backend)?;
+    writer.execute("RELEASE write", ()).await?;
     Ok(())
 }
 
@@ -267,36 +282,36 @@ fn time(millis: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| corrupt(format!("timestamp {millis}")))
 }
 
-async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
+async fn apply_one(tx: &mut Prepared, effect: &Effect) -> Result<(), StoreError> {
     match effect {
         Effect::Open(rfq) => {
             let addressed: Vec<&str> = rfq.addressed.iter().map(ProviderId::as_str).collect();
             let addressed = serde_json::to_string(&addressed).map_err(backend)?;
-            let inserted = tx.execute(
-                "INSERT INTO rfqs (id, partition, return_topic, customer, region, from_lat, \
+            let inserted = tx
+                .execute(
+                    "INSERT INTO rfqs (id, partition, return_topic, customer, region, from_lat, \
                  from_lon, to_lat, to_lon, created_at, deadline, addressed, completion) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
                  ON CONFLICT (id) DO NOTHING",
-                params![
-                    rfq.id.to_string(),
-                    rfq.return_address.partition,
-                    rfq.return_address.topic.as_str(),
-                    rfq.customer.as_str(),
-                    rfq.region.as_str(),
-                    rfq.from.lat(),
-                    rfq.from.lon(),
-                    rfq.to.lat(),
-                    rfq.to.lon(),
-                    millis(&rfq.created_at),
-                    millis(&rfq.deadline),
-                    addressed,
-                    rfq.completion.code(),
-                ],
-            )
-            .await
-            .map_err(backend)?;
+                    params![
+                        rfq.id.to_string(),
+                        rfq.return_address.partition,
+                        rfq.return_address.topic.as_str(),
+                        rfq.customer.as_str(),
+                        rfq.region.as_str(),
+                        rfq.from.lat(),
+                        rfq.from.lon(),
+                        rfq.to.lat(),
+                        rfq.to.lon(),
+                        millis(&rfq.created_at),
+                        millis(&rfq.deadline),
+                        addressed,
+                        rfq.completion.code(),
+                    ],
+                )
+                .await?;
             if inserted == 1 {
-                tx.execute(COUNT_OPEN, params![1]).await.map_err(backend)?;
+                tx.execute(COUNT_OPEN, params![1]).await?;
             }
         }
         Effect::Answer(kept) => {
@@ -332,8 +347,7 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
                     kept.is_late(),
                 ],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         }
         Effect::Close {
             rfq,
@@ -347,10 +361,9 @@ async fn apply_one(tx: &Connection, effect: &Effect) -> Result<(), StoreError> {
                      WHERE id = ?1 AND closed_at IS NULL",
                     params![rfq.to_string(), millis(closed_at), reason.as_str()],
                 )
-                .await
-                .map_err(backend)?;
+                .await?;
             if closed == 1 {
-                tx.execute(COUNT_OPEN, params![-1]).await.map_err(backend)?;
+                tx.execute(COUNT_OPEN, params![-1]).await?;
             }
         }
     }
@@ -414,21 +427,30 @@ impl Fields<'_> {
 
 /// Runs a query and reads every row of its result with `read`.
 async fn read_rows<T>(
-    connection: &Connection,
+    connection: &mut Prepared,
     sql: &str,
     params: impl IntoParams,
     read: impl Fn(&Fields<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
-    let mut rows = connection.query(sql, params).await.map_err(backend)?;
+    let statement = connection.statement(sql).await?;
+    let mut rows = statement.query(params).await.map_err(backend)?;
     let columns = Columns::of(&rows);
     let mut read_rows = Vec::new();
-    while let Some(row) = rows.next().await.map_err(backend)? {
-        read_rows.push(read(&Fields {
-            columns: &columns,
-            row: &row,
-        })?);
+    let all = async {
+        while let Some(row) = rows.next().await.map_err(backend)? {
+            read_rows.push(read(&Fields {
+                columns: &columns,
+                row: &row,
+            })?);
+        }
+        Ok(())
     }
-    Ok(read_rows)
+    .await;
+    drop(rows);
+    // Done with, also on an error: a statement left running would hold
+    // its read snapshot.
+    statement.reset();
+    all.map(|()| read_rows)
 }
 
 fn rfq_from_row(row: &Fields<'_>) -> Result<(Rfq, RfqStatus), StoreError> {
@@ -511,9 +533,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn rfq(&self, id: &CorrelationId) -> Result<Option<StoredRfq>, StoreError> {
-        let reader = self.reader().await;
+        let mut reader = self.reader.lock().await;
         let found = read_rows(
-            &reader,
+            &mut reader,
             &format!(
                 "SELECT {RFQ_COLUMNS}, \
                  (SELECT COUNT(*) FROM responses WHERE rfq_id = rfqs.id AND late = 0) \
@@ -536,9 +558,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn responses(&self, id: &CorrelationId) -> Result<Vec<JudgedAnswer>, StoreError> {
-        let reader = self.reader().await;
+        let mut reader = self.reader.lock().await;
         read_rows(
-            &reader,
+            &mut reader,
             &format!(
                 "SELECT {RESPONSE_COLUMNS} FROM responses WHERE rfq_id = ?1 \
                  ORDER BY late, seq"
@@ -550,9 +572,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn open_rfqs(&self, partition: i32) -> Result<Vec<OpenRfq>, StoreError> {
-        let reader = self.reader().await;
+        let mut reader = self.reader.lock().await;
         let rfqs = read_rows(
-            &reader,
+            &mut reader,
             &format!(
                 "SELECT {RFQ_COLUMNS} FROM rfqs \
                  WHERE partition = ?1 AND closed_at IS NULL"
@@ -571,7 +593,7 @@ impl Store for EmbeddedStore {
             });
         }
         let responses = read_rows(
-            &reader,
+            &mut reader,
             &format!(
                 "SELECT {RESPONSE_COLUMNS} FROM responses WHERE rfq_id IN \
                  (SELECT id FROM rfqs WHERE partition = ?1 AND closed_at IS NULL) \
@@ -591,15 +613,15 @@ impl Store for EmbeddedStore {
     }
 
     async fn open_count(&self) -> Result<u64, StoreError> {
-        let reader = self.reader().await;
-        let mut rows = reader
-            .query("SELECT value FROM counters WHERE name = 'open'", ())
-            .await
-            .map_err(backend)?;
-        match rows.next().await.map_err(backend)? {
-            Some(row) => u64::try_from(row.get::<i64>(0).map_err(corrupt)?).map_err(corrupt),
-            None => Ok(0),
-        }
+        let mut reader = self.reader.lock().await;
+        let counts = read_rows(
+            &mut reader,
+            "SELECT value FROM counters WHERE name = 'open'",
+            (),
+            |row| u64::try_from(row.int("value")?).map_err(corrupt),
+        )
+        .await?;
+        Ok(counts.into_iter().next().unwrap_or(0))
     }
 }
 

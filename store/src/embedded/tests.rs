@@ -94,9 +94,9 @@ async fn rows_are_read_by_column_name_whatever_the_select_order() {
         .await
         .unwrap();
     let reversed = |columns: &str| columns.rsplit(", ").collect::<Vec<_>>().join(", ");
-    let reader = store.reader().await;
+    let mut reader = store.reader.lock().await;
     let (back, status) = super::read_rows(
-        &reader,
+        &mut reader,
         &format!("SELECT {} FROM rfqs", reversed(super::RFQ_COLUMNS)),
         (),
         super::rfq_from_row,
@@ -107,7 +107,7 @@ async fn rows_are_read_by_column_name_whatever_the_select_order() {
     assert_eq!(back, r);
     assert!(matches!(status, crate::RfqStatus::Closed { .. }));
     let responses = super::read_rows(
-        &reader,
+        &mut reader,
         &format!(
             "SELECT {} FROM responses",
             reversed(super::RESPONSE_COLUMNS)
