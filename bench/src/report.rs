@@ -338,7 +338,9 @@ impl Report {
                     o.burst_shed,
                     o.normal_bound_ms,
                     o.back_to_normal_after_seconds
-                        .map_or("not within the run".to_owned(), |s| format!("{s} s after it")),
+                        .map_or("not within the run".to_owned(), |s| format!(
+                            "{s} s after it"
+                        )),
                 ),
             );
         }
