@@ -14,10 +14,22 @@ use rfq_core::{
     Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Effect, JudgedAnswer, Progress,
     ProviderId, Rfq,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
 
-/// How long a deadline marker may take to come back before another is written.
+/// How long a deadline marker may take to come back before it is presumed
+/// lost and another is written.
 pub const TICK_RETRY: chrono::Duration = chrono::Duration::seconds(5);
+
+/// The least time between two rounds of deadline markers: RFQs falling due
+/// within it share a marker. A deadline waits for at most this, then one
+/// marker's trip through the log (markers are pipelined: a new deadline
+/// does not wait for the marker before it to come back).
+pub const TICK_GAP: chrono::Duration = chrono::Duration::milliseconds(10);
+
+/// At most this many markers per partition on their way at once; more
+/// wait for one to come back (or for [`TICK_RETRY`]).
+pub const TICKS_IN_FLIGHT: usize = 16;
 
 /// What was heard from an addressed provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,8 +158,11 @@ pub struct Window {
     open: HashMap<CorrelationId, Gathering>,
     /// Deadline index per partition: the earliest first.
     deadlines: BTreeMap<i32, BTreeSet<(DateTime<Utc>, CorrelationId)>>,
-    /// Deadline markers written and not yet read back: partition → `at`.
-    ticks: HashMap<i32, DateTime<Utc>>,
+    /// Deadline markers written and not yet read back: partition → their
+    /// `at`s (as the log keeps them, in milliseconds), oldest first.
+    ticks: HashMap<i32, VecDeque<DateTime<Utc>>>,
+    /// When the last round of markers was written.
+    last_round: Option<DateTime<Utc>>,
     /// The providers' numbers.
     providers: Providers,
 }
@@ -251,16 +266,12 @@ impl Window {
     /// A deadline marker for `partition` was read: closes its RFQs whose
     /// deadline is at or before `at`, each at its deadline.
     pub fn tick(&mut self, partition: i32, at: DateTime<Utc>) -> Vec<Effect> {
-        // The log carries `at` in milliseconds (Avro timestamp-millis), the
-        // pending marker was noted at full precision: compare what the log
-        // can say, or a marker read back would not count as ours and the
-        // next one would wait for TICK_RETRY.
-        if self
-            .ticks
-            .get(&partition)
-            .is_some_and(|pending| pending.timestamp_millis() <= at.timestamp_millis())
-        {
-            self.ticks.remove(&partition);
+        // Ours up to `at` are back (the log carries `at` in milliseconds, as
+        // the markers on their way were noted).
+        if let Some(flight) = self.ticks.get_mut(&partition) {
+            while flight.front().is_some_and(|pending| *pending <= at) {
+                flight.pop_front();
+            }
         }
         let mut effects = Vec::new();
         while let Some((deadline, id)) = self
@@ -282,41 +293,67 @@ impl Window {
         effects
     }
 
-    /// The partitions that need a deadline marker now: a deadline has
-    /// passed and no marker is on its way (or the last one is overdue).
-    /// Records a marker at `now` as on its way for each.
+    /// The partitions that need a deadline marker written at `now`: a
+    /// deadline has passed that no marker on its way covers (or the oldest
+    /// on its way is overdue, [`TICK_RETRY`]). At most one round per
+    /// [`TICK_GAP`]. Records a marker at `now` as on its way for each.
     pub fn ticks_due(&mut self, now: DateTime<Utc>) -> Vec<i32> {
+        if self.last_round.is_some_and(|last| now < last + TICK_GAP) {
+            return Vec::new();
+        }
+        // As the log will carry it.
+        let at = in_millis(now);
         let mut due = Vec::new();
         for (partition, index) in &self.deadlines {
-            let Some((earliest, _)) = index.first() else {
+            if index.first().is_none_or(|(earliest, _)| *earliest > now) {
                 continue;
+            }
+            let flight = self.ticks.entry(*partition).or_default();
+            if flight
+                .front()
+                .is_some_and(|oldest| *oldest + TICK_RETRY <= now)
+            {
+                // Presumed lost; if one comes back after all, it closes
+                // what it covers then.
+                flight.clear();
+            }
+            let uncovered = match flight.back() {
+                None => true,
+                Some(covered) => first_after(index, *covered).is_some_and(|next| next <= now),
             };
-            let waiting = self
-                .ticks
-                .get(partition)
-                .is_some_and(|pending| *pending + TICK_RETRY > now);
-            if *earliest <= now && !waiting {
+            if uncovered && flight.len() < TICKS_IN_FLIGHT {
+                flight.push_back(at);
                 due.push(*partition);
             }
         }
-        for partition in &due {
-            self.ticks.insert(*partition, now);
+        if !due.is_empty() {
+            self.last_round = Some(now);
         }
         due
     }
 
     /// When [`Window::ticks_due`] has something to do next.
     pub fn next_wake(&self) -> Option<DateTime<Utc>> {
-        self.deadlines
+        let next = self
+            .deadlines
             .iter()
             .filter_map(|(partition, index)| {
                 let (earliest, _) = index.first()?;
-                Some(match self.ticks.get(partition) {
-                    Some(pending) => (*pending + TICK_RETRY).max(*earliest),
-                    None => *earliest,
-                })
+                let Some(flight) = self.ticks.get(partition).filter(|f| !f.is_empty()) else {
+                    return Some(*earliest);
+                };
+                let retry = flight.front().map(|oldest| *oldest + TICK_RETRY);
+                let uncovered = flight
+                    .back()
+                    .and_then(|covered| first_after(index, *covered))
+                    .filter(|_| flight.len() < TICKS_IN_FLIGHT);
+                [retry, uncovered].into_iter().flatten().min()
             })
-            .min()
+            .min()?;
+        Some(match self.last_round {
+            Some(last) => next.max(last + TICK_GAP),
+            None => next,
+        })
     }
 
     /// Drops the RFQs of a partition this aggregator no longer owns; their
@@ -348,6 +385,25 @@ impl Window {
             }
         }
     }
+}
+
+/// The first deadline in `index` after `covered`.
+fn first_after(
+    index: &BTreeSet<(DateTime<Utc>, CorrelationId)>,
+    covered: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    index
+        .range((
+            Bound::Excluded((covered, CorrelationId::MAX)),
+            Bound::Unbounded,
+        ))
+        .next()
+        .map(|(deadline, _)| *deadline)
+}
+
+/// `at` as a marker carries it through the log (Avro timestamp-millis).
+fn in_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use std::{
     collections::{BTreeSet, HashMap},
     sync::Arc,
 };
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 /// A partition assignment change, reported by the consumer's rebalance callbacks.
@@ -96,6 +96,9 @@ struct Aggregator {
     owned: BTreeSet<i32>,
     /// Names this instance in its deadline markers.
     instance: String,
+    /// Deadline markers being sent (aborted when the aggregator stops:
+    /// a marker not written is written again by the partition's owner).
+    ticking: JoinSet<()>,
     /// Stops the loop.
     shutdown: CancellationToken,
 }
@@ -148,6 +151,7 @@ pub async fn run(
         window: Window::default(),
         owned: BTreeSet::new(),
         instance,
+        ticking: JoinSet::new(),
         shutdown: shutdown.clone(),
     };
     tracing::info!(group = %aggregator.settings.group_id, instance = %aggregator.instance, "aggregator started");
@@ -191,7 +195,7 @@ impl Aggregator {
                 biased;
                 _ = self.shutdown.cancelled() => return Ok(()),
                 Some(event) = events.recv() => self.on_assignment(event).await?,
-                _ = timer => self.write_ticks().await,
+                _ = timer => self.write_ticks(),
                 message = consumer.recv() => {
                     let first = match message {
                         Ok(message) => message,
@@ -261,42 +265,53 @@ impl Aggregator {
 
     /// Appends a deadline marker to each owned partition where a deadline
     /// passed. The RFQs close when the marker is read back, behind every
-    /// answer that reached the partition before it.
-    async fn write_ticks(&mut self) {
+    /// answer that reached the partition before it. The markers are sent in
+    /// the background, so the loop goes on reading meanwhile (one not
+    /// written is written again once overdue).
+    fn write_ticks(&mut self) {
+        while self.ticking.try_join_next().is_some() {}
         let now = Utc::now();
         let due = self.window.ticks_due(now);
-        let this = &*self;
-        let sends = due.into_iter().map(|partition| {
-            let tick = Record::Tick(DeadlineTick {
-                partition,
-                at: now,
-                writer: this.instance.clone(),
+        if due.is_empty() {
+            return;
+        }
+        let producer = self.producer.clone();
+        let codec = self.codec.clone();
+        let topic = self.pipeline.topics.quotes_topic.clone();
+        let writer = self.instance.clone();
+        self.ticking.spawn(async move {
+            let sends = due.into_iter().map(|partition| {
+                let tick = Record::Tick(DeadlineTick {
+                    partition,
+                    at: now,
+                    writer: writer.clone(),
+                });
+                let (producer, codec, topic) = (&producer, &codec, &topic);
+                async move {
+                    let payload = rfq_avro::encode_patiently(codec.as_ref(), topic, &tick).await?;
+                    producer
+                        .send(
+                            FutureRecord::<str, [u8]>::to(topic)
+                                .partition(partition)
+                                .key("deadline-tick")
+                                .payload(&payload),
+                            DELIVERY_TIMEOUT,
+                        )
+                        .await
+                        .map_err(|(error, _)| anyhow::anyhow!("{error}"))?;
+                    anyhow::Ok(partition)
+                }
             });
-            async move {
-                let topic = &this.pipeline.topics.quotes_topic;
-                let payload = rfq_avro::encode_patiently(this.codec.as_ref(), topic, &tick).await?;
-                this.producer
-                    .send(
-                        FutureRecord::<str, [u8]>::to(topic)
-                            .partition(partition)
-                            .key("deadline-tick")
-                            .payload(&payload),
-                        DELIVERY_TIMEOUT,
-                    )
-                    .await
-                    .map_err(|(error, _)| anyhow::anyhow!("{error}"))?;
-                anyhow::Ok(partition)
-            }
-        });
-        for result in futures::future::join_all(sends).await {
-            match result {
-                Ok(_) => TICKS.inc(),
-                // Retried by the window once the marker is overdue.
-                Err(error) => {
-                    tracing::warn!(error = format!("{error:#}"), "writing a deadline marker")
+            for result in futures::future::join_all(sends).await {
+                match result {
+                    Ok(_) => TICKS.inc(),
+                    // Retried by the window once the marker is overdue.
+                    Err(error) => {
+                        tracing::warn!(error = format!("{error:#}"), "writing a deadline marker")
+                    }
                 }
             }
-        }
+        });
     }
 
     async fn on_batch(

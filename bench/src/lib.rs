@@ -74,6 +74,15 @@ pub struct BenchSettings {
         default_value_t = 4
     )]
     pub steps: u32,
+    /// `--bench-shape burst`: the offered rate before and after the burst
+    /// (default: half of `--bench-rate`). Set it below capacity to see an
+    /// overload of `--bench-rate` and the recovery from it.
+    #[arg(
+        id = "bench_burst_base",
+        long = "bench-burst-base",
+        env = "RFQ_BENCH_BURST_BASE"
+    )]
+    pub burst_base: Option<f64>,
     /// Seconds of load (the drain comes after).
     #[arg(
         id = "bench_seconds",
@@ -219,6 +228,7 @@ impl BenchSettings {
             rate: self.rate,
             duration: Duration::from_secs(self.seconds),
             steps: self.steps,
+            burst_base: self.burst_base,
         }
     }
 }

@@ -60,7 +60,7 @@ pub struct Intake {
     pub accepted_latency: Latency,
 }
 
-/// An overload of twice the base rate (`--bench-shape burst`), and how
+/// An overload (`--bench-shape burst`: `--bench-rate` after a lower base), and how
 /// soon the intake was back to normal after it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Overload {
@@ -191,9 +191,16 @@ impl Report {
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             machine: machine(),
             load: format!(
-                "{:?} {} RFQ/s for {} s; {:.0} % to silent unicorns (deadline {} s); watched {:.1} %, polled every {} ms",
+                "{:?} {} RFQ/s{} for {} s; {:.0} % to silent unicorns (deadline {} s); watched {:.1} %, polled every {} ms",
                 settings.shape,
                 settings.rate,
+                match settings.shape {
+                    crate::schedule::Shape::Burst => format!(
+                        " (base {} RFQ/s)",
+                        run.schedule.burst_base.unwrap_or(settings.rate / 2.0)
+                    ),
+                    _ => String::new(),
+                },
                 settings.seconds,
                 settings.deadline_share * 100.0,
                 settings.deadline_seconds,
@@ -330,7 +337,7 @@ impl Report {
         }
         if let Some(o) = &self.overload {
             row(
-                "overload (2× for the middle third)",
+                "overload (the middle third)",
                 format!(
                     "p99 {:.1} ms before, worst second {:.1} ms during ({} shed); back to normal (p99 ≤ {:.1} ms, none shed) {}",
                     o.normal_p99_ms,

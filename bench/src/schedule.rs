@@ -15,9 +15,9 @@ pub enum Shape {
     /// `--steps` equal steps up to `--rate`, each held for an equal share of
     /// the run (0.25 ×, 0.5 ×, … with 4 steps).
     Step,
-    /// Half of `--rate`, then `--rate` for the middle third of the run,
-    /// then half again: an overload of twice the base rate, and the
-    /// recovery after it.
+    /// The base rate (`--bench-burst-base`, half of `--rate` unless set),
+    /// then `--rate` for the middle third of the run, then the base again:
+    /// an overload, and the recovery after it.
     Burst,
 }
 
@@ -32,6 +32,9 @@ pub struct Schedule {
     pub duration: Duration,
     /// Steps of [`Shape::Step`].
     pub steps: u32,
+    /// The rate before and after the burst of [`Shape::Burst`]; `None`:
+    /// half of `rate`.
+    pub burst_base: Option<f64>,
 }
 
 impl Schedule {
@@ -47,7 +50,7 @@ impl Schedule {
                 self.rate * step / steps
             }
             Shape::Burst if (1.0 / 3.0..2.0 / 3.0).contains(&share) => self.rate,
-            Shape::Burst => self.rate / 2.0,
+            Shape::Burst => self.burst_base.unwrap_or(self.rate / 2.0),
         }
     }
 
@@ -86,6 +89,7 @@ mod tests {
             rate: 100.0,
             duration: Duration::from_secs(10),
             steps: 4,
+            burst_base: None,
         }
     }
 
@@ -130,6 +134,18 @@ mod tests {
         assert_eq!(s.rate_at(Duration::from_secs(25)), 50.0);
         let due = s.due_times().count();
         assert!((1995..=2000).contains(&due), "{due}");
+    }
+
+    #[test]
+    fn a_burst_can_start_from_a_chosen_base() {
+        let s = Schedule {
+            duration: Duration::from_secs(30),
+            burst_base: Some(20.0),
+            ..schedule(Shape::Burst)
+        };
+        assert_eq!(s.rate_at(Duration::from_secs(5)), 20.0);
+        assert_eq!(s.rate_at(Duration::from_secs(15)), 100.0);
+        assert_eq!(s.rate_at(Duration::from_secs(25)), 20.0);
     }
 
     #[test]

@@ -231,14 +231,10 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
     let given = settings.intake.pipeline.kafka.options.clone();
     let pipeline = Pipeline::start(settings).await?;
     if embedded {
-        let tuning: Vec<String> = crate::EMBEDDED_BROKER_TUNING
-            .iter()
-            .filter(|(key, _)| !given.iter().any(|(g, _)| g == key))
-            .map(|(key, value)| format!("{key}={value}"))
-            .collect();
+        let tuning = crate::EMBEDDED_BROKER_TUNING.describe(&given);
         if !tuning.is_empty() {
             eprintln!(
-                "tuned for the embedded broker: {} (it answers a waiting fetch only at the wait's end; --kafka-option overrides)",
+                "tuned for the embedded broker: {} (it answers a waiting fetch only at the wait's end, and each accepted RFQ waits for two produce requests; --kafka-option overrides)",
                 tuning.join(", ")
             );
         }

@@ -9,6 +9,6 @@ mod pipeline;
 mod telemetry;
 
 pub use pipeline::{
-    EMBEDDED_BROKER_TUNING, EmbeddedBrokerSettings, IntakeSettings, Pipeline, UpSettings,
+    EMBEDDED_BROKER_TUNING, EmbeddedBrokerSettings, IntakeSettings, Pipeline, Tuning, UpSettings,
 };
 pub use telemetry::init_tracing;

@@ -298,3 +298,68 @@ fn an_open_rfq_is_held_in_few_bytes() {
     );
     assert_eq!(window.providers.numbers.len(), 3);
 }
+
+fn ms(seconds: i64, millis: i64) -> chrono::DateTime<Utc> {
+    t(seconds) + chrono::Duration::milliseconds(millis)
+}
+
+/// A deadline that passes while a marker is on its way gets its own marker
+/// (after TICK_GAP), instead of waiting for that one to come back: a
+/// deadline waits for one marker's trip, not two.
+#[test]
+fn markers_are_pipelined_at_most_one_round_per_gap() {
+    let mut w = Window::default();
+    let first = rfq(&["a"], 10);
+    let mut second = rfq(&["a"], 10);
+    second.deadline = ms(10, 4);
+    let mut third = rfq(&["a"], 10);
+    third.deadline = ms(10, 30);
+    for x in [&first, &second, &third] {
+        w.open(x);
+    }
+    assert_eq!(w.ticks_due(t(10)), vec![0]);
+    assert_eq!(w.next_wake(), Some(ms(10, 10)), "the gap after a round");
+    assert!(w.ticks_due(ms(10, 5)).is_empty(), "within the gap");
+    assert_eq!(
+        w.ticks_due(ms(10, 10)),
+        vec![0],
+        "the second is not covered"
+    );
+    assert!(w.ticks_due(ms(10, 20)).is_empty(), "nothing new has passed");
+    assert_eq!(w.next_wake(), Some(ms(10, 30)));
+    // The markers come back in order; each closes what it covers.
+    let rfq_of = |effects: &[Effect]| match effects {
+        [Effect::Close { rfq, .. }] => Some(*rfq),
+        _ => None,
+    };
+    assert_eq!(rfq_of(&w.tick(0, t(10))), Some(first.id));
+    assert_eq!(rfq_of(&w.tick(0, ms(10, 10))), Some(second.id));
+    assert_eq!(w.ticks_due(ms(10, 30)), vec![0]);
+    assert_eq!(rfq_of(&w.tick(0, ms(10, 30))), Some(third.id));
+    assert!(w.is_empty() && w.next_wake().is_none());
+}
+
+/// However many deadlines pass while markers are lost, a partition has at
+/// most TICKS_IN_FLIGHT on their way; after TICK_RETRY they are written
+/// again.
+#[test]
+fn markers_on_their_way_are_bounded_and_retried() {
+    let mut w = Window::default();
+    let n = i64::try_from(super::TICKS_IN_FLIGHT).unwrap() + 5;
+    for i in 0..n {
+        let mut r = rfq(&["a"], 10);
+        r.deadline = ms(10, 10 * i);
+        w.open(&r);
+    }
+    let mut written = 0;
+    for i in 0..n {
+        written += w.ticks_due(ms(10, 10 * i)).len();
+    }
+    assert_eq!(written, super::TICKS_IN_FLIGHT);
+    assert_eq!(w.next_wake(), Some(t(10) + super::TICK_RETRY));
+    assert!(w.ticks_due(ms(14, 999)).is_empty());
+    assert_eq!(w.ticks_due(t(15)), vec![0], "overdue: written again");
+    assert_eq!(w.tick(0, t(15)).len(), usize::try_from(n).unwrap());
+    // One that was presumed lost comes back late: nothing left to close.
+    assert!(w.tick(0, t(10)).is_empty());
+}

@@ -10,6 +10,9 @@ use uuid::Uuid;
 pub struct CorrelationId(Uuid);
 
 impl CorrelationId {
+    /// The greatest id (all bits set): a bound for ranges ordered by id.
+    pub const MAX: CorrelationId = CorrelationId(Uuid::max());
+
     /// A fresh random id.
     pub fn new_random() -> Self {
         Self(Uuid::new_v4())

@@ -61,6 +61,11 @@ pub struct KafkaSettings {
     /// of a consumer property given to a producer).
     #[arg(skip)]
     pub consumer_tuning: Vec<(String, String)>,
+
+    /// Producer options the program adds for the broker it runs against,
+    /// as `consumer_tuning` is for consumers (`--kafka-option` wins).
+    #[arg(skip)]
+    pub producer_tuning: Vec<(String, String)>,
 }
 
 /// The bootstrap servers when none are given.
@@ -122,18 +127,26 @@ impl KafkaSettings {
     /// A producer that waits for all in-sync replicas and retries without
     /// duplicating (idempotence), with a short linger for batching.
     pub fn producer(&self, client_id: &str) -> KafkaResult<FutureProducer> {
-        self.client_config(
-            client_id,
-            &[
-                ("acks", "all"),
-                ("enable.idempotence", "true"),
-                ("linger.ms", "5"),
-                ("message.timeout.ms", "30000"),
-                // Java clients' default, so keys land where theirs would.
-                ("partitioner", "murmur2_random"),
-            ],
-        )
-        .create()
+        self.producer_config(client_id).create()
+    }
+
+    /// The configuration of [`KafkaSettings::producer`]: its defaults, then
+    /// the producer tuning, then the options given.
+    pub fn producer_config(&self, client_id: &str) -> ClientConfig {
+        let mut all = vec![
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("linger.ms", "5"),
+            ("message.timeout.ms", "30000"),
+            // Java clients' default, so keys land where theirs would.
+            ("partitioner", "murmur2_random"),
+        ];
+        all.extend(
+            self.producer_tuning
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        );
+        self.client_config(client_id, &all)
     }
 
     /// A group consumer that stores offsets only when told to (the
@@ -221,5 +234,26 @@ mod tests {
         assert_eq!(config.get("bootstrap.servers"), Some("k:9092"));
         assert!(parse_key_value("novalue").is_err());
         assert!(parse_key_value("=x").is_err());
+    }
+
+    #[test]
+    fn tuning_goes_to_its_own_clients_and_options_win() {
+        let mut settings = KafkaSettings::new("k:9092");
+        settings.consumer_tuning = vec![("fetch.wait.max.ms".into(), "10".into())];
+        settings.producer_tuning = vec![
+            ("linger.ms".into(), "1".into()),
+            ("batch.size".into(), "1000".into()),
+        ];
+        settings
+            .options
+            .push(parse_key_value("batch.size=2000").unwrap());
+        let producer = settings.producer_config("p");
+        assert_eq!(producer.get("linger.ms"), Some("1"));
+        assert_eq!(producer.get("batch.size"), Some("2000"));
+        assert_eq!(producer.get("acks"), Some("all"));
+        assert_eq!(producer.get("fetch.wait.max.ms"), None);
+        let consumer = settings.consumer_config("c", &[]);
+        assert_eq!(consumer.get("fetch.wait.max.ms"), Some("10"));
+        assert_eq!(consumer.get("linger.ms"), None);
     }
 }
