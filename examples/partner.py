@@ -70,8 +70,11 @@ def main():
         else:
             print(f"heartbeat {status} {args.provider}", flush=True)
 
+    # Ctrl-C and SIGTERM end the loop between polls (not an exception in
+    # the middle of a delivery or a poll), then OFFLINE and a clean close.
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.append(1))
     renew_at = 0.0
     try:
         while not stopping:
@@ -97,11 +100,11 @@ def main():
                              value=answer(quote, value(to["topic"])))
             producer.flush(10)
             print(f"quoted {rfq['correlation_id']}", flush=True)
-    except KeyboardInterrupt:
-        pass
     finally:
         heartbeat("OFFLINE")
+        print("closing the consumer (offsets committed, group left)", flush=True)
         consumer.close()
+        print("stopped", flush=True)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,12 @@ def start_partner(command, log_path):
 
 def stop_partner(process, log_path, name):
     process.send_signal(signal.SIGINT)
-    code = process.wait(timeout=30)
+    try:
+        code = process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise SystemExit(f"FAILED: {name} still running 30 s after Ctrl-C; its log:\n"
+                         f"{open(log_path).read()}")
     check(code == 0 and "heartbeat OFFLINE" in open(log_path).read(),
           f"{name} stops on Ctrl-C with an OFFLINE heartbeat (exit {code})")
 
