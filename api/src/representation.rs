@@ -31,9 +31,15 @@ pub fn completion(completion: &Completion) -> Value {
 }
 
 /// An RFQ still gathering answers: the body of the producer's `202` (no
-/// answer yet) and of `GET /rfqs/{id}` while open.
-pub fn running(links: &RfqLinks, rfq: &Rfq, responses_received: u32) -> Value {
-    json!({
+/// answer yet) and of `GET /rfqs/{id}` while open, with the answers
+/// received so far in the result's lists and shapes.
+pub fn running(
+    links: &RfqLinks,
+    rfq: &Rfq,
+    responses_received: u32,
+    responses: &[JudgedAnswer],
+) -> Value {
+    let mut shown = json!({
         "links": links.json(),
         "id": rfq.id.to_string(),
         "status": "running",
@@ -42,7 +48,9 @@ pub fn running(links: &RfqLinks, rfq: &Rfq, responses_received: u32) -> Value {
         "region": rfq.region.as_str(),
         "completion": completion(&rfq.completion),
         "eta": time(&rfq.deadline),
-    })
+    });
+    Lists::of(responses).write_into(&mut shown);
+    shown
 }
 
 /// `GET /rfqs/{id}` once closed (the body of the 303).
@@ -91,25 +99,11 @@ pub fn result(links: &RfqLinks, stored: &StoredRfq, responses: &[JudgedAnswer]) 
         RfqStatus::Closed { reason, closed_at } => (reason.as_str(), Some(time(closed_at))),
         RfqStatus::Open => ("", None),
     };
-    let mut quotes = Vec::new();
-    let mut declines = Vec::new();
-    let mut late = Vec::new();
-    let mut answered = BTreeSet::new();
-    for kept in responses {
-        match (kept.outcome(), &kept.answer.reply) {
-            (AnswerOutcome::Late, _) => late.push(answer(kept)),
-            (_, Reply::Quoted { price, .. }) => quotes.push((price.minor(), answer(kept))),
-            (_, Reply::Declined { .. }) => declines.push(answer(kept)),
-        }
-        if kept.outcome().counts() {
-            answered.insert(kept.answer.provider.clone());
-        }
-    }
-    quotes.sort_by_key(|(minor, _)| *minor);
+    let lists = Lists::of(responses);
     let unanswered: Vec<&str> = rfq
         .addressed
         .iter()
-        .filter(|p| !answered.contains(*p))
+        .filter(|p| !lists.answered.contains(*p))
         .map(ProviderId::as_str)
         .collect();
     let mut shown = json!({
@@ -128,15 +122,57 @@ pub fn result(links: &RfqLinks, stored: &StoredRfq, responses: &[JudgedAnswer]) 
         "providers-addressed": rfq.addressed.len(),
         "unanswered": unanswered,
     });
-    let quotes: Vec<Value> = quotes.into_iter().map(|(_, quote)| quote).collect();
-    for (outcome, list) in [
-        (AnswerOutcome::Quoted, quotes),
-        (AnswerOutcome::Declined, declines),
-        (AnswerOutcome::Late, late),
-    ] {
-        if let Some(name) = outcome.result_list() {
-            shown[name] = Value::Array(list);
+    lists.write_into(&mut shown);
+    shown
+}
+
+/// The answers of an RFQ sorted into the result's lists.
+struct Lists<'a> {
+    /// Quotes in time, cheapest first.
+    quotes: Vec<Value>,
+    /// Declines in time.
+    declines: Vec<Value>,
+    /// Answers after the deadline.
+    late: Vec<Value>,
+    /// Providers whose answer counts.
+    answered: BTreeSet<&'a ProviderId>,
+}
+
+impl<'a> Lists<'a> {
+    fn of(responses: &'a [JudgedAnswer]) -> Self {
+        let mut quotes = Vec::new();
+        let mut declines = Vec::new();
+        let mut late = Vec::new();
+        let mut answered = BTreeSet::new();
+        for kept in responses {
+            match (kept.outcome(), &kept.answer.reply) {
+                (AnswerOutcome::Late, _) => late.push(answer(kept)),
+                (_, Reply::Quoted { price, .. }) => quotes.push((price.minor(), answer(kept))),
+                (_, Reply::Declined { .. }) => declines.push(answer(kept)),
+            }
+            if kept.outcome().counts() {
+                answered.insert(&kept.answer.provider);
+            }
+        }
+        quotes.sort_by_key(|(minor, _)| *minor);
+        Lists {
+            quotes: quotes.into_iter().map(|(_, quote)| quote).collect(),
+            declines,
+            late,
+            answered,
         }
     }
-    shown
+
+    /// Adds each list under its outcome's name ([`AnswerOutcome::result_list`]).
+    fn write_into(self, shown: &mut Value) {
+        for (outcome, list) in [
+            (AnswerOutcome::Quoted, self.quotes),
+            (AnswerOutcome::Declined, self.declines),
+            (AnswerOutcome::Late, self.late),
+        ] {
+            if let Some(name) = outcome.result_list() {
+                shown[name] = Value::Array(list);
+            }
+        }
+    }
 }

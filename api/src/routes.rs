@@ -106,22 +106,38 @@ impl FromRequestParts<ApiState> for Requested {
     }
 }
 
-/// `GET /rfqs/{id}`: running, or `303` to the result.
-async fn status(Requested { stored, links, .. }: Requested) -> Response {
-    match stored.status {
-        RfqStatus::Open => Json(representation::running(
-            &links,
-            &stored.rfq,
-            stored.responses_received,
-        ))
-        .into_response(),
+/// `GET /rfqs/{id}`: running, with the answers so far, or `303` to the
+/// result.
+async fn status(
+    Requested {
+        stored,
+        links,
+        store,
+    }: Requested,
+) -> Result<Response, ReadError> {
+    Ok(match stored.status {
+        RfqStatus::Open => {
+            // Answers are written before they are counted: none counted,
+            // none to read (late ones are listed on the result).
+            let responses = match stored.responses_received {
+                0 => Vec::new(),
+                _ => store.responses(&stored.rfq.id).await?,
+            };
+            Json(representation::running(
+                &links,
+                &stored.rfq,
+                stored.responses_received,
+                &responses,
+            ))
+            .into_response()
+        }
         RfqStatus::Closed { .. } => (
             StatusCode::SEE_OTHER,
             [(header::LOCATION, links.result_location())],
             Json(representation::closed_status(&links, &stored)),
         )
             .into_response(),
-    }
+    })
 }
 
 /// `GET /rfqs/{id}/result`: the result, or `409` with the ETA while running.

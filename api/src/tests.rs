@@ -91,6 +91,30 @@ async fn an_open_rfq_is_running_and_its_result_a_conflict_with_the_eta() {
         format!("http://api.test{path}/result")
     );
     assert_eq!(body["completion"]["rule"], "all");
+    // The answers so far, in the result's shapes.
+    assert_eq!(body["quotes"][0]["provider"], "a", "{body}");
+    assert_eq!(body["quotes"][0]["price"], "12.00", "{body}");
+    assert_eq!(body["declines"], serde_json::json!([]));
+
+    let decline = Reply::Declined {
+        reason: "no car".into(),
+    };
+    let cheaper = JudgedAnswer::in_time(reply(&rfq, "c", quote(900)), Utc::now());
+    let declined = JudgedAnswer::in_time(reply(&rfq, "b", decline), Utc::now());
+    store
+        .apply(&[Effect::Answer(cheaper), Effect::Answer(declined)])
+        .await
+        .unwrap();
+    let (_, _, body) = get(&store, ApiSettings::default(), &path).await;
+    assert_eq!(body["responses-received"], 3);
+    let providers: Vec<&str> = body["quotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(providers, ["c", "a"], "cheapest first: {body}");
+    assert_eq!(body["declines"][0]["provider"], "b", "{body}");
 
     let (status, headers, body) =
         get(&store, ApiSettings::default(), &format!("{path}/result")).await;

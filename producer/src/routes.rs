@@ -71,7 +71,7 @@ async fn submit(
             (
                 StatusCode::ACCEPTED,
                 [(header::LOCATION, links.status_location())],
-                Json(rfq_api::representation::running(&links, &rfq, 0)),
+                Json(rfq_api::representation::running(&links, &rfq, 0, &[])),
             )
                 .into_response()
         }
