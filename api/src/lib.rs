@@ -1,7 +1,8 @@
 //! The read API: where a customer app polls an RFQ and reads its result.
 //!
-//! - `GET /rfqs/{id}`: `200` with `status: running`, `responses-received`
-//!   and `eta` while the RFQ is open; `303 See Other` to the result once closed.
+//! - `GET /rfqs/{id}`: `200` with `status: running`, `responses-received`,
+//!   `eta` and the answers so far while the RFQ is open; `303 See Other` to
+//!   the result once closed.
 //! - `GET /rfqs/{id}/result`: `200` with the quotes, declines and the
 //!   providers that never answered, once closed; `409 Conflict` (a problem
 //!   document carrying `eta`) while still running.

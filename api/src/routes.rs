@@ -108,13 +108,12 @@ impl FromRequestParts<ApiState> for Requested {
 
 /// `GET /rfqs/{id}`: running, with the answers so far, or `303` to the
 /// result.
-async fn status(
-    Requested {
+async fn status(requested: Requested) -> Result<Response, ReadError> {
+    let Requested {
         stored,
         links,
         store,
-    }: Requested,
-) -> Result<Response, ReadError> {
+    } = requested;
     Ok(match stored.status {
         RfqStatus::Open => {
             // Answers are written before they are counted: none counted,

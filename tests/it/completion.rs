@@ -30,6 +30,20 @@ async fn each_rule_closes_the_rfq_and_the_result_names_it(broker: TestBroker) {
         assert_eq!(accepted["providers-addressed"], 4);
         locations.push(location);
     }
+    // While the deadline-rule RFQ runs, its status lists the quotes so far.
+    let running = &locations[5];
+    let give_up = tokio::time::Instant::now() + within;
+    loop {
+        let body: Value = t.get(running).await.json().await.unwrap();
+        assert_eq!(body["status"], "running", "closed before all four quoted: {body}");
+        if body["responses-received"] == 4 {
+            assert_eq!(body["quotes"].as_array().unwrap().len(), 4, "{body}");
+            assert!(body["quotes"][0]["provider"].is_string(), "{body}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < give_up, "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut results = Vec::new();
     for location in &locations {
         results.push(t.closed_result(location, within).await);

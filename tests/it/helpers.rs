@@ -284,6 +284,21 @@ impl TestPipeline {
                             <= body["providers-addressed"].as_u64().unwrap()
                     );
                     assert!(body["eta"].as_str().is_some());
+                    // The answers so far: read after the count, so at least
+                    // as many; quotes cheapest first.
+                    let listed = body["quotes"].as_array().unwrap().len()
+                        + body["declines"].as_array().unwrap().len();
+                    assert!(
+                        listed as u64 >= body["responses-received"].as_u64().unwrap(),
+                        "{body}"
+                    );
+                    let prices: Vec<f64> = body["quotes"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|q| q["price"].as_str().unwrap().parse().unwrap())
+                        .collect();
+                    assert!(prices.is_sorted(), "{body}");
                 }
                 other => panic!("unexpected status {other} polling {location}"),
             }
