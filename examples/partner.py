@@ -72,9 +72,15 @@ def main():
 
     # Ctrl-C and SIGTERM end the loop between polls (not an exception in
     # the middle of a delivery or a poll), then OFFLINE and a clean close.
+    # A second Ctrl-C stops at once (the default again).
     stopping = []
+
+    def stop(*_):
+        stopping.append(1)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.append(1))
+        signal.signal(sig, stop)
     renew_at = 0.0
     try:
         while not stopping:

@@ -298,7 +298,7 @@ impl Window {
     /// on its way is overdue, [`TICK_RETRY`]). At most one round per
     /// [`TICK_GAP`]. Records a marker at `now` as on its way for each.
     pub fn ticks_due(&mut self, now: DateTime<Utc>) -> Vec<i32> {
-        if self.last_round.is_some_and(|last| now < last + TICK_GAP) {
+        if self.within_gap(now) {
             return Vec::new();
         }
         // As the log will carry it.
@@ -332,8 +332,11 @@ impl Window {
         due
     }
 
-    /// When [`Window::ticks_due`] has something to do next.
-    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
+    /// When [`Window::ticks_due`] has something to do next, seen at `now`:
+    /// never before a partition's earliest deadline (a marker presumed lost
+    /// is written again only once a deadline is due), nor within
+    /// [`TICK_GAP`] of the last round.
+    pub fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let next = self
             .deadlines
             .iter()
@@ -347,13 +350,21 @@ impl Window {
                     .back()
                     .and_then(|covered| first_after(index, *covered))
                     .filter(|_| flight.len() < TICKS_IN_FLIGHT);
-                [retry, uncovered].into_iter().flatten().min()
+                let wake = [retry, uncovered].into_iter().flatten().min()?;
+                Some(wake.max(*earliest))
             })
             .min()?;
         Some(match self.last_round {
-            Some(last) => next.max(last + TICK_GAP),
-            None => next,
+            Some(last) if self.within_gap(now) => next.max(last + TICK_GAP),
+            _ => next,
         })
+    }
+
+    /// Whether `now` is within [`TICK_GAP`] after the last round (a clock
+    /// set back does not hold rounds off).
+    fn within_gap(&self, now: DateTime<Utc>) -> bool {
+        self.last_round
+            .is_some_and(|last| last <= now && now < last + TICK_GAP)
     }
 
     /// Drops the RFQs of a partition this aggregator no longer owns; their
@@ -381,7 +392,9 @@ impl Window {
         {
             index.remove(&(gathering.deadline, *id));
             if index.is_empty() {
+                // Nothing left for markers on their way to close.
                 self.deadlines.remove(&gathering.partition);
+                self.ticks.remove(&gathering.partition);
             }
         }
     }

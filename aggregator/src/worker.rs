@@ -76,6 +76,10 @@ impl ConsumerContext for RebalanceContext {
 
 type QuotesConsumer = StreamConsumer<RebalanceContext>;
 
+/// Rounds of deadline markers being sent at once at most (while the
+/// registry or the broker does not answer, rounds would pile up).
+const MAX_TICK_ROUNDS: usize = 64;
+
 /// The aggregator's state and collaborators.
 struct Aggregator {
     /// What every role shares (Kafka, topics).
@@ -181,7 +185,7 @@ impl Aggregator {
         events: &mut mpsc::UnboundedReceiver<Assignment>,
     ) -> anyhow::Result<()> {
         loop {
-            let wake = self.window.next_wake().map(|at| {
+            let wake = self.window.next_wake(Utc::now()).map(|at| {
                 let wait = (at - Utc::now()).to_std().unwrap_or_default();
                 tokio::time::Instant::now() + wait
             });
@@ -269,10 +273,25 @@ impl Aggregator {
     /// the background, so the loop goes on reading meanwhile (one not
     /// written is written again once overdue).
     fn write_ticks(&mut self) {
-        while self.ticking.try_join_next().is_some() {}
+        while let Some(done) = self.ticking.try_join_next() {
+            if let Err(error) = done
+                && error.is_panic()
+            {
+                tracing::error!(%error, "writing deadline markers panicked");
+            }
+        }
         let now = Utc::now();
         let due = self.window.ticks_due(now);
         if due.is_empty() {
+            return;
+        }
+        if self.ticking.len() >= MAX_TICK_ROUNDS {
+            // The registry or the broker is not answering. The window holds
+            // these as on their way and writes them again once overdue.
+            tracing::warn!(
+                rounds = self.ticking.len(),
+                "earlier deadline markers are still being sent; these wait for the retry"
+            );
             return;
         }
         let producer = self.producer.clone();

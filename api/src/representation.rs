@@ -49,7 +49,11 @@ pub fn running(
         "completion": completion(&rfq.completion),
         "eta": time(&rfq.deadline),
     });
-    Lists::of(responses).write_into(&mut shown);
+    // Late answers are shown on the result; a running RFQ lists what counts.
+    Lists::of(responses).write_into(
+        &mut shown,
+        &[AnswerOutcome::Quoted, AnswerOutcome::Declined],
+    );
     shown
 }
 
@@ -122,7 +126,14 @@ pub fn result(links: &RfqLinks, stored: &StoredRfq, responses: &[JudgedAnswer]) 
         "providers-addressed": rfq.addressed.len(),
         "unanswered": unanswered,
     });
-    lists.write_into(&mut shown);
+    lists.write_into(
+        &mut shown,
+        &[
+            AnswerOutcome::Quoted,
+            AnswerOutcome::Declined,
+            AnswerOutcome::Late,
+        ],
+    );
     shown
 }
 
@@ -163,13 +174,17 @@ impl<'a> Lists<'a> {
         }
     }
 
-    /// Adds each list under its outcome's name ([`AnswerOutcome::result_list`]).
-    fn write_into(self, shown: &mut Value) {
+    /// Adds the lists of `outcomes` under their names
+    /// ([`AnswerOutcome::result_list`]).
+    fn write_into(self, shown: &mut Value, outcomes: &[AnswerOutcome]) {
         for (outcome, list) in [
             (AnswerOutcome::Quoted, self.quotes),
             (AnswerOutcome::Declined, self.declines),
             (AnswerOutcome::Late, self.late),
         ] {
+            if !outcomes.contains(&outcome) {
+                continue;
+            }
             if let Some(name) = outcome.result_list() {
                 shown[name] = Value::Array(list);
             }

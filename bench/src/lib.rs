@@ -252,6 +252,13 @@ pub struct Target {
 
 /// Runs the benchmark against `target`; writes and prints the report.
 pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<report::Report> {
+    if let Some(base) = settings.burst_base {
+        anyhow::ensure!(
+            base > 0.0 && base <= settings.rate,
+            "--bench-burst-base must be above 0 and at most --bench-rate ({}), got {base}",
+            settings.rate
+        );
+    }
     let broker = match (&target.kafka, settings.broker_records) {
         (Some(kafka), records) if records > 0 => Some(
             broker::limits(kafka, records)

@@ -195,10 +195,9 @@ impl Report {
                 settings.shape,
                 settings.rate,
                 match settings.shape {
-                    crate::schedule::Shape::Burst => format!(
-                        " (base {} RFQ/s)",
-                        run.schedule.burst_base.unwrap_or(settings.rate / 2.0)
-                    ),
+                    crate::schedule::Shape::Burst => {
+                        format!(" (base {} RFQ/s)", run.schedule.base_rate())
+                    }
                     _ => String::new(),
                 },
                 settings.seconds,

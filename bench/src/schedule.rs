@@ -50,8 +50,13 @@ impl Schedule {
                 self.rate * step / steps
             }
             Shape::Burst if (1.0 / 3.0..2.0 / 3.0).contains(&share) => self.rate,
-            Shape::Burst => self.burst_base.unwrap_or(self.rate / 2.0),
+            Shape::Burst => self.base_rate(),
         }
+    }
+
+    /// The rate before and after a burst.
+    pub fn base_rate(&self) -> f64 {
+        self.burst_base.unwrap_or(self.rate / 2.0)
     }
 
     /// The times (from the start) at which requests are due, in order.

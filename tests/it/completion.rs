@@ -35,7 +35,10 @@ async fn each_rule_closes_the_rfq_and_the_result_names_it(broker: TestBroker) {
     let give_up = tokio::time::Instant::now() + within;
     loop {
         let body: Value = t.get(running).await.json().await.unwrap();
-        assert_eq!(body["status"], "running", "closed before all four quoted: {body}");
+        assert_eq!(
+            body["status"], "running",
+            "closed before all four quoted: {body}"
+        );
         if body["responses-received"] == 4 {
             assert_eq!(body["quotes"].as_array().unwrap().len(), 4, "{body}");
             assert!(body["quotes"][0]["provider"].is_string(), "{body}");

@@ -136,7 +136,7 @@ fn a_deadline_marker_closes_what_is_due_in_its_partition_only() {
         w.open(x);
     }
     assert!(accepted(w.respond(answer(&r, "a", true), 0, t(1))).is_some());
-    assert_eq!(w.next_wake(), Some(t(10)));
+    assert_eq!(w.next_wake(t(1)), Some(t(10)));
     assert!(w.ticks_due(t(9)).is_empty());
     assert_eq!(w.ticks_due(t(30)), vec![0, 1]);
     assert!(w.ticks_due(t(31)).is_empty(), "a marker is on its way");
@@ -247,7 +247,7 @@ fn recovery_counts_stored_answers_and_partitions_can_be_dropped() {
     let mut w = Window::default();
     w.open(&rfq(&["a"], 60));
     w.forget_partition(0);
-    assert!(w.is_empty() && w.next_wake().is_none());
+    assert!(w.is_empty() && w.next_wake(t(100)).is_none());
 }
 
 /// A marker travels through the log in milliseconds: reading back our own
@@ -318,7 +318,11 @@ fn markers_are_pipelined_at_most_one_round_per_gap() {
         w.open(x);
     }
     assert_eq!(w.ticks_due(t(10)), vec![0]);
-    assert_eq!(w.next_wake(), Some(ms(10, 10)), "the gap after a round");
+    assert_eq!(
+        w.next_wake(ms(10, 1)),
+        Some(ms(10, 10)),
+        "the gap after a round"
+    );
     assert!(w.ticks_due(ms(10, 5)).is_empty(), "within the gap");
     assert_eq!(
         w.ticks_due(ms(10, 10)),
@@ -326,7 +330,7 @@ fn markers_are_pipelined_at_most_one_round_per_gap() {
         "the second is not covered"
     );
     assert!(w.ticks_due(ms(10, 20)).is_empty(), "nothing new has passed");
-    assert_eq!(w.next_wake(), Some(ms(10, 30)));
+    assert_eq!(w.next_wake(ms(10, 20)), Some(ms(10, 30)));
     // The markers come back in order; each closes what it covers.
     let rfq_of = |effects: &[Effect]| match effects {
         [Effect::Close { rfq, .. }] => Some(*rfq),
@@ -336,7 +340,7 @@ fn markers_are_pipelined_at_most_one_round_per_gap() {
     assert_eq!(rfq_of(&w.tick(0, ms(10, 10))), Some(second.id));
     assert_eq!(w.ticks_due(ms(10, 30)), vec![0]);
     assert_eq!(rfq_of(&w.tick(0, ms(10, 30))), Some(third.id));
-    assert!(w.is_empty() && w.next_wake().is_none());
+    assert!(w.is_empty() && w.next_wake(t(100)).is_none());
 }
 
 /// However many deadlines pass while markers are lost, a partition has at
@@ -356,10 +360,47 @@ fn markers_on_their_way_are_bounded_and_retried() {
         written += w.ticks_due(ms(10, 10 * i)).len();
     }
     assert_eq!(written, super::TICKS_IN_FLIGHT);
-    assert_eq!(w.next_wake(), Some(t(10) + super::TICK_RETRY));
+    assert_eq!(w.next_wake(ms(10, 200)), Some(t(10) + super::TICK_RETRY));
     assert!(w.ticks_due(ms(14, 999)).is_empty());
     assert_eq!(w.ticks_due(t(15)), vec![0], "overdue: written again");
     assert_eq!(w.tick(0, t(15)).len(), usize::try_from(n).unwrap());
     // One that was presumed lost comes back late: nothing left to close.
     assert!(w.tick(0, t(10)).is_empty());
+}
+
+/// A marker presumed lost while its RFQs closed otherwise: the partition
+/// wakes at its next deadline, not at once over and over (a past wake
+/// time would spin the worker's loop).
+#[test]
+fn an_overdue_marker_never_brings_the_wake_before_the_next_deadline() {
+    let mut w = Window::default();
+    let a = rfq(&["a"], 10);
+    let b = rfq(&["a"], 60);
+    w.open(&a);
+    w.open(&b);
+    assert_eq!(w.ticks_due(t(10)), vec![0]);
+    // `a` closes on completion before its marker comes back; the marker
+    // is lost.
+    assert!(accepted(w.respond(answer(&a, "a", true), 0, t(9))).is_some());
+    assert_eq!(w.len(), 1);
+    assert!(w.ticks_due(t(16)).is_empty());
+    assert_eq!(w.next_wake(t(16)), Some(t(60)));
+    assert_eq!(w.ticks_due(t(60)), vec![0]);
+}
+
+/// A clock set back neither holds rounds off nor puts the next wake far
+/// away.
+#[test]
+fn a_clock_set_back_does_not_hold_markers_off() {
+    let mut w = Window::default();
+    let a = rfq(&["a"], 10);
+    let b = rfq(&["a"], 20);
+    w.open(&a);
+    w.open(&b);
+    assert_eq!(w.ticks_due(t(3600)), vec![0]);
+    assert_eq!(w.tick(0, t(3600)).len(), 2);
+    let c = rfq(&["a"], 30);
+    w.open(&c);
+    assert_eq!(w.next_wake(t(29)), Some(t(30)));
+    assert_eq!(w.ticks_due(t(30)), vec![0]);
 }
