@@ -205,7 +205,10 @@ impl<'a> Judge<'a> {
                 } else if kept.iter().any(|k| k.answer.provider == answer.provider) {
                     Verdict::refused(AnswerOutcome::Duplicate)
                 } else {
-                    Verdict::kept(JudgedAnswer::late(answer, received_at))
+                    // Numbered after every answer kept: the store has them
+                    // all, as pending effects were settled above.
+                    let seq = u32::try_from(kept.len()).map_or(u32::MAX, |n| n + 1);
+                    Verdict::kept(JudgedAnswer::late(answer, received_at, seq))
                 }))
             }
             // Open in the store and ours, yet not in the window (its RFQ

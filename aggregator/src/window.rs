@@ -81,6 +81,17 @@ impl Gathering {
     }
 
     /// Counts an answer from provider `number` (the first from each only).
+    /// The number the next answer kept gets: one more than those heard,
+    /// in time or late (counted, not stored: a gathering stays small).
+    fn next_seq(&self) -> u32 {
+        let heard = self
+            .addressed
+            .iter()
+            .filter(|(_, heard)| *heard != Heard::Nothing)
+            .count();
+        u32::try_from(heard).map_or(u32::MAX, |heard| heard.saturating_add(1))
+    }
+
     fn keep(&mut self, number: u32, kept: &JudgedAnswer) {
         let outcome = kept.outcome();
         let Some(heard) = self.heard(number).filter(|heard| **heard == Heard::Nothing) else {
@@ -239,12 +250,13 @@ impl Window {
         if heard != Heard::Nothing {
             return Some(Verdict::refused(AnswerOutcome::Duplicate));
         }
+        let seq = gathering.next_seq();
         if received_at >= gathering.deadline {
-            let kept = JudgedAnswer::late(answer, received_at);
+            let kept = JudgedAnswer::late(answer, received_at, seq);
             gathering.keep(number, &kept);
             return Some(Verdict::kept(kept));
         }
-        let kept = JudgedAnswer::in_time(answer, received_at);
+        let kept = JudgedAnswer::in_time(answer, received_at, seq);
         gathering.keep(number, &kept);
         let close = gathering
             .completion

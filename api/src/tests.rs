@@ -77,7 +77,7 @@ fn content_type(headers: &axum::http::HeaderMap) -> &str {
 async fn an_open_rfq_is_running_and_its_result_a_conflict_with_the_eta() {
     let (_dir, store, rfq) = store_with_rfq().await;
     let path = format!("/rfqs/{}", rfq.id);
-    let answer = JudgedAnswer::in_time(reply(&rfq, "a", quote(1200)), Utc::now());
+    let answer = JudgedAnswer::in_time(reply(&rfq, "a", quote(1200)), Utc::now(), 1);
     store.apply(&[Effect::Answer(answer)]).await.unwrap();
 
     let (status, _, body) = get(&store, ApiSettings::default(), &path).await;
@@ -99,8 +99,8 @@ async fn an_open_rfq_is_running_and_its_result_a_conflict_with_the_eta() {
     let decline = Reply::Declined {
         reason: "no car".into(),
     };
-    let cheaper = JudgedAnswer::in_time(reply(&rfq, "c", quote(900)), Utc::now());
-    let declined = JudgedAnswer::in_time(reply(&rfq, "b", decline), Utc::now());
+    let cheaper = JudgedAnswer::in_time(reply(&rfq, "c", quote(900)), Utc::now(), 2);
+    let declined = JudgedAnswer::in_time(reply(&rfq, "b", decline), Utc::now(), 3);
     store
         .apply(&[Effect::Answer(cheaper), Effect::Answer(declined)])
         .await
@@ -133,9 +133,9 @@ async fn a_closed_rfq_redirects_to_a_result_listing_every_provider_once() {
     };
     store
         .apply(&[
-            Effect::Answer(JudgedAnswer::in_time(reply(&rfq, "a", quote(1500)), now)),
-            Effect::Answer(JudgedAnswer::in_time(reply(&rfq, "b", declined), now)),
-            Effect::Answer(JudgedAnswer::late(reply(&rfq, "c", quote(900)), now)),
+            Effect::Answer(JudgedAnswer::in_time(reply(&rfq, "a", quote(1500)), now, 1)),
+            Effect::Answer(JudgedAnswer::in_time(reply(&rfq, "b", declined), now, 2)),
+            Effect::Answer(JudgedAnswer::late(reply(&rfq, "c", quote(900)), now, 3)),
             Effect::Close {
                 rfq: rfq.id,
                 partition: rfq.return_address.partition,

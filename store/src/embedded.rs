@@ -69,6 +69,11 @@ ALTER TABLE responses ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO counters VALUES ('open', (SELECT COUNT(*) FROM rfqs WHERE closed_at IS NULL));
 ",
+    // An answer's number is the aggregator's (`JudgedAnswer::seq`, from 1),
+    // no longer a count taken at insertion (from 0).
+    "
+UPDATE responses SET seq = seq + 1;
+",
 ];
 
 /// Moves the count of open RFQs (in the same transaction as the change).
@@ -79,7 +84,7 @@ const RFQ_COLUMNS: &str = "id, partition, return_topic, customer, region, from_l
      to_lat, to_lon, created_at, deadline, addressed, closed_at, close_reason, completion";
 
 /// Columns read by [`response_from_row`] (by name: their order does not matter).
-const RESPONSE_COLUMNS: &str = "rfq_id, provider, kind, price_minor, currency, \
+const RESPONSE_COLUMNS: &str = "rfq_id, provider, seq, kind, price_minor, currency, \
      pickup_eta_seconds, decline_reason, responded_at, received_at, late";
 
 /// The embedded store.
@@ -331,8 +336,7 @@ async fn apply_one(tx: &mut Prepared, effect: &Effect) -> Result<(), StoreError>
             tx.execute(
                 "INSERT INTO responses (rfq_id, provider, seq, kind, price_minor, currency, \
                  pickup_eta_seconds, decline_reason, responded_at, received_at, late) \
-                 VALUES (?1, ?2, (SELECT COUNT(*) FROM responses WHERE rfq_id = ?1), \
-                         ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 VALUES (?1, ?2, ?11, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (rfq_id, provider) DO NOTHING",
                 params![
                     answer.rfq.to_string(),
@@ -345,6 +349,7 @@ async fn apply_one(tx: &mut Prepared, effect: &Effect) -> Result<(), StoreError>
                     millis(&answer.responded_at),
                     millis(&kept.received_at),
                     kept.is_late(),
+                    kept.seq,
                 ],
             )
             .await?;
@@ -510,9 +515,10 @@ fn response_from_row(row: &Fields<'_>) -> Result<JudgedAnswer, StoreError> {
         reply,
     };
     let received_at = time(row.int("received_at")?)?;
+    let seq = u32::try_from(row.int("seq")?).map_err(corrupt)?;
     Ok(match row.int("late")? != 0 {
-        true => JudgedAnswer::late(answer, received_at),
-        false => JudgedAnswer::in_time(answer, received_at),
+        true => JudgedAnswer::late(answer, received_at, seq),
+        false => JudgedAnswer::in_time(answer, received_at, seq),
     })
 }
 

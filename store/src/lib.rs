@@ -75,7 +75,8 @@ pub trait Store: Send + Sync {
     /// An RFQ by id.
     async fn rfq(&self, id: &CorrelationId) -> Result<Option<StoredRfq>, StoreError>;
 
-    /// The stored answers of an RFQ: in time (in order of acceptance), then late.
+    /// The stored answers of an RFQ: in time, then late, each in the order
+    /// of their [`JudgedAnswer::seq`] (the order the aggregator kept them).
     async fn responses(&self, id: &CorrelationId) -> Result<Vec<JudgedAnswer>, StoreError>;
 
     /// The RFQs still open whose return address is `partition`.

@@ -125,14 +125,32 @@ fn answer(rfq: &Rfq, provider: &str, minor: Option<i64>, after_ms: i64) -> (Answ
     (answer, rfq.created_at + Duration::milliseconds(after_ms))
 }
 
+/// An answer in time, numbered by its arrival (`after_ms`: increasing as
+/// the aggregator numbers, not contiguous, which a store does not rely on).
 fn respond(rfq: &Rfq, provider: &str, minor: Option<i64>, after_ms: i64) -> Effect {
     let (answer, received_at) = answer(rfq, provider, minor, after_ms);
-    Effect::Answer(JudgedAnswer::in_time(answer, received_at))
+    Effect::Answer(JudgedAnswer::in_time(
+        answer,
+        received_at,
+        arrival(after_ms),
+    ))
 }
 
 fn late(rfq: &Rfq, provider: &str, minor: Option<i64>, after_ms: i64) -> Effect {
     let (answer, received_at) = answer(rfq, provider, minor, after_ms);
-    Effect::Answer(JudgedAnswer::late(answer, received_at))
+    Effect::Answer(JudgedAnswer::late(answer, received_at, arrival(after_ms)))
+}
+
+fn arrival(after_ms: i64) -> u32 {
+    u32::try_from(after_ms).expect("a test's arrival fits")
+}
+
+/// `effect` (an answer) with another number.
+fn numbered(mut effect: Effect, seq: u32) -> Effect {
+    if let Effect::Answer(kept) = &mut effect {
+        kept.seq = seq;
+    }
+    effect
 }
 
 fn close(rfq: &Rfq, reason: CloseReason, closed_at: DateTime<Utc>) -> Effect {
@@ -262,7 +280,9 @@ async fn answers_are_listed_in_time_then_late(store: &dyn Store) {
             Effect::Open(r.clone()),
             respond(&r, "c", Some(300), 100),
             respond(&r, "a", None, 200),
-            respond(&r, "d", Some(100), 300),
+            // Kept third although stamped first (a record timestamp is
+            // not the log's order): the number decides.
+            numbered(respond(&r, "d", Some(100), 50), 300),
         ])
         .await
         .unwrap();
@@ -273,12 +293,19 @@ async fn answers_are_listed_in_time_then_late(store: &dyn Store) {
         ])
         .await
         .unwrap();
-    let order: Vec<(String, bool)> = priced(&store.responses(&r.id).await.unwrap())
+    let responses = store.responses(&r.id).await.unwrap();
+    let order: Vec<(String, bool)> = priced(&responses)
         .into_iter()
         .map(|(provider, _, late)| (provider, late))
         .collect();
     let expected = [("c", false), ("a", false), ("d", false), ("b", true)];
     assert_eq!(order, expected.map(|(p, l)| (p.to_owned(), l)).to_vec());
+    let numbers: Vec<u32> = responses.iter().map(|kept| kept.seq).collect();
+    assert_eq!(
+        numbers,
+        vec![100, 200, 300, 70_000],
+        "numbers read back as written"
+    );
 }
 
 async fn open_rfqs_are_found_by_partition_after_reopening(store: &dyn Store, open: &Opener) {

@@ -60,6 +60,33 @@ fn accepted(verdict: Option<Verdict>) -> Option<Vec<Effect>> {
         .map(|verdict| verdict.effects)
 }
 
+/// The numbers of the answers kept among `effects`.
+fn seqs(effects: &[Effect]) -> Vec<u32> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Answer(kept) => Some(kept.seq),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Answers are numbered from 1 in the order they are read, late ones
+/// included; refused ones take no number.
+#[test]
+fn kept_answers_are_numbered_in_log_order() {
+    let mut w = Window::default();
+    let r = rfq(&["a", "b", "c", "d"], 10);
+    w.open(&r);
+    let mut numbers = Vec::new();
+    for (provider, at) in [("b", 1), ("b", 2), ("x", 2), ("a", 3), ("d", 11)] {
+        if let Some(verdict) = w.respond(answer(&r, provider, true), 0, t(at)) {
+            numbers.extend(seqs(&verdict.effects));
+        }
+    }
+    assert_eq!(numbers, vec![1, 2, 3], "b, a, then d late");
+}
+
 fn closes(effects: &[Effect]) -> Vec<CloseReason> {
     effects
         .iter()
@@ -222,11 +249,11 @@ fn duplicates_and_strangers_are_refused() {
 fn recovery_counts_stored_answers_and_partitions_can_be_dropped() {
     let mut w = Window::default();
     let r = with_rule(&["a", "b", "c"], 60, Completion::FirstN(2));
-    let stored = |provider: &str, late: bool| match late {
-        true => JudgedAnswer::late(answer(&r, provider, true), t(1)),
-        false => JudgedAnswer::in_time(answer(&r, provider, true), t(1)),
+    let stored = |provider: &str, late: bool, seq: u32| match late {
+        true => JudgedAnswer::late(answer(&r, provider, true), t(1), seq),
+        false => JudgedAnswer::in_time(answer(&r, provider, true), t(1), seq),
     };
-    w.recover(&r, &[stored("a", false), stored("c", true)]);
+    w.recover(&r, &[stored("a", false, 1), stored("c", true, 2)]);
     assert_eq!(
         outcome(w.respond(answer(&r, "a", true), 0, t(1))),
         Some(AnswerOutcome::Duplicate)
@@ -243,6 +270,7 @@ fn recovery_counts_stored_answers_and_partitions_can_be_dropped() {
         vec![CloseReason::FirstN],
         "the stored quote counts"
     );
+    assert_eq!(seqs(&effects), vec![3], "numbered after the stored ones");
 
     let mut w = Window::default();
     w.open(&rfq(&["a"], 60));

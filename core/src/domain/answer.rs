@@ -51,28 +51,36 @@ pub struct JudgedAnswer {
     pub answer: Answer,
     /// When it reached the quotes topic (the Kafka record's timestamp).
     pub received_at: DateTime<Utc>,
+    /// Its place among the answers its RFQ kept, from 1, in the order of
+    /// the RFQ's quotes partition: a function of the log like every
+    /// decision, so a replay numbers the same. A live reader resumes after
+    /// the last number it saw (`Last-Event-ID`).
+    pub seq: u32,
     /// Quoted or declined (the reply's, in time) or late; nothing else is
     /// kept, which the constructors ensure.
     outcome: AnswerOutcome,
 }
 
 impl JudgedAnswer {
-    /// An answer stamped before its RFQ's deadline: it counts.
-    pub fn in_time(answer: Answer, received_at: DateTime<Utc>) -> JudgedAnswer {
+    /// An answer stamped before its RFQ's deadline, the `seq`-th kept: it
+    /// counts.
+    pub fn in_time(answer: Answer, received_at: DateTime<Utc>, seq: u32) -> JudgedAnswer {
         let outcome = answer.reply.outcome();
         JudgedAnswer {
             answer,
             received_at,
+            seq,
             outcome,
         }
     }
 
-    /// An answer stamped at or after its RFQ's deadline: shown as late,
-    /// never counted.
-    pub fn late(answer: Answer, received_at: DateTime<Utc>) -> JudgedAnswer {
+    /// An answer stamped at or after its RFQ's deadline, the `seq`-th kept:
+    /// shown as late, never counted.
+    pub fn late(answer: Answer, received_at: DateTime<Utc>, seq: u32) -> JudgedAnswer {
         JudgedAnswer {
             answer,
             received_at,
+            seq,
             outcome: AnswerOutcome::Late,
         }
     }

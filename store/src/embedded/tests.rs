@@ -16,6 +16,9 @@ fn rfq(partition: i32, providers: &[&str]) -> Rfq {
     }
 }
 
+/// An RFQ answered in a store of the first schema.
+const OLD_ANSWERED: &str = "0b7e3f0a-5d1c-4e7a-9f43-2d6c1b8e9a01";
+
 #[tokio::test]
 async fn a_store_of_the_first_schema_is_migrated_in_place() {
     let dir = tempfile::tempdir().unwrap();
@@ -27,8 +30,8 @@ async fn a_store_of_the_first_schema_is_migrated_in_place() {
         connection
             .execute(
                 "INSERT INTO responses (rfq_id, provider, seq, kind, decline_reason, \
-                 responded_at, received_at) VALUES ('x', 'a', 0, 'declined', '', 0, 0)",
-                (),
+                 responded_at, received_at) VALUES (?1, 'a', 0, 'declined', '', 0, 0)",
+                [OLD_ANSWERED],
             )
             .await
             .unwrap();
@@ -43,6 +46,16 @@ async fn a_store_of_the_first_schema_is_migrated_in_place() {
             .unwrap();
     }
     let store = EmbeddedStore::open(&path).await.unwrap();
+    // Answers counted from 0 then are numbered from 1 now.
+    let old = CorrelationId::parse(OLD_ANSWERED).unwrap();
+    let numbers: Vec<u32> = store
+        .responses(&old)
+        .await
+        .unwrap()
+        .iter()
+        .map(|kept| kept.seq)
+        .collect();
+    assert_eq!(numbers, vec![1]);
     // The open count starts from the RFQs already open.
     assert_eq!(store.open_count().await.unwrap(), 1);
     let r = rfq(0, &["a"]);
@@ -82,7 +95,7 @@ async fn rows_are_read_by_column_name_whatever_the_select_order() {
             pickup_eta_seconds: 240,
         },
     };
-    let kept = JudgedAnswer::in_time(quote, r.created_at + Duration::seconds(2));
+    let kept = JudgedAnswer::in_time(quote, r.created_at + Duration::seconds(2), 1);
     let close = Effect::Close {
         rfq: r.id,
         partition: 2,
@@ -152,7 +165,7 @@ async fn writes_committed_together_fail_alone() {
                     reason: "busy".into(),
                 },
             };
-            let kept = JudgedAnswer::in_time(answer, r.created_at);
+            let kept = JudgedAnswer::in_time(answer, r.created_at, 1);
             let result = store
                 .apply(&[Effect::Open(r.clone()), Effect::Answer(kept)])
                 .await;

@@ -306,13 +306,18 @@ impl Store for ScyllaStore {
             .into_iter()
             .map(ResponseRow::into_domain)
             .collect::<Result<Vec<_>, _>>()?;
-        responses.sort_by(|a, b| {
-            (a.is_late(), a.received_at, a.answer.provider.as_str()).cmp(&(
-                b.is_late(),
-                b.received_at,
-                b.answer.provider.as_str(),
-            ))
-        });
+        // Rows written before answers were numbered (schema version 1) are
+        // numbered by arrival, as the aggregator would have.
+        if responses.iter().any(|kept| kept.seq == 0) {
+            responses.sort_by(|a, b| {
+                (a.received_at, a.answer.provider.as_str())
+                    .cmp(&(b.received_at, b.answer.provider.as_str()))
+            });
+            for (at, kept) in responses.iter_mut().enumerate() {
+                kept.seq = u32::try_from(at + 1).unwrap_or(u32::MAX);
+            }
+        }
+        responses.sort_by_key(|kept| (kept.is_late(), kept.seq));
         Ok(responses)
     }
 

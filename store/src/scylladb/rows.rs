@@ -32,7 +32,7 @@ pub const RFQ_COLUMNS: &str = "id, partition, return_topic, customer, region, fr
 
 /// The columns [`ResponseRow`] reads, in its field order.
 pub const RESPONSE_COLUMNS: &str = "rfq_id, provider, kind, price_minor, currency, \
-     pickup_eta_seconds, decline_reason, responded_at, received_at, late";
+     pickup_eta_seconds, decline_reason, responded_at, received_at, late, seq";
 
 /// Longest TTL ScyllaDB accepts (20 years), in seconds.
 const MAX_TTL_SECONDS: i64 = 630_720_000;
@@ -194,6 +194,9 @@ pub struct ResponseRow {
     pub received_at: CqlTimestamp,
     /// Arrived after the deadline.
     pub late: bool,
+    /// Its place among the RFQ's kept answers ([`JudgedAnswer::seq`]);
+    /// none in rows written before schema version 2.
+    pub seq: Option<i32>,
 }
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
@@ -332,6 +335,7 @@ impl ResponseRow {
             responded_at: cql_time(&answer.responded_at),
             received_at: cql_time(&kept.received_at),
             late: kept.is_late(),
+            seq: Some(i32::try_from(kept.seq).unwrap_or(i32::MAX)),
         };
         match &answer.reply {
             Reply::Quoted {
@@ -380,9 +384,11 @@ impl ResponseRow {
             reply,
         };
         let received_at = time(self.received_at)?;
+        // 0: written before answers were numbered (see `Store::responses`).
+        let seq = u32::try_from(self.seq.unwrap_or(0)).map_err(corrupt)?;
         Ok(match self.late {
-            true => JudgedAnswer::late(answer, received_at),
-            false => JudgedAnswer::in_time(answer, received_at),
+            true => JudgedAnswer::late(answer, received_at, seq),
+            false => JudgedAnswer::in_time(answer, received_at, seq),
         })
     }
 }

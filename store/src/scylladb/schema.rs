@@ -5,8 +5,23 @@ use scylla::{client::session::Session, value::CqlTimestamp};
 
 /// The schema files, in order: (version, name, CQL with `{keyspace}` and
 /// `{replication}` placeholders).
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "001_initial", include_str!("../../cql/001_initial.cql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "001_initial", include_str!("../../cql/001_initial.cql")),
+    (
+        2,
+        "002_answer_seq",
+        include_str!("../../cql/002_answer_seq.cql"),
+    ),
+];
+
+/// The table and column an `ALTER TABLE {keyspace}.t ADD c type` adds.
+fn added_column(statement: &str) -> Option<(&str, &str)> {
+    let rest = statement.strip_prefix("ALTER TABLE ")?;
+    let (table, rest) = rest.split_once(' ')?;
+    let column = rest.strip_prefix("ADD ")?.split_whitespace().next()?;
+    let table = table.rsplit_once('.').map_or(table, |(_, table)| table);
+    Some((table, column))
+}
 
 /// The statements of a schema file: comments dropped, split at `;`,
 /// placeholders filled in.
@@ -38,6 +53,23 @@ pub async fn migrate(
     let mut newest = 0;
     for (version, name, cql) in MIGRATIONS {
         for statement in statements(cql, keyspace, replication) {
+            // Adding a column twice is an error: add it only where missing.
+            if let Some((table, column)) = added_column(&statement) {
+                let found = session
+                    .query_unpaged(
+                        "SELECT column_name FROM system_schema.columns \
+                         WHERE keyspace_name = ? AND table_name = ? AND column_name = ?",
+                        (keyspace, table, column),
+                    )
+                    .await
+                    .map_err(|e| backend(&e))?
+                    .into_rows_result()
+                    .map_err(|e| backend(&e))?
+                    .rows_num();
+                if found > 0 {
+                    continue;
+                }
+            }
             session
                 .query_unpaged(statement.as_str(), ())
                 .await
@@ -81,6 +113,10 @@ mod tests {
             );
             assert!(!statement.contains("--") && !statement.contains('{'));
         }
+        let (_, _, cql) = MIGRATIONS[1];
+        let added = super::statements(cql, "rfq_test", "{'class': 'X'}");
+        assert_eq!(added.len(), 1, "{added:#?}");
+        assert_eq!(added_column(&added[0]), Some(("responses", "seq")));
         // The tables the store's statements name all exist in the schema.
         for table in ["rfqs", "responses", "open_rfqs", "schema_versions"] {
             assert!(

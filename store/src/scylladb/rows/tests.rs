@@ -104,17 +104,21 @@ fn answers_map_to_rows_and_back() {
         },
         ..quote.clone()
     };
-    for (answer, late) in [(quote.clone(), false), (decline, true)] {
+    for (answer, late, seq) in [(quote.clone(), false, 1), (decline, true, 2)] {
         let kept = match late {
-            true => JudgedAnswer::late(answer.clone(), received),
-            false => JudgedAnswer::in_time(answer.clone(), received),
+            true => JudgedAnswer::late(answer.clone(), received, seq),
+            false => JudgedAnswer::in_time(answer.clone(), received, seq),
         };
         let back = ResponseRow::new(&kept).into_domain().unwrap();
         assert_eq!(back.answer, answer);
         assert_eq!(back.received_at, received);
         assert_eq!(back.is_late(), late);
+        assert_eq!(back.seq, seq);
     }
-    let quote = JudgedAnswer::in_time(quote, received);
+    let quote = JudgedAnswer::in_time(quote, received, 1);
+    let mut legacy = ResponseRow::new(&quote);
+    legacy.seq = None;
+    assert_eq!(legacy.into_domain().unwrap().seq, 0, "unnumbered");
     let mut row = ResponseRow::new(&quote);
     row.currency = None;
     assert!(matches!(row.into_domain(), Err(StoreError::Corrupt(m)) if m.contains("currency")));
@@ -175,7 +179,7 @@ fn buckets_spread_ids_evenly() {
 fn cql_type(marker: &str) -> ColumnType<'static> {
     let native = match marker {
         "id" | "rfq_id" => NativeType::Uuid,
-        "partition" | "pickup_eta_seconds" | "[ttl]" => NativeType::Int,
+        "partition" | "pickup_eta_seconds" | "seq" | "[ttl]" => NativeType::Int,
         "price_minor" | "[timestamp]" => NativeType::BigInt,
         "from_lat" | "from_lon" | "to_lat" | "to_lon" => NativeType::Double,
         "created_at" | "deadline" | "responded_at" | "received_at" => NativeType::Timestamp,
@@ -235,6 +239,7 @@ fn stamped_rows_bind_their_columns_by_name_then_stamp_and_ttl() {
             reply: Reply::Declined { reason: "".into() },
         },
         r.deadline,
+        1,
     );
     bind(
         &stamped(ResponseRow::new(&decline)),
