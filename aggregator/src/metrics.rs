@@ -46,3 +46,12 @@ pub static TICKS: LazyLock<IntCounter> = LazyLock::new(|| {
         "Deadline markers written to the quotes topic by this process.",
     )
 });
+
+/// Change notices written, by result (sent, failed).
+pub static NOTICES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_aggregator_notices_total",
+        "Change notices (an answer kept, an RFQ closed) written to the events topic for live readers, by result (sent, failed). A failed one delays a live event by at most the API's re-read interval.",
+        &["result"],
+    )
+});

@@ -5,7 +5,7 @@ use crate::{
     judge::Judge,
     metrics::{OPEN, OPENED, TICKS},
     window::Window,
-    writer::EffectWriter,
+    writer::{EffectWriter, Notifier},
 };
 use anyhow::Context as _;
 use chrono::Utc;
@@ -145,10 +145,14 @@ pub async fn run(
             .get(..8)
             .unwrap_or_default()
     );
+    let notices = Notifier {
+        producer: producer.clone(),
+        topic: pipeline.topics.events_topic.clone(),
+    };
     let mut aggregator = Aggregator {
         pipeline,
         settings,
-        writer: EffectWriter::new(store, shutdown.clone()),
+        writer: EffectWriter::new(store, notices, shutdown.clone()),
         codec,
         dead_letters,
         producer,

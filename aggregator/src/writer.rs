@@ -1,8 +1,10 @@
-//! Writing the effects of judged records to the store until they are durable.
+//! Writing the effects of judged records to the store until they are
+//! durable, then telling live readers (change notices).
 
-use crate::metrics::CLOSED;
+use crate::metrics::{CLOSED, NOTICES};
 use anyhow::Context as _;
-use rfq_core::Effect;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rfq_core::{Effect, kafka::notices::Notice};
 use rfq_store::Store;
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
@@ -11,14 +13,58 @@ use tokio_util::sync::CancellationToken;
 pub(crate) struct EffectWriter {
     /// Where results go.
     store: Arc<dyn Store>,
+    /// Where change notices go once their effects are durable.
+    notices: Notifier,
     /// Ends the retries: a write not durable by then leaves its offsets unstored.
     shutdown: CancellationToken,
 }
 
+/// Writes change notices to the events topic, without waiting: a notice
+/// only saves a live reader time (it re-reads the store anyway), so the
+/// aggregator's loop never waits for one, and one that fails is counted.
+pub(crate) struct Notifier {
+    /// The aggregator's producer.
+    pub(crate) producer: FutureProducer,
+    /// The events topic.
+    pub(crate) topic: String,
+}
+
+impl Notifier {
+    fn send(&self, effects: &[Effect]) {
+        let now = chrono::Utc::now();
+        for notice in effects.iter().filter_map(|effect| Notice::of(effect, now)) {
+            let (key, value) = (notice.key(), notice.value());
+            let record = FutureRecord::to(&self.topic).key(&key).payload(&value);
+            match self.producer.send_result(record) {
+                Ok(delivery) => {
+                    tokio::spawn(async move {
+                        let sent = matches!(delivery.await, Ok(Ok(_)));
+                        NOTICES
+                            .with_label_values(&[if sent { "sent" } else { "failed" }])
+                            .inc();
+                    });
+                }
+                Err((error, _)) => {
+                    tracing::debug!(%error, "change notice not sent");
+                    NOTICES.with_label_values(&["failed"]).inc();
+                }
+            }
+        }
+    }
+}
+
 impl EffectWriter {
-    /// Writes to `store`, retrying until `shutdown`.
-    pub(crate) fn new(store: Arc<dyn Store>, shutdown: CancellationToken) -> EffectWriter {
-        EffectWriter { store, shutdown }
+    /// Writes to `store`, then notices to `notices`, retrying until `shutdown`.
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        notices: Notifier,
+        shutdown: CancellationToken,
+    ) -> EffectWriter {
+        EffectWriter {
+            store,
+            notices,
+            shutdown,
+        }
     }
 
     /// The store, to read.
@@ -49,6 +95,7 @@ impl EffectWriter {
                 CLOSED.with_label_values(&[reason.as_str()]).inc();
             }
         }
+        self.notices.send(&effects);
         Ok(())
     }
 }

@@ -6,10 +6,14 @@
 //! - `GET /rfqs/{id}/result`: `200` with the quotes, declines and the
 //!   providers that never answered, once closed; `409 Conflict` (a problem
 //!   document carrying `eta`) while still running.
+//! - `GET /rfqs/{id}/events`: Server-Sent Events, an event per answer as
+//!   the aggregator keeps it, then `closed` ([`live`]).
 //! - Unknown or malformed id: `404`.
 //!
-//! It only reads the store; it has no Kafka connection of its own.
+//! It reads the store, and the events topic for the change notices that
+//! wake live streams ([`live::follow`]).
 
+pub mod live;
 pub mod representation;
 mod routes;
 #[cfg(test)]

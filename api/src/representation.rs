@@ -57,14 +57,29 @@ pub fn running(
     shown
 }
 
-/// `GET /rfqs/{id}` once closed (the body of the 303).
+/// `GET /rfqs/{id}` once closed (the body of the 303, and the data of a
+/// live stream's `closed` event).
 pub fn closed_status(links: &RfqLinks, stored: &StoredRfq) -> Value {
-    json!({
+    let mut shown = json!({
         "links": links.json(),
         "id": stored.rfq.id.to_string(),
         "status": "closed",
         "responses-received": stored.responses_received,
-    })
+    });
+    if let RfqStatus::Closed { reason, closed_at } = &stored.status {
+        shown["closed-by"] = json!(reason.as_str());
+        shown["closed-at"] = json!(time(closed_at));
+    }
+    shown
+}
+
+/// An answer as a live stream's `answer` event shows it: as on the result,
+/// with its number and outcome (`quoted`, `declined`).
+pub fn event_answer(kept: &JudgedAnswer) -> Value {
+    let mut shown = answer(kept);
+    shown["seq"] = json!(kept.seq);
+    shown["outcome"] = json!(kept.outcome().as_str());
+    shown
 }
 
 /// One answer as shown on a result.

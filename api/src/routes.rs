@@ -1,8 +1,11 @@
-use crate::representation;
+use crate::{
+    live::{self, LiveEvents},
+    representation,
+};
 use axum::{
     Json, Router,
-    extract::{FromRequestParts, Path},
-    http::{StatusCode, header, request::Parts},
+    extract::{FromRequestParts, Path, State},
+    http::{HeaderMap, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -20,26 +23,37 @@ pub struct ApiSettings {
     /// How links are written (the producer's are written the same way).
     #[command(flatten)]
     pub links: LinkSettings,
+    /// Bounds on live streams.
+    #[command(flatten)]
+    pub live: live::LiveSettings,
 }
 
 #[derive(Clone)]
-struct ApiState {
+pub(crate) struct ApiState {
     /// Where the RFQs and their answers are read from.
     store: Arc<dyn Store>,
     /// How links are written.
     settings: ApiSettings,
+    /// Live streams.
+    live: LiveEvents,
 }
 
-/// The routes of the read API.
-pub fn router(store: Arc<dyn Store>, settings: ApiSettings) -> Router {
+/// The routes of the read API; live streams wake on `live`'s notices (see
+/// [`live::follow`]).
+pub fn router(store: Arc<dyn Store>, settings: ApiSettings, live: LiveEvents) -> Router {
     Router::new()
         .route("/rfqs/{id}", get(status))
         .route("/rfqs/{id}/result", get(result))
-        .with_state(ApiState { store, settings })
+        .route("/rfqs/{id}/events", get(events))
+        .with_state(ApiState {
+            store,
+            settings,
+            live,
+        })
 }
 
 /// Why a read failed.
-enum ReadError {
+pub(crate) enum ReadError {
     NotFound(String),
     Store(StoreError),
 }
@@ -75,13 +89,13 @@ impl IntoResponse for ReadError {
 
 /// The RFQ a request's path names, read from the store, with its links as
 /// the request's `Host` (or the public URL) makes them.
-struct Requested {
+pub(crate) struct Requested {
     /// The RFQ and its status.
-    stored: StoredRfq,
+    pub(crate) stored: StoredRfq,
     /// Its links.
-    links: RfqLinks,
+    pub(crate) links: RfqLinks,
     /// The store, for reads beyond the RFQ.
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
 }
 
 impl FromRequestParts<ApiState> for Requested {
@@ -164,4 +178,13 @@ async fn result(
             Json(representation::result(&links, &stored, &responses)).into_response()
         }
     })
+}
+
+/// `GET /rfqs/{id}/events`: the live stream ([`live::events`]).
+async fn events(
+    requested: Requested,
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+) -> Response {
+    live::events(requested, state.live, headers).await
 }

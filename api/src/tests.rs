@@ -2,7 +2,7 @@
 //! the router as axum receives them: the status resource while open and
 //! once closed, the result, the refusals as problem documents.
 
-use crate::{ApiSettings, router};
+use crate::{ApiSettings, live::LiveEvents, router};
 use axum::{
     body::Body,
     http::{Request, StatusCode, header},
@@ -15,11 +15,12 @@ use rfq_core::{
 use rfq_store::{Store, StoreSettings};
 use serde_json::Value;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 /// A store in a temporary directory holding one open RFQ addressed to
 /// `a`, `b` and `c`.
-async fn store_with_rfq() -> (tempfile::TempDir, Arc<dyn Store>, Rfq) {
+pub(crate) async fn store_with_rfq() -> (tempfile::TempDir, Arc<dyn Store>, Rfq) {
     let dir = tempfile::tempdir().unwrap();
     let store = StoreSettings::embedded(dir.path().join("results.db"))
         .open()
@@ -30,7 +31,7 @@ async fn store_with_rfq() -> (tempfile::TempDir, Arc<dyn Store>, Rfq) {
     (dir, store, rfq)
 }
 
-fn reply(rfq: &Rfq, provider: &str, reply: Reply) -> Answer {
+pub(crate) fn reply(rfq: &Rfq, provider: &str, reply: Reply) -> Answer {
     Answer {
         rfq: rfq.id,
         provider: ProviderId::parse(provider).unwrap(),
@@ -39,7 +40,7 @@ fn reply(rfq: &Rfq, provider: &str, reply: Reply) -> Answer {
     }
 }
 
-fn quote(minor: i64) -> Reply {
+pub(crate) fn quote(minor: i64) -> Reply {
     Reply::Quoted {
         price: Price::new(minor, Currency::parse("EUR").unwrap()).unwrap(),
         pickup_eta_seconds: 120,
@@ -56,7 +57,8 @@ async fn get(
         .header(header::HOST, "api.test")
         .body(Body::empty())
         .unwrap();
-    let response = router(store.clone(), settings)
+    let live = LiveEvents::new(settings.live.clone(), CancellationToken::new());
+    let response = router(store.clone(), settings, live)
         .oneshot(request)
         .await
         .unwrap();
@@ -157,6 +159,7 @@ async fn a_closed_rfq_redirects_to_a_result_listing_every_provider_once() {
         links: LinkSettings {
             public_url: Some("https://rides.example".into()),
         },
+        ..ApiSettings::default()
     };
     let (_, headers, _) = get(&store, public, &path).await;
     assert_eq!(

@@ -76,9 +76,18 @@ impl RfqLinks {
         format!("{}{}/result", self.base, self.path)
     }
 
+    /// Its live events, `…/rfqs/{id}/events`.
+    pub fn events(&self) -> String {
+        format!("{}{}/events", self.base, self.path)
+    }
+
     /// The `links` member of every representation of the RFQ.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::json!({"self": self.status(), "result": self.result()})
+        serde_json::json!({
+            "self": self.status(),
+            "result": self.result(),
+            "events": self.events(),
+        })
     }
 
     /// A `Location` header to the status resource (`202`).

@@ -13,7 +13,7 @@ use axum::Router;
 use clap::{Args, Parser, Subcommand};
 use rfq_adapters::AdapterSettings;
 use rfq_aggregator::AggregatorSettings;
-use rfq_api::ApiSettings;
+use rfq_api::{ApiSettings, live::LiveEvents};
 use rfq_core::{
     kafka::{KafkaSettings, TopicSettings, ensure_topics},
     settings::PipelineSettings,
@@ -177,6 +177,13 @@ pub struct ApiArgs {
     /// Store settings.
     #[command(flatten)]
     pub store: StoreSettings,
+    /// How to reach Kafka, for the change notices that wake live streams.
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+    /// Topic names (the events topic, and the dead-letter topic for a
+    /// record there that is not a notice).
+    #[command(flatten)]
+    pub topics: TopicSettings,
 }
 
 impl Cli {
@@ -210,9 +217,22 @@ impl Cli {
                 rfq_aggregator::run(pipeline, args.aggregator, store, codec, shutdown).await
             }
             Command::Api(args) => {
+                ensure_topics(&args.kafka, &args.topics).await?;
                 let store = open_store(&args.store).await?;
-                let router = rfq_api::router(store, args.api).merge(rfq_core::metrics::router());
-                serve(args.http_addr, router, shutdown).await
+                let live = LiveEvents::new(args.api.live.clone(), shutdown.clone());
+                let follower = live.follow(&args.kafka, &args.topics).await?;
+                let router =
+                    rfq_api::router(store, args.api, live).merge(rfq_core::metrics::router());
+                let (served, followed) =
+                    tokio::join!(serve(args.http_addr, router, shutdown.clone()), async {
+                        let result = follower.await;
+                        // Without notices streams still run, a second late.
+                        if let Err(error) = &result {
+                            tracing::error!(%error, "reading change notices stopped");
+                        }
+                        result
+                    });
+                served.and(followed)
             }
             Command::Migrate(args) => migrate(args).await,
             Command::Registry(args) => registry(args, shutdown).await,

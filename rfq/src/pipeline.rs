@@ -5,7 +5,10 @@ use anyhow::Context as _;
 use axum::Router;
 use rfq_adapters::{AdapterSettings, fleet::Fleet};
 use rfq_aggregator::AggregatorSettings;
-use rfq_api::ApiSettings;
+use rfq_api::{
+    ApiSettings,
+    live::{LiveEvents, LiveSettings},
+};
 use rfq_broker::{BrokerSettings, BrokerStorage, EmbeddedBroker};
 use rfq_core::{
     ProviderId,
@@ -102,6 +105,10 @@ pub struct UpSettings {
     /// The embedded schema registry.
     #[command(flatten)]
     pub registry: RegistrySettings,
+
+    /// Bounds on the read API's live streams.
+    #[command(flatten)]
+    pub live: LiveSettings,
 
     /// The simulated adapters when not just the one `adapter` describes
     /// (tests run several fleets, or none).
@@ -321,10 +328,14 @@ impl Pipeline {
         let http_addr = listener.local_addr()?;
         let api = ApiSettings {
             links: settings.intake.producer.links.clone(),
+            live: settings.live.clone(),
         };
+        let live = LiveEvents::new(api.live.clone(), shutdown.clone());
+        let follower = live.follow(&self.kafka, &pipeline.topics).await?;
+        tasks.spawn(async move { ("live events", follower.await) });
         let router = Router::new()
             .merge(producer.router())
-            .merge(rfq_api::router(store, api))
+            .merge(rfq_api::router(store, api, live))
             .merge(rfq_core::metrics::router());
         tasks.spawn({
             let shutdown = shutdown.clone();

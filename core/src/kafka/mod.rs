@@ -8,6 +8,7 @@
 mod assignment;
 mod config;
 mod dead_letter;
+pub mod notices;
 mod offsets;
 mod topics;
 

@@ -32,6 +32,12 @@ pub struct TopicSettings {
     #[arg(long, env = "RFQ_PROVIDERS_TOPIC", default_value = "rfq.providers")]
     pub providers_topic: String,
 
+    /// Change notices (an answer kept, an RFQ closed), keyed by the RFQ's
+    /// id: written by the aggregator, read by every read API to push live
+    /// events (`rfq_core::kafka::notices`).
+    #[arg(long, env = "RFQ_EVENTS_TOPIC", default_value = "rfq.events")]
+    pub events_topic: String,
+
     /// Records that could not be decoded or were refused, with the reason in headers.
     #[arg(long, env = "RFQ_DEAD_LETTER_TOPIC", default_value = "rfq.dead-letter")]
     pub dead_letter_topic: String,
@@ -68,6 +74,9 @@ impl Default for TopicSettings {
     }
 }
 
+/// How long the events topic keeps a notice: an hour.
+const EVENTS_RETENTION_MS: &str = "3600000";
+
 /// A topic as we create it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicSpec {
@@ -88,7 +97,10 @@ impl TopicSettings {
     ///   stamps;
     /// - providers: compacted (the latest heartbeat per provider is the
     ///   registry; a new producer replays it from the beginning), kept
-    ///   forever.
+    ///   forever;
+    /// - events: as many partitions as the quotes topic (its writers), kept
+    ///   an hour (a notice is worth something for milliseconds; streams
+    ///   read the store).
     pub fn wanted(&self) -> Vec<TopicSpec> {
         let min_isr = ("min.insync.replicas", self.min_insync_replicas.to_string());
         let retention_ms = u64::from(self.retention_hours) * 3_600_000;
@@ -119,6 +131,15 @@ impl TopicSettings {
                     min_isr.clone(),
                     ("cleanup.policy", "compact".to_owned()),
                     ("retention.ms", "-1".to_owned()),
+                ],
+            },
+            TopicSpec {
+                name: self.events_topic.clone(),
+                partitions: self.quotes_partitions,
+                config: vec![
+                    min_isr.clone(),
+                    ("cleanup.policy", "delete".to_owned()),
+                    ("retention.ms", EVENTS_RETENTION_MS.to_owned()),
                 ],
             },
             TopicSpec {

@@ -1,0 +1,194 @@
+//! `GET /rfqs/{id}/events`: the stream of one RFQ.
+//!
+//! - `event: answer`, `id: <seq>`: an answer kept in time, in the shape of
+//!   the result's lists, with its `seq` and `outcome` (`quoted`, `declined`),
+//!   in the order the aggregator kept them;
+//! - `event: closed`, `id: closed`: the RFQ closed (`closed-by`, the result
+//!   link); then the stream ends.
+//!
+//! `Last-Event-ID: n` sends what follows answer `n`; `Last-Event-ID:
+//! closed` (a client reconnecting after the end) is answered `204`, which
+//! tells an `EventSource` to stop.
+
+use super::{LiveEvents, limits::Refused};
+use crate::{representation, routes::Requested};
+use axum::{
+    http::{HeaderMap, StatusCode, header},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use rfq_core::{JudgedAnswer, problem::Problem};
+use rfq_store::{RfqStatus, StoreError};
+use std::convert::Infallible;
+use tokio::sync::mpsc;
+
+/// The `id` of the `closed` event.
+const CLOSED_ID: &str = "closed";
+
+/// Where a stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    /// After answer `n` (0: from the start).
+    After(u32),
+    /// After the `closed` event: nothing left.
+    Ended,
+}
+
+impl Resume {
+    fn from_headers(headers: &HeaderMap) -> Result<Resume, Problem> {
+        let Some(value) = headers.get("last-event-id") else {
+            return Ok(Resume::After(0));
+        };
+        let text = value.to_str().unwrap_or_default().trim();
+        if text == CLOSED_ID {
+            return Ok(Resume::Ended);
+        }
+        text.parse::<u32>().map(Resume::After).map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "Bad Last-Event-ID",
+                format!(
+                    "Last-Event-ID must be the id of an event of this stream (a number, or \
+                     {CLOSED_ID:?}), got {:?}",
+                    String::from_utf8_lossy(value.as_bytes())
+                ),
+            )
+        })
+    }
+}
+
+/// The handler: checks the bounds, then streams from a task of its own.
+pub(crate) async fn events(requested: Requested, live: LiveEvents, headers: HeaderMap) -> Response {
+    let resume = match Resume::from_headers(&headers) {
+        Ok(resume) => resume,
+        Err(problem) => return problem.into_response(),
+    };
+    if resume == Resume::Ended {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let permit = match live.streams.open(&requested.stored.rfq.customer) {
+        Ok(permit) => permit,
+        Err(Refused::Total) => {
+            return Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too Many Streams",
+                "this server holds as many live streams as it may; retry, or poll the RFQ",
+            )
+            .retry_after(5)
+            .into_response();
+        }
+        Err(Refused::Customer) => {
+            return Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Streams",
+                "this customer has as many live streams open as allowed; close one first",
+            )
+            .retry_after(5)
+            .into_response();
+        }
+    };
+    let (sender, receiver) = mpsc::channel(16);
+    let Resume::After(after) = resume else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        if let Err(error) = stream(requested, &live, after, &sender).await {
+            tracing::warn!(%error, "live stream ended: the store cannot be read");
+        }
+    });
+    let events = futures::stream::unfold(receiver, |mut receiver| async move {
+        let event = receiver.recv().await?;
+        Some((Ok::<Event, Infallible>(event), receiver))
+    });
+    (
+        [(header::HeaderName::from_static("x-accel-buffering"), "no")],
+        Sse::new(events).keep_alive(KeepAlive::default()),
+    )
+        .into_response()
+}
+
+/// Sends the RFQ's answers after `after`, then each new one, then the
+/// close; returns when the RFQ closed, the client left or the server stops.
+async fn stream(
+    requested: Requested,
+    live: &LiveEvents,
+    mut after: u32,
+    sender: &mpsc::Sender<Event>,
+) -> Result<(), StoreError> {
+    let Requested {
+        stored,
+        links,
+        store,
+    } = requested;
+    let id = stored.rfq.id;
+    // Watching begins before the store is read: nothing falls in between.
+    let mut watch = live.live.watch(id);
+    loop {
+        // The status first: if it says closed, the answers read next are
+        // all there are.
+        let Some(stored) = store.rfq(&id).await? else {
+            return Ok(());
+        };
+        let closed = matches!(stored.status, RfqStatus::Closed { .. });
+        if closed || stored.responses_received > 0 {
+            let mut answers: Vec<JudgedAnswer> = store
+                .responses(&id)
+                .await?
+                .into_iter()
+                .filter(|kept| !kept.is_late() && kept.seq > after)
+                .collect();
+            answers.sort_by_key(|kept| kept.seq);
+            for kept in &answers {
+                let event = Event::default()
+                    .event("answer")
+                    .id(kept.seq.to_string())
+                    .json_data(representation::event_answer(kept));
+                let Ok(event) = event else { continue };
+                if sender.send(event).await.is_err() {
+                    return Ok(());
+                }
+                after = kept.seq;
+            }
+        }
+        if closed {
+            let event = Event::default()
+                .event("closed")
+                .id(CLOSED_ID)
+                .json_data(representation::closed_status(&links, &stored));
+            if let Ok(event) = event {
+                let _ = sender.send(event).await;
+            }
+            return Ok(());
+        }
+        tokio::select! {
+            () = watch.changed() => {}
+            () = sender.closed() => return Ok(()),
+            () = live.shutdown.cancelled() => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_event_id_is_a_number_or_closed() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("last-event-id", value.parse().unwrap());
+            Resume::from_headers(&headers)
+        };
+        assert!(matches!(
+            Resume::from_headers(&HeaderMap::new()),
+            Ok(Resume::After(0))
+        ));
+        assert!(matches!(with("7"), Ok(Resume::After(7))));
+        assert!(matches!(with(" closed "), Ok(Resume::Ended)));
+        assert!(with("-1").is_err());
+        assert!(with("seven").is_err());
+    }
+}
