@@ -13,7 +13,9 @@
 //!    ([`schedule`]), latency counted from when each was due. A share goes
 //!    where unicorns answer (they close on completion), a share where they
 //!    stay silent (they close at their deadline). A sample of each is
-//!    watched by polling until its `303`, as the customer app does.
+//!    watched by polling until its `303`, as the customer app does; the
+//!    sample closing on completion is also followed live ([`live`]: its
+//!    Server-Sent Events).
 //! 4. **Drain**: every accepted RFQ must close; the run waits for it.
 //! 5. **Reads** ([`read`]): the accepted RFQs' status and result, read
 //!    in a closed loop: the read API's capacity.
@@ -21,6 +23,7 @@
 //!    and `report.svg` (latency and throughput over the run).
 
 pub mod broker;
+pub mod live;
 pub mod load;
 pub mod plot;
 pub mod preload;

@@ -47,6 +47,9 @@ pub struct Run {
     pub completion_visible: Histogram<u64>,
     /// The last counted answer's broker timestamp → `303` visible, ms.
     pub after_last_answer: Histogram<u64>,
+    /// An answer's broker timestamp → its live event at the client, ms
+    /// (watched completion RFQs, [`crate::live`]).
+    pub live_event: Histogram<u64>,
     /// Deadline → `303` visible, ms (deadline closes, watched).
     pub deadline_visible: Histogram<u64>,
     /// The same, of the preloaded RFQs watched that fell due.
@@ -138,6 +141,7 @@ struct Histograms {
     intake_accepted: Histogram<u64>,
     completion_visible: Histogram<u64>,
     after_last_answer: Histogram<u64>,
+    live_event: Histogram<u64>,
     deadline_visible: Histogram<u64>,
     preload_visible: Histogram<u64>,
     closed_by: BTreeMap<String, u64>,
@@ -178,6 +182,7 @@ pub async fn run(
             intake_accepted: histogram(),
             completion_visible: histogram(),
             after_last_answer: histogram(),
+            live_event: histogram(),
             deadline_visible: histogram(),
             preload_visible: histogram(),
             closed_by: BTreeMap::new(),
@@ -317,6 +322,7 @@ pub async fn run(
         intake_accepted: std::mem::replace(&mut h.intake_accepted, histogram()),
         completion_visible: std::mem::replace(&mut h.completion_visible, histogram()),
         after_last_answer: std::mem::replace(&mut h.after_last_answer, histogram()),
+        live_event: std::mem::replace(&mut h.live_event, histogram()),
         deadline_visible: std::mem::replace(&mut h.deadline_visible, histogram()),
         preload_visible: std::mem::replace(&mut h.preload_visible, histogram()),
         preload: preload.map(|p| p.report.clone()),
@@ -392,7 +398,21 @@ async fn submit(shared: Arc<Shared>, due: Duration, body: Value, watch: bool, to
         (&counts.watched, MAX_WATCHED)
     };
     if watch && watching.fetch_add(1, Ordering::Relaxed) < most {
-        watch_result(&shared, &body, to_deadline).await;
+        if to_deadline {
+            watch_result(&shared, &body, to_deadline).await;
+        } else {
+            // Polled and followed live at once, as an app might.
+            let events = body["links"]["events"].as_str().unwrap_or_default();
+            let ((), delays) = tokio::join!(
+                watch_result(&shared, &body, to_deadline),
+                crate::live::follow(&shared.client, events, Duration::from_secs(120)),
+            );
+            if let Ok(mut h) = shared.histograms.lock() {
+                for delay in delays {
+                    record(&mut h.live_event, delay);
+                }
+            }
+        }
     } else if watch {
         // Every watcher busy: this one goes unmeasured, and the report says
         // how many did (a sample short of its slow cases is biased).
@@ -415,7 +435,11 @@ async fn watch_result(shared: &Shared, accepted: &Value, to_deadline: bool) {
         let early = (eta - accepted_at).to_std().unwrap_or_default();
         tokio::time::sleep(early.saturating_sub(shared.poll * 2)).await;
     }
-    let status = format!("{}/rfqs/{id}", shared.url);
+    // The link the 202 gave (the read API may be served elsewhere).
+    let status = accepted["links"]["self"]
+        .as_str()
+        .filter(|link| link.starts_with("http"))
+        .map_or_else(|| format!("{}/rfqs/{id}", shared.url), str::to_owned);
     let give_up = Instant::now()
         + (eta - accepted_at).to_std().unwrap_or_default()
         + Duration::from_secs(120);

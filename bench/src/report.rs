@@ -144,6 +144,8 @@ pub struct Report {
     pub completion_visible: Latency,
     /// Last answer on the broker → result visible.
     pub after_last_answer: Latency,
+    /// An answer on the broker → its live event (SSE) at the client.
+    pub live_event: Latency,
     /// Deadline → result visible, deadline closes.
     pub deadline_visible: Latency,
     /// The preload (RFQs written straight to the quotes topic), if any.
@@ -219,6 +221,7 @@ impl Report {
             },
             completion_visible: Latency::of(&run.completion_visible, 1.0),
             after_last_answer: Latency::of(&run.after_last_answer, 1.0),
+            live_event: Latency::of(&run.live_event, 1.0),
             deadline_visible: Latency::of(&run.deadline_visible, 1.0),
             preload: run.preload,
             preload_visible: Latency::of(&run.preload_visible, 1.0),
@@ -306,6 +309,7 @@ impl Report {
             "last answer → result visible",
             latency(&self.after_last_answer),
         );
+        row("answer → its live event (SSE)", latency(&self.live_event));
         row("deadline → result visible", latency(&self.deadline_visible));
         if self.watch_skipped > 0 {
             row(

@@ -161,12 +161,10 @@ async fn answers_stream_live_then_the_close_and_a_stream_resumes_after_an_id(bro
     let delays: Vec<i64> = events[..4]
         .iter()
         .map(|e| {
-            let received = chrono::DateTime::parse_from_rfc3339(
-                e.data["received-at"].as_str().unwrap(),
-            )
-            .unwrap();
-            let arrived = chrono::Utc::now()
-                - chrono::Duration::from_std(e.at.elapsed()).unwrap();
+            let received =
+                chrono::DateTime::parse_from_rfc3339(e.data["received-at"].as_str().unwrap())
+                    .unwrap();
+            let arrived = chrono::Utc::now() - chrono::Duration::from_std(e.at.elapsed()).unwrap();
             (arrived - received.with_timezone(&chrono::Utc)).num_milliseconds()
         })
         .collect();

@@ -129,14 +129,13 @@ impl Scenario {
         args.extend(cluster.kafka_args());
         args.extend(["--max-open-rfqs".into(), max_open.to_string()]);
         cluster.spawn("producer", args);
-        cluster.spawn(
-            "api",
-            vec![
-                "api".into(),
-                "--http-addr".into(),
-                format!("127.0.0.1:{api_port}"),
-            ],
-        );
+        let mut args = vec![
+            "api".into(),
+            "--http-addr".into(),
+            format!("127.0.0.1:{api_port}"),
+        ];
+        args.extend(cluster.kafka_args());
+        cluster.spawn("api", args);
         let mut scenario = Scenario {
             cluster,
             client: reqwest::Client::builder()

@@ -139,9 +139,9 @@ fn env_check_reports_unknown_and_misplaced_variables() {
         mentions(&problems, &["producer", "RFQ_NO_SUCH_SETTING"]),
         "{problems:#?}"
     );
-    // `rfq api` has no Kafka settings.
+    // `rfq api` simulates no fleet.
     assert!(
-        mentions(&problems, &["api", "RFQ_BROKERS"]),
+        mentions(&problems, &["api", "RFQ_FLEET_PER_REGION"]),
         "{problems:#?}"
     );
     assert_eq!(problems.len(), 2, "{problems:#?}");

@@ -255,7 +255,7 @@ services:
     ports: ["127.0.0.1:8080:8081", "9001:9000"]
     environment:
       - RFQ_HTTP_ADDR=127.0.0.1:8081
-      - RFQ_BROKERS=kafka:9092
+      - RFQ_FLEET_PER_REGION=4
     depends_on: [nowhere]
     healthcheck:
       interval: 5s
