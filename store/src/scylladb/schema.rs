@@ -5,8 +5,14 @@ use scylla::{client::session::Session, value::CqlTimestamp};
 
 /// The schema files, in order: (version, name, CQL with `{keyspace}` and
 /// `{replication}` placeholders).
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "001_initial", include_str!("../../cql/001_initial.cql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "001_initial", include_str!("../../cql/001_initial.cql")),
+    (
+        2,
+        "002_idempotency_keys",
+        include_str!("../../cql/002_idempotency_keys.cql"),
+    ),
+];
 
 /// The statements of a schema file: comments dropped, split at `;`,
 /// placeholders filled in.
