@@ -15,6 +15,7 @@ mod completion;
 mod compose;
 mod dead_letter;
 mod end_to_end;
+mod idempotency;
 mod invalid_input;
 mod outside_client;
 mod restart;
