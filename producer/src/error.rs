@@ -37,9 +37,7 @@ pub enum IntakeError {
     #[error("{0}")]
     BadIdempotencyKey(String),
     /// The `Idempotency-Key` was first used with another request.
-    #[error(
-        "this Idempotency-Key was used with a different request: send a new key for a new RFQ"
-    )]
+    #[error("this Idempotency-Key was used with a different request: send a new key for a new RFQ")]
     KeyReused,
     /// The first request with this `Idempotency-Key` is still being handled.
     #[error("a request with this Idempotency-Key is still being handled: try again shortly")]

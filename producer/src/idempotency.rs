@@ -116,7 +116,10 @@ fn parse_key(text: &str) -> Result<IdempotencyKey, IntakeError> {
             key
         }
         None => {
-            if let Some(bad) = text.chars().find(|c| matches!(c, ' ' | '"' | '\\' | ',' | ';')) {
+            if let Some(bad) = text
+                .chars()
+                .find(|c| matches!(c, ' ' | '"' | '\\' | ',' | ';'))
+            {
                 return Err(malformed(format!(
                     "an unquoted key must not contain {bad:?}: send it as a quoted string"
                 )));
@@ -269,7 +272,10 @@ mod tests {
         assert_eq!(key(&format!("\"{uuid}\"")).unwrap(), uuid);
         assert_eq!(key(&format!(" \t\"{uuid}\" ")).unwrap(), uuid);
         assert_eq!(key(uuid).unwrap(), uuid);
-        assert_eq!(key(r#""a \"quoted\" key \\ here""#).unwrap(), r#"a "quoted" key \ here"#);
+        assert_eq!(
+            key(r#""a \"quoted\" key \\ here""#).unwrap(),
+            r#"a "quoted" key \ here"#
+        );
     }
 
     #[test]
@@ -302,9 +308,8 @@ mod tests {
     fn the_fingerprint_is_of_the_parsed_request() {
         let limits = rfq_core::settings::defaults();
         let of = |body: &str| fingerprint(&crate::body::parse(body.as_bytes(), limits).unwrap());
-        let first = of(
-            r#"{"from":{"lat":52.5,"lon":13.4},"to":{"lat":52.45,"lon":13.5},"customer":"c"}"#,
-        );
+        let first =
+            of(r#"{"from":{"lat":52.5,"lon":13.4},"to":{"lat":52.45,"lon":13.5},"customer":"c"}"#);
         let same = of(r#"{ "customer" : "c", "deadline-seconds": 300,
             "to": {"lon": 13.50, "lat": 52.45}, "from": {"lon": 13.4, "lat": 52.50},
             "completion": {"rule": "all"} }"#);

@@ -22,9 +22,7 @@ pub use instrumented::Instrumented;
 pub use scylladb::{ScyllaSettings, ScyllaStore};
 
 use chrono::{DateTime, Utc};
-use rfq_core::{
-    CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, Rfq,
-};
+use rfq_core::{CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, Rfq};
 
 /// Where an RFQ stands.
 #[derive(Debug, Clone, PartialEq)]

@@ -85,14 +85,20 @@ async fn a_retry_with_the_same_key_gets_the_first_rfq(broker: TestBroker) {
 
     // The same key with another request is refused; nothing is created.
     let other = munich("alice", 60).to_string();
-    let refused = problem(t.post_keyed(&key, &other).await, 422, "Idempotency-Key Reused").await;
-    assert!(refused["detail"].as_str().unwrap().contains("different request"));
-    // The same key of another customer is that customer's own.
-    let (bobs, _) = accepted(
-        t.post_keyed(&key, &munich("bob", 120).to_string())
-            .await,
+    let refused = problem(
+        t.post_keyed(&key, &other).await,
+        422,
+        "Idempotency-Key Reused",
     )
     .await;
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("different request")
+    );
+    // The same key of another customer is that customer's own.
+    let (bobs, _) = accepted(t.post_keyed(&key, &munich("bob", 120).to_string()).await).await;
     assert_ne!(bobs, location);
     assert_eq!(t.open_rfqs().await, 2);
 
@@ -166,17 +172,15 @@ async fn a_key_refused_with_503_is_accepted_on_retry(broker: TestBroker) {
     // The admission test counts 503s by exact deltas.
     let _counting = COUNTING.lock().await;
     let t = TestPipeline::start_with(settings).await;
-    let (blocking, _) = accepted(
-        t.post_keyed("first", &munich("alice", 2).to_string())
-            .await,
-    )
-    .await;
+    let (blocking, _) =
+        accepted(t.post_keyed("first", &munich("alice", 2).to_string()).await).await;
     let key = format!("\"{}\"", uuid::Uuid::new_v4());
     let body = munich("alice", 120).to_string();
     problem(t.post_keyed(&key, &body).await, 503, "Too Many Open RFQs").await;
     // Once the first RFQ closes there is room; every retry until then is
     // refused for the limit (503), never held up by its own key (409).
-    t.poll_until_closed(&blocking, Duration::from_secs(15)).await;
+    t.poll_until_closed(&blocking, Duration::from_secs(15))
+        .await;
     let give_up = tokio::time::Instant::now() + Duration::from_secs(15);
     let location = loop {
         let response = t.post_keyed(&key, &body).await;

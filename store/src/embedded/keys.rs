@@ -56,7 +56,11 @@ impl Keys {
     ) -> Result<Claimed, StoreError> {
         self.connection.execute("BEGIN IMMEDIATE", ()).await?;
         let claimed = self.claim_in_transaction(claim, now).await;
-        let end = if claimed.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let end = if claimed.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
         if let Err(error) = self.connection.execute(end, ()).await {
             let _ = self.connection.connection.execute("ROLLBACK", ()).await;
             return Err(error);

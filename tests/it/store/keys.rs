@@ -19,7 +19,9 @@ pub async fn conformance(store: &dyn Store, open: &Opener) {
 
 /// Now, at the stores' precision (milliseconds).
 fn now() -> DateTime<Utc> {
-    Utc::now().duration_trunc(Duration::milliseconds(1)).unwrap()
+    Utc::now()
+        .duration_trunc(Duration::milliseconds(1))
+        .unwrap()
 }
 
 /// A customer of this case alone.
@@ -42,11 +44,26 @@ fn claim(customer: &CustomerId, key: &str, fingerprint: &str, at: DateTime<Utc>)
 
 async fn the_first_claim_wins_and_later_ones_see_it(store: &dyn Store) {
     let (customer, at) = (customer(), now());
-    let first = claim(&customer, "8e03978e-40d5-43e8-bc93-6894a57f9324", "fp-1", at);
+    let first = claim(
+        &customer,
+        "8e03978e-40d5-43e8-bc93-6894a57f9324",
+        "fp-1",
+        at,
+    );
     assert_eq!(store.claim_key(&first, at).await.unwrap(), Claimed::Won);
     // A retry (same request) and a reuse (another request) both see the first.
-    let retry = claim(&customer, first.key.as_str(), "fp-1", at + Duration::seconds(5));
-    let reuse = claim(&customer, first.key.as_str(), "fp-2", at + Duration::seconds(6));
+    let retry = claim(
+        &customer,
+        first.key.as_str(),
+        "fp-1",
+        at + Duration::seconds(5),
+    );
+    let reuse = claim(
+        &customer,
+        first.key.as_str(),
+        "fp-2",
+        at + Duration::seconds(6),
+    );
     for later in [&retry, &reuse] {
         assert_eq!(
             store.claim_key(later, later.claimed_at).await.unwrap(),
@@ -54,7 +71,12 @@ async fn the_first_claim_wins_and_later_ones_see_it(store: &dyn Store) {
         );
     }
     // A key is exact: another spelling is another key.
-    let other = claim(&customer, "8E03978E-40D5-43E8-BC93-6894A57F9324", "fp-1", at);
+    let other = claim(
+        &customer,
+        "8E03978E-40D5-43E8-BC93-6894A57F9324",
+        "fp-1",
+        at,
+    );
     assert_eq!(store.claim_key(&other, at).await.unwrap(), Claimed::Won);
 }
 
