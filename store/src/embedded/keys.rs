@@ -113,31 +113,21 @@ impl Keys {
 
     /// [`Store::complete_key`](crate::Store::complete_key).
     pub(super) async fn complete(&mut self, claim: &KeyClaim) -> Result<(), StoreError> {
-        self.connection
-            .execute(
-                "UPDATE idempotency_keys SET completed = 1 \
-                 WHERE customer = ?1 AND key = ?2 AND rfq_id = ?3",
-                params![
-                    claim.customer.as_str(),
-                    claim.key.as_str(),
-                    claim.rfq.to_string()
-                ],
-            )
+        self.if_held(claim, "UPDATE idempotency_keys SET completed = 1")
             .await
-            .map(|_| ())
     }
 
     /// [`Store::release_key`](crate::Store::release_key).
     pub(super) async fn release(&mut self, claim: &KeyClaim) -> Result<(), StoreError> {
+        self.if_held(claim, "DELETE FROM idempotency_keys").await
+    }
+
+    /// Runs `change` on the row of `claim`'s key if it is held for `claim.rfq`.
+    async fn if_held(&mut self, claim: &KeyClaim, change: &str) -> Result<(), StoreError> {
+        let sql = format!("{change} WHERE customer = ?1 AND key = ?2 AND rfq_id = ?3");
+        let key = (claim.customer.as_str(), claim.key.as_str());
         self.connection
-            .execute(
-                "DELETE FROM idempotency_keys WHERE customer = ?1 AND key = ?2 AND rfq_id = ?3",
-                params![
-                    claim.customer.as_str(),
-                    claim.key.as_str(),
-                    claim.rfq.to_string()
-                ],
-            )
+            .execute(&sql, params![key.0, key.1, claim.rfq.to_string()])
             .await
             .map(|_| ())
     }

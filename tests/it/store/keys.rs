@@ -43,40 +43,21 @@ fn claim(customer: &CustomerId, key: &str, fingerprint: &str, at: DateTime<Utc>)
 }
 
 async fn the_first_claim_wins_and_later_ones_see_it(store: &dyn Store) {
+    const KEY: &str = "8e03978e-40d5-43e8-bc93-6894a57f9324";
     let (customer, at) = (customer(), now());
-    let first = claim(
-        &customer,
-        "8e03978e-40d5-43e8-bc93-6894a57f9324",
-        "fp-1",
-        at,
-    );
+    let first = claim(&customer, KEY, "fp-1", at);
     assert_eq!(store.claim_key(&first, at).await.unwrap(), Claimed::Won);
     // A retry (same request) and a reuse (another request) both see the first.
-    let retry = claim(
-        &customer,
-        first.key.as_str(),
-        "fp-1",
-        at + Duration::seconds(5),
-    );
-    let reuse = claim(
-        &customer,
-        first.key.as_str(),
-        "fp-2",
-        at + Duration::seconds(6),
-    );
-    for later in [&retry, &reuse] {
+    let later = at + Duration::seconds(5);
+    for fingerprint in ["fp-1", "fp-2"] {
+        let again = claim(&customer, KEY, fingerprint, later);
         assert_eq!(
-            store.claim_key(later, later.claimed_at).await.unwrap(),
+            store.claim_key(&again, later).await.unwrap(),
             Claimed::Held(first.clone())
         );
     }
     // A key is exact: another spelling is another key.
-    let other = claim(
-        &customer,
-        "8E03978E-40D5-43E8-BC93-6894A57F9324",
-        "fp-1",
-        at,
-    );
+    let other = claim(&customer, &KEY.to_uppercase(), "fp-1", at);
     assert_eq!(store.claim_key(&other, at).await.unwrap(), Claimed::Won);
 }
 
