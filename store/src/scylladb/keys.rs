@@ -3,8 +3,11 @@
 //! that producers racing on one key agree on the first claim.
 //!
 //! Every write to the table is conditional (Paxos orders conditional
-//! writes only among themselves) and the claim reads at `SERIAL`, so it
-//! sees a claim whose transaction is still in progress. Rows carry a TTL
+//! writes only among themselves) and the claim reads at the serial level of
+//! those writes, so it sees a claim whose transaction is still in progress.
+//! That level follows `--scylla-consistency`: `LOCAL_SERIAL` for a `local-*`
+//! level (a key is claimed once per data centre, at local latency),
+//! `SERIAL` otherwise (once in the cluster). Rows carry a TTL
 //! until the key expires; a row past its `expires_at` but not yet gone (a
 //! `now` ahead of the server's clock) is deleted conditionally and claimed
 //! again. A claim that finds its own row (a retried insert that had been
@@ -16,7 +19,7 @@ use chrono::{DateTime, Utc};
 use rfq_core::{CorrelationId, CustomerId, IdempotencyKey};
 use scylla::{
     client::session::Session,
-    statement::{Consistency, prepared::PreparedStatement},
+    statement::{Consistency, SerialConsistency, prepared::PreparedStatement},
     value::{CqlTimestamp, CqlValue, Row},
 };
 use std::time::Duration;
@@ -44,7 +47,7 @@ type KeyRow = (
 pub(super) struct KeyStatements {
     /// Claims an absent key (`IF NOT EXISTS`).
     insert: PreparedStatement,
-    /// Reads a key at `SERIAL` consistency.
+    /// Reads a key at the serial level of the transactions.
     select: PreparedStatement,
     /// Marks a key completed if it is still held for an RFQ.
     complete: PreparedStatement,
@@ -53,20 +56,25 @@ pub(super) struct KeyStatements {
 }
 
 impl KeyStatements {
-    /// Prepares the statements on `session` at `consistency` (the select at
-    /// `SERIAL`).
+    /// Prepares the statements on `session` at `consistency`, their
+    /// transactions (and the select) at the matching serial level.
     pub(super) async fn prepare(
         session: &Session,
         keyspace: &str,
         consistency: Consistency,
     ) -> Result<KeyStatements, StoreError> {
         let table = format!("{keyspace}.idempotency_keys");
+        let serial = match consistency {
+            Consistency::LocalOne | Consistency::LocalQuorum => SerialConsistency::LocalSerial,
+            _ => SerialConsistency::Serial,
+        };
         let prepare = async |cql: String, consistency: Consistency| {
             let mut statement = session
                 .prepare(cql.as_str())
                 .await
                 .map_err(|e| backend(format!("preparing {cql}: {e}")))?;
             statement.set_consistency(consistency);
+            statement.set_serial_consistency(Some(serial));
             // A retried claim that had been applied finds its own row:
             // `ScyllaStore::claim` counts that as won.
             statement.set_is_idempotent(true);
@@ -83,7 +91,10 @@ impl KeyStatements {
             .await?,
             select: prepare(
                 format!("SELECT {COLUMNS} FROM {table} WHERE customer = ? AND key = ?"),
-                Consistency::Serial,
+                match serial {
+                    SerialConsistency::LocalSerial => Consistency::LocalSerial,
+                    SerialConsistency::Serial => Consistency::Serial,
+                },
             )
             .await?,
             complete: prepare(
