@@ -136,7 +136,7 @@ fn parse_key(text: &str) -> Result<IdempotencyKey, IntakeError> {
 /// default left out equals the default written out. The customer is left
 /// out: it is the key's scope. `v1` names this form; another form would
 /// make keys claimed under this one read as reused until they expire.
-pub(crate) fn fingerprint(new: &NewRfq) -> String {
+pub fn fingerprint(new: &NewRfq) -> String {
     // `+ 0.0` turns -0 into 0.
     let point = |p: &rfq_core::GeoPoint| format!("{},{}", p.lat() + 0.0, p.lon() + 0.0);
     let completion = match &new.completion {

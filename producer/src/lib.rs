@@ -30,6 +30,6 @@ mod worker;
 pub use body::{CompletionRequest, Limits, NewRfq, parse};
 pub use config::ProducerSettings;
 pub use error::IntakeError;
-pub use idempotency::{IDEMPOTENCY_KEY, KEYED_INTAKE_LIMIT, TAKEOVER_AFTER};
+pub use idempotency::{IDEMPOTENCY_KEY, KEYED_INTAKE_LIMIT, TAKEOVER_AFTER, fingerprint};
 pub use registry::Registry;
 pub use worker::Intake;

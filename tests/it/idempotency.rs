@@ -195,3 +195,60 @@ async fn a_key_refused_with_503_is_accepted_on_retry(broker: TestBroker) {
     assert_eq!(accepted(t.post_keyed(&key, &body).await).await.0, location);
     t.stop().await;
 }
+
+on_both_brokers!(a_key_left_unfinished_waits_then_is_taken_over);
+/// A producer that stopped between claiming a key and accepting its RFQ
+/// left the claim behind (written here straight into the store): a retry
+/// is told to wait (409) while that producer could still be writing, and
+/// takes the key over once it cannot — creating the RFQ under a new id, or
+/// answering the RFQ if it reached the store.
+async fn a_key_left_unfinished_waits_then_is_taken_over(broker: TestBroker) {
+    use rfq_store::{Claimed, KeyClaim};
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestPipeline::start(&broker, dir.path(), vec![]).await;
+    let store = t.store.open().await.unwrap();
+    let body = munich("alice", 120).to_string();
+    let parsed = rfq_producer::parse(body.as_bytes(), rfq_core::settings::defaults()).unwrap();
+    let left_behind = |age: Duration| {
+        let claimed_at = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap();
+        KeyClaim {
+            customer: parsed.customer.clone(),
+            key: rfq_core::IdempotencyKey::parse(&uuid::Uuid::new_v4().to_string()).unwrap(),
+            fingerprint: rfq_producer::fingerprint(&parsed),
+            rfq: rfq_core::CorrelationId::new_random(),
+            claimed_at,
+            expires_at: claimed_at + chrono::Duration::hours(24),
+            completed: false,
+        }
+    };
+    let takeover = rfq_producer::TAKEOVER_AFTER;
+    let (young, old) = (left_behind(Duration::from_secs(5)), left_behind(takeover));
+    let reached = left_behind(takeover);
+    for claim in [&young, &old, &reached] {
+        let won = store.claim_key(claim, claim.claimed_at).await.unwrap();
+        assert_eq!(won, Claimed::Won);
+    }
+    let quoted = |claim: &KeyClaim| format!("\"{}\"", claim.key);
+    let waiting = t.post_keyed(&quoted(&young), &body).await;
+    assert_eq!(waiting.headers()["retry-after"], "1");
+    problem(waiting, 409, "Request In Progress").await;
+    // Taken over: a new RFQ, not the id that never reached the store; a
+    // retry then gets that one.
+    let (location, _) = accepted(t.post_keyed(&quoted(&old), &body).await).await;
+    assert_ne!(location, format!("/rfqs/{}", old.rfq));
+    assert_eq!(
+        accepted(t.post_keyed(&quoted(&old), &body).await).await.0,
+        location
+    );
+    // The RFQ of a claim left behind reached the store: it is the answer.
+    let rfq = rfq_core::Rfq {
+        id: reached.rfq,
+        ..rfq_core::Rfq::sample(&[])
+    };
+    store.apply(&[rfq_core::Effect::Open(rfq)]).await.unwrap();
+    let (answered, shown) = accepted(t.post_keyed(&quoted(&reached), &body).await).await;
+    assert_eq!(answered, format!("/rfqs/{}", reached.rfq));
+    assert_eq!(shown["id"], reached.rfq.to_string());
+    assert_eq!(t.open_rfqs().await, 2);
+    t.stop().await;
+}
