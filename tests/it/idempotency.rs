@@ -1,7 +1,8 @@
 //! Safe retries: `POST /rfqs` with an `Idempotency-Key` creates one RFQ
 //! however often it is sent; the same key with another request is refused;
-//! keys are the customer's own, survive a restart, and a key whose first
-//! request was refused (503) can be retried until it is accepted.
+//! keys are the customer's own, survive a restart, a key whose first
+//! request was refused (503) can be retried until it is accepted, and one
+//! left unfinished by a stopped producer is taken over.
 
 use crate::helpers::*;
 use reqwest::Response;
