@@ -25,6 +25,17 @@ pub struct ProducerSettings {
     #[arg(long, env = "RFQ_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
     pub max_body_bytes: usize,
 
+    /// How long an `Idempotency-Key` of `POST /rfqs` is kept, in hours: a
+    /// retry within it gets the first request's RFQ; after it the key may
+    /// be used again.
+    #[arg(
+        long,
+        env = "RFQ_IDEMPOTENCY_KEY_HOURS",
+        default_value_t = 24,
+        value_parser = clap::value_parser!(u32).range(1..=24 * 30)
+    )]
+    pub idempotency_key_hours: u32,
+
     /// How links in the `202` are written (as the read API writes them).
     #[command(flatten)]
     pub links: LinkSettings,

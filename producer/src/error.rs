@@ -33,6 +33,18 @@ pub enum IntakeError {
     /// shed now rather than queued.
     #[error("{0} submissions are being handled, the most at once: try again in a second")]
     Busy(usize),
+    /// The `Idempotency-Key` header is not a key.
+    #[error("{0}")]
+    BadIdempotencyKey(String),
+    /// The `Idempotency-Key` was first used with another request.
+    #[error("this Idempotency-Key was used with a different request: send a new key for a new RFQ")]
+    KeyReused,
+    /// The first request with this `Idempotency-Key` is still being handled.
+    #[error("a request with this Idempotency-Key is still being handled: try again shortly")]
+    KeyInFlight {
+        /// Seconds the client should wait.
+        retry_after: u64,
+    },
 }
 
 impl From<DomainError> for IntakeError {
@@ -48,6 +60,7 @@ impl IntakeError {
             IntakeError::Unavailable(_) => "unavailable",
             IntakeError::Overloaded { .. } => "overloaded",
             IntakeError::Busy(_) => "busy",
+            IntakeError::KeyInFlight { .. } => "in-flight",
             _ => "invalid",
         }
     }
@@ -97,6 +110,18 @@ impl IntoResponse for IntakeError {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Intake Busy", detail)
                     .with("limit", limit)
                     .retry_after(1)
+            }
+            IntakeError::BadIdempotencyKey(_) => {
+                Problem::new(StatusCode::BAD_REQUEST, "Malformed Idempotency-Key", detail)
+            }
+            IntakeError::KeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key Reused",
+                detail,
+            ),
+            IntakeError::KeyInFlight { retry_after } => {
+                Problem::new(StatusCode::CONFLICT, "Request In Progress", detail)
+                    .retry_after(retry_after)
             }
         };
         problem.into_response()

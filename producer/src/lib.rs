@@ -13,12 +13,15 @@
 //! bound refuses the RFQ with `503` and `Retry-After` if the configured
 //! number of RFQs is already open. Each step waits for the broker's or
 //! the store's acknowledgement; a failure answers `503` and the client may
-//! retry (an RFQ whose step 3 failed closes at its deadline, unseen).
+//! retry (an RFQ whose step 3 failed closes at its deadline, unseen). With
+//! an `Idempotency-Key` the retry gets the first RFQ instead of a second
+//! one (see `idempotency.rs`).
 
 mod admission;
 mod body;
 mod config;
 mod error;
+mod idempotency;
 mod metrics;
 mod registry;
 mod routes;
@@ -27,5 +30,6 @@ mod worker;
 pub use body::{CompletionRequest, Limits, NewRfq, parse};
 pub use config::ProducerSettings;
 pub use error::IntakeError;
+pub use idempotency::{IDEMPOTENCY_KEY, KEYED_INTAKE_LIMIT, TAKEOVER_AFTER, fingerprint};
 pub use registry::Registry;
 pub use worker::Intake;

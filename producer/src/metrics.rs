@@ -4,7 +4,9 @@ use prometheus::{Histogram, IntCounterVec, IntGauge};
 use rfq_core::metrics::{counter_vec, gauge, histogram};
 use std::sync::LazyLock;
 
-/// RFQ submissions by outcome (accepted, invalid, overloaded, busy, unavailable).
+/// RFQ submissions by outcome (accepted, replayed (a retry answered with
+/// the RFQ of its `Idempotency-Key`), invalid, in-flight, overloaded, busy,
+/// unavailable).
 pub static SUBMISSIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
         "rfq_producer_submissions_total",

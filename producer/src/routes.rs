@@ -3,6 +3,7 @@
 use crate::{
     Intake,
     error::IntakeError,
+    idempotency::{self, Accepted},
     metrics::{ACCEPT_SECONDS, SUBMISSIONS},
 };
 use axum::{
@@ -13,6 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
+use rfq_core::CorrelationId;
 use std::time::Instant;
 
 /// The routes of the producer: `POST /rfqs`, served by `intake`.
@@ -59,13 +61,21 @@ async fn submit(
                 IntakeError::Malformed(rejection.body_text())
             }
         })?;
+        let key = idempotency::key_of(&headers)?;
         let new = intake.parse(&body)?;
-        intake.accept(new).await
+        match key {
+            Some(key) => intake.accept_once(key, new).await,
+            None => Ok(Accepted {
+                rfq: intake.accept(new, CorrelationId::new_random()).await?,
+                replayed: false,
+            }),
+        }
     }
     .await;
     match result {
-        Ok(rfq) => {
-            SUBMISSIONS.with_label_values(&["accepted"]).inc();
+        Ok(Accepted { rfq, replayed }) => {
+            let outcome = if replayed { "replayed" } else { "accepted" };
+            SUBMISSIONS.with_label_values(&[outcome]).inc();
             ACCEPT_SECONDS.observe(started.elapsed().as_secs_f64());
             let links = intake.settings().links.rfq(&headers, &rfq.id);
             (

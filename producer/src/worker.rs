@@ -192,17 +192,21 @@ impl Intake {
         &self.inner.settings
     }
 
+    /// The store RFQs (and idempotency keys) are recorded in.
+    pub(crate) fn store(&self) -> &dyn Store {
+        &*self.inner.store
+    }
+
     pub(crate) fn parse(&self, bytes: &[u8]) -> Result<NewRfq, IntakeError> {
         body::parse(bytes, self.inner.settings.limits)
     }
 
-    /// Accepts a checked submission: addresses it, makes it durable in
-    /// Kafka and the store, and returns the RFQ.
-    pub(crate) async fn accept(&self, new: NewRfq) -> Result<Rfq, IntakeError> {
+    /// Accepts a checked submission as the RFQ `id`: addresses it, makes
+    /// it durable in Kafka and the store, and returns the RFQ.
+    pub(crate) async fn accept(&self, new: NewRfq, id: CorrelationId) -> Result<Rfq, IntakeError> {
         let inner = &self.inner;
         inner.admission.admit().await?;
         let now = Utc::now();
-        let id = CorrelationId::new_random();
         let region = Region::of(&new.from, inner.pipeline.region_precision);
         let deadline = now
             + chrono::Duration::from_std(new.deadline)

@@ -12,7 +12,9 @@
 //! turns one disk sync per write into one per group; alone, a write waits
 //! for nobody.
 
-use crate::{OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
+mod keys;
+
+use crate::{Claimed, KeyClaim, OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
 use chrono::{DateTime, TimeZone, Utc};
 use libsql::{Connection, Row, Rows, params, params::IntoParams};
 use rfq_core::{
@@ -69,6 +71,8 @@ ALTER TABLE responses ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO counters VALUES ('open', (SELECT COUNT(*) FROM rfqs WHERE closed_at IS NULL));
 ",
+    // The producer's idempotency keys.
+    keys::MIGRATION,
     // An answer's number is the aggregator's (`JudgedAnswer::seq`, from 1),
     // no longer a count taken at insertion (from 0).
     "
@@ -98,6 +102,8 @@ pub struct EmbeddedStore {
     /// writer). One: a second, tried, gained nothing on 2 CPUs (a read runs
     /// SQLite on the task's thread).
     reader: Mutex<Prepared>,
+    /// The connection idempotency keys are claimed on.
+    keys: Mutex<keys::Keys>,
 }
 
 /// A connection and the statements prepared on it, by their SQL: parsing
@@ -163,12 +169,14 @@ impl EmbeddedStore {
         let writer = connect(&db).await?;
         migrate(&writer).await?;
         let reader = connect(&db).await?;
+        let keys = keys::Keys::new(connect(&db).await?);
         let (writes, queue) = mpsc::channel(MAX_GROUP * 4);
         tokio::spawn(write_groups(Prepared::new(writer), queue));
         Ok(EmbeddedStore {
             _db: db,
             writes,
             reader: Mutex::new(Prepared::new(reader)),
+            keys: Mutex::new(keys),
         })
     }
 }
@@ -628,6 +636,18 @@ impl Store for EmbeddedStore {
         )
         .await?;
         Ok(counts.into_iter().next().unwrap_or(0))
+    }
+
+    async fn claim_key(&self, claim: &KeyClaim, now: DateTime<Utc>) -> Result<Claimed, StoreError> {
+        self.keys.lock().await.claim(claim, now).await
+    }
+
+    async fn complete_key(&self, claim: &KeyClaim) -> Result<(), StoreError> {
+        self.keys.lock().await.complete(claim).await
+    }
+
+    async fn release_key(&self, claim: &KeyClaim) -> Result<(), StoreError> {
+        self.keys.lock().await.release(claim).await
     }
 }
 

@@ -4,7 +4,8 @@
 //! what stalls the aggregator's offsets and the producer's 202s, so data
 //! teams see it on the dashboard before customers do.
 
-use crate::{OpenRfq, Store, StoreError, StoredRfq};
+use crate::{Claimed, KeyClaim, OpenRfq, Store, StoreError, StoredRfq};
+use chrono::{DateTime, Utc};
 use prometheus::{HistogramVec, IntCounterVec};
 use rfq_core::{
     CorrelationId, Effect, JudgedAnswer,
@@ -95,6 +96,21 @@ impl Store for Instrumented {
 
     async fn open_count(&self) -> Result<u64, StoreError> {
         self.timed("open_count", self.inner.open_count()).await
+    }
+
+    async fn claim_key(&self, claim: &KeyClaim, now: DateTime<Utc>) -> Result<Claimed, StoreError> {
+        self.timed("claim_key", self.inner.claim_key(claim, now))
+            .await
+    }
+
+    async fn complete_key(&self, claim: &KeyClaim) -> Result<(), StoreError> {
+        self.timed("complete_key", self.inner.complete_key(claim))
+            .await
+    }
+
+    async fn release_key(&self, claim: &KeyClaim) -> Result<(), StoreError> {
+        self.timed("release_key", self.inner.release_key(claim))
+            .await
     }
 }
 

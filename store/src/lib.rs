@@ -7,6 +7,10 @@
 //! a record redelivered after a crash changes nothing: the aggregator may
 //! store a Kafka offset as soon as [`Store::apply`] returned.
 //!
+//! The store also keeps the producer's idempotency keys ([`KeyClaim`]): a
+//! claim is the one write that is not an effect, because it must be atomic
+//! across producers (first claim wins) and it answers with what was there.
+//!
 //! Both stores pass one conformance suite (`tests/it/store.rs`).
 
 mod embedded;
@@ -18,7 +22,7 @@ pub use instrumented::Instrumented;
 pub use scylladb::{ScyllaSettings, ScyllaStore};
 
 use chrono::{DateTime, Utc};
-use rfq_core::{CloseReason, CorrelationId, Effect, JudgedAnswer, Rfq};
+use rfq_core::{CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, Rfq};
 
 /// Where an RFQ stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +58,37 @@ pub struct OpenRfq {
     pub responses: Vec<JudgedAnswer>,
 }
 
+/// An idempotency key claimed by a customer for one RFQ: what the
+/// producer needs to answer a retry of `POST /rfqs` (RFQ and fingerprint).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyClaim {
+    /// Who sent the key: keys are scoped by customer.
+    pub customer: CustomerId,
+    /// The key.
+    pub key: IdempotencyKey,
+    /// The request the key was first used with, in a canonical form (a
+    /// retry with another fingerprint is refused).
+    pub fingerprint: String,
+    /// The RFQ created under the key (its id is chosen before it exists).
+    pub rfq: CorrelationId,
+    /// When the key was claimed.
+    pub claimed_at: DateTime<Utc>,
+    /// When the key may be used again: past it, a claim reads as absent.
+    pub expires_at: DateTime<Utc>,
+    /// Whether the RFQ was accepted (the producer's `202`); until then a
+    /// retry is told the first request is still being processed.
+    pub completed: bool,
+}
+
+/// What [`Store::claim_key`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claimed {
+    /// The key was free (never used, expired or released): it is ours now.
+    Won,
+    /// The key is held by this (live) claim, maybe for another request.
+    Held(KeyClaim),
+}
+
 /// A store failure. Callers retry or report; they never store a Kafka offset
 /// after one.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +119,20 @@ pub trait Store: Send + Sync {
 
     /// How many RFQs are open in all (the producer's admission limit).
     async fn open_count(&self) -> Result<u64, StoreError>;
+
+    /// Claims `claim.key` for `claim.customer`, atomically across every
+    /// producer: the key is ours ([`Claimed::Won`], `claim` recorded with
+    /// `completed` false) unless a live claim holds it, which is returned.
+    /// A claim whose `expires_at` is at or before `now` counts as absent.
+    async fn claim_key(&self, claim: &KeyClaim, now: DateTime<Utc>) -> Result<Claimed, StoreError>;
+
+    /// Marks the claim as completed (its RFQ was accepted), if the key is
+    /// still held for `claim.rfq`; otherwise changes nothing.
+    async fn complete_key(&self, claim: &KeyClaim) -> Result<(), StoreError>;
+
+    /// Frees the key (its RFQ was not accepted: a retry may claim it again),
+    /// if it is still held for `claim.rfq`; otherwise changes nothing.
+    async fn release_key(&self, claim: &KeyClaim) -> Result<(), StoreError>;
 }
 
 /// The directory of local data (the embedded store's file) when a command

@@ -16,6 +16,7 @@ mod compose;
 mod dead_letter;
 mod end_to_end;
 mod events;
+mod idempotency;
 mod invalid_input;
 mod outside_client;
 mod restart;

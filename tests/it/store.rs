@@ -13,6 +13,8 @@ use rfq_core::*;
 use rfq_store::{RfqStatus, ScyllaSettings, ScyllaStore, Store, StoreSettings};
 use std::sync::Arc;
 
+mod keys;
+
 /// Opens a new handle on the same store (to check what survives reopening).
 type Opener = Box<dyn Fn() -> BoxFuture<'static, Arc<dyn Store>>>;
 
@@ -27,6 +29,7 @@ async fn conformance(open: Opener) {
     a_replayed_open_does_not_reopen_a_closed_rfq(&*store).await;
     open_count_follows_opens_and_closes(&*store).await;
     unknown_ids_read_as_absent(&*store).await;
+    keys::conformance(&*store, &open).await;
 }
 
 #[tokio::test]

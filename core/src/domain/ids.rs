@@ -129,6 +129,51 @@ string_id!(
     |c| !c.is_control()
 );
 
+/// A client's `Idempotency-Key`: the name under which it may retry one
+/// `POST /rfqs` safely, unique per customer (the key is scoped by the
+/// customer who sends it). Kept exactly as sent, never trimmed: 1 to
+/// [`IdempotencyKey::MAX_LEN`] printable ASCII characters, what a Structured
+/// Field String may hold (RFC 9651), so a key round-trips through the header.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The longest key accepted (a UUID needs 36; 255 is the common bound).
+    pub const MAX_LEN: usize = 255;
+
+    /// Checks a key's characters (any quoting already undone).
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        const FIELD: &str = "Idempotency-Key";
+        if text.is_empty() {
+            return Err(DomainError::new(FIELD, "must not be empty"));
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err(DomainError::new(
+                FIELD,
+                format!("must be at most {} characters", Self::MAX_LEN),
+            ));
+        }
+        if let Some(bad) = text.chars().find(|c| !matches!(c, ' '..='~')) {
+            return Err(DomainError::new(
+                FIELD,
+                format!("must be printable ASCII, not {bad:?}"),
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +191,16 @@ mod tests {
         assert_eq!(CustomerId::parse("  alice ").unwrap().as_str(), "alice");
         assert_eq!(CustomerId::parse("").unwrap_err().field, "customer");
         assert!(CustomerId::parse("bad\u{0}id").is_err());
+    }
+
+    #[test]
+    fn idempotency_keys_are_kept_as_sent_and_checked() {
+        assert_eq!(IdempotencyKey::parse(" a b ").unwrap().as_str(), " a b ");
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("caf\u{e9}").is_err());
+        assert!(IdempotencyKey::parse("tab\there").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(255)).is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use completion::{CloseReason, Completion, Progress};
 pub use effect::Effect;
 pub use geo::GeoPoint;
 pub use heartbeat::{ProviderHeartbeat, ProviderStatus};
-pub use ids::{CorrelationId, CustomerId, ProviderId};
+pub use ids::{CorrelationId, CustomerId, IdempotencyKey, ProviderId};
 pub use outcome::AnswerOutcome;
 pub use price::{Currency, Price};
 pub use region::{Region, RegionPrecision};

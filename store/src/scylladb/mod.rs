@@ -24,14 +24,15 @@
 //! `--max-deadline-seconds`). Requests in flight are bounded by a semaphore.
 
 mod config;
+mod keys;
 mod rows;
 mod schema;
 
 pub use config::{Replication, ScyllaSettings, parse_consistency};
 pub use schema::MIGRATIONS;
 
-use crate::{OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
-use chrono::Utc;
+use crate::{Claimed, KeyClaim, OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
+use chrono::{DateTime, Utc};
 use futures::{TryStreamExt, future::try_join_all};
 use rfq_core::{CorrelationId, Effect, JudgedAnswer};
 use rows::{
@@ -74,6 +75,8 @@ struct Statements {
     select_open: PreparedStatement,
     /// Counts the open index of one bucket.
     count_open: PreparedStatement,
+    /// The idempotency keys' (lightweight transactions).
+    keys: keys::KeyStatements,
 }
 
 /// The ScyllaDB store.
@@ -136,6 +139,7 @@ impl ScyllaStore {
                 "SELECT COUNT(*) FROM {ks}.open_rfqs WHERE bucket = ?"
             ))
             .await?,
+            keys: keys::KeyStatements::prepare(&session, ks, settings.consistency).await?,
         };
         let permits = usize::try_from(settings.max_in_flight).unwrap_or(256);
         Ok(ScyllaStore {
@@ -353,5 +357,17 @@ impl Store for ScyllaStore {
         }))
         .await?;
         Ok(counts.iter().sum())
+    }
+
+    async fn claim_key(&self, claim: &KeyClaim, now: DateTime<Utc>) -> Result<Claimed, StoreError> {
+        self.claim(claim, now).await
+    }
+
+    async fn complete_key(&self, claim: &KeyClaim) -> Result<(), StoreError> {
+        self.complete(claim).await
+    }
+
+    async fn release_key(&self, claim: &KeyClaim) -> Result<(), StoreError> {
+        self.release(claim).await
     }
 }

@@ -195,7 +195,7 @@ pub struct ResponseRow {
     /// Arrived after the deadline.
     pub late: bool,
     /// Its place among the RFQ's kept answers ([`JudgedAnswer::seq`]);
-    /// none in rows written before schema version 2.
+    /// none in rows written before schema version 3.
     pub seq: Option<i32>,
 }
 

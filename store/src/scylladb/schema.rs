@@ -9,8 +9,13 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "001_initial", include_str!("../../cql/001_initial.cql")),
     (
         2,
-        "002_answer_seq",
-        include_str!("../../cql/002_answer_seq.cql"),
+        "002_idempotency_keys",
+        include_str!("../../cql/002_idempotency_keys.cql"),
+    ),
+    (
+        3,
+        "003_answer_seq",
+        include_str!("../../cql/003_answer_seq.cql"),
     ),
 ];
 
@@ -113,7 +118,7 @@ mod tests {
             );
             assert!(!statement.contains("--") && !statement.contains('{'));
         }
-        let (_, _, cql) = MIGRATIONS[1];
+        let (_, _, cql) = MIGRATIONS[2];
         let added = super::statements(cql, "rfq_test", "{'class': 'X'}");
         assert_eq!(added.len(), 1, "{added:#?}");
         assert_eq!(added_column(&added[0]), Some(("responses", "seq")));
