@@ -244,45 +244,83 @@ async fn apply_in_savepoint(writer: &mut Prepared, effects: &[Effect]) -> Result
 
 async fn connect(db: &libsql::Database) -> Result<Connection, StoreError> {
     let connection = db.connect().map_err(backend)?;
-    // journal_mode answers with a row, so it is queried rather than executed.
-    let mut rows = connection
-        .query("PRAGMA journal_mode=WAL", ())
+    // Waiting for a lock first: processes opening one new file at once (a
+    // deployment's producer, aggregator and API) take turns switching it to
+    // WAL and migrating it rather than failing with "database is locked".
+    connection
+        .execute_batch("PRAGMA busy_timeout=10000;")
         .await
         .map_err(backend)?;
-    while rows.next().await.map_err(backend)?.is_some() {}
+    // SQLite answers a switch to WAL "locked" at once, whatever the busy
+    // timeout, while another connection switches the same new file: tried
+    // again for as long as the timeout (WAL then persists in the file).
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while let Err(error) = switch_to_wal(&connection).await {
+        if std::time::Instant::now() > give_up {
+            return Err(backend(format!("switching to WAL: {error}")));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     connection
-        .execute_batch("PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;")
+        .execute_batch("PRAGMA synchronous=FULL;")
         .await
         .map_err(backend)?;
     Ok(connection)
 }
 
+async fn switch_to_wal(connection: &Connection) -> Result<(), libsql::Error> {
+    // journal_mode answers with a row, so it is queried rather than executed.
+    let mut rows = connection.query("PRAGMA journal_mode=WAL", ()).await?;
+    while rows.next().await?.is_some() {}
+    Ok(())
+}
+
 /// Creates the tables and applies the migrations this file has not seen,
-/// each in one transaction with its version bump.
+/// each in one transaction with its version bump. The version is read
+/// inside each transaction: another process may have migrated meanwhile.
 async fn migrate(connection: &Connection) -> Result<(), StoreError> {
-    connection.execute_batch(SCHEMA).await.map_err(backend)?;
+    connection
+        .execute_batch(SCHEMA)
+        .await
+        .map_err(|e| backend(format!("creating the tables: {e}")))?;
+    for (index, migration) in MIGRATIONS.iter().enumerate() {
+        let next = i64::try_from(index).map_err(backend)? + 1;
+        connection
+            .execute("BEGIN IMMEDIATE", ())
+            .await
+            .map_err(|e| backend(format!("migrating to version {next}: {e}")))?;
+        let applied = match user_version(connection).await {
+            Ok(version) if version >= next => connection.execute_batch("COMMIT;").await,
+            Ok(_) => {
+                connection
+                    .execute_batch(&format!(
+                        "{migration} PRAGMA user_version = {next}; COMMIT;"
+                    ))
+                    .await
+            }
+            Err(error) => {
+                let _ = connection.execute_batch("ROLLBACK;").await;
+                return Err(error);
+            }
+        };
+        if let Err(error) = applied {
+            let _ = connection.execute_batch("ROLLBACK;").await;
+            return Err(backend(format!("migrating to version {next}: {error}")));
+        }
+    }
+    Ok(())
+}
+
+/// The schema version the file is at (`PRAGMA user_version`).
+async fn user_version(connection: &Connection) -> Result<i64, StoreError> {
     let mut rows = connection
         .query("PRAGMA user_version", ())
         .await
         .map_err(backend)?;
-    let version = match rows.next().await.map_err(backend)? {
-        Some(row) => row.get::<i64>(0).map_err(corrupt)?,
-        None => 0,
-    };
-    drop(rows);
-    for (index, migration) in MIGRATIONS.iter().enumerate() {
-        let next = i64::try_from(index).map_err(backend)? + 1;
-        if version >= next {
-            continue;
-        }
-        connection
-            .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {migration} PRAGMA user_version = {next}; COMMIT;"
-            ))
-            .await
-            .map_err(backend)?;
+    match rows.next().await.map_err(backend)? {
+        Some(row) => row.get::<i64>(0).map_err(corrupt),
+        None => Ok(0),
     }
-    Ok(())
 }
 
 fn millis(time: &DateTime<Utc>) -> i64 {

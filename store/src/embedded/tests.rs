@@ -188,3 +188,23 @@ async fn writes_committed_together_fail_alone() {
     }
     assert_eq!(store.open_count().await.unwrap(), 180);
 }
+
+/// Processes starting together (a deployment's producer, aggregator and
+/// API on one machine) open and migrate one new file at once: each waits
+/// for the other's lock and none applies a migration twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_file_opened_by_several_at_once_is_migrated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.db");
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let path = path.clone();
+            tokio::spawn(async move { EmbeddedStore::open(&path).await.map(|_| ()) })
+        })
+        .collect();
+    for open in opens {
+        open.await.unwrap().expect("every open succeeds");
+    }
+    let store = EmbeddedStore::open(&path).await.unwrap();
+    assert_eq!(store.open_count().await.unwrap(), 0);
+}
