@@ -44,6 +44,15 @@ pub struct BenchSettings {
     /// Without it, `rfq bench` starts `rfq up` in this process on free ports.
     #[arg(id = "bench_url", long = "bench-url", env = "RFQ_BENCH_URL")]
     pub url: Option<String>,
+    /// Where the read phase reads `GET /rfqs/{id}` and its result (the read
+    /// API's base URL, when the producer and `rfq api` are served apart);
+    /// default: the same as `--bench-url`.
+    #[arg(
+        id = "bench_read_url",
+        long = "bench-read-url",
+        env = "RFQ_BENCH_READ_URL"
+    )]
+    pub read_url: Option<String>,
     /// The driven pipeline's metrics (`/metrics` base URL); default: the
     /// same as `--bench-url`.
     #[arg(
@@ -284,7 +293,8 @@ pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<re
     let run = load::run(settings, target, preload.as_ref())
         .await
         .context("the load run")?;
-    let reads = read::run(settings, &target.url, &run.ids).await;
+    let read_url = settings.read_url.as_deref().unwrap_or(&target.url);
+    let reads = read::run(settings, read_url, &run.ids).await;
     let report = report::Report::new(settings, target, broker, run, reads);
     std::fs::create_dir_all(&settings.report_dir)
         .with_context(|| format!("creating {}", settings.report_dir.display()))?;
