@@ -9,11 +9,14 @@
 //! - `GET /rfqs/{id}/events`: Server-Sent Events, an event per answer as
 //!   the aggregator keeps it, then `closed` ([`live`]).
 //! - Unknown or malformed id: `404`.
+//! - `GET /`: the customer page ([`page`]), which asks for quotes and
+//!   follows them live.
 //!
 //! It reads the store, and the events topic for the change notices that
 //! wake live streams ([`live::follow`]).
 
 pub mod live;
+pub mod page;
 pub mod representation;
 mod routes;
 #[cfg(test)]

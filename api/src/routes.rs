@@ -38,10 +38,11 @@ pub(crate) struct ApiState {
     live: LiveEvents,
 }
 
-/// The routes of the read API; live streams wake on `live`'s notices (see
-/// [`live::follow`]).
+/// The routes of the read API and the customer page ([`crate::page`]);
+/// live streams wake on `live`'s notices (see [`live::follow`]).
 pub fn router(store: Arc<dyn Store>, settings: ApiSettings, live: LiveEvents) -> Router {
     Router::new()
+        .merge(crate::page::router())
         .route("/rfqs/{id}", get(status))
         .route("/rfqs/{id}/result", get(result))
         .route("/rfqs/{id}/events", get(events))

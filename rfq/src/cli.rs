@@ -261,7 +261,7 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
     }
     let http = pipeline.http_addr();
     eprintln!(
-        "\nRFQ pipeline up.\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /metrics)\n  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {}, {}, {}, {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"customer\":\"alice\",\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
+        "\nRFQ pipeline up.\n  Customer page:    http://{http}/  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {}, {}, {}, {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"customer\":\"alice\",\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
         pipeline.schema_registry_url(),
         pipeline.brokers(),
         topics.requests_topic,

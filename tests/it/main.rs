@@ -19,6 +19,7 @@ mod events;
 mod idempotency;
 mod invalid_input;
 mod outside_client;
+mod page;
 mod restart;
 mod schema_evolution;
 mod store;

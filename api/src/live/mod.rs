@@ -68,12 +68,15 @@ impl LiveEvents {
 /// How long a stream waits for a notice before it reads the store anyway.
 pub const RECHECK: Duration = Duration::from_secs(1);
 
+/// A watched RFQ: its counter's sender and how many streams watch it.
+type Watched = (watch::Sender<u64>, usize);
+
 /// The RFQs streams are watching, each with a counter of the notices read
 /// for it: a stream waits for the counter to move.
 #[derive(Clone, Default)]
 pub struct Live {
-    /// Watched RFQs: the counter's sender and how many streams watch it.
-    watched: Arc<Mutex<HashMap<CorrelationId, (watch::Sender<u64>, usize)>>>,
+    /// Watched RFQs.
+    watched: Arc<Mutex<HashMap<CorrelationId, Watched>>>,
 }
 
 impl Live {
