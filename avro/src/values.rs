@@ -7,7 +7,8 @@ use apache_avro::types::Value;
 use chrono::{DateTime, TimeZone, Utc};
 use rfq_core::{
     Answer, Completion, CorrelationId, Currency, CustomerId, DeadlineTick, DomainError, GeoPoint,
-    Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region, Reply, ReturnAddress, Rfq,
+    Price, ProviderHeartbeat, ProviderId, ProviderStatus, Radius, Region, Reply, ReturnAddress,
+    Rfq,
 };
 use std::{collections::HashMap, time::Duration};
 
@@ -94,6 +95,18 @@ fn rfq_value(rfq: &Rfq) -> Value {
             ]),
         ),
         ("completion", completion_value(&rfq.completion)),
+        (
+            "radius_m",
+            match rfq.radius {
+                Some(radius) => Value::Union(
+                    1,
+                    Box::new(Value::Int(
+                        i32::try_from(radius.metres()).unwrap_or(i32::MAX),
+                    )),
+                ),
+                None => Value::Union(0, Box::new(Value::Null)),
+            },
+        ),
     ])
 }
 
@@ -295,8 +308,19 @@ fn parse_rfq(mut f: Fields) -> Result<Rfq, DomainError> {
         true => parse_completion(f.record("completion")?).map_err(|e| e.within("completion"))?,
         false => Completion::All,
     };
+    let radius = match f.optional("radius_m") {
+        None => None,
+        Some(Value::Int(metres)) => Some(
+            u32::try_from(metres)
+                .map_err(|_| DomainError::new("radius_m", format!("negative: {metres}")))
+                .and_then(Radius::new)
+                .map_err(|e| DomainError::new("radius_m", e.message))?,
+        ),
+        Some(other) => return Err(wrong("radius_m", "an int", &other)),
+    };
     Ok(Rfq {
         completion,
+        radius,
         id: CorrelationId::parse(&f.string("correlation_id")?)?,
         customer: CustomerId::parse(&f.string("customer")?)?,
         region: Region::parse(&f.string("region")?)?,

@@ -87,7 +87,7 @@ async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome(brok
     // Three registered unicorns that never answer by themselves: the test
     // answers in their name.
     let silent = fleet(BERLIN, 3, 3, 0.0);
-    let names: Vec<String> = Fleet::generate("quiet", &silent, rfq_core::RegionPrecision::DEFAULT)
+    let names: Vec<String> = Fleet::generate("quiet", &silent, &rfq_core::Vicinity::DEFAULT)
         .unicorns()
         .iter()
         .map(|u| u.id.as_str().to_owned())

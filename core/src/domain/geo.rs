@@ -131,6 +131,28 @@ mod tests {
     }
 
     #[test]
+    fn distance_matches_known_values() {
+        let km = |a: (f64, f64), b: (f64, f64)| {
+            GeoPoint::new(a.0, a.1)
+                .unwrap()
+                .distance_km(&GeoPoint::new(b.0, b.1).unwrap())
+        };
+        // Big Ben to the Statue of Liberty: 5,574.8 km on the mean sphere.
+        let d = km((51.5007, -0.1246), (40.6892, -74.0445));
+        assert!((d - 5574.8).abs() < 0.5, "{d}");
+        // A degree of latitude: 2π·6371.0088 km / 360.
+        assert!((km((10.0, 20.0), (11.0, 20.0)) - 111.195).abs() < 0.001);
+        // Across the antimeridian the short way (0.02° of the equator) ...
+        assert!((km((0.0, 179.99), (0.0, -179.99)) - 2.2239).abs() < 0.0005);
+        // ... and across the pole (0.2° of a meridian).
+        assert!((km((89.9, 0.0), (89.9, 180.0)) - 22.239).abs() < 0.001);
+        assert_eq!(km((52.52, 13.4), (52.52, 13.4)), 0.0);
+        // Symmetric to the last bit: producer and adapters measure both ways.
+        let (a, b) = ((52.5163, 13.3777), (52.4, 13.06));
+        assert_eq!(km(a, b), km(b, a));
+    }
+
+    #[test]
     fn json_checks_range_and_unknown_fields() {
         assert!(serde_json::from_str::<GeoPoint>(r#"{"lat": 52.5, "lon": 13.4}"#).is_ok());
         assert!(serde_json::from_str::<GeoPoint>(r#"{"lat": 95, "lon": 13.4}"#).is_err());

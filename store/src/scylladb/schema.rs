@@ -5,8 +5,14 @@ use scylla::{client::session::Session, value::CqlTimestamp};
 
 /// The schema files, in order: (version, name, CQL with `{keyspace}` and
 /// `{replication}` placeholders).
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "001_initial", include_str!("../../cql/001_initial.cql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "001_initial", include_str!("../../cql/001_initial.cql")),
+    (
+        2,
+        "002_vicinity",
+        include_str!("../../cql/002_vicinity.cql"),
+    ),
+];
 
 /// The statements of a schema file: comments dropped, split at `;`,
 /// placeholders filled in.
@@ -27,8 +33,49 @@ pub fn statements(cql: &str, keyspace: &str, replication: &str) -> Vec<String> {
         .collect()
 }
 
-/// Applies every schema file (each statement is idempotent) and records
-/// its version. Returns the newest version.
+/// The table and column an `ALTER TABLE <keyspace>.<table> ADD <column> <type>`
+/// statement adds, if it is one.
+fn added_column(statement: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    match words.as_slice() {
+        [alter, table, name, add, column, _type]
+            if alter.eq_ignore_ascii_case("alter")
+                && table.eq_ignore_ascii_case("table")
+                && add.eq_ignore_ascii_case("add") =>
+        {
+            let table = name.rsplit_once('.').map_or(*name, |(_, table)| table);
+            Some((table, column))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `keyspace.table` has `column` (from the schema tables, which
+/// ScyllaDB and Cassandra both keep).
+async fn has_column(
+    session: &Session,
+    keyspace: &str,
+    table: &str,
+    column: &str,
+) -> Result<bool, StoreError> {
+    let result = session
+        .query_unpaged(
+            "SELECT column_name FROM system_schema.columns \
+             WHERE keyspace_name = ? AND table_name = ? AND column_name = ?",
+            (keyspace, table, column),
+        )
+        .await
+        .map_err(|e| StoreError::Backend(format!("schema: reading columns: {e}")))?;
+    let rows = result
+        .into_rows_result()
+        .map_err(|e| StoreError::Backend(format!("schema: reading columns: {e}")))?;
+    Ok(rows.rows_num() > 0)
+}
+
+/// Applies every schema file and records its version. Returns the newest
+/// version. Every statement may be applied again: those of the first file
+/// say IF NOT EXISTS, and an `ALTER TABLE … ADD` whose column exists is
+/// skipped (also when another process added it meanwhile).
 pub async fn migrate(
     session: &Session,
     keyspace: &str,
@@ -38,10 +85,22 @@ pub async fn migrate(
     let mut newest = 0;
     for (version, name, cql) in MIGRATIONS {
         for statement in statements(cql, keyspace, replication) {
-            session
-                .query_unpaged(statement.as_str(), ())
-                .await
-                .map_err(|e| backend(&format!("{e} in {statement}")))?;
+            let added = added_column(&statement);
+            if let Some((table, column)) = added
+                && has_column(session, keyspace, table, column).await?
+            {
+                continue;
+            }
+            let applied = session.query_unpaged(statement.as_str(), ()).await;
+            if let Err(error) = applied {
+                let raced = match added {
+                    Some((table, column)) => has_column(session, keyspace, table, column).await?,
+                    None => false,
+                };
+                if !raced {
+                    return Err(backend(&format!("{error} in {statement}")));
+                }
+            }
         }
         session
             .query_unpaged(
@@ -65,6 +124,26 @@ pub async fn migrate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn later_files_add_columns_the_runner_can_skip() {
+        let (version, _, cql) = MIGRATIONS[1];
+        assert_eq!(version, 2);
+        let statements = statements(cql, "rfq_test", "{'class': 'X'}");
+        assert_eq!(statements, ["ALTER TABLE rfq_test.rfqs ADD radius_m int"]);
+        assert_eq!(added_column(&statements[0]), Some(("rfqs", "radius_m")));
+        // Statements that are idempotent by themselves are run as they are.
+        for statement in super::statements(MIGRATIONS[0].2, "rfq_test", "{'class': 'X'}") {
+            assert_eq!(added_column(&statement), None, "{statement}");
+        }
+        // Every file after the first only adds columns (the runner could not
+        // apply anything else twice).
+        for (_, name, cql) in &MIGRATIONS[1..] {
+            for statement in super::statements(cql, "k", "r") {
+                assert!(added_column(&statement).is_some(), "{name}: {statement}");
+            }
+        }
+    }
 
     #[test]
     fn the_schema_file_splits_into_idempotent_statements() {
