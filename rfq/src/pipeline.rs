@@ -130,6 +130,8 @@ pub struct Pipeline {
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
     /// Stops every component.
     shutdown: CancellationToken,
+    /// The producer's provider registry (who is registered where).
+    providers: rfq_producer::Registry,
 }
 
 /// The librdkafka options `rfq up` adds when it runs its own broker
@@ -210,6 +212,7 @@ impl Pipeline {
             registry_url: settings.intake.pipeline.registry.url().to_owned(),
             tasks: JoinSet::new(),
             shutdown: shutdown.clone(),
+            providers: rfq_producer::Registry::default(),
         };
         // Its own registry, unless the settings name another one.
         let registry = match settings.intake.pipeline.registry.registry_url {
@@ -309,6 +312,7 @@ impl Pipeline {
             let producer = producer.clone();
             async move { ("producer", producer.stopped().await) }
         });
+        self.providers = producer.registry().clone();
         producer
             .registry()
             .wait_for(&unicorns, Duration::from_secs(60))
@@ -357,6 +361,12 @@ impl Pipeline {
     /// tuning, when it runs one).
     pub fn kafka(&self) -> &KafkaSettings {
         &self.kafka
+    }
+
+    /// The producer's provider registry: waiting on it tells when
+    /// providers registered from outside (partners) will be addressed.
+    pub fn providers(&self) -> &rfq_producer::Registry {
+        &self.providers
     }
 
     /// The token that stops the pipeline.

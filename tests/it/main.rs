@@ -20,3 +20,4 @@ mod outside_client;
 mod restart;
 mod schema_evolution;
 mod store;
+mod vicinity;

@@ -7,10 +7,12 @@ fn point(lat: f64, lon: f64) -> GeoPoint {
     GeoPoint::new(lat, lon).unwrap()
 }
 
-fn vicinity(metres: u32) -> Vicinity {
+/// The default vicinity with another radius.
+fn within(metres: u32) -> Vicinity {
+    let radius = Radius::new(metres).unwrap();
     Vicinity {
-        radius: Radius::new(metres).unwrap(),
-        precision: RegionPrecision::DEFAULT,
+        radius,
+        ..Vicinity::DEFAULT
     }
 }
 
@@ -57,13 +59,13 @@ fn addresses_live_providers_within_the_radius_only() {
         now,
         ProviderStatus::Online,
     ));
-    let v = vicinity(5_000);
+    let v = within(5_000);
     assert_eq!(names(&registry.live_near(&pickup, &v, now)), ["fresh"]);
     let munich = point(48.137, 11.575);
     assert!(registry.live_near(&munich, &v, now).is_empty());
     // Potsdam is 27 km away: within a 30 km radius, not within 5 km.
     assert_eq!(
-        names(&registry.live_near(&pickup, &vicinity(30_000), now)),
+        names(&registry.live_near(&pickup, &within(30_000), now)),
         ["fresh", "potsdam"]
     );
 }
@@ -74,26 +76,19 @@ fn a_provider_100_m_away_across_a_cell_border_is_addressed_and_one_just_outside_
     let now = Utc::now();
     let cell = Region::parse("u33db").unwrap();
     let (south, north, west, east) = cell.bounds();
-    let lat = (south + north) / 2.0;
-    // A metre along the parallel, in degrees, on the sphere distances use.
-    let metre = (1.0 / (6_371_008.8 * lat.to_radians().cos())).to_degrees();
-    let pickup = point(lat, east - 50.0 * metre);
-    let across = point(lat, east + 50.0 * metre);
+    // 50 m either side of the cell's eastern border; west of the pickup,
+    // beyond its cell, 4,990 m and 5,010 m away.
+    let border = point((south + north) / 2.0, east);
+    let (pickup, across) = (border.toward(270.0, 0.05), border.toward(90.0, 0.05));
+    let inside = pickup.toward(270.0, 4.99);
+    let outside = pickup.toward(270.0, 5.01);
     assert_eq!(Region::of(&pickup, RegionPrecision::DEFAULT), cell);
     assert_ne!(Region::of(&across, RegionPrecision::DEFAULT), cell);
-    // West of the pickup, in the cell beyond the pickup's: 4,990 m and
-    // 5,010 m away along the parallel.
-    let at_metres = |m: f64| {
-        let p = point(lat, pickup.lon() - m * metre);
-        (pickup.distance_km(&p) - m / 1000.0).abs() < 0.0005 && p.lon() < west
-    };
-    assert!(at_metres(4_990.0) && at_metres(5_010.0));
-    let inside = point(lat, pickup.lon() - 4_990.0 * metre);
-    let outside = point(lat, pickup.lon() - 5_010.0 * metre);
+    assert!(inside.lon() < west && outside.lon() < west);
     for (id, position) in [("across", across), ("inside", inside), ("outside", outside)] {
         registry.apply(beat_at(id, position, now, ProviderStatus::Online));
     }
-    let v = vicinity(5_000);
+    let v = within(5_000);
     assert_eq!(
         names(&registry.live_near(&pickup, &v, now)),
         ["across", "inside"]
@@ -104,7 +99,7 @@ fn a_provider_100_m_away_across_a_cell_border_is_addressed_and_one_just_outside_
 fn near_the_pole_and_across_the_antimeridian_providers_are_found() {
     let registry = Registry::default();
     let now = Utc::now();
-    let v = vicinity(5_000);
+    let v = within(5_000);
     // Across the antimeridian: 2.2 km apart, geohashes with nothing in common.
     registry.apply(beat_at(
         "west",
@@ -144,7 +139,7 @@ fn near_the_pole_and_across_the_antimeridian_providers_are_found() {
 fn a_provider_that_moved_is_found_where_it_is_now_only() {
     let registry = Registry::default();
     let now = Utc::now();
-    let v = vicinity(5_000);
+    let v = within(5_000);
     let berlin = point(BERLIN.0, BERLIN.1);
     let potsdam = point(52.40, 13.06);
     registry.apply(beat_at("p", berlin, now, ProviderStatus::Online));
@@ -184,11 +179,7 @@ fn an_older_heartbeat_does_not_override_a_newer_one() {
         ProviderStatus::Online,
     ));
     let pickup = point(BERLIN.0, BERLIN.1);
-    assert!(
-        registry
-            .live_near(&pickup, &vicinity(5_000), now)
-            .is_empty()
-    );
+    assert!(registry.live_near(&pickup, &within(5_000), now).is_empty());
 }
 
 #[tokio::test]

@@ -5,30 +5,15 @@ fn point(lat: f64, lon: f64) -> GeoPoint {
 }
 
 fn vicinity(metres: u32) -> Vicinity {
+    let radius = Radius::new(metres).unwrap();
     Vicinity {
-        radius: Radius::new(metres).unwrap(),
-        precision: RegionPrecision::DEFAULT,
+        radius,
+        ..Vicinity::DEFAULT
     }
 }
 
 fn region(p: &GeoPoint) -> Region {
     Region::of(p, RegionPrecision::DEFAULT)
-}
-
-/// The point `km` from `from` on the initial bearing `degrees` (exact on
-/// the sphere, unlike `GeoPoint::offset_km`: right near the poles).
-fn destination(from: &GeoPoint, degrees: f64, km: f64) -> GeoPoint {
-    let delta = km / 6371.0088;
-    let (phi, lambda, theta) = (
-        from.lat().to_radians(),
-        from.lon().to_radians(),
-        degrees.to_radians(),
-    );
-    let lat = (phi.sin() * delta.cos() + phi.cos() * delta.sin() * theta.cos()).asin();
-    let lon =
-        lambda + (theta.sin() * delta.sin() * phi.cos()).atan2(delta.cos() - phi.sin() * lat.sin());
-    let lon = (lon.to_degrees() + 540.0).rem_euclid(360.0) - 180.0;
-    point(lat.to_degrees().clamp(-90.0, 90.0), lon)
 }
 
 #[test]
@@ -49,8 +34,8 @@ fn radius_is_checked_and_parsed_in_metres() {
 fn reaches_is_the_great_circle_distance_within_the_radius() {
     let v = vicinity(5_000);
     let here = point(52.52, 13.40);
-    assert!(v.reaches(&here, &destination(&here, 90.0, 4.99)));
-    assert!(!v.reaches(&here, &destination(&here, 90.0, 5.01)));
+    assert!(v.reaches(&here, &here.toward(90.0, 4.99)));
+    assert!(!v.reaches(&here, &here.toward(90.0, 5.01)));
     assert!(v.reaches(&here, &here));
 }
 
@@ -68,7 +53,7 @@ fn assert_covers_the_circle(v: &Vicinity, center: &GeoPoint) -> Covering {
     for step in 0..48 {
         let bearing = f64::from(step) * 7.5;
         for fraction in [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.9999] {
-            let p = destination(center, bearing, km * fraction);
+            let p = center.toward(bearing, km * fraction);
             assert!(v.reaches(center, &p) || fraction > 0.999);
             assert!(
                 cells.covers(&region(&p)),
@@ -93,7 +78,7 @@ fn a_circle_is_covered_by_the_cells_it_touches_and_no_far_one() {
     assert!(cells.covers(&region(&berlin)));
     // A cell whose nearest point is farther than the radius is left out.
     for bearing in [0.0, 90.0, 180.0, 270.0] {
-        let far = destination(&berlin, bearing, 5.0 + 7.0);
+        let far = berlin.toward(bearing, 5.0 + 7.0);
         assert!(!cells.covers(&region(&far)), "{far:?}");
     }
 }
@@ -103,12 +88,10 @@ fn a_provider_100_m_away_across_a_cell_border_is_within_reach_both_ways() {
     let v = vicinity(5_000);
     let cell = Region::parse("u33db").unwrap();
     let (south, north, _, east) = cell.bounds();
-    let lat = (south + north) / 2.0;
     // 50 m either side of the cell's eastern border.
-    // A metre along the parallel, in degrees, on the sphere distances use.
-    let metre = (1.0 / (6_371_008.8 * lat.to_radians().cos())).to_degrees();
-    let pickup = point(lat, east - 50.0 * metre);
-    let unicorn = point(lat, east + 50.0 * metre);
+    let border = point((south + north) / 2.0, east);
+    let pickup = border.toward(270.0, 0.05);
+    let unicorn = border.toward(90.0, 0.05);
     assert_eq!(region(&pickup), cell);
     assert_ne!(region(&unicorn), cell, "across the border");
     let d = pickup.distance_km(&unicorn);
@@ -119,7 +102,7 @@ fn a_provider_100_m_away_across_a_cell_border_is_within_reach_both_ways() {
     assert!(v.cells(&pickup).covers(&region(&unicorn)));
     assert!(v.cells(&unicorn).covers(&region(&pickup)));
     // Just beyond the radius: not reached.
-    let beyond = destination(&pickup, 90.0, 5.01);
+    let beyond = pickup.toward(90.0, 5.01);
     assert!(!v.reaches(&pickup, &beyond));
 }
 
@@ -198,7 +181,7 @@ fn coverings_stay_bounded_and_right_for_any_radius_precision_and_place() {
         let cells = v.cells(&center);
         assert!(cells.len() <= MAX_COVERING_CELLS);
         for step in 0..24 {
-            let p = destination(&center, f64::from(step) * 15.0, v.radius.km() * next());
+            let p = center.toward(f64::from(step) * 15.0, v.radius.km() * next());
             let cell = Region::of(&p, v.precision);
             assert!(
                 cells.covers(&cell),
