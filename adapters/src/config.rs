@@ -44,7 +44,8 @@ impl AdapterSettings {
     }
 
     /// The consumer group: one per adapter name, so that every adapter sees
-    /// every RFQ of the regions it serves.
+    /// every RFQ (and reads those of the regions its unicorns may be
+    /// addressed from).
     pub fn group_id(&self) -> String {
         format!("rfq-adapter-{}", self.name)
     }

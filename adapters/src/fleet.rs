@@ -5,8 +5,8 @@ use crate::FleetSettings;
 use chrono::Utc;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rfq_core::{
-    Answer, GeoPoint, Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region,
-    RegionPrecision, Reply, Rfq,
+    Answer, Covering, GeoPoint, Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region,
+    Reply, Rfq, Vicinity,
 };
 use std::{collections::HashMap, time::Duration};
 
@@ -28,15 +28,18 @@ pub struct Unicorn {
     pub greed: f64,
 }
 
-/// A fleet of unicorns, indexed by region.
+/// A fleet of unicorns, and the regions whose RFQs may be addressed to them.
 #[derive(Debug, Clone)]
 pub struct Fleet {
     /// How the fleet was generated and behaves.
     settings: FleetSettings,
     /// Every unicorn.
     unicorns: Vec<Unicorn>,
-    /// Indices into `unicorns`, by the region they serve.
-    by_region: HashMap<Region, Vec<usize>>,
+    /// Indices into `unicorns`, by id.
+    by_id: HashMap<ProviderId, usize>,
+    /// The regions within the vicinity radius of some unicorn: an RFQ from
+    /// anywhere else is addressed to none of them.
+    reach: Covering,
 }
 
 /// What a unicorn does with an RFQ.
@@ -56,8 +59,10 @@ pub enum Plan {
 impl Fleet {
     /// Places `per_region` unicorns uniformly in each region of the block
     /// around the centre (deterministic for a seed); regions are cut at
-    /// the pipeline's `precision`.
-    pub fn generate(adapter: &str, settings: &FleetSettings, precision: RegionPrecision) -> Fleet {
+    /// the pipeline's precision, and the fleet reads the RFQs of every
+    /// region within the pipeline's radius of one of its unicorns.
+    pub fn generate(adapter: &str, settings: &FleetSettings, vicinity: &Vicinity) -> Fleet {
+        let precision = vicinity.precision;
         let mut rng = StdRng::seed_from_u64(settings.seed);
         let centre = Region::of(&settings.center, precision);
         let mut unicorns = Vec::new();
@@ -82,17 +87,17 @@ impl Fleet {
                 });
             }
         }
-        let mut by_region: HashMap<Region, Vec<usize>> = HashMap::new();
+        let mut by_id = HashMap::new();
+        let mut reach = Covering::default();
         for (index, unicorn) in unicorns.iter().enumerate() {
-            by_region
-                .entry(unicorn.region.clone())
-                .or_default()
-                .push(index);
+            by_id.insert(unicorn.id.clone(), index);
+            reach.extend(vicinity.cells(&unicorn.position));
         }
         Fleet {
             settings: settings.clone(),
             unicorns,
-            by_region,
+            by_id,
+            reach,
         }
     }
 
@@ -101,19 +106,19 @@ impl Fleet {
         &self.unicorns
     }
 
-    /// Whether some unicorn of this fleet is in `region`.
+    /// Whether an RFQ picked up in `region` may be addressed to one of this
+    /// fleet's unicorns (the region is within the radius of one).
     pub fn serves(&self, region: &str) -> bool {
-        Region::parse(region).is_ok_and(|region| self.by_region.contains_key(&region))
+        Region::parse(region).is_ok_and(|region| self.reach.covers(&region))
     }
 
-    /// The unicorns of this fleet the RFQ is addressed to.
+    /// The unicorns of this fleet the RFQ is addressed to: the producer
+    /// chose them, whatever their region.
     pub fn addressed<'a>(&'a self, rfq: &'a Rfq) -> impl Iterator<Item = &'a Unicorn> + 'a {
-        self.by_region
-            .get(&rfq.region)
-            .into_iter()
-            .flatten()
+        rfq.addressed
+            .iter()
+            .filter_map(|id| self.by_id.get(id))
             .map(|index| &self.unicorns[*index])
-            .filter(|unicorn| rfq.addressed.contains(&unicorn.id))
     }
 
     /// What `unicorn` does with `rfq`.
@@ -193,6 +198,7 @@ mod tests {
             created_at: Utc::now(),
             deadline: Utc::now(),
             addressed: fleet.unicorns().iter().map(|u| u.id.clone()).collect(),
+            radius: Some(Vicinity::DEFAULT.radius),
             return_address: ReturnAddress {
                 topic: "q".into(),
                 partition: 0,
@@ -204,11 +210,11 @@ mod tests {
     #[test]
     fn fleet_covers_the_block_and_is_deterministic() {
         let settings = FleetSettings::default();
-        let fleet = Fleet::generate("berlin", &settings, RegionPrecision::DEFAULT);
+        let fleet = Fleet::generate("berlin", &settings, &Vicinity::DEFAULT);
         assert_eq!(fleet.unicorns().len(), 9 * settings.per_region);
-        let again = Fleet::generate("berlin", &settings, RegionPrecision::DEFAULT);
+        let again = Fleet::generate("berlin", &settings, &Vicinity::DEFAULT);
         assert_eq!(fleet.unicorns()[5].position, again.unicorns()[5].position);
-        let centre = Region::of(&settings.center, RegionPrecision::DEFAULT);
+        let centre = Region::of(&settings.center, Vicinity::DEFAULT.precision);
         assert!(fleet.serves(centre.as_str()));
         assert!(!fleet.serves("u0"));
         assert!(
@@ -220,7 +226,7 @@ mod tests {
     }
 
     #[test]
-    fn only_addressed_unicorns_of_the_rfq_region_answer() {
+    fn only_addressed_unicorns_answer() {
         let settings = FleetSettings {
             ring: 0,
             per_region: 3,
@@ -228,7 +234,7 @@ mod tests {
             decline_rate: 0.0,
             ..FleetSettings::default()
         };
-        let fleet = Fleet::generate("t", &settings, RegionPrecision::DEFAULT);
+        let fleet = Fleet::generate("t", &settings, &Vicinity::DEFAULT);
         let region = fleet.unicorns()[0].region.clone();
         let mut rfq = rfq_for(&fleet, &region);
         rfq.addressed.remove(&fleet.unicorns()[2].id);
@@ -257,13 +263,72 @@ mod tests {
     }
 
     #[test]
+    fn the_fleet_reads_the_regions_within_the_radius_of_its_unicorns_only() {
+        let settings = FleetSettings {
+            ring: 0,
+            per_region: 3,
+            ..FleetSettings::default()
+        };
+        let fleet = Fleet::generate("t", &settings, &Vicinity::DEFAULT);
+        let centre = Region::of(&settings.center, Vicinity::DEFAULT.precision);
+        let (south, north, west, east) = centre.bounds();
+        let (lat, width) = ((south + north) / 2.0, east - west);
+        let region_at = |lon: f64| {
+            Region::of(
+                &GeoPoint::new(lat, lon).unwrap(),
+                Vicinity::DEFAULT.precision,
+            )
+        };
+        // The neighbours east and west hold no unicorn but are within
+        // 5 km of some; the regions three cells away (some 6 km beyond the
+        // unicorns' region, at 3 km a cell here) are not.
+        assert!(fleet.unicorns().iter().all(|u| u.region == centre));
+        for lon in [east + width / 2.0, west - width / 2.0] {
+            assert!(fleet.serves(region_at(lon).as_str()), "{}", region_at(lon));
+        }
+        for lon in [east + 2.5 * width, west - 2.5 * width] {
+            assert!(!fleet.serves(region_at(lon).as_str()), "{}", region_at(lon));
+        }
+        // Every pickup within the radius of a unicorn is in a region read.
+        for unicorn in fleet.unicorns() {
+            for step in 0..36 {
+                let bearing = f64::from(step) * 10.0_f64.to_radians();
+                let (north_km, east_km) = (4.9 * bearing.cos(), 4.9 * bearing.sin());
+                let pickup = unicorn.position.offset_km(north_km, east_km);
+                assert!(Vicinity::DEFAULT.reaches(&unicorn.position, &pickup));
+                let region = Region::of(&pickup, Vicinity::DEFAULT.precision);
+                assert!(fleet.serves(region.as_str()), "{pickup:?} in {region}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_rfq_from_another_region_is_answered_by_the_unicorns_it_addresses() {
+        let settings = FleetSettings {
+            ring: 0,
+            per_region: 2,
+            decline_rate: 0.0,
+            ..FleetSettings::default()
+        };
+        let fleet = Fleet::generate("t", &settings, &Vicinity::DEFAULT);
+        let (_, _, _, east) = fleet.unicorns()[0].region.bounds();
+        let pickup = GeoPoint::new(fleet.unicorns()[0].position.lat(), east + 0.001).unwrap();
+        let region = Region::of(&pickup, Vicinity::DEFAULT.precision);
+        assert_ne!(region, fleet.unicorns()[0].region);
+        let mut rfq = rfq_for(&fleet, &region).picked_up_at(pickup);
+        rfq.addressed = [fleet.unicorns()[1].id.clone()].into();
+        let addressed: Vec<_> = fleet.addressed(&rfq).map(|u| &u.id).collect();
+        assert_eq!(addressed, [&fleet.unicorns()[1].id]);
+    }
+
+    #[test]
     fn decline_rate_one_always_declines() {
         let settings = FleetSettings {
             ring: 0,
             decline_rate: 1.0,
             ..FleetSettings::default()
         };
-        let fleet = Fleet::generate("t", &settings, RegionPrecision::DEFAULT);
+        let fleet = Fleet::generate("t", &settings, &Vicinity::DEFAULT);
         let rfq = rfq_for(&fleet, &fleet.unicorns()[0].region);
         let mut rng = StdRng::seed_from_u64(7);
         for unicorn in fleet.addressed(&rfq) {

@@ -4,10 +4,10 @@
 //! An adapter hosts a fleet of unicorns, each with a position and so a
 //! region. It registers them on the providers topic (heartbeats, so the
 //! producer can address them), consumes the requests topic in its own
-//! consumer group, skips by key every RFQ outside the regions it serves, and
-//! for each RFQ addressed to one of its unicorns sends that unicorn's quote or
-//! decline, after a simulated think time, to the RFQ's return address, keyed
-//! by correlation ID. An offset is stored only once every answer of its
+//! consumer group, skips by key every RFQ from a region beyond the vicinity
+//! radius of all its unicorns, and for each RFQ addressed to one of its
+//! unicorns sends that unicorn's quote or decline, after a simulated think
+//! time, to the RFQ's return address, keyed by correlation ID. An offset is stored only once every answer of its
 //! record is acknowledged by the broker: at the return address, or on the
 //! dead-letter topic for an answer that cannot be encoded (dead-lettered at
 //! once) or still cannot be delivered past the RFQ's deadline. Answers still

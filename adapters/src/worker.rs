@@ -41,7 +41,7 @@ pub async fn run(
     codec: SharedCodec,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let fleet = Fleet::generate(&settings.name, &settings.fleet, pipeline.region_precision);
+    let fleet = Fleet::generate(&settings.name, &settings.fleet, &pipeline.vicinity());
     let producer = pipeline
         .kafka
         .producer(&format!("rfq-adapter-{}", settings.name))
@@ -89,6 +89,7 @@ pub async fn run(
         fleet: fleet.clone(),
         tracker: OffsetTracker::default(),
         answering: JoinSet::new(),
+        told_radius: false,
     };
     let result = adapter.run_loop(&consumer, valid_for, &shutdown).await;
     adapter.drain(&consumer).await;
@@ -111,7 +112,7 @@ pub async fn run(
 }
 
 struct Adapter {
-    /// What every role shares (Kafka, topics, region precision).
+    /// What every role shares (Kafka, topics, region precision, radius).
     pipeline: PipelineSettings,
     /// The adapter's own settings.
     settings: AdapterSettings,
@@ -127,6 +128,9 @@ struct Adapter {
     tracker: OffsetTracker,
     /// Answers being thought about or sent; each task yields its record's (partition, offset).
     answering: JoinSet<Done>,
+    /// Whether the operator was told that RFQs come with a larger radius
+    /// than ours (once is enough).
+    told_radius: bool,
 }
 
 impl Adapter {
@@ -201,7 +205,8 @@ impl Adapter {
         };
         // By design: every adapter reads every region's RFQs (the topic is
         // keyed by region, not split by adapter) and skips, undecoded, the
-        // RFQs of regions none of its unicorns is in. Not an error, and not
+        // RFQs of regions beyond the vicinity radius of all its unicorns
+        // (none of them can be addressed from there). Not an error, and not
         // a dead letter: counted as not-served.
         if !self.fleet.serves(region) {
             RFQS.with_label_values(&[name, "not-served"]).inc();
@@ -233,6 +238,21 @@ impl Adapter {
             return self
                 .dead_letter(message, DeadLetterKind::WrongPartition, &reason)
                 .await;
+        }
+        if let Some(radius) = rfq.radius
+            && radius > self.pipeline.vicinity_radius
+            && !self.told_radius
+        {
+            // Its unicorns may be addressed from regions this adapter skips.
+            tracing::warn!(
+                adapter = name,
+                rfq_radius_m = radius.metres(),
+                our_radius_m = self.pipeline.vicinity_radius.metres(),
+                "RFQs are addressed within a larger radius than this adapter's \
+                 --vicinity-radius-m: it misses some of those addressed to its unicorns; \
+                 run it with the producer's radius"
+            );
+            self.told_radius = true;
         }
         if rfq.deadline <= Utc::now() {
             RFQS.with_label_values(&[name, "expired"]).inc();

@@ -17,6 +17,13 @@ fn point(point: &GeoPoint) -> Value {
     json!({"lat": point.lat(), "lon": point.lon()})
 }
 
+/// How far from the pickup point, in metres, the providers were asked;
+/// `null` for an RFQ from before vicinity (asked in its region only).
+fn radius_m(rfq: &Rfq) -> Value {
+    rfq.radius
+        .map_or(Value::Null, |radius| json!(radius.metres()))
+}
+
 /// The completion rule as the customer wrote it.
 pub fn completion(completion: &Completion) -> Value {
     match completion {
@@ -46,6 +53,7 @@ pub fn running(
         "responses-received": responses_received,
         "providers-addressed": rfq.addressed.len(),
         "region": rfq.region.as_str(),
+        "radius-m": radius_m(rfq),
         "completion": completion(&rfq.completion),
         "eta": time(&rfq.deadline),
     });
@@ -133,6 +141,7 @@ pub fn result(links: &RfqLinks, stored: &StoredRfq, responses: &[JudgedAnswer]) 
         "to": point(&rfq.to),
         "customer": rfq.customer.as_str(),
         "region": rfq.region.as_str(),
+        "radius-m": radius_m(rfq),
         "created-at": time(&rfq.created_at),
         "deadline": time(&rfq.deadline),
         "closed-at": closed_at,

@@ -93,6 +93,7 @@ async fn an_open_rfq_is_running_and_its_result_a_conflict_with_the_eta() {
         format!("http://api.test{path}/result")
     );
     assert_eq!(body["completion"]["rule"], "all");
+    assert_eq!(body["radius-m"], 5000, "{body}");
     // The answers so far, in the result's shapes.
     assert_eq!(body["quotes"][0]["provider"], "a", "{body}");
     assert_eq!(body["quotes"][0]["price"], "12.00", "{body}");
@@ -171,6 +172,10 @@ async fn a_closed_rfq_redirects_to_a_result_listing_every_provider_once() {
     let (status, _, result) = get(&store, ApiSettings::default(), &format!("{path}/result")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(result["closed-by"], "deadline");
+    assert_eq!(
+        result["radius-m"], 5000,
+        "the radius it was addressed within"
+    );
     assert_eq!(result["quotes"].as_array().unwrap().len(), 1);
     assert_eq!(result["quotes"][0]["provider"], "a");
     assert_eq!(result["quotes"][0]["price"], "15.00");

@@ -54,9 +54,10 @@ pub(crate) fn read(
 /// error: when it hits the end while reading a union's branch index it
 /// returns the union's first branch with a null value, and when it hits it
 /// inside a string (or a boolean) it returns a null. The `RfqRequest`
-/// schema ends in three `["null", …]` unions (the completion rule's `n`,
-/// `max_price_minor` and `currency`), each one zero byte when null, so an
-/// RFQ with its last 1 to 3 bytes cut off decoded as the same, valid, RFQ.
+/// schema ends in four `["null", …]` unions (the completion rule's `n`,
+/// `max_price_minor` and `currency`, then `radius_m`), each one zero byte
+/// when null, so an RFQ with its last 1 to 4 bytes cut off decoded as the
+/// same, valid, RFQ.
 /// Any read past the end is therefore noted here and refused afterwards,
 /// whatever value the decoder made of it.
 struct Body<'a> {

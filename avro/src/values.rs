@@ -4,12 +4,14 @@
 
 use crate::{CodecError, Record, RecordType};
 use apache_avro::types::Value;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
+use fields::{Fields, wrong};
 use rfq_core::{
     Answer, Completion, CorrelationId, Currency, CustomerId, DeadlineTick, DomainError, GeoPoint,
-    Price, ProviderHeartbeat, ProviderId, ProviderStatus, Region, Reply, ReturnAddress, Rfq,
+    Price, ProviderHeartbeat, ProviderId, ProviderStatus, Radius, Region, Reply, ReturnAddress,
+    Rfq,
 };
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 pub(crate) fn to_value(value: &Record) -> Value {
     match value {
@@ -94,6 +96,18 @@ fn rfq_value(rfq: &Rfq) -> Value {
             ]),
         ),
         ("completion", completion_value(&rfq.completion)),
+        (
+            "radius_m",
+            match rfq.radius {
+                Some(radius) => Value::Union(
+                    1,
+                    Box::new(Value::Int(
+                        i32::try_from(radius.metres()).unwrap_or(i32::MAX),
+                    )),
+                ),
+                None => Value::Union(0, Box::new(Value::Null)),
+            },
+        ),
     ])
 }
 
@@ -173,92 +187,6 @@ fn heartbeat_value(heartbeat: &ProviderHeartbeat) -> Value {
     ])
 }
 
-/// The fields of a decoded Avro record, taken out by name.
-struct Fields(HashMap<String, Value>);
-
-impl Fields {
-    fn of(value: Value) -> Result<Fields, DomainError> {
-        match value {
-            Value::Record(fields) => Ok(Fields(fields.into_iter().collect())),
-            other => Err(DomainError::new(
-                "",
-                format!("expected a record, got {other:?}"),
-            )),
-        }
-    }
-
-    fn take(&mut self, name: &str) -> Result<Value, DomainError> {
-        self.0
-            .remove(name)
-            .ok_or_else(|| DomainError::new(name, "missing"))
-    }
-
-    fn string(&mut self, name: &str) -> Result<String, DomainError> {
-        match self.take(name)? {
-            Value::String(text) => Ok(text),
-            other => Err(wrong(name, "a string", &other)),
-        }
-    }
-
-    fn long(&mut self, name: &str) -> Result<i64, DomainError> {
-        match self.take(name)? {
-            Value::Long(n) | Value::TimestampMillis(n) => Ok(n),
-            Value::Int(n) => Ok(i64::from(n)),
-            other => Err(wrong(name, "a long", &other)),
-        }
-    }
-
-    fn int(&mut self, name: &str) -> Result<i32, DomainError> {
-        match self.take(name)? {
-            Value::Int(n) => Ok(n),
-            other => Err(wrong(name, "an int", &other)),
-        }
-    }
-
-    fn double(&mut self, name: &str) -> Result<f64, DomainError> {
-        match self.take(name)? {
-            Value::Double(x) => Ok(x),
-            Value::Float(x) => Ok(f64::from(x)),
-            other => Err(wrong(name, "a double", &other)),
-        }
-    }
-
-    /// An optional field: a `["null", T]` union, or absent.
-    fn optional(&mut self, name: &str) -> Option<Value> {
-        match self.0.remove(name) {
-            Some(Value::Union(_, inner)) => match *inner {
-                Value::Null => None,
-                value => Some(value),
-            },
-            Some(Value::Null) | None => None,
-            Some(value) => Some(value),
-        }
-    }
-
-    fn record(&mut self, name: &str) -> Result<Fields, DomainError> {
-        let value = self.take(name)?;
-        Fields::of(value).map_err(|error| error.within(name))
-    }
-
-    fn time(&mut self, name: &str) -> Result<DateTime<Utc>, DomainError> {
-        let millis = self.long(name)?;
-        Utc.timestamp_millis_opt(millis)
-            .single()
-            .ok_or_else(|| DomainError::new(name, format!("timestamp out of range: {millis}")))
-    }
-
-    fn point(&mut self, name: &str) -> Result<GeoPoint, DomainError> {
-        let mut point = self.record(name)?;
-        let lat = point.double("lat").map_err(|e| e.within(name))?;
-        let lon = point.double("lon").map_err(|e| e.within(name))?;
-        GeoPoint::new(lat, lon).map_err(|e| e.within(name))
-    }
-}
-
-fn wrong(name: &str, expected: &str, got: &Value) -> DomainError {
-    DomainError::new(name, format!("expected {expected}, got {got:?}"))
-}
-
 fn parse_rfq(mut f: Fields) -> Result<Rfq, DomainError> {
     let addressed = match f.take("addressed")? {
         Value::Array(items) => items
@@ -295,8 +223,19 @@ fn parse_rfq(mut f: Fields) -> Result<Rfq, DomainError> {
         true => parse_completion(f.record("completion")?).map_err(|e| e.within("completion"))?,
         false => Completion::All,
     };
+    let radius = match f.optional("radius_m") {
+        None => None,
+        Some(Value::Int(metres)) => Some(
+            u32::try_from(metres)
+                .map_err(|_| DomainError::new("radius_m", format!("negative: {metres}")))
+                .and_then(Radius::new)
+                .map_err(|e| DomainError::new("radius_m", e.message))?,
+        ),
+        Some(other) => return Err(wrong("radius_m", "an int", &other)),
+    };
     Ok(Rfq {
         completion,
+        radius,
         id: CorrelationId::parse(&f.string("correlation_id")?)?,
         customer: CustomerId::parse(&f.string("customer")?)?,
         region: Region::parse(&f.string("region")?)?,
@@ -403,5 +342,6 @@ fn parse_heartbeat(mut f: Fields) -> Result<ProviderHeartbeat, DomainError> {
     })
 }
 
+mod fields;
 #[cfg(test)]
 mod tests;

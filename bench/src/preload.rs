@@ -149,6 +149,7 @@ pub async fn run(
                 created_at,
                 deadline,
                 addressed: addressed.clone(),
+                radius: Some(pipeline.vicinity_radius),
                 completion: Completion::All,
                 return_address: ReturnAddress {
                     topic: topic.clone(),

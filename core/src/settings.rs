@@ -23,11 +23,11 @@
 //! subcommand knows is an error naming the file and the key, never ignored.
 //!
 //! [`PipelineSettings`] are the settings every role of one pipeline must
-//! agree on (Kafka, topic names, region precision); each role's own settings
-//! live with the role.
+//! agree on (Kafka, topic names, region precision, vicinity radius); each
+//! role's own settings live with the role.
 
 use crate::{
-    RegionPrecision,
+    Radius, RegionPrecision, Vicinity,
     kafka::{KafkaSettings, TopicSettings},
 };
 use clap::{ArgMatches, Command, FromArgMatches};
@@ -47,12 +47,26 @@ pub struct PipelineSettings {
     pub topics: TopicSettings,
 
     /// Geohash characters per region (4 ≈ 39 × 20 km, 5 ≈ 4.9 × 4.9 km,
-    /// 6 ≈ 1.2 × 0.6 km). The producer addresses an RFQ to the providers
-    /// whose heartbeat names the pickup point's region at this precision, so
-    /// adapters must use the same: a heartbeat whose region is not its
-    /// position's at the producer's precision is dead-lettered with a reason.
+    /// 6 ≈ 1.2 × 0.6 km). RFQs are keyed by the pickup point's region at
+    /// this precision and the producer finds providers by the region their
+    /// heartbeat names, so adapters must use the same: a heartbeat whose
+    /// region is not its position's at the producer's precision is
+    /// dead-lettered with a reason.
     #[arg(long, env = "RFQ_REGION_PRECISION", default_value_t = RegionPrecision::DEFAULT)]
     pub region_precision: RegionPrecision,
+
+    /// How far from the pickup point a provider may be to be asked for a
+    /// quote, in metres (great-circle distance, whatever region it is in;
+    /// 1 to 100000). The producer addresses an RFQ to the live providers
+    /// within it; adapters read the RFQs of every region within it of one
+    /// of their unicorns. Every role must use the same: an adapter with a
+    /// smaller radius misses RFQs addressed to its unicorns.
+    #[arg(
+        long = "vicinity-radius-m",
+        env = "RFQ_VICINITY_RADIUS_M",
+        default_value_t = Radius::DEFAULT
+    )]
+    pub vicinity_radius: Radius,
 
     /// The schema registry every record's schema id refers to.
     #[command(flatten)]
@@ -113,6 +127,16 @@ impl SchemaRegistrySettings {
 impl Default for PipelineSettings {
     fn default() -> Self {
         defaults()
+    }
+}
+
+impl PipelineSettings {
+    /// Who is near whom: the radius, through the regions at the precision.
+    pub fn vicinity(&self) -> Vicinity {
+        Vicinity {
+            radius: self.vicinity_radius,
+            precision: self.region_precision,
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! The producer: the customer-facing intake of RFQs.
 //!
 //! `POST /rfqs` parses the body into domain types, derives the region from
-//! the pickup point, snapshots the providers registered in that region (the
-//! RFQ's addressed set), and then, in this order:
+//! the pickup point, snapshots the live providers registered within the
+//! vicinity radius of it, whatever their region (the RFQ's addressed set),
+//! and then, in this order:
 //!
 //! 1. copies the RFQ to its return address (the quotes-topic partition its
 //!    aggregator owns), so the aggregator knows it before any answer;

@@ -1,11 +1,17 @@
-//! The provider registry: who serves which region, as announced by the
+//! The provider registry: where each provider is, as announced by the
 //! adapters' heartbeats on the providers topic.
 //!
 //! Every producer instance reads the whole topic from the beginning (no
 //! consumer group, no committed offsets) and keeps the latest registration
-//! of each provider. An RFQ is addressed to the providers of its region whose
-//! registration is online and unexpired at acceptance: a snapshot, carried in
-//! the RFQ, against which the aggregator judges completion.
+//! of each provider. An RFQ is addressed to the providers within the
+//! vicinity radius of its pickup point whose registration is online and
+//! unexpired at acceptance: a snapshot, carried in the RFQ, against which the
+//! aggregator judges completion.
+//!
+//! Providers are indexed by the region their heartbeat names, so that
+//! addressing visits the regions around the pickup ([`Vicinity::cells`])
+//! and measures the distance to the providers there only, not to every
+//! provider known.
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -15,13 +21,13 @@ use rdkafka::{
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    ProviderHeartbeat, ProviderId, Region, RegionPrecision,
+    GeoPoint, ProviderHeartbeat, ProviderId, Region, RegionPrecision, Vicinity,
     kafka::{
         DeadLetterKind, DeadLetters, KafkaSettings, assign_every_partition, on_consumer_error,
     },
 };
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, RwLock},
     time::Duration,
 };
@@ -31,16 +37,26 @@ use tokio_util::sync::CancellationToken;
 /// The latest registration of every provider seen.
 #[derive(Clone)]
 pub struct Registry {
-    /// Latest heartbeat per provider.
-    providers: Arc<RwLock<HashMap<ProviderId, ProviderHeartbeat>>>,
+    /// The registrations and their index.
+    known: Arc<RwLock<Known>>,
     /// Bumped on every change, for waiters.
     changes: watch::Sender<u64>,
+}
+
+/// The registrations, indexed by region.
+#[derive(Default)]
+struct Known {
+    /// Latest heartbeat per provider.
+    latest: HashMap<ProviderId, ProviderHeartbeat>,
+    /// The providers whose latest heartbeat names each region (in geohash
+    /// order, so that a coarser cell's providers are one range).
+    by_region: BTreeMap<Region, BTreeSet<ProviderId>>,
 }
 
 impl Default for Registry {
     fn default() -> Self {
         Self {
-            providers: Arc::default(),
+            known: Arc::default(),
             changes: watch::Sender::new(0),
         }
     }
@@ -50,34 +66,64 @@ impl Registry {
     /// Records a heartbeat unless a newer one of the same provider is known.
     pub fn apply(&self, heartbeat: ProviderHeartbeat) {
         {
-            let mut providers = self.providers.write().unwrap_or_else(|e| e.into_inner());
-            match providers.get(&heartbeat.provider) {
-                Some(known) if known.at > heartbeat.at => return,
-                _ => {
-                    providers.insert(heartbeat.provider.clone(), heartbeat);
+            let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
+            let Known { latest, by_region } = &mut *known;
+            match latest.get(&heartbeat.provider) {
+                Some(newer) if newer.at > heartbeat.at => return,
+                Some(older) if older.region != heartbeat.region => {
+                    if let Some(providers) = by_region.get_mut(&older.region) {
+                        providers.remove(&heartbeat.provider);
+                        if providers.is_empty() {
+                            by_region.remove(&older.region);
+                        }
+                    }
                 }
+                _ => {}
             }
+            by_region
+                .entry(heartbeat.region.clone())
+                .or_default()
+                .insert(heartbeat.provider.clone());
+            latest.insert(heartbeat.provider.clone(), heartbeat);
         }
         self.changes.send_modify(|version| *version += 1);
     }
 
-    /// The providers to address in `region` at `now`.
-    pub fn live_in(&self, region: &Region, now: DateTime<Utc>) -> BTreeSet<ProviderId> {
-        let providers = self.providers.read().unwrap_or_else(|e| e.into_inner());
-        providers
-            .values()
-            .filter(|p| &p.region == region && p.is_live(now))
-            .map(|p| p.provider.clone())
-            .collect()
+    /// The providers to address at `now` for a pickup at `pickup`: those
+    /// live and within the radius, found in the regions around it.
+    pub fn live_near(
+        &self,
+        pickup: &GeoPoint,
+        vicinity: &Vicinity,
+        now: DateTime<Utc>,
+    ) -> BTreeSet<ProviderId> {
+        let cells = vicinity.cells(pickup);
+        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+        let mut near = BTreeSet::new();
+        for cell in cells.cells() {
+            let within = known
+                .by_region
+                .range::<Region, _>(cell..)
+                .take_while(|(region, _)| region.is_within(cell));
+            for id in within.flat_map(|(_, providers)| providers) {
+                if let Some(provider) = known.latest.get(id)
+                    && provider.is_live(now)
+                    && vicinity.reaches(pickup, &provider.position)
+                {
+                    near.insert(id.clone());
+                }
+            }
+        }
+        near
     }
 
     /// Whether every one of `providers` is live now.
     fn all_live(&self, providers: &[ProviderId]) -> bool {
-        let known = self.providers.read().unwrap_or_else(|e| e.into_inner());
+        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
         let now = Utc::now();
         providers
             .iter()
-            .all(|id| known.get(id).is_some_and(|p| p.is_live(now)))
+            .all(|id| known.latest.get(id).is_some_and(|p| p.is_live(now)))
     }
 
     /// Waits until every one of `providers` is registered and live (used at
@@ -110,8 +156,9 @@ impl Registry {
 
 /// Reads the providers topic into `registry` until `shutdown`. A heartbeat
 /// whose region is not its position's at `precision` is dead-lettered: its
-/// adapter runs with another `--region-precision`, so RFQs (whose region is
-/// cut at ours) would never reach its provider.
+/// adapter runs with another `--region-precision`, so it reads RFQs by
+/// regions of another size than ours, and its provider would be indexed
+/// under a region that addressing does not look in.
 pub async fn follow(
     kafka: KafkaSettings,
     topic: String,
@@ -235,91 +282,4 @@ fn region_disagreement(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rfq_core::{GeoPoint, ProviderStatus};
-
-    fn beat(id: &str, at: DateTime<Utc>, status: ProviderStatus) -> ProviderHeartbeat {
-        let position = GeoPoint::new(52.52, 13.40).unwrap();
-        ProviderHeartbeat {
-            provider: ProviderId::parse(id).unwrap(),
-            adapter: "a".into(),
-            region: Region::of(&position, RegionPrecision::DEFAULT),
-            position,
-            status,
-            at,
-            valid_for: Duration::from_secs(30),
-        }
-    }
-
-    #[test]
-    fn addresses_live_providers_of_the_region_only() {
-        let registry = Registry::default();
-        let now = Utc::now();
-        let region = beat("x", now, ProviderStatus::Online).region;
-        registry.apply(beat("fresh", now, ProviderStatus::Online));
-        registry.apply(beat(
-            "expired",
-            now - chrono::Duration::seconds(31),
-            ProviderStatus::Online,
-        ));
-        registry.apply(beat("left", now, ProviderStatus::Offline));
-        let live: Vec<String> = registry
-            .live_in(&region, now)
-            .iter()
-            .map(|p| p.to_string())
-            .collect();
-        assert_eq!(live, vec!["fresh"]);
-        let elsewhere = Region::parse("u0").unwrap();
-        assert!(registry.live_in(&elsewhere, now).is_empty());
-    }
-
-    #[test]
-    fn a_heartbeat_cut_at_another_precision_is_named() {
-        let at_ours = beat("p", Utc::now(), ProviderStatus::Online);
-        assert_eq!(
-            region_disagreement(&at_ours, RegionPrecision::DEFAULT),
-            None
-        );
-        let coarser = RegionPrecision::new(4).unwrap();
-        let reason = region_disagreement(&at_ours, coarser).expect("a disagreement");
-        assert!(reason.contains("--region-precision 4"), "{reason}");
-        assert!(reason.contains(at_ours.region.as_str()), "{reason}");
-    }
-
-    #[test]
-    fn an_older_heartbeat_does_not_override_a_newer_one() {
-        let registry = Registry::default();
-        let now = Utc::now();
-        registry.apply(beat("p", now, ProviderStatus::Offline));
-        registry.apply(beat(
-            "p",
-            now - chrono::Duration::seconds(5),
-            ProviderStatus::Online,
-        ));
-        let region = beat("p", now, ProviderStatus::Online).region;
-        assert!(registry.live_in(&region, now).is_empty());
-    }
-
-    #[tokio::test]
-    async fn wait_for_returns_once_registered() {
-        let registry = Registry::default();
-        let id = ProviderId::parse("late").unwrap();
-        let waiter = {
-            let registry = registry.clone();
-            let id = id.clone();
-            tokio::spawn(async move { registry.wait_for(&[id], Duration::from_secs(5)).await })
-        };
-        registry.apply(beat("late", Utc::now(), ProviderStatus::Online));
-        waiter.await.unwrap().unwrap();
-        assert!(
-            registry
-                .wait_for(
-                    &[ProviderId::parse("never").unwrap()],
-                    Duration::from_millis(50)
-                )
-                .await
-                .is_err()
-        );
-    }
-}
+mod tests;

@@ -1,6 +1,6 @@
 //! The producer's worker: the [`Intake`] that turns a checked submission
-//! into an RFQ addressed to the providers of its region and durable in Kafka
-//! and the store, and that follows the provider registry.
+//! into an RFQ addressed to the providers near its pickup point and durable
+//! in Kafka and the store, and that follows the provider registry.
 
 use crate::{
     ProducerSettings,
@@ -211,11 +211,13 @@ impl Intake {
         let deadline = now
             + chrono::Duration::from_std(new.deadline)
                 .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
-        let addressed = inner.registry.live_in(&region, now);
+        let vicinity = inner.pipeline.vicinity();
+        let addressed = inner.registry.live_near(&new.from, &vicinity, now);
         let rfq = Rfq {
             id,
             completion: new.completion.resolve(addressed.len()),
             addressed,
+            radius: Some(vicinity.radius),
             region,
             customer: new.customer,
             from: new.from,
@@ -250,7 +252,8 @@ impl Intake {
             .apply(&[Effect::Open(rfq.clone())])
             .await
             .map_err(|e| unavailable(&e))?;
-        // 3. The broadcast to the adapters of the region.
+        // 3. The broadcast, keyed by the pickup's region: every adapter with
+        //    a unicorn within the radius of it reads that region.
         let requests = &inner.pipeline.topics.requests_topic;
         let payload = inner
             .codec

@@ -137,6 +137,8 @@ pub struct Pipeline {
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
     /// Stops every component.
     shutdown: CancellationToken,
+    /// The producer's provider registry (who is registered where).
+    providers: rfq_producer::Registry,
 }
 
 /// The librdkafka options `rfq up` adds when it runs its own broker
@@ -217,6 +219,7 @@ impl Pipeline {
             registry_url: settings.intake.pipeline.registry.url().to_owned(),
             tasks: JoinSet::new(),
             shutdown: shutdown.clone(),
+            providers: rfq_producer::Registry::default(),
         };
         // Its own registry, unless the settings name another one.
         let registry = match settings.intake.pipeline.registry.registry_url {
@@ -294,7 +297,7 @@ impl Pipeline {
             None => std::slice::from_ref(&settings.adapter),
         };
         for adapter in adapters {
-            let fleet = Fleet::generate(&adapter.name, &adapter.fleet, pipeline.region_precision);
+            let fleet = Fleet::generate(&adapter.name, &adapter.fleet, &pipeline.vicinity());
             unicorns.extend(fleet.unicorns().iter().map(|u| u.id.clone()));
             let (pipeline, adapter) = (pipeline.clone(), adapter.clone());
             let (codec, shutdown) = (codec.clone(), shutdown.clone());
@@ -316,6 +319,7 @@ impl Pipeline {
             let producer = producer.clone();
             async move { ("producer", producer.stopped().await) }
         });
+        self.providers = producer.registry().clone();
         producer
             .registry()
             .wait_for(&unicorns, Duration::from_secs(60))
@@ -368,6 +372,12 @@ impl Pipeline {
     /// tuning, when it runs one).
     pub fn kafka(&self) -> &KafkaSettings {
         &self.kafka
+    }
+
+    /// The producer's provider registry: waiting on it tells when
+    /// providers registered from outside (partners) will be addressed.
+    pub fn providers(&self) -> &rfq_producer::Registry {
+        &self.providers
     }
 
     /// The token that stops the pipeline.

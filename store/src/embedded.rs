@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use libsql::{Connection, Row, Rows, params, params::IntoParams};
 use rfq_core::{
     Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Currency, CustomerId, Effect,
-    GeoPoint, JudgedAnswer, Price, ProviderId, Region, Reply, ReturnAddress, Rfq,
+    GeoPoint, JudgedAnswer, Price, ProviderId, Radius, Region, Reply, ReturnAddress, Rfq,
 };
 use std::{collections::HashMap, path::Path};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -78,6 +78,11 @@ INSERT INTO counters VALUES ('open', (SELECT COUNT(*) FROM rfqs WHERE closed_at 
     "
 UPDATE responses SET seq = seq + 1;
 ",
+    // The vicinity radius each RFQ was addressed within, in metres (NULL:
+    // addressed in its pickup's region only, before vicinity).
+    "
+ALTER TABLE rfqs ADD COLUMN radius_m INTEGER;
+",
 ];
 
 /// Moves the count of open RFQs (in the same transaction as the change).
@@ -85,7 +90,7 @@ const COUNT_OPEN: &str = "UPDATE counters SET value = value + ?1 WHERE name = 'o
 
 /// Columns read by [`rfq_from_row`] (by name: their order does not matter).
 const RFQ_COLUMNS: &str = "id, partition, return_topic, customer, region, from_lat, from_lon, \
-     to_lat, to_lon, created_at, deadline, addressed, closed_at, close_reason, completion";
+     to_lat, to_lon, created_at, deadline, addressed, closed_at, close_reason, completion, radius_m";
 
 /// Columns read by [`response_from_row`] (by name: their order does not matter).
 const RESPONSE_COLUMNS: &str = "rfq_id, provider, seq, kind, price_minor, currency, \
@@ -341,8 +346,8 @@ async fn apply_one(tx: &mut Prepared, effect: &Effect) -> Result<(), StoreError>
             let inserted = tx
                 .execute(
                     "INSERT INTO rfqs (id, partition, return_topic, customer, region, from_lat, \
-                 from_lon, to_lat, to_lon, created_at, deadline, addressed, completion) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                 from_lon, to_lat, to_lon, created_at, deadline, addressed, completion, \
+                 radius_m) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
                  ON CONFLICT (id) DO NOTHING",
                     params![
                         rfq.id.to_string(),
@@ -358,6 +363,7 @@ async fn apply_one(tx: &mut Prepared, effect: &Effect) -> Result<(), StoreError>
                         millis(&rfq.deadline),
                         addressed,
                         rfq.completion.code(),
+                        rfq.radius.map(|radius| i64::from(radius.metres())),
                     ],
                 )
                 .await?;
@@ -524,6 +530,14 @@ fn rfq_from_row(row: &Fields<'_>) -> Result<(Rfq, RfqStatus), StoreError> {
             .collect::<Result<_, _>>()
             .map_err(corrupt)?,
         completion: Completion::parse_code(&row.text("completion")?).map_err(corrupt)?,
+        radius: row
+            .optional_int("radius_m")?
+            .map(|metres| {
+                u32::try_from(metres)
+                    .map_err(corrupt)
+                    .and_then(|metres| Radius::new(metres).map_err(corrupt))
+            })
+            .transpose()?,
     };
     let closed_at = row.optional_int("closed_at")?;
     let reason = row.optional_text("close_reason")?;

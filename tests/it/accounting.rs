@@ -5,67 +5,13 @@
 //! are dead-lettered with the reason and counted.
 
 use crate::helpers::*;
-use rdkafka::{
-    ClientConfig,
-    producer::{FutureProducer, FutureRecord},
-};
 use rfq_adapters::fleet::Fleet;
-use rfq_avro::Record;
-use rfq_core::{
-    Answer, CorrelationId, Currency, Price, ProviderId, Reply, kafka::DeadLetterHeaders,
-};
+use rfq_core::{CorrelationId, kafka::DeadLetterHeaders};
 use serde_json::Value;
 use std::{collections::BTreeSet, time::Duration};
 
 /// Quotes partitions of the test pipelines.
 const QUOTE_PARTITIONS: i32 = 4;
-
-struct Partner {
-    /// Writes its answers.
-    producer: FutureProducer,
-    /// The quotes topic.
-    topic: String,
-    /// Encodes them as the pipeline does (its schema registry).
-    codec: rfq_avro::SharedCodec,
-}
-
-impl Partner {
-    fn new(t: &TestPipeline) -> Partner {
-        Partner {
-            producer: ClientConfig::new()
-                .set("bootstrap.servers", t.brokers())
-                .create()
-                .unwrap(),
-            topic: t.topics.quotes_topic.clone(),
-            codec: t.codec(),
-        }
-    }
-
-    /// Produces `provider`'s quote of `minor` for `rfq` to `partition`.
-    async fn quote(&self, rfq: CorrelationId, provider: &str, minor: i64, partition: i32) {
-        let record = Record::Answer(Answer {
-            rfq,
-            provider: ProviderId::parse(provider).unwrap(),
-            responded_at: chrono::Utc::now(),
-            reply: Reply::Quoted {
-                price: Price::new(minor, Currency::parse("EUR").unwrap()).unwrap(),
-                pickup_eta_seconds: 120,
-            },
-        });
-        let payload = self.codec.encode(&self.topic, &record).await.unwrap();
-        let key = rfq.to_string();
-        self.producer
-            .send(
-                FutureRecord::to(&self.topic)
-                    .partition(partition)
-                    .key(&key)
-                    .payload(&payload),
-                Duration::from_secs(10),
-            )
-            .await
-            .unwrap();
-    }
-}
 
 fn prices(result: &Value, list: &str) -> Vec<(String, String)> {
     result[list]
@@ -87,7 +33,7 @@ async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome(brok
     // Three registered unicorns that never answer by themselves: the test
     // answers in their name.
     let silent = fleet(BERLIN, 3, 3, 0.0);
-    let names: Vec<String> = Fleet::generate("quiet", &silent, rfq_core::RegionPrecision::DEFAULT)
+    let names: Vec<String> = Fleet::generate("quiet", &silent, &rfq_core::Vicinity::DEFAULT)
         .unicorns()
         .iter()
         .map(|u| u.id.as_str().to_owned())

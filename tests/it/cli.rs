@@ -64,6 +64,8 @@ fn rfq_up_takes_every_role_setting() {
         "linger.ms=20",
         "--region-precision",
         "6",
+        "--vicinity-radius-m",
+        "2500",
         "--default-deadline-seconds",
         "30",
         "--aggregator-batch",
@@ -80,6 +82,7 @@ fn rfq_up_takes_every_role_setting() {
         [("linger.ms".to_owned(), "20".to_owned())]
     );
     assert_eq!(settings.intake.pipeline.region_precision.chars(), 6);
+    assert_eq!(settings.intake.pipeline.vicinity_radius.metres(), 2_500);
     assert_eq!(settings.intake.producer.limits.default_deadline_seconds, 30);
     assert_eq!(settings.aggregator.max_batch, 50);
     assert_eq!(settings.adapter.fleet.per_region, 2);
@@ -205,6 +208,15 @@ fn bad_settings_are_refused_with_a_reason() {
     // Beyond a day: the ScyllaDB store's answers would expire first.
     assert!(refused(&["rfq", "up", "--max-deadline-seconds", "86401"]).contains("86401"));
     assert!(refused(&["rfq", "up", "--region-precision", "13"]).contains("1 to 12"));
+    for radius in ["0", "100001", "5km"] {
+        let error = refused(&["rfq", "up", "--vicinity-radius-m", radius]);
+        assert!(error.contains("vicinity-radius-m"), "{radius}: {error}");
+    }
+    // Every role that uses Kafka reads it: a deployment sets it once.
+    for role in ["producer", "adapter", "aggregator", "migrate"] {
+        let error = refused(&["rfq", role, "--vicinity-radius-m", "0"]);
+        assert!(error.contains("1 to 100000 metres"), "{role}: {error}");
+    }
     assert!(refused(&["rfq", "up", "--kafka-option", "novalue"]).contains("KEY=VALUE"));
     let file = settings_file("fleet-per-regoin: 3\n");
     let path = file.path().to_str().unwrap();

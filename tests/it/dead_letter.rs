@@ -363,7 +363,7 @@ async fn an_answer_its_return_address_refuses_is_dead_lettered_after_the_deadlin
     let dir = tempfile::tempdir().unwrap();
     let alpha = fleet(BERLIN, 2, 0, 0.0);
     let unicorns =
-        rfq_adapters::fleet::Fleet::generate("alpha", &alpha, rfq_core::RegionPrecision::DEFAULT);
+        rfq_adapters::fleet::Fleet::generate("alpha", &alpha, &rfq_core::Vicinity::DEFAULT);
     let t = TestPipeline::start(&broker, dir.path(), vec![adapter("alpha", alpha)]).await;
     let before = dead_letters(&t, "adapter", "undeliverable").await;
 

@@ -6,6 +6,9 @@ use rfq_core::{GeoPoint, kafka::TopicSettings};
 use serde_json::Value;
 use std::{path::Path, time::Duration};
 
+mod partner;
+pub use partner::Partner;
+
 /// Central Berlin, the default demo area.
 pub const BERLIN: (f64, f64) = (52.52, 13.40);
 /// Potsdam: a region of its own at the default precision.

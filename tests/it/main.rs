@@ -23,3 +23,4 @@ mod page;
 mod restart;
 mod schema_evolution;
 mod store;
+mod vicinity;

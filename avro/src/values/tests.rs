@@ -42,6 +42,10 @@ fn samples() -> Vec<Record> {
             addressed: Default::default(),
             ..rfq.clone()
         }),
+        Record::Rfq(Rfq {
+            radius: None,
+            ..rfq.clone()
+        }),
         Record::Tick(DeadlineTick {
             partition: 3,
             at,
@@ -184,20 +188,21 @@ fn every_record_type_cut_short_is_refused() {
 
 #[test]
 fn an_rfq_without_its_trailing_null_unions_is_refused_as_truncated() {
-    // The case a tester found: the RFQ body ends in three one-byte nulls
-    // (completion n, max_price_minor, currency), which apache-avro made up
-    // from the end of the input.
+    // The case a tester found: the RFQ body ends in one-byte nulls
+    // (completion n, max_price_minor, currency; and radius_m of an RFQ from
+    // before vicinity), which apache-avro made up from the end of the input.
     let codec = SingleObjectCodec::new();
     let Record::Rfq(rfq) = &samples()[0] else {
         unreachable!()
     };
     let record = Record::Rfq(Rfq {
         completion: Completion::All,
+        radius: None,
         ..rfq.clone()
     });
     let bytes = codec.encode_record(&record).unwrap();
-    assert_eq!(&bytes[bytes.len() - 3..], &[0, 0, 0]);
-    for cut in 1..=3 {
+    assert_eq!(&bytes[bytes.len() - 4..], &[0, 0, 0, 0]);
+    for cut in 1..=4 {
         let error = codec
             .decode_record(&bytes[..bytes.len() - cut])
             .unwrap_err();
@@ -326,4 +331,70 @@ fn an_invalid_record_names_its_provider_as_far_as_it_can_be_read() {
     }
     let error = super::from_value(RecordType::RfqRequest, value).unwrap_err();
     assert_eq!(error.provider(), None, "{error}");
+}
+
+/// The RfqRequest schema as it was before `radius_m`: ours without it.
+fn rfq_schema_before_vicinity() -> apache_avro::Schema {
+    let mut before: serde_json::Value =
+        serde_json::from_str(RecordType::RfqRequest.schema_text()).unwrap();
+    let fields = before["fields"].as_array_mut().unwrap();
+    let count = fields.len();
+    fields.retain(|field| field["name"] != "radius_m");
+    assert_eq!(fields.len(), count - 1, "radius_m is ours");
+    apache_avro::Schema::parse_str(&before.to_string()).unwrap()
+}
+
+#[test]
+fn an_rfq_from_before_vicinity_reads_with_no_radius_and_the_schema_stays_backward() {
+    use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};
+    let ours = Schemas::get().schema(RecordType::RfqRequest);
+    let before = rfq_schema_before_vicinity();
+    // BACKWARD: our schema reads what the previous one wrote.
+    assert!(matches!(
+        SchemaCompatibility::can_read(&before, ours),
+        Ok(Compatibility::Full)
+    ));
+    let Record::Rfq(rfq) = &samples()[0] else {
+        unreachable!()
+    };
+    assert!(rfq.radius.is_some());
+    let mut value = super::rfq_value(rfq);
+    if let apache_avro::types::Value::Record(fields) = &mut value {
+        fields.retain(|(name, _)| name != "radius_m");
+    }
+    let body = apache_avro::writer::datum::GenericDatumWriter::builder(&before)
+        .build()
+        .unwrap()
+        .write_value_to_vec(value)
+        .unwrap();
+    let read = crate::datum::read(RecordType::RfqRequest, &before, ours, &body).unwrap();
+    assert_eq!(
+        read,
+        Record::Rfq(Rfq {
+            radius: None,
+            ..rfq.clone()
+        })
+    );
+}
+
+#[test]
+fn a_radius_out_of_range_is_refused() {
+    let Record::Rfq(rfq) = &samples()[0] else {
+        unreachable!()
+    };
+    for metres in [0, -5, 100_001] {
+        let mut value = super::rfq_value(rfq);
+        if let apache_avro::types::Value::Record(fields) = &mut value {
+            for (name, field) in fields.iter_mut() {
+                if name == "radius_m" {
+                    *field = apache_avro::types::Value::Union(
+                        1,
+                        Box::new(apache_avro::types::Value::Int(metres)),
+                    );
+                }
+            }
+        }
+        let error = super::from_value(RecordType::RfqRequest, value).unwrap_err();
+        assert!(error.to_string().contains("radius_m"), "{metres}: {error}");
+    }
 }

@@ -97,6 +97,24 @@ impl GeoPoint {
         2.0 * Self::EARTH_RADIUS_KM * a.sqrt().asin()
     }
 
+    /// The point `km` away on the initial bearing `degrees` (clockwise
+    /// from north), along the great circle: exact on the sphere, near the
+    /// poles and across the antimeridian too.
+    pub fn toward(&self, degrees: f64, km: f64) -> GeoPoint {
+        let delta = km / Self::EARTH_RADIUS_KM;
+        let (phi, theta) = (self.lat.to_radians(), degrees.to_radians());
+        let lat = (phi.sin() * delta.cos() + phi.cos() * delta.sin() * theta.cos())
+            .clamp(-1.0, 1.0)
+            .asin();
+        let dlon =
+            (theta.sin() * delta.sin() * phi.cos()).atan2(delta.cos() - phi.sin() * lat.sin());
+        let lon = (self.lon + dlon.to_degrees() + 540.0).rem_euclid(360.0) - 180.0;
+        GeoPoint {
+            lat: lat.to_degrees().clamp(-90.0, 90.0),
+            lon,
+        }
+    }
+
     /// The point `north_km` north and `east_km` east of this one (flat-earth
     /// approximation, good for the few kilometres of a simulated fleet).
     pub fn offset_km(&self, north_km: f64, east_km: f64) -> GeoPoint {
@@ -128,6 +146,47 @@ mod tests {
         let potsdam = GeoPoint::new(52.3906, 13.0645).unwrap();
         let d = berlin.distance_km(&potsdam);
         assert!((d - 26.9).abs() < 0.5, "got {d}");
+    }
+
+    #[test]
+    fn distance_matches_known_values() {
+        let km = |a: (f64, f64), b: (f64, f64)| {
+            GeoPoint::new(a.0, a.1)
+                .unwrap()
+                .distance_km(&GeoPoint::new(b.0, b.1).unwrap())
+        };
+        // Big Ben to the Statue of Liberty: 5,574.8 km on the mean sphere.
+        let d = km((51.5007, -0.1246), (40.6892, -74.0445));
+        assert!((d - 5574.8).abs() < 0.5, "{d}");
+        // A degree of latitude: 2π·6371.0088 km / 360.
+        assert!((km((10.0, 20.0), (11.0, 20.0)) - 111.195).abs() < 0.001);
+        // Across the antimeridian the short way (0.02° of the equator) ...
+        assert!((km((0.0, 179.99), (0.0, -179.99)) - 2.2239).abs() < 0.0005);
+        // ... and across the pole (0.2° of a meridian).
+        assert!((km((89.9, 0.0), (89.9, 180.0)) - 22.239).abs() < 0.001);
+        assert_eq!(km((52.52, 13.4), (52.52, 13.4)), 0.0);
+        // Symmetric to the last bit: producer and adapters measure both ways.
+        let (a, b) = ((52.5163, 13.3777), (52.4, 13.06));
+        assert_eq!(km(a, b), km(b, a));
+    }
+
+    #[test]
+    fn toward_goes_the_distance_on_the_bearing() {
+        let here = GeoPoint::new(52.52, 13.40).unwrap();
+        for bearing in [0.0, 45.0, 90.0, 200.0, 359.0] {
+            let there = here.toward(bearing, 4.0);
+            assert!((here.distance_km(&there) - 4.0).abs() < 1e-9, "{bearing}");
+        }
+        assert!(here.toward(0.0, 1.0).lat() > here.lat());
+        assert!(here.toward(90.0, 1.0).lon() > here.lon());
+        // Over the pole, onto the opposite meridian; across the antimeridian.
+        let over = GeoPoint::new(89.99, 0.0).unwrap().toward(0.0, 2.0);
+        assert!(
+            (over.lon().abs() - 180.0).abs() < 1e-6 && over.lat() < 90.0,
+            "{over:?}"
+        );
+        let across = GeoPoint::new(0.0, 179.99).unwrap().toward(90.0, 2.2239);
+        assert!((across.lon() + 179.99).abs() < 1e-4, "{across:?}");
     }
 
     #[test]

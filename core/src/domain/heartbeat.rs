@@ -5,22 +5,23 @@ use std::time::Duration;
 /// Whether a provider takes RFQs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderStatus {
-    /// Takes RFQs of its region until the registration expires.
+    /// Takes RFQs from within the vicinity radius until the registration
+    /// expires.
     Online,
     /// Left (its adapter shut down): address it no more.
     Offline,
 }
 
 /// A provider's registration, renewed by its adapter on the providers topic.
-/// The producer addresses an RFQ to the providers of its region whose latest
-/// registration is online and not expired.
+/// The producer addresses an RFQ to the providers within the vicinity radius
+/// of its pickup point whose latest registration is online and not expired.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderHeartbeat {
     /// The provider.
     pub provider: ProviderId,
     /// The adapter that hosts it (for operators).
     pub adapter: String,
-    /// The region it serves.
+    /// The region of `position` (what the producer finds it by).
     pub region: Region,
     /// Where it is.
     pub position: GeoPoint,

@@ -15,6 +15,7 @@ mod outcome;
 mod price;
 mod region;
 mod rfq;
+mod vicinity;
 
 pub use answer::{Answer, JudgedAnswer, Reply};
 pub use completion::{CloseReason, Completion, Progress};
@@ -26,6 +27,7 @@ pub use outcome::AnswerOutcome;
 pub use price::{Currency, Price};
 pub use region::{Region, RegionPrecision};
 pub use rfq::{DeadlineTick, MAX_DEADLINE_SECONDS, ReturnAddress, Rfq};
+pub use vicinity::{Covering, MAX_COVERING_CELLS, MAX_RADIUS_M, Radius, Vicinity};
 
 /// Why a value from outside the process was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

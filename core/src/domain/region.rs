@@ -1,5 +1,5 @@
 use super::{DomainError, GeoPoint};
-use std::{fmt, str::FromStr};
+use std::{borrow::Borrow, fmt, str::FromStr};
 
 /// The geohash alphabet (base 32 without a, i, l, o).
 const BASE32: &[u8; 32] = b"0123456789bcdefghjkmnpqrstuvwxyz";
@@ -120,6 +120,27 @@ impl Region {
         &self.0
     }
 
+    /// The 32 cells of one character, which tile the Earth.
+    pub fn world() -> impl Iterator<Item = Region> {
+        BASE32.iter().map(|c| Region(char::from(*c).to_string()))
+    }
+
+    /// The 32 cells one character finer that tile this one (none at 12
+    /// characters, the finest).
+    pub fn children(&self) -> impl Iterator<Item = Region> + '_ {
+        let more = self.0.len() < 12;
+        BASE32
+            .iter()
+            .filter(move |_| more)
+            .map(|c| Region(format!("{}{}", self.0, char::from(*c))))
+    }
+
+    /// Whether this cell lies within `cell` (is it, or one of its
+    /// subdivisions: `cell`'s geohash is a prefix of this one's).
+    pub fn is_within(&self, cell: &Region) -> bool {
+        self.0.starts_with(&cell.0)
+    }
+
     /// The cell's bounds: `(south, north, west, east)` in degrees.
     pub fn bounds(&self) -> (f64, f64, f64, f64) {
         let (mut lat_lo, mut lat_hi) = (-90.0_f64, 90.0_f64);
@@ -174,6 +195,13 @@ impl Region {
     pub fn contains(&self, point: &GeoPoint) -> bool {
         let precision = RegionPrecision(self.0.len() as u8);
         Region::of(point, precision) == *self
+    }
+}
+
+/// A region is looked up by its geohash (in sets of cells).
+impl Borrow<str> for Region {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 
@@ -254,5 +282,17 @@ mod tests {
         assert_eq!(block.len(), 9);
         assert_eq!(block[4], cell, "the centre of the block is the cell itself");
         assert_eq!(cell.block(0), vec![cell.clone()]);
+    }
+
+    #[test]
+    fn children_tile_their_cell() {
+        assert_eq!(Region::world().count(), 32);
+        let cell = Region::parse("u33d").unwrap();
+        let children: Vec<Region> = cell.children().collect();
+        assert_eq!(children.len(), 32);
+        assert!(children.iter().all(|child| child.is_within(&cell)));
+        assert!(children.contains(&Region::parse("u33db").unwrap()));
+        assert!(!cell.is_within(&children[0]));
+        assert_eq!(Region::parse("u33dbu33dbu3").unwrap().children().count(), 0);
     }
 }

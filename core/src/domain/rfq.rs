@@ -1,4 +1,4 @@
-use super::{Completion, CorrelationId, CustomerId, GeoPoint, ProviderId, Region};
+use super::{Completion, CorrelationId, CustomerId, GeoPoint, ProviderId, Radius, Region};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
@@ -37,8 +37,13 @@ pub struct Rfq {
     /// When it closes at the latest.
     pub deadline: DateTime<Utc>,
     /// The providers it was sent to: a snapshot of the provider registry
-    /// for `region` at acceptance. It closes early once all of them answered.
+    /// within `radius` of `from` at acceptance. It closes early once all of
+    /// them answered.
     pub addressed: BTreeSet<ProviderId>,
+    /// How far from `from` the addressed providers were looked for; `None`
+    /// for an RFQ accepted before vicinity, addressed to the providers of
+    /// its `region` only.
+    pub radius: Option<Radius>,
     /// Where answers go.
     pub return_address: ReturnAddress,
     /// When it closes before its deadline.
@@ -50,8 +55,9 @@ impl Rfq {
     /// central Berlin to Kreuzberg for customer `alice`, created now (at
     /// millisecond precision, as every store and codec keeps it), closing
     /// 60 s later or once every one of `providers` answered, returned to
-    /// partition 0 of `rfq.quotes`. Change what a test needs with struct
-    /// update syntax (`Rfq { deadline, ..Rfq::sample(&["p"]) }`) or
+    /// partition 0 of `rfq.quotes`, addressed within the default radius.
+    /// Change what a test needs with struct update syntax
+    /// (`Rfq { deadline, ..Rfq::sample(&["p"]) }`) or
     /// [`Rfq::picked_up_at`].
     ///
     /// # Panics
@@ -74,6 +80,7 @@ impl Rfq {
                     ProviderId::parse(p).unwrap_or_else(|e| panic!("sample provider {p:?}: {e}"))
                 })
                 .collect(),
+            radius: Some(Radius::DEFAULT),
             return_address: ReturnAddress {
                 topic: "rfq.quotes".into(),
                 partition: 0,

@@ -39,7 +39,8 @@ async fn a_store_of_the_first_schema_is_migrated_in_place() {
             .execute(
                 "INSERT INTO rfqs (id, partition, return_topic, customer, region, from_lat, \
                  from_lon, to_lat, to_lon, created_at, deadline, addressed) \
-                 VALUES ('old', 0, 'rfq.quotes', 'c', 'u33d', 0, 0, 0, 0, 0, 0, '[]')",
+                 VALUES ('0b4e9d3c-8f1a-4c2e-9a57-3d1f6b2e8c40', 0, 'rfq.quotes', 'c', \
+                 'u33db', 52.52, 13.4, 52.5, 13.45, 0, 0, '[]')",
                 (),
             )
             .await
@@ -58,6 +59,10 @@ async fn a_store_of_the_first_schema_is_migrated_in_place() {
     assert_eq!(numbers, vec![1]);
     // The open count starts from the RFQs already open.
     assert_eq!(store.open_count().await.unwrap(), 1);
+    // An RFQ from before the later columns: the rule `all`, no radius.
+    let old = CorrelationId::parse("0b4e9d3c-8f1a-4c2e-9a57-3d1f6b2e8c40").unwrap();
+    let old = store.rfq(&old).await.unwrap().unwrap().rfq;
+    assert_eq!((old.completion, old.radius), (Completion::All, None));
     let r = rfq(0, &["a"]);
     store.apply(&[Effect::Open(r.clone())]).await.unwrap();
     store.apply(&[Effect::Open(r.clone())]).await.unwrap();

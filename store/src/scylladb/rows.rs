@@ -8,7 +8,7 @@ use crate::{RfqStatus, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
 use rfq_core::{
     Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Currency, CustomerId, GeoPoint,
-    JudgedAnswer, Price, ProviderId, Region, Reply, ReturnAddress, Rfq,
+    JudgedAnswer, Price, ProviderId, Radius, Region, Reply, ReturnAddress, Rfq,
 };
 use scylla::{
     DeserializeRow, SerializeRow,
@@ -28,7 +28,8 @@ pub const OPEN_BUCKETS: i16 = 64;
 
 /// The columns [`RfqRow`] reads, in its field order.
 pub const RFQ_COLUMNS: &str = "id, partition, return_topic, customer, region, from_lat, \
-     from_lon, to_lat, to_lon, created_at, deadline, addressed, completion, closed_at, close_reason";
+     from_lon, to_lat, to_lon, created_at, deadline, addressed, completion, radius_m, closed_at, \
+     close_reason";
 
 /// The columns [`ResponseRow`] reads, in its field order.
 pub const RESPONSE_COLUMNS: &str = "rfq_id, provider, kind, price_minor, currency, \
@@ -83,6 +84,8 @@ pub struct RfqRow {
     pub addressed: Option<Vec<String>>,
     /// Completion rule code (`all`, `first-n:3`, ...).
     pub completion: Option<String>,
+    /// Vicinity radius in metres (null before schema version 4).
+    pub radius_m: Option<i32>,
     /// When it closed, if it did.
     pub closed_at: Option<CqlTimestamp>,
     /// Why it closed, if it did.
@@ -119,11 +122,13 @@ pub struct RfqValues {
     pub addressed: Vec<String>,
     /// Completion rule code (`all`, `first-n:3`, ...).
     pub completion: String,
+    /// Vicinity radius in metres (none for an RFQ from before vicinity).
+    pub radius_m: Option<i32>,
 }
 
 /// The columns of [`RfqValues`].
 pub const RFQ_VALUES_COLUMNS: &str = "id, partition, return_topic, customer, region, from_lat, \
-     from_lon, to_lat, to_lon, created_at, deadline, addressed, completion";
+     from_lon, to_lat, to_lon, created_at, deadline, addressed, completion, radius_m";
 
 /// The values of `INSERT ... USING TIMESTAMP ? AND TTL ?`: a row's columns
 /// (bound by name), then the write timestamp and the TTL, which end the
@@ -257,6 +262,9 @@ impl RfqValues {
                 .map(|p| p.as_str().to_owned())
                 .collect(),
             completion: rfq.completion.code(),
+            radius_m: rfq
+                .radius
+                .map(|radius| i32::try_from(radius.metres()).unwrap_or(i32::MAX)),
         }
     }
 }
@@ -307,6 +315,14 @@ impl RfqRow {
                     .ok_or_else(|| need("completion"))?,
             )
             .map_err(corrupt)?,
+            radius: self
+                .radius_m
+                .map(|metres| {
+                    u32::try_from(metres)
+                        .map_err(corrupt)
+                        .and_then(|metres| Radius::new(metres).map_err(corrupt))
+                })
+                .transpose()?,
         };
         let status = match (self.closed_at, self.close_reason) {
             (Some(closed_at), Some(reason)) => RfqStatus::Closed {

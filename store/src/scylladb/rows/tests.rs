@@ -35,6 +35,7 @@ fn row_of(values: RfqValues) -> RfqRow {
         // ScyllaDB stores an empty list as null.
         addressed: (!values.addressed.is_empty()).then_some(values.addressed),
         completion: Some(values.completion),
+        radius_m: values.radius_m,
         closed_at: None,
         close_reason: None,
     }
@@ -48,6 +49,16 @@ fn an_rfq_maps_to_a_row_and_back() {
         assert_eq!(back, r);
         assert_eq!(status, RfqStatus::Open);
     }
+    // A row from before vicinity has no radius.
+    let before = Rfq {
+        radius: None,
+        ..rfq(&["a"])
+    };
+    let (back, _) = row_of(RfqValues::new(&before))
+        .into_domain()
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.radius, None);
     let r = rfq(&["a"]);
     let mut row = row_of(RfqValues::new(&r));
     row.closed_at = Some(cql_time(&r.deadline));
@@ -77,6 +88,12 @@ fn bad_rows_are_corrupt_not_panics() {
     let mut row = row_of(RfqValues::new(&r));
     row.completion = Some("first-n:zero".into());
     assert!(row.into_domain().is_err());
+
+    for metres in [0, -1] {
+        let mut row = row_of(RfqValues::new(&r));
+        row.radius_m = Some(metres);
+        assert!(matches!(row.into_domain(), Err(StoreError::Corrupt(_))));
+    }
 
     // Only close cells: not an RFQ (yet), not an error.
     let mut row = row_of(RfqValues::new(&r));
@@ -175,11 +192,11 @@ fn buckets_spread_ids_evenly() {
     assert!(counts.iter().all(|c| (750..1250).contains(c)), "{counts:?}");
 }
 
-/// The CQL type of a bind marker of the inserts (`store/cql/001_initial.cql`).
+/// The CQL type of a bind marker of the inserts (`store/cql/*.cql`).
 fn cql_type(marker: &str) -> ColumnType<'static> {
     let native = match marker {
         "id" | "rfq_id" => NativeType::Uuid,
-        "partition" | "pickup_eta_seconds" | "seq" | "[ttl]" => NativeType::Int,
+        "partition" | "pickup_eta_seconds" | "seq" | "radius_m" | "[ttl]" => NativeType::Int,
         "price_minor" | "[timestamp]" => NativeType::BigInt,
         "from_lat" | "from_lon" | "to_lat" | "to_lon" => NativeType::Double,
         "created_at" | "deadline" | "responded_at" | "received_at" => NativeType::Timestamp,
