@@ -207,7 +207,9 @@ impl<'a> Judge<'a> {
                 } else {
                     // Numbered after every answer kept: the store has them
                     // all, as pending effects were settled above.
-                    let seq = u32::try_from(kept.len()).map_or(u32::MAX, |n| n + 1);
+                    let highest = kept.iter().map(|k| k.seq).max().unwrap_or(0);
+                    let seq = u32::try_from(kept.len()).unwrap_or(u32::MAX).max(highest);
+                    let seq = seq.saturating_add(1);
                     Verdict::kept(JudgedAnswer::late(answer, received_at, seq))
                 }))
             }

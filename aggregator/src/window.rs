@@ -58,6 +58,8 @@ struct Gathering {
     answered: u32,
     /// Quotes among the answers in time.
     quotes: u32,
+    /// The highest number of an answer kept ([`JudgedAnswer::seq`]).
+    numbered: u32,
     /// The customer's completion rule.
     completion: Completion,
 }
@@ -81,19 +83,17 @@ impl Gathering {
     }
 
     /// Counts an answer from provider `number` (the first from each only).
-    /// The number the next answer kept gets: one more than those heard,
-    /// in time or late (counted, not stored: a gathering stays small).
+    /// The number the next answer kept gets: one more than the highest
+    /// kept (recovered ones included: after a failed write the store may
+    /// hold answer 4 without 3, and a count would number the replayed 3 as
+    /// a second 4).
     fn next_seq(&self) -> u32 {
-        let heard = self
-            .addressed
-            .iter()
-            .filter(|(_, heard)| *heard != Heard::Nothing)
-            .count();
-        u32::try_from(heard).map_or(u32::MAX, |heard| heard.saturating_add(1))
+        self.numbered.saturating_add(1)
     }
 
     fn keep(&mut self, number: u32, kept: &JudgedAnswer) {
         let outcome = kept.outcome();
+        self.numbered = self.numbered.max(kept.seq);
         let Some(heard) = self.heard(number).filter(|heard| **heard == Heard::Nothing) else {
             return;
         };
@@ -211,6 +211,7 @@ impl Window {
             addressed: addressed.into_boxed_slice(),
             answered: 0,
             quotes: 0,
+            numbered: 0,
             completion: rfq.completion.clone(),
         };
         for kept in stored {

@@ -27,7 +27,7 @@
   const FIELDS = [
     ['from.lat', 'from-lat'], ['from.lon', 'from-lon'], ['from', 'from-lat'],
     ['to.lat', 'to-lat'], ['to.lon', 'to-lon'], ['to', 'to-lat'],
-    ['customer', 'customer'], ['deadline-seconds', 'deadline'],
+    ['deadline-seconds', 'deadline'],
     ['completion.n', 'n'], ['completion.max-price', 'max-price'],
     ['completion.currency', 'currency'], ['completion', 'rule'],
   ];
@@ -38,14 +38,21 @@
   // ---- requests --------------------------------------------------------
 
   /**
-   * Headers of every API request. The one place credentials join them once
-   * the API takes a key: a key field beside "Customer", prefilled from the
-   * page's URL (`?key=`) or a value the server writes into the page, sent
-   * here as `Authorization: Bearer …`. (EventSource cannot send headers:
-   * the events stream would take the key another way.)
+   * Headers of every API request: the API key (it names the customer) as
+   * `Authorization: Bearer …`.
    */
   function apiHeaders(extra) {
-    return Object.assign({ accept: 'application/json, application/problem+json' }, extra || {});
+    const headers = { accept: 'application/json, application/problem+json' };
+    const key = $('api-key').value.trim();
+    if (key) headers.authorization = `Bearer ${key}`;
+    return Object.assign(headers, extra || {});
+  }
+
+  /** An events path with the key: an EventSource cannot send headers. */
+  function withKey(path) {
+    const url = new URL(path, window.location.href);
+    url.searchParams.set('access_token', $('api-key').value.trim());
+    return url.pathname + url.search;
   }
 
   /**
@@ -130,7 +137,6 @@
     return {
       from: { lat: number('from-lat', 'Pickup latitude'), lon: number('from-lon', 'Pickup longitude') },
       to: { lat: number('to-lat', 'Destination latitude'), lon: number('to-lon', 'Destination longitude') },
-      customer: $('customer').value.trim(),
       'deadline-seconds': number('deadline', 'The deadline'),
       completion,
     };
@@ -142,10 +148,10 @@
     $('quality-field').hidden = rule !== 'quality';
   }
 
-  /** Values given in the page's URL: `?customer=…&deadline=…&rule=…`. */
+  /** Values given in the page's URL: `?key=…&deadline=…&rule=…`. */
   function prefill() {
     const params = new URLSearchParams(window.location.search);
-    for (const [param, id] of [['customer', 'customer'], ['deadline', 'deadline'], ['rule', 'rule'], ['n', 'n']]) {
+    for (const [param, id] of [['key', 'api-key'], ['deadline', 'deadline'], ['rule', 'rule'], ['n', 'n']]) {
       const value = params.get(param);
       if (value !== null) $(id).value = value;
     }
@@ -184,7 +190,8 @@
       box.append(retry);
     }
     box.hidden = false;
-    const inputId = problem.localField || fieldInput(problem.field);
+    const inputId = problem.localField || fieldInput(problem.field)
+      || (problem.status === 401 ? 'api-key' : null);
     if (inputId) {
       const input = $(inputId);
       input.setAttribute('aria-invalid', 'true');
@@ -315,7 +322,7 @@
 
   /** Live: one event per answer, then `closed`. */
   function follow(run) {
-    const events = new EventSource(run.eventsPath);
+    const events = new EventSource(withKey(run.eventsPath));
     run.events = events;
     events.addEventListener('open', () => {
       if (current !== run || run.ended) return;

@@ -11,6 +11,7 @@ use axum::{
 };
 use rfq_core::{
     CorrelationId,
+    auth::{AuthError, Authenticator},
     http::{LinkSettings, RfqLinks},
     problem::Problem,
 };
@@ -36,11 +37,19 @@ pub(crate) struct ApiState {
     settings: ApiSettings,
     /// Live streams.
     live: LiveEvents,
+    /// Who is asking.
+    auth: Authenticator,
 }
 
 /// The routes of the read API and the customer page ([`crate::page`]);
 /// live streams wake on `live`'s notices (see [`live::follow`]).
-pub fn router(store: Arc<dyn Store>, settings: ApiSettings, live: LiveEvents) -> Router {
+/// Reads need an API key (`auth`): a customer reads only its own RFQs.
+pub fn router(
+    store: Arc<dyn Store>,
+    settings: ApiSettings,
+    live: LiveEvents,
+    auth: Authenticator,
+) -> Router {
     Router::new()
         .merge(crate::page::router())
         .route("/rfqs/{id}", get(status))
@@ -50,6 +59,7 @@ pub fn router(store: Arc<dyn Store>, settings: ApiSettings, live: LiveEvents) ->
             store,
             settings,
             live,
+            auth,
         })
 }
 
@@ -57,6 +67,7 @@ pub fn router(store: Arc<dyn Store>, settings: ApiSettings, live: LiveEvents) ->
 pub(crate) enum ReadError {
     NotFound(String),
     Store(StoreError),
+    Unauthorized(AuthError),
 }
 
 impl From<StoreError> for ReadError {
@@ -68,6 +79,7 @@ impl From<StoreError> for ReadError {
 impl IntoResponse for ReadError {
     fn into_response(self) -> Response {
         match self {
+            ReadError::Unauthorized(error) => error.into_response(),
             ReadError::NotFound(id) => Problem::new(
                 StatusCode::NOT_FOUND,
                 "RFQ Not Found",
@@ -86,6 +98,13 @@ impl IntoResponse for ReadError {
             }
         }
     }
+}
+
+/// The `access_token` query parameter, percent-decoded.
+fn access_token(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == "access_token")
+        .map(|(_, value)| value.into_owned())
 }
 
 /// The RFQ a request's path names, read from the store, with its links as
@@ -107,11 +126,26 @@ impl FromRequestParts<ApiState> for Requested {
             .await
             .map(|Path(id)| id)
             .unwrap_or_default();
+        // The live events route also takes the key as a query parameter
+        // (an EventSource sends no headers).
+        let query_token = parts
+            .uri
+            .path()
+            .ends_with("/events")
+            .then(|| access_token(parts.uri.query()))
+            .flatten();
+        let customer = state
+            .auth
+            .customer(&parts.headers, query_token.as_deref())
+            .await
+            .map_err(ReadError::Unauthorized)?;
         let parsed = CorrelationId::parse(&id).map_err(|_| ReadError::NotFound(id.clone()))?;
         let stored = state
             .store
             .rfq(&parsed)
             .await?
+            // Another customer's RFQ is not found: ids cannot be probed.
+            .filter(|stored| stored.rfq.customer == customer)
             .ok_or(ReadError::NotFound(id))?;
         Ok(Requested {
             links: state.settings.links.rfq(&parts.headers, &stored.rfq.id),

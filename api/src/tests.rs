@@ -8,6 +8,7 @@ use axum::{
     http::{Request, StatusCode, header},
 };
 use chrono::Utc;
+use rfq_core::auth::{AuthSettings, Authenticator};
 use rfq_core::{
     Answer, CloseReason, Currency, Effect, JudgedAnswer, Price, ProviderId, Reply, Rfq,
     http::LinkSettings,
@@ -53,12 +54,36 @@ async fn get(
     settings: ApiSettings,
     path: &str,
 ) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let request = Request::get(path)
-        .header(header::HOST, "api.test")
-        .body(Body::empty())
-        .unwrap();
+    get_as(store, settings, path, Some(ALICE_KEY)).await
+}
+
+/// `alice`'s API key (the sample RFQ's customer); `bob`'s.
+pub(crate) const ALICE_KEY: &str = "alice-key-0123456789";
+const BOB_KEY: &str = "bob-key-0123456789ab";
+
+/// Knows `alice`'s and `bob`'s keys.
+pub(crate) fn authenticator() -> Authenticator {
+    let settings = AuthSettings {
+        api_keys: vec![format!("alice:{ALICE_KEY}"), format!("bob:{BOB_KEY}")],
+        api_keys_file: None,
+    };
+    Authenticator::new(settings.configured().unwrap(), None)
+}
+
+/// GET `path` with `Host: api.test` and `key`: status, headers, JSON body.
+async fn get_as(
+    store: &Arc<dyn Store>,
+    settings: ApiSettings,
+    path: &str,
+    key: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let mut request = Request::get(path).header(header::HOST, "api.test");
+    if let Some(key) = key {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
+    }
+    let request = request.body(Body::empty()).unwrap();
     let live = LiveEvents::new(settings.live.clone(), CancellationToken::new());
-    let response = router(store.clone(), settings, live)
+    let response = router(store.clone(), settings, live, authenticator())
         .oneshot(request)
         .await
         .unwrap();
@@ -203,4 +228,36 @@ async fn unknown_and_malformed_ids_are_problem_documents() {
         assert_eq!(content_type(&headers), "application/problem+json", "{path}");
         assert_eq!(body["status"], 404, "{path}");
     }
+}
+
+#[tokio::test]
+async fn reads_need_a_key_and_show_only_the_customers_own_rfqs() {
+    let (_dir, store, rfq) = store_with_rfq().await;
+    let path = format!("/rfqs/{}", rfq.id);
+    for path in [
+        path.clone(),
+        format!("{path}/result"),
+        format!("{path}/events"),
+    ] {
+        let (status, headers, body) = get_as(&store, ApiSettings::default(), &path, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer realm=\"rfq\"");
+        assert_eq!(content_type(&headers), "application/problem+json");
+        assert_eq!(body["status"], 401);
+        let bad = "mallory-key-0123456789";
+        let (status, headers, _) = get_as(&store, ApiSettings::default(), &path, Some(bad)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(
+            headers[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
+        // Bob's key: alice's RFQ does not exist for him (never 403).
+        let (status, _, body) = get_as(&store, ApiSettings::default(), &path, Some(BOB_KEY)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["status"], 404);
+    }
+    let (status, _, _) = get(&store, ApiSettings::default(), &path).await;
+    assert_eq!(status, StatusCode::OK, "alice reads her own");
 }

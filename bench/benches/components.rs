@@ -169,15 +169,17 @@ fn request(c: &mut Criterion) {
     };
     let body = br#"{"from":{"lat":52.52,"lon":13.405},"to":{"lat":52.5,"lon":13.45},"customer":"customer-42","deadline-seconds":30,"completion":{"rule":"quality","max-price":"20.00","currency":"EUR"}}"#;
     let bad = br#"{"from":{"lat":152.52,"lon":13.405},"to":{"lat":52.5,"lon":13.45},"customer":"customer-42"}"#;
-    assert!(rfq_producer::parse(body, limits).is_ok());
-    assert!(rfq_producer::parse(bad, limits).is_err());
+    // The customer its API key names.
+    let customer = rfq_core::CustomerId::parse("customer-42").expect("a valid id");
+    assert!(rfq_producer::parse(body, limits, &customer).is_ok());
+    assert!(rfq_producer::parse(bad, limits, &customer).is_err());
     let mut group = c.benchmark_group("request");
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("parse POST /rfqs body", |b| {
-        b.iter(|| black_box(rfq_producer::parse(black_box(body), limits)))
+        b.iter(|| black_box(rfq_producer::parse(black_box(body), limits, &customer)))
     });
     group.bench_function("refuse an out-of-range body", |b| {
-        b.iter(|| black_box(rfq_producer::parse(black_box(bad), limits)))
+        b.iter(|| black_box(rfq_producer::parse(black_box(bad), limits, &customer)))
     });
     group.finish();
 }

@@ -44,6 +44,15 @@ pub struct BenchSettings {
     /// Without it, `rfq bench` starts `rfq up` in this process on free ports.
     #[arg(id = "bench_url", long = "bench-url", env = "RFQ_BENCH_URL")]
     pub url: Option<String>,
+    /// The API key the load submits and reads with (a customer's of the
+    /// driven pipeline); `rfq bench` without `--bench-url` uses its own
+    /// pipeline's demo key.
+    #[arg(
+        id = "bench_api_key",
+        long = "bench-api-key",
+        env = "RFQ_BENCH_API_KEY"
+    )]
+    pub api_key: Option<String>,
     /// Where the read phase reads `GET /rfqs/{id}` and its result (the read
     /// API's base URL, when the producer and `rfq api` are served apart);
     /// default: the same as `--bench-url`.
@@ -260,6 +269,21 @@ pub struct Target {
     pub in_process: bool,
     /// Its Kafka, topics and registry, if known (for the preload).
     pub pipeline: Option<rfq_core::settings::PipelineSettings>,
+    /// The API key requests carry (the customer the load submits as).
+    pub api_key: Option<String>,
+}
+
+/// The headers every request of the run carries: the API key.
+pub fn default_headers(target: &Target) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(value) = target
+        .api_key
+        .as_ref()
+        .and_then(|key| format!("Bearer {key}").parse().ok())
+    {
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    headers
 }
 
 /// Runs the benchmark against `target`; writes and prints the report.
@@ -294,7 +318,7 @@ pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<re
         .await
         .context("the load run")?;
     let read_url = settings.read_url.as_deref().unwrap_or(&target.url);
-    let reads = read::run(settings, read_url, &run.ids).await;
+    let reads = read::run(settings, read_url, &run.ids, default_headers(target)).await;
     let report = report::Report::new(settings, target, broker, run, reads);
     std::fs::create_dir_all(&settings.report_dir)
         .with_context(|| format!("creating {}", settings.report_dir.display()))?;

@@ -166,6 +166,7 @@ pub async fn run(
     let schedule = settings.schedule();
     let due: Vec<Duration> = schedule.due_times().collect();
     let client = reqwest::Client::builder()
+        .default_headers(crate::default_headers(target))
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(settings.max_in_flight)
         .timeout(Duration::from_secs(30))
@@ -236,7 +237,6 @@ pub async fn run(
         let body = serde_json::json!({
             "from": {"lat": from.lat(), "lon": from.lon()},
             "to": {"lat": from.lat() - 0.02, "lon": from.lon() + 0.05},
-            "customer": "bench",
             "deadline-seconds": deadline,
         });
         shared.counts.in_flight.fetch_add(1, Ordering::Relaxed);

@@ -29,12 +29,18 @@ pub struct Reads {
 /// Reads the RFQs `ids` at `url` (the API's base URL): the status, then
 /// the result. Empty when `--bench-read-seconds` is 0 or nothing was
 /// accepted.
-pub async fn run(settings: &BenchSettings, url: &str, ids: &[String]) -> Vec<Reads> {
+pub async fn run(
+    settings: &BenchSettings,
+    url: &str,
+    ids: &[String],
+    headers: reqwest::header::HeaderMap,
+) -> Vec<Reads> {
     if settings.read_seconds == 0 || ids.is_empty() {
         return Vec::new();
     }
     let connections = settings.read_connections.max(1);
     let Ok(client) = reqwest::Client::builder()
+        .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(connections)
         .timeout(Duration::from_secs(10))

@@ -16,6 +16,7 @@
 //!   environment < flags), and the ones every role must agree on;
 //! - [`shutdown`]: the token every long-running task is handed.
 
+pub mod auth;
 pub mod domain;
 pub mod http;
 pub mod kafka;

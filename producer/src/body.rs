@@ -86,8 +86,8 @@ struct Body {
     from: Point,
     /// Destination.
     to: Point,
-    /// Who asks.
-    customer: String,
+    /// Who asks: if given, the customer of the API key (the key decides).
+    customer: Option<String>,
     /// Seconds until the RFQ closes at the latest (default: the setting).
     #[serde(rename = "deadline-seconds")]
     deadline_seconds: Option<i64>,
@@ -141,7 +141,7 @@ fn completion(body: Option<CompletionBody>) -> Result<CompletionRequest, DomainE
 
 /// Parses a request body: not JSON → [`IntakeError::Malformed`]; JSON of the
 /// wrong shape or out-of-range values → [`IntakeError::Invalid`] naming the field.
-pub fn parse(bytes: &[u8], limits: Limits) -> Result<NewRfq, IntakeError> {
+pub fn parse(bytes: &[u8], limits: Limits, customer: &CustomerId) -> Result<NewRfq, IntakeError> {
     let json: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| IntakeError::Malformed(e.to_string()))?;
     if !json.is_object() {
@@ -169,10 +169,26 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<NewRfq, IntakeError> {
     Ok(NewRfq {
         from: point(body.from, "from")?,
         to: point(body.to, "to")?,
-        customer: CustomerId::parse(&body.customer)?,
+        customer: customer_of(body.customer.as_deref(), customer)?,
         deadline: Duration::from_secs(seconds.unsigned_abs()),
         completion: completion(body.completion)?,
     })
+}
+
+/// The customer of an RFQ: the API key's. A `customer` in the body must
+/// name the same one (older clients send it); another is refused.
+fn customer_of(named: Option<&str>, authenticated: &CustomerId) -> Result<CustomerId, DomainError> {
+    if let Some(named) = named
+        && CustomerId::parse(named)? != *authenticated
+    {
+        return Err(DomainError::new(
+            "customer",
+            format!(
+                "the API key belongs to customer {authenticated:?}: leave \"customer\" out or send that one"
+            ),
+        ));
+    }
+    Ok(authenticated.clone())
 }
 
 #[cfg(test)]
@@ -182,6 +198,40 @@ mod tests {
     /// The declared defaults: 300 s, at most 3600 s.
     fn limits() -> Limits {
         rfq_core::settings::defaults()
+    }
+
+    /// Parses as the customer the body names (or `c`), as its API key
+    /// would say.
+    fn parse(bytes: &[u8], limits: Limits) -> Result<NewRfq, IntakeError> {
+        let named = serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .and_then(|body| body["customer"].as_str().map(str::to_owned))
+            .filter(|name| CustomerId::parse(name).is_ok())
+            .unwrap_or_else(|| "c".to_owned());
+        super::parse(bytes, limits, &CustomerId::parse(&named).unwrap())
+    }
+
+    #[test]
+    fn the_customer_is_the_api_keys() {
+        let alice = CustomerId::parse("alice").unwrap();
+        let body = |customer: &str| {
+            format!(r#"{{"from":{{"lat":0,"lon":0}},"to":{{"lat":1,"lon":1}}{customer}}}"#)
+        };
+        let parsed = super::parse(body("").as_bytes(), limits(), &alice).unwrap();
+        assert_eq!(parsed.customer, alice, "left out: the key's");
+        let same = super::parse(body(r#","customer":"alice""#).as_bytes(), limits(), &alice);
+        assert_eq!(same.unwrap().customer, alice);
+        match super::parse(
+            body(r#","customer":"mallory""#).as_bytes(),
+            limits(),
+            &alice,
+        ) {
+            Err(IntakeError::Invalid(error)) => {
+                assert_eq!(error.field, "customer");
+                assert!(error.message.contains("alice"), "{}", error.message);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     fn field_of(body: &str) -> String {

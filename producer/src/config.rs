@@ -1,5 +1,5 @@
-use crate::body::Limits;
-use rfq_core::http::LinkSettings;
+use crate::{body::Limits, customers::CustomerLimitSettings};
+use rfq_core::{auth::AuthSettings, http::LinkSettings};
 
 /// Settings of the producer (besides the
 /// [`PipelineSettings`](rfq_core::settings::PipelineSettings) every role shares).
@@ -39,6 +39,14 @@ pub struct ProducerSettings {
     /// How links in the `202` are written (as the read API writes them).
     #[command(flatten)]
     pub links: LinkSettings,
+
+    /// API keys known without the store (the customer comes from the key).
+    #[command(flatten)]
+    pub auth: AuthSettings,
+
+    /// What one customer may submit.
+    #[command(flatten)]
+    pub customers: CustomerLimitSettings,
 }
 
 impl Default for ProducerSettings {

@@ -1,5 +1,6 @@
+use crate::customers::Limited;
 use axum::{http::StatusCode, response::IntoResponse};
-use rfq_core::{DomainError, problem::Problem};
+use rfq_core::{DomainError, auth::AuthError, problem::Problem};
 
 /// Why an RFQ submission was not accepted. Each maps to one HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -39,12 +40,35 @@ pub enum IntakeError {
     /// The `Idempotency-Key` was first used with another request.
     #[error("this Idempotency-Key was used with a different request: send a new key for a new RFQ")]
     KeyReused,
+    /// No valid API key.
+    #[error("{0}")]
+    Unauthorized(AuthError),
+    /// The customer submits faster, or has more RFQs open, than allowed.
+    #[error("{}", limited_detail(.0))]
+    CustomerLimited(Limited),
     /// The first request with this `Idempotency-Key` is still being handled.
     #[error("a request with this Idempotency-Key is still being handled: try again shortly")]
     KeyInFlight {
         /// Seconds the client should wait.
         retry_after: u64,
     },
+}
+
+fn limited_detail(limited: &Limited) -> String {
+    match limited {
+        Limited::Rate { .. } => {
+            "this customer submits RFQs faster than allowed: slow down".to_owned()
+        }
+        Limited::Open { limit, .. } => {
+            format!("this customer has {limit} RFQs open, the most allowed: wait for one to close")
+        }
+    }
+}
+
+impl From<AuthError> for IntakeError {
+    fn from(error: AuthError) -> Self {
+        IntakeError::Unauthorized(error)
+    }
 }
 
 impl From<DomainError> for IntakeError {
@@ -61,6 +85,8 @@ impl IntakeError {
             IntakeError::Overloaded { .. } => "overloaded",
             IntakeError::Busy(_) => "busy",
             IntakeError::KeyInFlight { .. } => "in-flight",
+            IntakeError::Unauthorized(_) => "unauthorized",
+            IntakeError::CustomerLimited(_) => "limited",
             _ => "invalid",
         }
     }
@@ -70,6 +96,18 @@ impl IntoResponse for IntakeError {
     fn into_response(self) -> axum::response::Response {
         let detail = self.to_string();
         let problem = match self {
+            IntakeError::Unauthorized(error) => return error.into_response(),
+            IntakeError::CustomerLimited(Limited::Rate { retry_after }) => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "Rate Limited", detail)
+                    .retry_after(retry_after)
+            }
+            IntakeError::CustomerLimited(Limited::Open { limit, retry_after }) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Open RFQs For This Customer",
+                detail,
+            )
+            .with("limit", limit)
+            .retry_after(retry_after),
             IntakeError::UnsupportedMediaType(_) => Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Unsupported Media Type",

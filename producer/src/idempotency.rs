@@ -307,7 +307,16 @@ mod tests {
     #[test]
     fn the_fingerprint_is_of_the_parsed_request() {
         let limits = rfq_core::settings::defaults();
-        let of = |body: &str| fingerprint(&crate::body::parse(body.as_bytes(), limits).unwrap());
+        let of = |body: &str| {
+            fingerprint(
+                &crate::body::parse(
+                    body.as_bytes(),
+                    limits,
+                    &rfq_core::CustomerId::parse("c").unwrap(),
+                )
+                .unwrap(),
+            )
+        };
         let first =
             of(r#"{"from":{"lat":52.5,"lon":13.4},"to":{"lat":52.45,"lon":13.5},"customer":"c"}"#);
         let same = of(r#"{ "customer" : "c", "deadline-seconds": 300,

@@ -10,7 +10,10 @@
 //! 2. records it in the store, so `GET /rfqs/{id}` finds it at once;
 //! 3. publishes it to the requests topic keyed by region, for the adapters;
 //!
-//! and only then answers `202 Accepted`. Before any of it, the admission
+//! and only then answers `202 Accepted`. Before any of it, the request's
+//! API key names the customer (`401` without one, see `rfq_core::auth`),
+//! the customer's own limits are checked (`429`, see `customers.rs`), and
+//! the admission
 //! bound refuses the RFQ with `503` and `Retry-After` if the configured
 //! number of RFQs is already open. Each step waits for the broker's or
 //! the store's acknowledgement; a failure answers `503` and the client may
@@ -21,6 +24,7 @@
 mod admission;
 mod body;
 mod config;
+mod customers;
 mod error;
 mod idempotency;
 mod metrics;
@@ -30,6 +34,7 @@ mod worker;
 
 pub use body::{CompletionRequest, Limits, NewRfq, parse};
 pub use config::ProducerSettings;
+pub use customers::{CustomerLimitSettings, CustomerLimits, Limited};
 pub use error::IntakeError;
 pub use idempotency::{IDEMPOTENCY_KEY, KEYED_INTAKE_LIMIT, TAKEOVER_AFTER, fingerprint};
 pub use registry::Registry;

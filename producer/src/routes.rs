@@ -53,6 +53,7 @@ async fn submit(
     let started = Instant::now();
     let result = async {
         let _slot = intake.slot()?;
+        let customer = intake.authenticator().customer(&headers, None).await?;
         is_json(&headers)?;
         let body = body.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -62,14 +63,24 @@ async fn submit(
             }
         })?;
         let key = idempotency::key_of(&headers)?;
-        let new = intake.parse(&body)?;
-        match key {
+        let new = intake.parse(&body, &customer)?;
+        let now = std::time::Instant::now();
+        intake
+            .customers()
+            .admit(&customer, now)
+            .map_err(IntakeError::CustomerLimited)?;
+        let deadline = now + new.deadline;
+        let accepted = match key {
             Some(key) => intake.accept_once(key, new).await,
             None => Ok(Accepted {
                 rfq: intake.accept(new, CorrelationId::new_random()).await?,
                 replayed: false,
             }),
+        }?;
+        if !accepted.replayed {
+            intake.customers().opened(&customer, deadline);
         }
+        Ok::<_, IntakeError>(accepted)
     }
     .await;
     match result {

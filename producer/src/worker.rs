@@ -6,6 +6,7 @@ use crate::{
     ProducerSettings,
     admission::Admission,
     body::{self, NewRfq},
+    customers::CustomerLimits,
     error::IntakeError,
     metrics::ADDRESSED,
     registry::{self, Registry},
@@ -17,7 +18,8 @@ use chrono::Utc;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    CorrelationId, Effect, Region, ReturnAddress, Rfq,
+    CorrelationId, CustomerId, Effect, Region, ReturnAddress, Rfq,
+    auth::Authenticator,
     kafka::{DELIVERY_TIMEOUT, DeadLetters},
     settings::PipelineSettings,
 };
@@ -54,6 +56,10 @@ struct Inner {
     admission: Admission,
     /// The bound on submissions handled at once.
     submissions: Arc<tokio::sync::Semaphore>,
+    /// Who is asking (API keys).
+    auth: Authenticator,
+    /// What each customer may submit.
+    customers: CustomerLimits,
 }
 
 impl Intake {
@@ -128,8 +134,17 @@ impl Intake {
                 result
             }
         });
+        let auth = Authenticator::new(
+            settings
+                .auth
+                .configured()
+                .context("reading the API keys (--api-keys, --api-keys-file)")?,
+            Some(Arc::new(rfq_store::StoreKeys(store.clone()))),
+        );
         Ok(Intake {
             inner: Arc::new(Inner {
+                auth,
+                customers: CustomerLimits::new(settings.customers),
                 registry_task: std::sync::Mutex::new(Some(registry_task)),
                 quote_partitions,
                 registry,
@@ -149,6 +164,16 @@ impl Intake {
     /// The routes of the producer: `POST /rfqs`.
     pub fn router(&self) -> Router {
         routes::router(self.clone())
+    }
+
+    /// Who is asking: shared with a read API served alongside (`rfq up`).
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.inner.auth
+    }
+
+    /// What each customer may submit.
+    pub(crate) fn customers(&self) -> &CustomerLimits {
+        &self.inner.customers
     }
 
     /// The provider registry this intake addresses RFQs from.
@@ -197,8 +222,8 @@ impl Intake {
         &*self.inner.store
     }
 
-    pub(crate) fn parse(&self, bytes: &[u8]) -> Result<NewRfq, IntakeError> {
-        body::parse(bytes, self.inner.settings.limits)
+    pub(crate) fn parse(&self, bytes: &[u8], customer: &CustomerId) -> Result<NewRfq, IntakeError> {
+        body::parse(bytes, self.inner.settings.limits, customer)
     }
 
     /// Accepts a checked submission as the RFQ `id`: addresses it, makes

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use rfq_adapters::AdapterSettings;
 use rfq_aggregator::AggregatorSettings;
 use rfq_api::{ApiSettings, live::LiveEvents};
+use rfq_core::auth::{AuthSettings, Authenticator};
 use rfq_core::{
     kafka::{KafkaSettings, TopicSettings, ensure_topics},
     settings::PipelineSettings,
@@ -21,7 +22,7 @@ use rfq_core::{
 };
 use rfq_producer::Intake;
 use rfq_store::StoreSettings;
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 /// RFQ scatter-gather pipeline: ride quotes from every unicorn near the pickup point.
 #[derive(Debug, Parser)]
@@ -62,6 +63,9 @@ pub enum Command {
     /// Creates the Kafka topics and the store's schema (idempotent), then
     /// exits: run it once before the services of a deployment.
     Migrate(MigrateArgs),
+    /// Customers' API keys in the result store (`rfq keys add --customer
+    /// NAME` prints a new key).
+    Keys(crate::keys::KeysArgs),
     /// Measures the pipeline (open-loop load, latency as the customer app
     /// sees it) next to its broker's own limits; starts `rfq up` in this
     /// process unless `--bench-url` names a running pipeline.
@@ -180,6 +184,9 @@ pub struct ApiArgs {
     /// How to reach Kafka, for the change notices that wake live streams.
     #[command(flatten)]
     pub kafka: KafkaSettings,
+    /// API keys known without the store.
+    #[command(flatten)]
+    pub auth: AuthSettings,
     /// Topic names (the events topic, and the dead-letter topic for a
     /// record there that is not a notice).
     #[command(flatten)]
@@ -219,22 +226,30 @@ impl Cli {
             Command::Api(args) => {
                 ensure_topics(&args.kafka, &args.topics).await?;
                 let store = open_store(&args.store).await?;
+                let auth = Authenticator::new(
+                    args.auth
+                        .configured()
+                        .context("reading the API keys (--api-keys, --api-keys-file)")?,
+                    Some(Arc::new(rfq_store::StoreKeys(store.clone()))),
+                );
                 let live = LiveEvents::new(args.api.live.clone(), shutdown.clone());
                 let follower = live.follow(&args.kafka, &args.topics).await?;
                 let router =
-                    rfq_api::router(store, args.api, live).merge(rfq_core::metrics::router());
-                let (served, followed) =
-                    tokio::join!(serve(args.http_addr, router, shutdown.clone()), async {
-                        let result = follower.await;
-                        // Without notices streams still run, a second late.
-                        if let Err(error) = &result {
-                            tracing::error!(%error, "reading change notices stopped");
-                        }
-                        result
-                    });
+                    rfq_api::router(store, args.api, live, auth).merge(rfq_core::metrics::router());
+                let (served, followed) = tokio::join!(
+                    async {
+                        // The server gone (it could not bind, or it failed),
+                        // the notices stop too: the process ends and says why.
+                        let served = serve(args.http_addr, router, shutdown.clone()).await;
+                        shutdown.cancel();
+                        served
+                    },
+                    follower
+                );
                 served.and(followed)
             }
             Command::Migrate(args) => migrate(args).await,
+            Command::Keys(args) => crate::keys::run(args).await,
             Command::Registry(args) => registry(args, shutdown).await,
             Command::Bench(args) => bench(*args).await,
         }
@@ -247,6 +262,7 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
         settings.broker.data_dir.display()
     );
     let topics = settings.intake.pipeline.topics.clone();
+    let data_dir = settings.broker.data_dir.clone();
     let embedded = settings.intake.pipeline.kafka.brokers.is_none();
     let given = settings.intake.pipeline.kafka.options.clone();
     let pipeline = Pipeline::start(settings).await?;
@@ -260,8 +276,29 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
         }
     }
     let http = pipeline.http_addr();
+    let (page, key_line, bearer) = match pipeline.demo_key() {
+        Some(key) => {
+            let file = crate::demo_key::path(&data_dir);
+            (
+                format!("http://{http}/?key={}", key.expose()),
+                format!(
+                    "  Demo API key:     {}  (customer {}; kept in {})\n",
+                    key.expose(),
+                    crate::demo_key::DEMO_CUSTOMER,
+                    file.display()
+                ),
+                format!("$(cat {})", file.display()),
+            )
+        }
+        None => (
+            format!("http://{http}/"),
+            "  API keys:         as configured (--api-keys, --api-keys-file, rfq keys add)\n"
+                .to_owned(),
+            "<your API key>".to_owned(),
+        ),
+    };
     eprintln!(
-        "\nRFQ pipeline up.\n  Customer page:    http://{http}/  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {}, {}, {}, {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"customer\":\"alice\",\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
+        "\nRFQ pipeline up.\n  Customer page:    {page}  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n{key_line}  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {}, {}, {}, {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H \"authorization: Bearer {bearer}\" \\\n    -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
         pipeline.schema_registry_url(),
         pipeline.brokers(),
         topics.requests_topic,
@@ -364,6 +401,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             pipeline: kafka.brokers.is_some().then(|| up.intake.pipeline.clone()),
             kafka: kafka.brokers.is_some().then_some(kafka),
             in_process: false,
+            api_key: bench.api_key.clone(),
         };
         return finish(rfq_bench::run(&bench, &target).await?);
     }
@@ -390,8 +428,16 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         "the embedded broker".to_owned()
     };
+    // The load is one customer at many times a person's rate.
+    up.intake.producer.customers.customer_rate = 1e9;
+    up.intake.producer.customers.customer_burst = u32::MAX;
+    up.intake.producer.customers.customer_max_open_rfqs = u32::MAX;
     let mut settings = up.intake.pipeline.clone();
     let pipeline = Pipeline::start(up).await.context("starting rfq up")?;
+    let api_key = bench
+        .api_key
+        .clone()
+        .or_else(|| pipeline.demo_key().map(|key| key.expose().to_owned()));
     let url = format!("http://{}", pipeline.http_addr());
     settings.kafka = pipeline.kafka().clone();
     settings.registry.registry_url = Some(pipeline.schema_registry_url());
@@ -402,6 +448,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         kafka: Some(pipeline.kafka().clone()),
         in_process: true,
         pipeline: Some(settings),
+        api_key,
     };
     let report = rfq_bench::run(&bench, &target).await;
     pipeline.stop().await?;

@@ -5,6 +5,8 @@
 //! thing on free ports, so what they check is what a user runs.
 
 pub mod cli;
+pub mod demo_key;
+mod keys;
 mod pipeline;
 mod telemetry;
 

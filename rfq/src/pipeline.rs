@@ -139,6 +139,8 @@ pub struct Pipeline {
     shutdown: CancellationToken,
     /// The producer's provider registry (who is registered where).
     providers: rfq_producer::Registry,
+    /// `rfq up`'s demo API key, when no key was configured.
+    demo_key: Option<rfq_core::auth::ApiKey>,
 }
 
 /// The librdkafka options `rfq up` adds when it runs its own broker
@@ -212,7 +214,17 @@ impl Pipeline {
             .await
             .with_context(|| format!("opening the result store ({})", store_settings.describe()))?;
         let shutdown = CancellationToken::new();
+        // No key configured: the demo customer's, kept in the data directory.
+        let demo_key = match settings.intake.producer.auth.is_empty() {
+            true => Some(crate::demo_key::demo_key(&settings.broker.data_dir)?),
+            false => None,
+        };
+        if let Some(key) = &demo_key {
+            let pair = format!("{}:{}", crate::demo_key::DEMO_CUSTOMER, key.expose());
+            settings.intake.producer.auth.api_keys.push(pair);
+        }
         let mut pipeline = Pipeline {
+            demo_key,
             broker,
             kafka,
             http_addr: settings.intake.http_addr,
@@ -339,7 +351,12 @@ impl Pipeline {
         tasks.spawn(async move { ("live events", follower.await) });
         let router = Router::new()
             .merge(producer.router())
-            .merge(rfq_api::router(store, api, live))
+            .merge(rfq_api::router(
+                store,
+                api,
+                live,
+                producer.authenticator().clone(),
+            ))
             .merge(rfq_core::metrics::router());
         tasks.spawn({
             let shutdown = shutdown.clone();
@@ -372,6 +389,11 @@ impl Pipeline {
     /// tuning, when it runs one).
     pub fn kafka(&self) -> &KafkaSettings {
         &self.kafka
+    }
+
+    /// The demo API key (customer `demo`), when none was configured.
+    pub fn demo_key(&self) -> Option<&rfq_core::auth::ApiKey> {
+        self.demo_key.as_ref()
     }
 
     /// The producer's provider registry: waiting on it tells when

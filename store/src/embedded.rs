@@ -17,6 +17,7 @@ mod keys;
 use crate::{Claimed, KeyClaim, OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
 use chrono::{DateTime, TimeZone, Utc};
 use libsql::{Connection, Row, Rows, params, params::IntoParams};
+use rfq_core::auth::KeyDigest;
 use rfq_core::{
     Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Currency, CustomerId, Effect,
     GeoPoint, JudgedAnswer, Price, ProviderId, Radius, Region, Reply, ReturnAddress, Rfq,
@@ -82,6 +83,14 @@ UPDATE responses SET seq = seq + 1;
     // addressed in its pickup's region only, before vicinity).
     "
 ALTER TABLE rfqs ADD COLUMN radius_m INTEGER;
+",
+    // Customers' API keys, by the SHA-256 digest of the key.
+    "
+CREATE TABLE api_keys (
+    digest TEXT PRIMARY KEY,
+    customer TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
 ",
 ];
 
@@ -700,6 +709,36 @@ impl Store for EmbeddedStore {
 
     async fn release_key(&self, claim: &KeyClaim) -> Result<(), StoreError> {
         self.keys.lock().await.release(claim).await
+    }
+
+    async fn api_key_customer(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, StoreError> {
+        let mut reader = self.reader.lock().await;
+        let found = read_rows(
+            &mut reader,
+            "SELECT customer FROM api_keys WHERE digest = ?1",
+            params![digest.as_str()],
+            |row| CustomerId::parse(&row.text("customer")?).map_err(corrupt),
+        )
+        .await?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn add_api_key(
+        &self,
+        digest: &KeyDigest,
+        customer: &CustomerId,
+    ) -> Result<(), StoreError> {
+        self.keys
+            .lock()
+            .await
+            .connection()
+            .execute(
+                "INSERT INTO api_keys (digest, customer, created_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (digest) DO NOTHING",
+                params![digest.as_str(), customer.as_str(), millis(&Utc::now())],
+            )
+            .await?;
+        Ok(())
     }
 }
 

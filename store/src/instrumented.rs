@@ -11,6 +11,7 @@ use rfq_core::{
     CorrelationId, Effect, JudgedAnswer,
     metrics::{counter_vec, histogram_vec},
 };
+use rfq_core::{CustomerId, auth::KeyDigest};
 use std::{future::Future, sync::Arc, sync::LazyLock, time::Instant};
 
 static SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -110,6 +111,20 @@ impl Store for Instrumented {
 
     async fn release_key(&self, claim: &KeyClaim) -> Result<(), StoreError> {
         self.timed("release_key", self.inner.release_key(claim))
+            .await
+    }
+
+    async fn api_key_customer(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, StoreError> {
+        self.timed("api_key_customer", self.inner.api_key_customer(digest))
+            .await
+    }
+
+    async fn add_api_key(
+        &self,
+        digest: &KeyDigest,
+        customer: &CustomerId,
+    ) -> Result<(), StoreError> {
+        self.timed("add_api_key", self.inner.add_api_key(digest, customer))
             .await
     }
 }

@@ -22,7 +22,10 @@ pub use instrumented::Instrumented;
 pub use scylladb::{ScyllaSettings, ScyllaStore};
 
 use chrono::{DateTime, Utc};
-use rfq_core::{CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, Rfq};
+use rfq_core::{
+    CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, Rfq,
+    auth::KeyDigest,
+};
 
 /// Where an RFQ stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +136,30 @@ pub trait Store: Send + Sync {
     /// Frees the key (its RFQ was not accepted: a retry may claim it again),
     /// if it is still held for `claim.rfq`; otherwise changes nothing.
     async fn release_key(&self, claim: &KeyClaim) -> Result<(), StoreError>;
+
+    /// The customer whose API key has this digest, if any.
+    async fn api_key_customer(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, StoreError>;
+
+    /// Records an API key (by its digest) for `customer`; recording it
+    /// again changes nothing (keys are random: a digest has one customer).
+    async fn add_api_key(
+        &self,
+        digest: &KeyDigest,
+        customer: &CustomerId,
+    ) -> Result<(), StoreError>;
+}
+
+/// The store as the directory of API keys the settings do not name.
+pub struct StoreKeys(pub std::sync::Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl rfq_core::auth::KeyDirectory for StoreKeys {
+    async fn customer_of(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, String> {
+        self.0
+            .api_key_customer(digest)
+            .await
+            .map_err(|error| error.to_string())
+    }
 }
 
 /// The directory of local data (the embedded store's file) when a command

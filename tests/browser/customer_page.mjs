@@ -40,11 +40,11 @@ const binary = path.resolve(process.argv[2] || path.join(targetDir, 'debug', 'rf
 const shotDir = path.resolve(process.argv[3] || path.join(targetDir, 'browser'));
 const chromiumPath = process.env.RFQ_CHROMIUM || '/usr/bin/chromium';
 
-// The demo fleet: 6 unicorns per region, one of them silent, the others
+// The demo fleet: 6 unicorns per region (the regions within the radius of
+// the pickup are asked), one of them silent, the others
 // answering 1.5–4 s after an RFQ (so quotes trickle in), some declining.
 const FLEET = ['--fleet-per-region', '6', '--fleet-silent-per-region', '1',
   '--fleet-latency-min-ms', '1500', '--fleet-latency-max-ms', '4000', '--fleet-decline-rate', '0.15'];
-const SILENT = 1;
 // Every answer comes in time for this one…
 const DEADLINE_SECONDS = 12;
 // …and none for this one: every answer is late.
@@ -117,7 +117,9 @@ async function startRfqUp(dataDir) {
     look();
   });
   rfq.pageUrl = pageUrl;
-  check(pageUrl === `http://127.0.0.1:${httpPort}/`, `rfq up's banner names the page: ${pageUrl}`);
+  check(pageUrl.startsWith(`http://127.0.0.1:${httpPort}/?key=`),
+    `rfq up's banner names the page, with the demo API key: ${pageUrl.replace(/key=.*/, 'key=…')}`);
+  rfq.key = new URL(pageUrl).searchParams.get('key');
   return rfq;
 }
 
@@ -150,8 +152,8 @@ async function launchChromium(profileDir) {
 async function drive(page, rfq, shots) {
   const problems = [];
   page.on('console', (message) => {
-    // Chromium logs every 4xx as a console error: the one 422 we provoke is expected.
-    const expected = /status of 422 \(Unprocessable Entity\)/.test(message.text());
+    // Chromium logs every 4xx as a console error: the 401 and the 422 we provoke are expected.
+    const expected = /status of (422 \(Unprocessable Entity\)|401 \(Unauthorized\))/.test(message.text());
     if ((message.type() === 'error' || message.type() === 'warning') && !expected) {
       problems.push(`console ${message.type()}: ${message.text()}`);
     }
@@ -169,9 +171,19 @@ async function drive(page, rfq, shots) {
   await page.waitForSelector('body[data-ready="true"]');
   check(await page.title() === 'Ride quotes · rfq', 'the page is the customer page');
 
-  // 1. A latitude out of range: the server's problem shown, the field marked.
+  // 0. A wrong API key: the 401 shown, the key field marked.
+  check(await page.locator('#api-key').inputValue() === rfq.key, 'the page takes the key from its address');
   await page.getByTestId('from-spot-alexanderplatz').click();
   await page.getByTestId('to-spot-potsdamer-platz').click();
+  await page.getByLabel('API key').fill('not-the-key-0123456789');
+  await page.getByTestId('submit').click();
+  await page.getByTestId('error').waitFor({ state: 'visible' });
+  const unauthorized = await page.getByTestId('error').innerText();
+  check(/\(401\)/.test(unauthorized), `a wrong key shows the 401: ${JSON.stringify(unauthorized)}`);
+  check(await page.locator('#api-key').getAttribute('aria-invalid') === 'true', 'the key field is marked invalid');
+  await page.getByLabel('API key').fill(rfq.key);
+
+  // 1. A latitude out of range: the server's problem shown, the field marked.
   await page.getByRole('group', { name: 'Pickup' }).getByLabel('Latitude').fill('95');
   await page.getByTestId('submit').click();
   const error = page.getByTestId('error');
@@ -188,7 +200,6 @@ async function drive(page, rfq, shots) {
   check(await page.locator('#from-lat').inputValue() === '52.5219', 'a demo spot fills the pickup');
   await page.getByLabel('Deadline, in seconds').fill(String(DEADLINE_SECONDS));
   await page.getByLabel('Completion rule').selectOption('deadline');
-  await page.getByLabel('Customer').fill('browser-test');
   // Record what the page says when the first quote row appears: the
   // observer runs right after the DOM change, before any later event.
   await page.evaluate(() => {
@@ -239,7 +250,7 @@ async function drive(page, rfq, shots) {
 
   // The page shows what the API holds.
   const resultHref = await page.getByTestId('result-link').getAttribute('href');
-  const result = await (await fetch(new URL(resultHref, rfq.pageUrl))).json();
+  const result = await (await fetch(new URL(resultHref, rfq.pageUrl), { headers: { authorization: `Bearer ${rfq.key}` } })).json();
   check(JSON.stringify(result.quotes.map((q) => q.provider)) === JSON.stringify(finalQuotes.map((q) => q.provider)),
     'the final list is the result\'s quotes, in its order');
   const declines = await page.getByTestId('final-decline').count();
@@ -262,9 +273,11 @@ async function drive(page, rfq, shots) {
   const shortHref = await page.getByTestId('result-link').getAttribute('href');
   check(shortHref !== resultHref, 'the page follows the new RFQ');
   // Wait (on the API, as a user would wait) until every provider's late answer is stored.
-  const answering = result['providers-addressed'] - SILENT;
+  // Every unicorn but the silent ones answers (in the 12 s RFQ, all in
+  // time: its unanswered are the silent ones, one per region near).
+  const answering = result['providers-addressed'] - result.unanswered.length;
   const shortResult = await waitFor(async () => {
-    const late = await (await fetch(new URL(shortHref, rfq.pageUrl))).json();
+    const late = await (await fetch(new URL(shortHref, rfq.pageUrl), { headers: { authorization: `Bearer ${rfq.key}` } })).json();
     return late.late.length === answering ? late : null;
   }, 30_000, `${answering} late answers stored`);
   await page.getByTestId('refresh-result').click();

@@ -108,6 +108,48 @@ macro_rules! on_both_brokers {
 }
 pub(crate) use on_both_brokers;
 
+/// The customers the test pipelines know an API key of ([`api_key`]);
+/// requests go as `test-customer` unless their body names another.
+pub const CUSTOMERS: &[&str] = &[
+    "test-customer",
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "c",
+    "burst",
+];
+
+/// The API key of `customer` in the test pipelines.
+pub fn api_key(customer: &str) -> String {
+    format!("{customer}-test-key-0123456789")
+}
+
+/// `Authorization` for the customer `body` names (JSON with a
+/// `"customer"` the tests know), else for `test-customer`.
+pub fn authorization_for(body: &[u8]) -> String {
+    let named = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|body| body["customer"].as_str().map(str::to_owned))
+        .filter(|customer| CUSTOMERS.contains(&customer.as_str()))
+        .unwrap_or_else(|| "test-customer".to_owned());
+    format!("Bearer {}", api_key(&named))
+}
+
+/// A client as the customer app's: no redirects followed, `test-customer`'s
+/// API key on every request unless one is set.
+pub fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {}", api_key("test-customer"));
+    headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().unwrap());
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 /// Settings for a pipeline on free ports under `data_dir`, on `broker`:
 /// the declared defaults but for these.
 pub fn settings(
@@ -123,6 +165,16 @@ pub fn settings(
     settings.intake.http_addr = "127.0.0.1:0".parse().unwrap();
     settings.adapters = Some(adapters);
     settings.registry.schema_registry_addr = "127.0.0.1:0".parse().unwrap();
+    // Tests submit far faster than a person: no per-customer limit but the
+    // test of those limits' own.
+    let customers = &mut settings.intake.producer.customers;
+    customers.customer_rate = 1e6;
+    customers.customer_burst = 1_000_000;
+    customers.customer_max_open_rfqs = 1_000_000;
+    settings.intake.producer.auth.api_keys = CUSTOMERS
+        .iter()
+        .map(|customer| format!("{customer}:{}", api_key(customer)))
+        .collect();
     let topics = &mut settings.intake.pipeline.topics;
     topics.requests_partitions = 4;
     topics.quotes_partitions = 4;
@@ -135,6 +187,7 @@ pub fn settings(
             &mut topics.quotes_topic,
             &mut topics.providers_topic,
             &mut topics.dead_letter_topic,
+            &mut topics.events_topic,
             &mut settings.registry.schemas_topic,
         ] {
             *topic = format!("{prefix}.{topic}");
@@ -174,10 +227,7 @@ impl TestPipeline {
             .in_data_dir(&settings.broker.data_dir);
         let pipeline = Pipeline::start(settings).await.expect("pipeline starts");
         let base = format!("http://{}", pipeline.http_addr());
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let client = client();
         TestPipeline {
             pipeline: Some(pipeline),
             base,
@@ -212,15 +262,18 @@ impl TestPipeline {
             .expect("clean shutdown");
     }
 
-    /// POSTs a JSON body to /rfqs.
+    /// POSTs a JSON body to /rfqs, as the customer it names.
     pub async fn post_raw(
         &self,
         body: impl Into<reqwest::Body>,
         content_type: &str,
     ) -> reqwest::Response {
+        let body: reqwest::Body = body.into();
+        let authorization = authorization_for(body.as_bytes().unwrap_or_default());
         self.client
             .post(format!("{}/rfqs", self.base))
             .header("content-type", content_type)
+            .header("authorization", authorization)
             .body(body)
             .send()
             .await

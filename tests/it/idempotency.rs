@@ -26,6 +26,7 @@ impl TestPipeline {
         self.client
             .post(format!("{}/rfqs", self.base))
             .header("content-type", "application/json")
+            .header("authorization", authorization_for(body.as_bytes()))
             .header("idempotency-key", key)
             .body(body.to_owned())
             .send()
@@ -64,7 +65,7 @@ async fn a_retry_with_the_same_key_gets_the_first_rfq(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
     let t = TestPipeline::alpha(&broker, dir.path(), fleet(BERLIN, 1, 0, 0.0)).await;
     let key = format!("\"{}\"", uuid::Uuid::new_v4());
-    let body = munich("alice", 120);
+    let body = munich("test-customer", 120);
     let (location, first) = accepted(t.post_keyed(&key, &body.to_string()).await).await;
     assert!(location.starts_with("/rfqs/"), "{location}");
     assert_eq!(t.open_rfqs().await, 1);
@@ -73,7 +74,7 @@ async fn a_retry_with_the_same_key_gets_the_first_rfq(broker: TestBroker) {
     // the first RFQ (same Location and body) or, while the first is still
     // being handled, a 409 — never a second RFQ.
     let respaced = format!(
-        "{{ \"deadline-seconds\" : 120, \"customer\": \"alice\", \"to\": {}, \"from\": {} }}",
+        "{{ \"deadline-seconds\" : 120, \"customer\": \"test-customer\", \"to\": {}, \"from\": {} }}",
         body["to"], body["from"]
     );
     let (again, replayed) = accepted(t.post_keyed(&key, &respaced).await).await;
@@ -85,7 +86,7 @@ async fn a_retry_with_the_same_key_gets_the_first_rfq(broker: TestBroker) {
     assert_eq!(t.open_rfqs().await, 1, "one RFQ for one key");
 
     // The same key with another request is refused; nothing is created.
-    let other = munich("alice", 60).to_string();
+    let other = munich("test-customer", 60).to_string();
     let refused = problem(
         t.post_keyed(&key, &other).await,
         422,
@@ -146,7 +147,7 @@ async fn idempotency_keys_survive_a_restart(broker: TestBroker) {
     let settings = settings(&broker, dir.path(), vec![], false);
     let t = TestPipeline::start_with(settings.clone()).await;
     let key = format!("\"{}\"", uuid::Uuid::new_v4());
-    let body = munich("alice", 120).to_string();
+    let body = munich("test-customer", 120).to_string();
     let (location, first) = accepted(t.post_keyed(&key, &body).await).await;
     t.stop().await;
 
@@ -156,7 +157,8 @@ async fn idempotency_keys_survive_a_restart(broker: TestBroker) {
     assert_eq!(replayed["id"], first["id"]);
     assert_eq!(replayed["eta"], first["eta"]);
     problem(
-        t.post_keyed(&key, &munich("alice", 30).to_string()).await,
+        t.post_keyed(&key, &munich("test-customer", 30).to_string())
+            .await,
         422,
         "Idempotency-Key Reused",
     )
@@ -173,10 +175,13 @@ async fn a_key_refused_with_503_is_accepted_on_retry(broker: TestBroker) {
     // The admission test counts 503s by exact deltas.
     let _counting = COUNTING.lock().await;
     let t = TestPipeline::start_with(settings).await;
-    let (blocking, _) =
-        accepted(t.post_keyed("first", &munich("alice", 2).to_string()).await).await;
+    let (blocking, _) = accepted(
+        t.post_keyed("first", &munich("test-customer", 2).to_string())
+            .await,
+    )
+    .await;
     let key = format!("\"{}\"", uuid::Uuid::new_v4());
-    let body = munich("alice", 120).to_string();
+    let body = munich("test-customer", 120).to_string();
     problem(t.post_keyed(&key, &body).await, 503, "Too Many Open RFQs").await;
     // Once the first RFQ closes there is room; every retry until then is
     // refused for the limit (503), never held up by its own key (409).
@@ -208,8 +213,13 @@ async fn a_key_left_unfinished_waits_then_is_taken_over(broker: TestBroker) {
     let dir = tempfile::tempdir().unwrap();
     let t = TestPipeline::start(&broker, dir.path(), vec![]).await;
     let store = t.store.open().await.unwrap();
-    let body = munich("alice", 120).to_string();
-    let parsed = rfq_producer::parse(body.as_bytes(), rfq_core::settings::defaults()).unwrap();
+    let body = munich("test-customer", 120).to_string();
+    let parsed = rfq_producer::parse(
+        body.as_bytes(),
+        rfq_core::settings::defaults(),
+        &rfq_core::CustomerId::parse("test-customer").unwrap(),
+    )
+    .unwrap();
     let left_behind = |age: Duration| {
         let claimed_at = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap();
         KeyClaim {

@@ -48,11 +48,12 @@ async fn invalid_submissions_and_unknown_ids_get_problem_documents(broker: TestB
             "customer",
         ),
         (
-            "missing customer",
-            format!(r#"{{"from":{{"lat":52.5,"lon":13.4}},{VALID_TO}}}"#),
+            // The customer is the API key's: another one named is refused.
+            "another customer than the key's",
+            format!(r#"{{"from":{{"lat":52.5,"lon":13.4}},{VALID_TO},"customer":"mallory"}}"#),
             json,
             422,
-            "",
+            "customer",
         ),
         (
             "absurd deadline",

@@ -13,6 +13,7 @@ mod chaos;
 mod cli;
 mod completion;
 mod compose;
+mod customers;
 mod dead_letter;
 mod end_to_end;
 mod events;

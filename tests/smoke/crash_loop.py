@@ -56,7 +56,6 @@ def submit(base, lat, lon):
         {
             "from": {"lat": lat, "lon": lon},
             "to": {"lat": lat - 0.02, "lon": lon + 0.05},
-            "customer": "crash-loop",
             "deadline-seconds": 5,
         },
     )
@@ -75,7 +74,7 @@ def main():
         with open(log_path, "ab") as log:
             for cycle in range(CYCLES):
                 process = start(binary, data_dir, http_port, kafka_port, log)
-                wait_for_http(base, process)
+                wait_for_http(base, process, data_dir)
                 submitted.append(submit(base, 52.52, 13.40))
                 submitted.append(submit(base, 48.137, 11.575))
                 time.sleep(1)
@@ -84,7 +83,7 @@ def main():
                 print(f"ok: kill -9 number {cycle + 1} of rfq up")
             process = start(binary, data_dir, http_port, kafka_port, log)
             try:
-                wait_for_http(base, process)
+                wait_for_http(base, process, data_dir)
                 up_again = time.time()
                 worst = 0.0
                 for rfq, eta in submitted:

@@ -39,11 +39,18 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 OPENER = urllib.request.build_opener(NoRedirect)
 
 
+# The API key requests carry: `rfq up`'s demo key, read by wait_for_http
+# from the data directory as the README's curl does (`$(cat …)`).
+API_KEY = None
+
+
 def request(method, url, body=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
     if data is not None:
         req.add_header("content-type", "application/json")
+    if API_KEY is not None:
+        req.add_header("authorization", f"Bearer {API_KEY}")
     try:
         with OPENER.open(req, timeout=10) as response:
             return response.status, response.headers, json.loads(response.read() or b"null")
@@ -51,7 +58,9 @@ def request(method, url, body=None):
         return error.code, error.headers, json.loads(error.read() or b"null")
 
 
-def wait_for_http(base, process, timeout=120):
+def wait_for_http(base, process, data_dir=None, timeout=120):
+    """Waits for rfq up's /health; with data_dir, then takes its demo API key."""
+    global API_KEY
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
@@ -59,6 +68,9 @@ def wait_for_http(base, process, timeout=120):
         try:
             status, _, _ = request("GET", f"{base}/health")
             if status == 200:
+                if data_dir is not None:
+                    with open(os.path.join(data_dir, "demo-api-key")) as key:
+                        API_KEY = key.read().strip()
                 return
         except (urllib.error.URLError, ConnectionError):
             pass
@@ -87,7 +99,11 @@ def main():
         try:
             wait_for_http(base, process)
             rfq = {"from": {"lat": 52.52, "lon": 13.40}, "to": {"lat": 52.50, "lon": 13.45},
-                   "customer": "alice", "deadline-seconds": 30}
+                   "deadline-seconds": 30}
+            status, _, body = request("POST", f"{base}/rfqs", rfq)
+            check(status == 401 and body["status"] == 401,
+                  f"POST /rfqs without an API key answers 401 (got {status})")
+            wait_for_http(base, process, data_dir)
             status, headers, body = request("POST", f"{base}/rfqs", rfq)
             check(status == 202, f"POST /rfqs answers 202 (got {status} {body})")
             location = headers["Location"]

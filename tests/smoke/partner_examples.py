@@ -82,7 +82,7 @@ def quote_both(base, providers):
     while time.time() < deadline:
         status, headers, body = request("POST", f"{base}/rfqs", {
             "from": HAMBURG, "to": {"lat": 53.56, "lon": 10.0},
-            "customer": "partner-kit", "deadline-seconds": 20})
+            "deadline-seconds": 20})
         check(status == 202, f"POST /rfqs answers 202 (got {status} {body})")
         if body["providers-addressed"] == len(providers):
             break
@@ -142,7 +142,7 @@ def main():
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "up.log"), "w"))
         partners = []
         try:
-            wait_for_http(base, up)
+            wait_for_http(base, up, data_dir)
             registry = SchemaRegistryClient({"url": registry_url})
             # `rfq up`'s registry: the subject's own level, set at start-up.
             # Apicurio answers NONE for "no level of the subject's own"

@@ -120,7 +120,7 @@ def main():
              f"--web.listen-address=127.0.0.1:{prom_port}"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            wait_for_http(base, rfq)
+            wait_for_http(base, rfq, str(tmp / "rfq"))
 
             def scraped(expr):
                 status, answer = query(prometheus, expr)
@@ -129,7 +129,7 @@ def main():
             def one_rfq():
                 body = {"from": {"lat": 52.52, "lon": 13.40},
                         "to": {"lat": 52.50, "lon": 13.45},
-                        "customer": "alice", "deadline-seconds": 30}
+                        "deadline-seconds": 30}
                 status, headers, _ = request("POST", f"{base}/rfqs", body)
                 check(status == 202, "an RFQ is accepted")
                 location = headers["Location"]

@@ -87,6 +87,21 @@ fn kept_answers_are_numbered_in_log_order() {
     assert_eq!(numbers, vec![1, 2, 3], "b, a, then d late");
 }
 
+/// Recovered with a hole (answer 3 lost to a failed write, 4 stored), the
+/// next answer is numbered after the highest, never a second 4.
+#[test]
+fn numbering_after_a_recovery_continues_after_the_highest() {
+    let mut w = Window::default();
+    let r = rfq(&["a", "b", "c", "d"], 10);
+    let stored =
+        |provider: &str, seq: u32| JudgedAnswer::in_time(answer(&r, provider, true), t(1), seq);
+    w.recover(&r, &[stored("a", 1), stored("b", 2), stored("d", 4)]);
+    let Some(verdict) = w.respond(answer(&r, "c", true), 0, t(2)) else {
+        panic!("c is addressed")
+    };
+    assert_eq!(seqs(&verdict.effects), vec![5]);
+}
+
 fn closes(effects: &[Effect]) -> Vec<CloseReason> {
     effects
         .iter()

@@ -21,7 +21,7 @@ use axum::{
 };
 use rfq_core::{JudgedAnswer, problem::Problem};
 use rfq_store::{RfqStatus, StoreError};
-use std::convert::Infallible;
+use std::{convert::Infallible, time::Duration};
 use tokio::sync::mpsc;
 
 /// The `id` of the `closed` event.
@@ -110,6 +110,11 @@ pub(crate) async fn events(requested: Requested, live: LiveEvents, headers: Head
         .into_response()
 }
 
+/// How long a stream waits for a client to take an event before it gives
+/// up on the client (one that stopped reading would hold its place and
+/// the server's shutdown for ever).
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Sends the RFQ's answers after `after`, then each new one, then the
 /// close; returns when the RFQ closed, the client left or the server stops.
 async fn stream(
@@ -126,6 +131,8 @@ async fn stream(
     let id = stored.rfq.id;
     // Watching begins before the store is read: nothing falls in between.
     let mut watch = live.live.watch(id);
+    // Answers counted when the store was last read (None: not read yet).
+    let mut counted = None;
     loop {
         // The status first: if it says closed, the answers read next are
         // all there are.
@@ -133,24 +140,36 @@ async fn stream(
             return Ok(());
         };
         let closed = matches!(stored.status, RfqStatus::Closed { .. });
-        if closed || stored.responses_received > 0 {
-            let mut answers: Vec<JudgedAnswer> = store
-                .responses(&id)
-                .await?
-                .into_iter()
-                .filter(|kept| !kept.is_late() && kept.seq > after)
-                .collect();
+        // Nothing new counted, nothing to read (a late answer is never sent).
+        if closed || counted != Some(stored.responses_received) {
+            counted = Some(stored.responses_received);
+            let mut answers: Vec<JudgedAnswer> = match stored.responses_received {
+                0 if !closed => Vec::new(),
+                _ => store.responses(&id).await?,
+            };
             answers.sort_by_key(|kept| kept.seq);
-            for kept in &answers {
+            let from = after;
+            for kept in answers.iter().filter(|kept| kept.seq > from) {
+                // Only through an unbroken run: an answer whose predecessor
+                // is not readable yet waits for it (a store may show a
+                // later write first), unless the RFQ closed (then the run
+                // is all there will be).
+                if kept.seq != after + 1 && !closed {
+                    counted = None;
+                    break;
+                }
+                after = kept.seq;
+                if kept.is_late() {
+                    continue;
+                }
                 let event = Event::default()
                     .event("answer")
                     .id(kept.seq.to_string())
                     .json_data(representation::event_answer(kept));
                 let Ok(event) = event else { continue };
-                if sender.send(event).await.is_err() {
+                if !send(sender, event, live).await {
                     return Ok(());
                 }
-                after = kept.seq;
             }
         }
         if closed {
@@ -159,7 +178,7 @@ async fn stream(
                 .id(CLOSED_ID)
                 .json_data(representation::closed_status(&links, &stored));
             if let Ok(event) = event {
-                let _ = sender.send(event).await;
+                send(sender, event, live).await;
             }
             return Ok(());
         }
@@ -168,6 +187,15 @@ async fn stream(
             () = sender.closed() => return Ok(()),
             () = live.shutdown.cancelled() => return Ok(()),
         }
+    }
+}
+
+/// Hands `event` to the client's response; false if the client left, does
+/// not read, or the server stops.
+async fn send(sender: &mpsc::Sender<Event>, event: Event, live: &LiveEvents) -> bool {
+    tokio::select! {
+        sent = tokio::time::timeout(SEND_TIMEOUT, sender.send(event)) => matches!(sent, Ok(Ok(()))),
+        () = live.shutdown.cancelled() => false,
     }
 }
 

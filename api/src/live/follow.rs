@@ -117,9 +117,14 @@ async fn read(
             Err(reason) => {
                 NOTICES.with_label_values(&["unreadable"]).inc();
                 let reason = format!("not a change notice: {reason}");
-                dead_letters
+                // A notice only saves time: failing to set a bad record
+                // aside is logged, and reading goes on.
+                if let Err(error) = dead_letters
                     .send(&message, DeadLetterKind::Decode, &reason)
-                    .await?;
+                    .await
+                {
+                    tracing::error!(%error, %reason, "a record on the events topic not dead-lettered");
+                }
             }
         }
     }

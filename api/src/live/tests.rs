@@ -44,15 +44,25 @@ async fn open(
     rfq: &Rfq,
     last_event_id: Option<&str>,
 ) -> axum::response::Response {
-    let mut request =
-        Request::get(format!("/rfqs/{}/events", rfq.id)).header(header::HOST, "api.test");
+    // As an EventSource sends it: the key in the query.
+    let mut request = Request::get(format!(
+        "/rfqs/{}/events?access_token={}",
+        rfq.id,
+        crate::tests::ALICE_KEY
+    ))
+    .header(header::HOST, "api.test");
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
     }
-    router(store.clone(), ApiSettings::default(), events.clone())
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap()
+    router(
+        store.clone(),
+        ApiSettings::default(),
+        events.clone(),
+        crate::tests::authenticator(),
+    )
+    .oneshot(request.body(Body::empty()).unwrap())
+    .await
+    .unwrap()
 }
 
 /// An event as read: (event, id, data).
@@ -204,4 +214,25 @@ async fn streams_are_bounded_per_customer_and_stop_at_shutdown() {
         "the stream ended with the server: {ended:?}"
     );
     assert_eq!(events.streams.open_count(), 0);
+}
+
+/// A store that shows answer 3 before answer 2 (ScyllaDB's writes land in
+/// any order): the stream waits for 2, then sends 2 and 3, never skips.
+#[tokio::test]
+async fn a_stream_waits_for_a_missing_number_rather_than_skip_it() {
+    let (_dir, store, rfq) = store_with_rfq().await;
+    let events = LiveEvents::new(LiveSettings::default(), CancellationToken::new());
+    store
+        .apply(&[answered(&rfq, "a", 900, 1), answered(&rfq, "c", 700, 3)])
+        .await
+        .unwrap();
+    let response = open(&store, &events, &rfq, None).await;
+    let mut body = response.into_body().into_data_stream();
+    let first = read_some(&mut body, 1).await;
+    assert_eq!(first[0].1, "1");
+    store.apply(&[answered(&rfq, "b", 800, 2)]).await.unwrap();
+    events.live.notify(&rfq.id);
+    let next = read_some(&mut body, 2).await;
+    let ids: Vec<&str> = next.iter().map(|(_, id, _)| id.as_str()).collect();
+    assert_eq!(ids, vec!["2", "3"]);
 }

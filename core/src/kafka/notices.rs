@@ -37,7 +37,7 @@ pub struct Notice {
     /// What changed.
     pub change: Change,
     /// When the aggregator had the change durable (its clock): the start of
-    /// the API's `rfq_api_event_lag_seconds`.
+    /// the API's `rfq_api_notice_lag_seconds`.
     pub at: DateTime<Utc>,
 }
 

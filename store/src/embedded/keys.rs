@@ -40,6 +40,11 @@ pub(super) struct Keys {
 }
 
 impl Keys {
+    /// The connection, for other short writes (API keys).
+    pub(super) fn connection(&mut self) -> &mut Prepared {
+        &mut self.connection
+    }
+
     /// Claims on `connection`.
     pub(super) fn new(connection: libsql::Connection) -> Keys {
         Keys {

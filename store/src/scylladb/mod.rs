@@ -34,7 +34,7 @@ pub use schema::MIGRATIONS;
 use crate::{Claimed, KeyClaim, OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
 use chrono::{DateTime, Utc};
 use futures::{TryStreamExt, future::try_join_all};
-use rfq_core::{CorrelationId, Effect, JudgedAnswer};
+use rfq_core::{CorrelationId, CustomerId, Effect, JudgedAnswer, auth::KeyDigest};
 use rows::{
     OPEN_BUCKETS, RESPONSE_COLUMNS, RFQ_COLUMNS, RFQ_VALUES_COLUMNS, ResponseRow, RfqRow,
     RfqValues, Stamped,
@@ -43,7 +43,7 @@ use scylla::{
     client::session::Session, response::query_result::QueryResult, serialize::row::SerializeRow,
     statement::prepared::PreparedStatement,
 };
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 use tokio::sync::Semaphore;
 
 /// Answers are kept this much longer than their RFQ's retention: the
@@ -77,6 +77,10 @@ struct Statements {
     count_open: PreparedStatement,
     /// The idempotency keys' (lightweight transactions).
     keys: keys::KeyStatements,
+    /// The customer of an API key digest.
+    select_api_key: PreparedStatement,
+    /// Records an API key digest.
+    insert_api_key: PreparedStatement,
 }
 
 /// The ScyllaDB store.
@@ -140,6 +144,14 @@ impl ScyllaStore {
             ))
             .await?,
             keys: keys::KeyStatements::prepare(&session, ks, settings.consistency).await?,
+            select_api_key: prepare(format!(
+                "SELECT customer FROM {ks}.api_keys WHERE digest = ?"
+            ))
+            .await?,
+            insert_api_key: prepare(format!(
+                "INSERT INTO {ks}.api_keys (digest, customer, created_at) VALUES (?, ?, ?)"
+            ))
+            .await?,
         };
         let permits = usize::try_from(settings.max_in_flight).unwrap_or(256);
         Ok(ScyllaStore {
@@ -274,6 +286,32 @@ impl Store for ScyllaStore {
             Effect::Close { .. } => 2,
         };
         for current in 0..3 {
+            if current == 1 {
+                // The answers of one RFQ one after another, in the order
+                // of their numbers (RFQs in parallel): a reader sees an
+                // unbroken run 1..k of an RFQ's answers, never answer 4
+                // without 3, which a live stream resuming after 4 would
+                // miss for good, and a recovery after a failed write
+                // would number twice.
+                let mut by_rfq: HashMap<CorrelationId, Vec<&Effect>> = HashMap::new();
+                for effect in effects {
+                    if let Effect::Answer(kept) = effect {
+                        by_rfq.entry(kept.answer.rfq).or_default().push(effect);
+                    }
+                }
+                try_join_all(by_rfq.into_values().map(|mut answers| async move {
+                    answers.sort_by_key(|effect| match effect {
+                        Effect::Answer(kept) => kept.seq,
+                        _ => 0,
+                    });
+                    for effect in answers {
+                        self.write(effect).await?;
+                    }
+                    Ok::<(), StoreError>(())
+                }))
+                .await?;
+                continue;
+            }
             try_join_all(
                 effects
                     .iter()
@@ -310,14 +348,22 @@ impl Store for ScyllaStore {
             .into_iter()
             .map(ResponseRow::into_domain)
             .collect::<Result<Vec<_>, _>>()?;
-        // Rows written before answers were numbered (schema version 1) are
-        // numbered by arrival, as the aggregator would have.
+        // Rows written before answers were numbered have none (0): they are
+        // the first ones, numbered 1..k by arrival as the aggregator would
+        // have (numbered rows keep theirs).
         if responses.iter().any(|kept| kept.seq == 0) {
             responses.sort_by(|a, b| {
-                (a.received_at, a.answer.provider.as_str())
-                    .cmp(&(b.received_at, b.answer.provider.as_str()))
+                (a.seq != 0, a.received_at, a.answer.provider.as_str()).cmp(&(
+                    b.seq != 0,
+                    b.received_at,
+                    b.answer.provider.as_str(),
+                ))
             });
-            for (at, kept) in responses.iter_mut().enumerate() {
+            for (at, kept) in responses
+                .iter_mut()
+                .take_while(|kept| kept.seq == 0)
+                .enumerate()
+            {
                 kept.seq = u32::try_from(at + 1).unwrap_or(u32::MAX);
             }
         }
@@ -369,5 +415,32 @@ impl Store for ScyllaStore {
 
     async fn release_key(&self, claim: &KeyClaim) -> Result<(), StoreError> {
         self.release(claim).await
+    }
+
+    async fn api_key_customer(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, StoreError> {
+        let rows: Vec<(Option<String>,)> = self
+            .rows(&self.statements.select_api_key, (digest.as_str(),))
+            .await?;
+        rows.into_iter()
+            .next()
+            .and_then(|(customer,)| customer)
+            .map(|customer| {
+                CustomerId::parse(&customer).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .transpose()
+    }
+
+    async fn add_api_key(
+        &self,
+        digest: &KeyDigest,
+        customer: &CustomerId,
+    ) -> Result<(), StoreError> {
+        let now = scylla::value::CqlTimestamp(Utc::now().timestamp_millis());
+        self.run(
+            &self.statements.insert_api_key,
+            (digest.as_str(), customer.as_str(), now),
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "004_vicinity",
         include_str!("../../cql/004_vicinity.cql"),
     ),
+    (
+        5,
+        "005_api_keys",
+        include_str!("../../cql/005_api_keys.cql"),
+    ),
 ];
 
 /// The statements of a schema file: comments dropped, split at `;`,

@@ -139,6 +139,16 @@ impl Cluster {
         let registry_port = free_port();
         let registry_url = format!("http://127.0.0.1:{registry_port}");
         env.push(("RFQ_SCHEMA_REGISTRY_URL".to_owned(), registry_url.clone()));
+        // The customer the load submits as, without the per-customer
+        // limits (the load is one customer at many times a person's rate).
+        let key = crate::helpers::api_key("test-customer");
+        env.push(("RFQ_API_KEYS".to_owned(), format!("test-customer:{key}")));
+        env.push(("RFQ_CUSTOMER_RATE".to_owned(), "1000000".to_owned()));
+        env.push(("RFQ_CUSTOMER_BURST".to_owned(), "1000000".to_owned()));
+        env.push((
+            "RFQ_CUSTOMER_MAX_OPEN_RFQS".to_owned(),
+            "1000000".to_owned(),
+        ));
         let mut cluster = Cluster {
             registry_url,
             dir: dir.to_path_buf(),

@@ -40,7 +40,6 @@ pub fn body(i: usize) -> Value {
     json!({
         "from": {"lat": lat, "lon": lon},
         "to": {"lat": lat - 0.02, "lon": lon + 0.05},
-        "customer": format!("load-{}", i % 97),
         "deadline-seconds": 2 + i % 4,
         "completion": rule,
     })

@@ -138,10 +138,7 @@ impl Scenario {
         cluster.spawn("api", args);
         let mut scenario = Scenario {
             cluster,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            client: crate::helpers::client(),
             producer: format!("http://127.0.0.1:{producer_port}"),
             api: format!("http://127.0.0.1:{api_port}"),
             aggregator_metrics: Vec::new(),

@@ -5,7 +5,7 @@
 
 use super::Opener;
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use rfq_core::{CorrelationId, CustomerId, IdempotencyKey};
+use rfq_core::{CorrelationId, CustomerId, IdempotencyKey, auth::ApiKey};
 use rfq_store::{Claimed, KeyClaim, Store};
 
 /// Every case of the idempotency keys, against `store` (and `open`).
@@ -15,6 +15,7 @@ pub async fn conformance(store: &dyn Store, open: &Opener) {
     keys_are_scoped_by_customer(store).await;
     an_expired_claim_reads_as_absent(store).await;
     claims_survive_reopening(store, open).await;
+    api_keys_name_their_customer(store, open).await;
 }
 
 /// Now, at the stores' precision (milliseconds).
@@ -140,5 +141,35 @@ async fn claims_survive_reopening(store: &dyn Store, open: &Opener) {
             completed: true,
             ..first
         })
+    );
+}
+
+/// API keys (by digest) name their customer; the first customer of a
+/// digest stays; they survive reopening.
+async fn api_keys_name_their_customer(store: &dyn Store, open: &Opener) {
+    let (alice, bob) = (customer(), customer());
+    let key = ApiKey::generate();
+    assert_eq!(store.api_key_customer(&key.digest()).await.unwrap(), None);
+    store.add_api_key(&key.digest(), &alice).await.unwrap();
+    store.add_api_key(&key.digest(), &alice).await.unwrap();
+    assert_eq!(
+        store.api_key_customer(&key.digest()).await.unwrap(),
+        Some(alice.clone())
+    );
+    let other = ApiKey::generate();
+    store.add_api_key(&other.digest(), &bob).await.unwrap();
+    let reopened = open().await;
+    assert_eq!(
+        reopened.api_key_customer(&key.digest()).await.unwrap(),
+        Some(alice)
+    );
+    assert_eq!(
+        reopened.api_key_customer(&other.digest()).await.unwrap(),
+        Some(bob)
+    );
+    let unknown = ApiKey::generate();
+    assert_eq!(
+        reopened.api_key_customer(&unknown.digest()).await.unwrap(),
+        None
     );
 }
