@@ -89,7 +89,11 @@ struct Body {
     /// Who asks: if given, the customer of the API key (the key decides).
     customer: Option<String>,
     /// Seconds until the RFQ closes at the latest (default: the setting).
-    #[serde(rename = "deadline-seconds")]
+    #[serde(
+        rename = "deadline-seconds",
+        default,
+        deserialize_with = "optional_integer"
+    )]
     deadline_seconds: Option<i64>,
     /// The completion rule (default: all addressed providers answered).
     completion: Option<CompletionBody>,
@@ -101,9 +105,15 @@ enum CompletionBody {
     #[serde(rename = "all")]
     All {},
     #[serde(rename = "first-n")]
-    FirstN { n: i64 },
+    FirstN {
+        #[serde(deserialize_with = "integer")]
+        n: i64,
+    },
     #[serde(rename = "quorum")]
-    Quorum { n: Option<i64> },
+    Quorum {
+        #[serde(default, deserialize_with = "optional_integer")]
+        n: Option<i64>,
+    },
     #[serde(rename = "deadline")]
     Deadline {},
     #[serde(rename = "quality")]
@@ -112,6 +122,31 @@ enum CompletionBody {
         max_price: String,
         currency: String,
     },
+}
+
+/// A JSON integer: as JSON Schema counts them, `2.0` is one (a client's
+/// JSON library may write a whole number so).
+fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_i64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+                // Whole and within i64: the cast is exact.
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("expected an integer, got {number}")))
+}
+
+/// An optional [`integer`]; `null` is the same as left out.
+fn optional_integer<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Integer(#[serde(deserialize_with = "integer")] i64);
+    Ok(Option::<Integer>::deserialize(deserializer)?.map(|Integer(n)| n))
 }
 
 fn completion(body: Option<CompletionBody>) -> Result<CompletionRequest, DomainError> {
@@ -253,6 +288,23 @@ mod tests {
             parse(body.as_bytes(), limits()).unwrap().deadline,
             Duration::from_secs(20)
         );
+        // Whole numbers written with a fraction are integers (as in JSON
+        // Schema); null is left out.
+        let body = r#"{"from":{"lat":0,"lon":0},"to":{"lat":1,"lon":1},"deadline-seconds":20.0,
+            "completion":{"rule":"first-n","n":2.0},"customer":null}"#;
+        let rfq = parse(body.as_bytes(), limits()).unwrap();
+        assert_eq!(rfq.deadline, Duration::from_secs(20));
+        assert_eq!(rfq.completion, CompletionRequest::FirstN(2));
+        let body = r#"{"from":{"lat":0,"lon":0},"to":{"lat":1,"lon":1},"deadline-seconds":null,
+            "completion":{"rule":"quorum","n":null}}"#;
+        let rfq = parse(body.as_bytes(), limits()).unwrap();
+        assert_eq!(rfq.deadline, Duration::from_secs(300));
+        assert_eq!(rfq.completion, CompletionRequest::Quorum(None));
+        for fraction in [r#""deadline-seconds":2.5"#, r#""deadline-seconds":"2""#] {
+            let body =
+                format!(r#"{{"from":{{"lat":0,"lon":0}},"to":{{"lat":1,"lon":1}},{fraction}}}"#);
+            assert_eq!(field_of(&body), "deadline-seconds", "{body}");
+        }
     }
 
     #[test]
