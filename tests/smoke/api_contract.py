@@ -66,7 +66,9 @@ def main():
             env = dict(os.environ, SCHEMATHESIS_HOOKS="schemathesis_hooks", RFQ_API_KEY=api_key,
                        RFQ_CUSTOMER="demo",
                        PYTHONPATH=here + os.pathsep + os.environ.get("PYTHONPATH", ""))
-            run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+            # Its cache stays in the temporary directory.
+            run = subprocess.run(command, env=env, cwd=data_dir, capture_output=True,
+                                 text=True, timeout=900)
             output = run.stdout + run.stderr
             print(output.replace(api_key, "$KEY"))
             summary(output, run.returncode)
