@@ -12,10 +12,13 @@
 //! - `GET /`: the customer page ([`page`]), which asks for quotes and
 //!   follows them live.
 //!
+//! Its part of the OpenAPI document is [`openapi::part`].
+//!
 //! It reads the store, and the events topic for the change notices that
 //! wake live streams ([`live::follow`]).
 
 pub mod live;
+pub mod openapi;
 pub mod page;
 pub mod representation;
 mod routes;

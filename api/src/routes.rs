@@ -206,7 +206,9 @@ async fn result(
             ),
         )
         .with("eta", representation::time(&stored.rfq.deadline))
-        .with("status", links.status())
+        // The RFQ's links (a member named `status` would clash with the
+        // problem's own).
+        .with("links", links.json())
         .into_response(),
         RfqStatus::Closed { .. } => {
             let responses = store.responses(&stored.rfq.id).await?;

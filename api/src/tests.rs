@@ -149,7 +149,8 @@ async fn an_open_rfq_is_running_and_its_result_a_conflict_with_the_eta() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(content_type(&headers), "application/problem+json");
     assert!(body["eta"].as_str().unwrap().ends_with('Z'), "{body}");
-    assert_eq!(body["status"], format!("http://api.test{path}"));
+    assert_eq!(body["status"], 409, "the problem's own status: {body}");
+    assert_eq!(body["links"]["self"], format!("http://api.test{path}"));
 }
 
 #[tokio::test]

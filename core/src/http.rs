@@ -1,6 +1,9 @@
 //! HTTP pieces shared by the producer and the read API: serving a router
 //! until shutdown, the links to an RFQ's resources (one rule for bodies and
-//! `Location` headers), and problem documents for requests no route takes.
+//! `Location` headers), and problem documents for requests no route takes
+//! (and for errors axum answers itself: see [`edge`]).
+
+mod edge;
 
 use crate::{CorrelationId, problem::Problem};
 use axum::{
@@ -11,7 +14,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then lets
-/// in-flight requests finish.
+/// in-flight requests finish. Paths no route takes are `404`, methods a
+/// route does not take `405` (with `Allow`); every error is a problem
+/// document and a response after which the connection closes says
+/// `connection: close` ([`edge`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -25,7 +31,8 @@ pub async fn serve(
                 "Method Not Allowed",
                 "this resource does not support that method",
             )
-        });
+        })
+        .layer(axum::middleware::from_fn(edge::edge));
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

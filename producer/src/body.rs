@@ -1,6 +1,9 @@
 //! The `POST /rfqs` body: parsed once into domain types.
 
+mod integer;
+
 use crate::error::IntakeError;
+use integer::{integer, optional_integer};
 use rfq_core::{Currency, CustomerId, DomainError, GeoPoint, Price};
 use serde::Deserialize;
 use std::time::Duration;
@@ -89,7 +92,11 @@ struct Body {
     /// Who asks: if given, the customer of the API key (the key decides).
     customer: Option<String>,
     /// Seconds until the RFQ closes at the latest (default: the setting).
-    #[serde(rename = "deadline-seconds")]
+    #[serde(
+        rename = "deadline-seconds",
+        default,
+        deserialize_with = "optional_integer"
+    )]
     deadline_seconds: Option<i64>,
     /// The completion rule (default: all addressed providers answered).
     completion: Option<CompletionBody>,
@@ -101,9 +108,15 @@ enum CompletionBody {
     #[serde(rename = "all")]
     All {},
     #[serde(rename = "first-n")]
-    FirstN { n: i64 },
+    FirstN {
+        #[serde(deserialize_with = "integer")]
+        n: i64,
+    },
     #[serde(rename = "quorum")]
-    Quorum { n: Option<i64> },
+    Quorum {
+        #[serde(default, deserialize_with = "optional_integer")]
+        n: Option<i64>,
+    },
     #[serde(rename = "deadline")]
     Deadline {},
     #[serde(rename = "quality")]
@@ -253,6 +266,23 @@ mod tests {
             parse(body.as_bytes(), limits()).unwrap().deadline,
             Duration::from_secs(20)
         );
+        // Whole numbers written with a fraction are integers (as in JSON
+        // Schema); null is left out.
+        let body = r#"{"from":{"lat":0,"lon":0},"to":{"lat":1,"lon":1},"deadline-seconds":20.0,
+            "completion":{"rule":"first-n","n":2.0},"customer":null}"#;
+        let rfq = parse(body.as_bytes(), limits()).unwrap();
+        assert_eq!(rfq.deadline, Duration::from_secs(20));
+        assert_eq!(rfq.completion, CompletionRequest::FirstN(2));
+        let body = r#"{"from":{"lat":0,"lon":0},"to":{"lat":1,"lon":1},"deadline-seconds":null,
+            "completion":{"rule":"quorum","n":null}}"#;
+        let rfq = parse(body.as_bytes(), limits()).unwrap();
+        assert_eq!(rfq.deadline, Duration::from_secs(300));
+        assert_eq!(rfq.completion, CompletionRequest::Quorum(None));
+        for fraction in [r#""deadline-seconds":2.5"#, r#""deadline-seconds":"2""#] {
+            let body =
+                format!(r#"{{"from":{{"lat":0,"lon":0}},"to":{{"lat":1,"lon":1}},{fraction}}}"#);
+            assert_eq!(field_of(&body), "deadline-seconds", "{body}");
+        }
     }
 
     #[test]

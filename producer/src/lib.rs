@@ -19,7 +19,8 @@
 //! the store's acknowledgement; a failure answers `503` and the client may
 //! retry (an RFQ whose step 3 failed closes at its deadline, unseen). With
 //! an `Idempotency-Key` the retry gets the first RFQ instead of a second
-//! one (see `idempotency.rs`).
+//! one (see `idempotency.rs`). Its part of the OpenAPI document:
+//! [`openapi::part`].
 
 mod admission;
 mod body;
@@ -28,6 +29,7 @@ mod customers;
 mod error;
 mod idempotency;
 mod metrics;
+pub mod openapi;
 mod registry;
 mod routes;
 mod worker;

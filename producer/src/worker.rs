@@ -166,6 +166,11 @@ impl Intake {
         routes::router(self.clone())
     }
 
+    /// Its part of the OpenAPI document ([`crate::openapi::part`]).
+    pub fn openapi(&self) -> serde_json::Value {
+        crate::openapi::part(&self.inner.settings)
+    }
+
     /// Who is asking: shared with a read API served alongside (`rfq up`).
     pub fn authenticator(&self) -> &Authenticator {
         &self.inner.auth

@@ -234,8 +234,10 @@ impl Cli {
                 );
                 let live = LiveEvents::new(args.api.live.clone(), shutdown.clone());
                 let follower = live.follow(&args.kafka, &args.topics).await?;
-                let router =
-                    rfq_api::router(store, args.api, live, auth).merge(rfq_core::metrics::router());
+                let document = rfq_core::openapi::document([rfq_api::openapi::part()]);
+                let router = rfq_api::router(store, args.api, live, auth)
+                    .merge(rfq_core::metrics::router())
+                    .merge(rfq_core::openapi::router(document));
                 let (served, followed) = tokio::join!(
                     async {
                         // The server gone (it could not bind, or it failed),
@@ -494,7 +496,13 @@ async fn producer(args: IntakeSettings, shutdown: CancellationToken) -> anyhow::
     let codec = open_codec(&args.pipeline).await?;
     let producer =
         Intake::start(args.pipeline, args.producer, store, codec, shutdown.clone()).await?;
-    let router = producer.router().merge(rfq_core::metrics::router());
+    // Each process describes the routes it serves (a gateway in front of
+    // the producer and the read API merges their documents' paths).
+    let document = rfq_core::openapi::document([producer.openapi()]);
+    let router = producer
+        .router()
+        .merge(rfq_core::metrics::router())
+        .merge(rfq_core::openapi::router(document));
     // The HTTP server and the registry follower stop together: on shutdown,
     // or when either fails (a producer without its registry would address
     // RFQs to nobody), and then the process exits non-zero with the reason.

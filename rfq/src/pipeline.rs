@@ -349,6 +349,9 @@ impl Pipeline {
         let live = LiveEvents::new(api.live.clone(), shutdown.clone());
         let follower = live.follow(&self.kafka, &pipeline.topics).await?;
         tasks.spawn(async move { ("live events", follower.await) });
+        // One address serves the producer, the read API and the page: its
+        // document describes them all.
+        let document = rfq_core::openapi::document([producer.openapi(), rfq_api::openapi::part()]);
         let router = Router::new()
             .merge(producer.router())
             .merge(rfq_api::router(
@@ -357,7 +360,8 @@ impl Pipeline {
                 live,
                 producer.authenticator().clone(),
             ))
-            .merge(rfq_core::metrics::router());
+            .merge(rfq_core::metrics::router())
+            .merge(rfq_core::openapi::router(document));
         tasks.spawn({
             let shutdown = shutdown.clone();
             async move {

@@ -19,6 +19,7 @@ mod end_to_end;
 mod events;
 mod idempotency;
 mod invalid_input;
+mod openapi;
 mod outside_client;
 mod page;
 mod restart;
