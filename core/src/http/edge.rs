@@ -57,12 +57,15 @@ pub(crate) async fn edge(request: Request, next: Next) -> Response {
 /// An error response that is not a problem document yet.
 fn is_unexplained_error(response: &Response) -> bool {
     let status = response.status();
-    let problem = response
+    // Only bodies without a type of their own: axum's plain text. A JSON
+    // error a handler chose (a problem document, or the schema registry's
+    // Confluent errors, which its clients parse) is left as it is.
+    let plain = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with(PROBLEM_JSON));
-    (status.is_client_error() || status.is_server_error()) && !problem
+        .is_none_or(|value| value.starts_with("text/plain"));
+    (status.is_client_error() || status.is_server_error()) && plain
 }
 
 /// `response` as a problem document: same status and headers, its text
@@ -134,6 +137,19 @@ mod tests {
                 "/text",
                 get(|| async { (StatusCode::BAD_REQUEST, "bad path") }),
             )
+            .route(
+                "/registry",
+                get(|| async {
+                    (
+                        StatusCode::CONFLICT,
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/vnd.schemaregistry.v1+json",
+                        )],
+                        r#"{"error_code":409,"message":"incompatible"}"#,
+                    )
+                }),
+            )
             .route("/ignores", post(|| async { "ok" }))
             .route(
                 "/reads",
@@ -158,6 +174,18 @@ mod tests {
         let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(problem["detail"], "bad path");
         assert_eq!(problem["title"], "Bad Request");
+    }
+
+    /// A JSON error a handler chose (the schema registry's, which
+    /// Confluent's clients parse) passes as it is.
+    #[tokio::test]
+    async fn typed_errors_pass_as_they_are() {
+        let response = call(Request::get("/registry").body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/vnd.schemaregistry.v1+json"
+        );
     }
 
     #[tokio::test]
