@@ -13,7 +13,7 @@
 //!   `connection: close`, which also makes hyper close it, so a client
 //!   never reuses a connection that is about to go.
 
-use crate::problem::{PROBLEM_JSON, Problem};
+use crate::problem::Problem;
 use axum::{
     body::{Body, Bytes, HttpBody},
     extract::Request,
@@ -124,6 +124,7 @@ impl HttpBody for Tracked {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::problem::PROBLEM_JSON;
     use axum::{
         Router,
         http::StatusCode,
