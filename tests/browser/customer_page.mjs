@@ -161,7 +161,7 @@ async function drive(page, rfq, shots) {
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('requestfailed', (request) => {
     // The page closes its event stream itself; an aborted stream is no failure.
-    if (!request.url().endsWith('/events')) problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
+    if (!new URL(request.url()).pathname.endsWith('/events')) problems.push(`request failed: ${new URL(request.url()).pathname} ${request.failure()?.errorText}`);
   });
 
   const response = await page.goto(rfq.pageUrl);
