@@ -1,3 +1,4 @@
+use crate::PartnerSettings;
 use rfq_core::{Currency, GeoPoint};
 use std::time::Duration;
 
@@ -24,6 +25,10 @@ pub struct AdapterSettings {
     /// The simulated fleet.
     #[command(flatten)]
     pub fleet: FleetSettings,
+
+    /// HTTP partners, hosted instead of the simulated fleet.
+    #[command(flatten)]
+    pub partners: PartnerSettings,
 }
 
 impl Default for AdapterSettings {

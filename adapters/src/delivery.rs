@@ -10,7 +10,7 @@ use rdkafka::{
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    Answer, Rfq,
+    Answer, CorrelationId, Rfq,
     kafka::{DELIVERY_TIMEOUT, DeadLetter, DeadLetterKind, DeadLetterSource, DeadLetters},
 };
 use std::time::Duration;
@@ -37,6 +37,8 @@ pub(crate) struct Delivery {
     adapter: String,
     /// The RFQ record: (topic, partition, offset).
     source: (String, i32, i64),
+    /// The RFQ answered.
+    rfq: CorrelationId,
     /// The return address: topic.
     topic: String,
     /// The return address: partition.
@@ -67,6 +69,7 @@ impl Delivery {
                 message.partition(),
                 message.offset(),
             ),
+            rfq: rfq.id,
             topic: rfq.return_address.topic.clone(),
             partition: rfq.return_address.partition,
             // A deadline far off (an RFQ not from our producer, which caps
@@ -205,8 +208,28 @@ impl Delivery {
                 destination: Some((&self.topic, self.partition)),
                 kind,
                 reason,
-                provider: Some(provider),
+                provider: Some(provider).filter(|p| !p.is_empty()),
             })
             .await
+    }
+}
+
+impl crate::partner::Sink for Delivery {
+    async fn answer(&self, answer: Answer) {
+        Delivery::answer(self, answer).await;
+    }
+
+    /// Dead-letters what a partner sent (the body, cut if large) with the
+    /// reason, keyed by the RFQ's id.
+    async fn refuse(&self, refusal: crate::partner::Refusal, body: &[u8]) {
+        let key = self.rfq.to_string();
+        let provider = refusal.provider.as_ref().map_or("", |p| p.as_str());
+        self.dead_letter(
+            DeadLetterKind::PartnerAnswer,
+            (&key, provider),
+            Some(body),
+            &refusal.reason,
+        )
+        .await;
     }
 }

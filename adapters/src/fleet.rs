@@ -26,6 +26,42 @@ pub struct Unicorn {
     pub silent: bool,
     /// Price factor of this unicorn (0.85 to 1.15).
     pub greed: f64,
+    /// The HTTP partner hosting it, named as its heartbeats' `adapter`;
+    /// `None` for a simulated unicorn (named by its adapter's name).
+    pub host: Option<String>,
+}
+
+impl Unicorn {
+    /// Its registration, sent by the adapter `adapter`.
+    pub fn heartbeat(
+        &self,
+        adapter: &str,
+        status: ProviderStatus,
+        valid_for: Duration,
+    ) -> ProviderHeartbeat {
+        ProviderHeartbeat {
+            provider: self.id.clone(),
+            adapter: self.host.as_deref().unwrap_or(adapter).to_owned(),
+            region: self.region.clone(),
+            position: self.position,
+            status,
+            at: Utc::now(),
+            valid_for,
+        }
+    }
+
+    /// A unicorn of the HTTP partner `partner`: it answers what its
+    /// partner answers.
+    pub fn hosted(id: ProviderId, position: GeoPoint, region: Region, partner: &str) -> Unicorn {
+        Unicorn {
+            id,
+            position,
+            region,
+            silent: false,
+            greed: 1.0,
+            host: Some(partner.to_owned()),
+        }
+    }
 }
 
 /// A fleet of unicorns, and the regions whose RFQs may be addressed to them.
@@ -84,9 +120,16 @@ impl Fleet {
                     position,
                     silent: index < settings.silent_per_region,
                     greed: rng.random_range(0.85..1.15),
+                    host: None,
                 });
             }
         }
+        Fleet::of(settings, unicorns, vicinity)
+    }
+
+    /// A fleet of these unicorns (an HTTP partner's, say), reading the RFQs
+    /// of every region within the pipeline's radius of one of them.
+    pub fn of(settings: &FleetSettings, unicorns: Vec<Unicorn>, vicinity: &Vicinity) -> Fleet {
         let mut by_id = HashMap::new();
         let mut reach = Covering::default();
         for (index, unicorn) in unicorns.iter().enumerate() {
@@ -99,6 +142,11 @@ impl Fleet {
             by_id,
             reach,
         }
+    }
+
+    /// Whether `id` is one of its unicorns.
+    pub fn has(&self, id: &ProviderId) -> bool {
+        self.by_id.contains_key(id)
     }
 
     /// Every unicorn.
@@ -158,25 +206,6 @@ impl Fleet {
                 responded_at: Utc::now() + chrono::Duration::from_std(after).unwrap_or_default(),
                 reply,
             },
-        }
-    }
-
-    /// The registration of `unicorn`.
-    pub fn heartbeat(
-        &self,
-        adapter: &str,
-        unicorn: &Unicorn,
-        status: ProviderStatus,
-        valid_for: Duration,
-    ) -> ProviderHeartbeat {
-        ProviderHeartbeat {
-            provider: unicorn.id.clone(),
-            adapter: adapter.to_owned(),
-            region: unicorn.region.clone(),
-            position: unicorn.position,
-            status,
-            at: Utc::now(),
-            valid_for,
         }
     }
 }

@@ -1,26 +1,26 @@
 //! Registrations of the fleet on the providers topic.
 
-use crate::fleet::Fleet;
+use crate::fleet::Unicorn;
 use anyhow::Context as _;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{ProviderStatus, kafka::DELIVERY_TIMEOUT};
 use std::time::Duration;
 
-/// Publishes one registration per unicorn and waits for the broker to
-/// acknowledge all of them.
+/// Publishes one registration per unicorn of `unicorns` and waits for the
+/// broker to acknowledge all of them.
 pub async fn publish(
     producer: &FutureProducer,
     codec: &SharedCodec,
     topic: &str,
     adapter: &str,
-    fleet: &Fleet,
+    unicorns: &[Unicorn],
     status: ProviderStatus,
     valid_for: Duration,
 ) -> anyhow::Result<()> {
     let mut sends = Vec::new();
-    for unicorn in fleet.unicorns() {
-        let heartbeat = fleet.heartbeat(adapter, unicorn, status, valid_for);
+    for unicorn in unicorns {
+        let heartbeat = unicorn.heartbeat(adapter, status, valid_for);
         let payload =
             rfq_avro::encode_patiently(codec.as_ref(), topic, &Record::Heartbeat(heartbeat))
                 .await?;

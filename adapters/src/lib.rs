@@ -19,7 +19,9 @@ mod delivery;
 pub mod fleet;
 mod heartbeat;
 mod metrics;
+pub mod partner;
 mod worker;
 
 pub use config::{AdapterSettings, FleetSettings};
+pub use partner::{PartnerSettings, PartnerSpec};
 pub use worker::run;

@@ -4,9 +4,10 @@
 use crate::{
     AdapterSettings,
     delivery::Delivery,
-    fleet::{Fleet, Plan},
+    fleet::{Fleet, Plan, Unicorn},
     heartbeat,
     metrics::RFQS,
+    partner::Partners,
 };
 use anyhow::Context as _;
 use chrono::Utc;
@@ -18,12 +19,12 @@ use rdkafka::{
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    Answer, ProviderStatus, Rfq,
+    Answer, ProviderStatus, RegionPrecision, Rfq,
     kafka::{DeadLetterKind, DeadLetters, OffsetTracker, close_consumer, on_consumer_error},
     settings::PipelineSettings,
 };
-use std::time::Duration;
-use tokio::task::JoinSet;
+use std::{sync::Arc, time::Duration};
+use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 /// How long shutdown waits for answers still thinking.
@@ -41,7 +42,25 @@ pub async fn run(
     codec: SharedCodec,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let fleet = Fleet::generate(&settings.name, &settings.fleet, &pipeline.vicinity());
+    let vicinity = pipeline.vicinity();
+    // HTTP partners' providers, or a simulated fleet.
+    let (fleet, partners, updates) = if settings.partners.partners.is_empty() {
+        let fleet = Fleet::generate(&settings.name, &settings.fleet, &vicinity);
+        (fleet, None, None)
+    } else {
+        let partners = Partners::start(&settings.partners, shutdown.clone()).await?;
+        tracing::info!(
+            adapter = %settings.name,
+            callbacks = %partners.callback_addr(),
+            partners = settings.partners.partners.len(),
+            "serving HTTP partners"
+        );
+        let unicorns = partners.refresh(vicinity.precision).await;
+        let fleet = Fleet::of(&settings.fleet, unicorns, &vicinity);
+        let updates = refresh_lists(&partners, &settings, vicinity.precision, &shutdown);
+        (fleet, Some(partners), Some(updates))
+    };
+    let fleet = Arc::new(fleet);
     let producer = pipeline
         .kafka
         .producer(&format!("rfq-adapter-{}", settings.name))
@@ -53,7 +72,7 @@ pub async fn run(
         &codec,
         &topics.providers_topic,
         &settings.name,
-        &fleet,
+        fleet.unicorns(),
         ProviderStatus::Online,
         valid_for,
     )
@@ -87,6 +106,8 @@ pub async fn run(
         codec: codec.clone(),
         producer: producer.clone(),
         fleet: fleet.clone(),
+        partners,
+        updates,
         tracker: OffsetTracker::default(),
         answering: JoinSet::new(),
         told_radius: false,
@@ -99,7 +120,7 @@ pub async fn run(
         &codec,
         &pipeline.topics.providers_topic,
         &settings.name,
-        &fleet,
+        adapter.fleet.unicorns(),
         ProviderStatus::Offline,
         valid_for,
     )
@@ -122,8 +143,12 @@ struct Adapter {
     producer: FutureProducer,
     /// Where unusable records go.
     dead_letters: DeadLetters,
-    /// The simulated unicorns.
-    fleet: Fleet,
+    /// The unicorns: simulated, or the HTTP partners' as last listed.
+    fleet: Arc<Fleet>,
+    /// The HTTP partners answering for the fleet; `None`: it is simulated.
+    partners: Option<Arc<Partners>>,
+    /// The partners' provider lists, fetched again in the background.
+    updates: Option<mpsc::Receiver<Vec<Unicorn>>>,
     /// Which offsets may be stored (every answer of their record delivered).
     tracker: OffsetTracker,
     /// Answers being thought about or sent; each task yields its record's (partition, offset).
@@ -156,9 +181,12 @@ impl Adapter {
                 _ = heartbeat.tick() => {
                     let topic = &self.pipeline.topics.providers_topic;
                     // A missed renewal is not fatal: registrations outlive three intervals.
-                    if let Err(error) = heartbeat::publish(&self.producer, &self.codec, topic, &self.settings.name, &self.fleet, ProviderStatus::Online, valid_for).await {
+                    if let Err(error) = heartbeat::publish(&self.producer, &self.codec, topic, &self.settings.name, self.fleet.unicorns(), ProviderStatus::Online, valid_for).await {
                         tracing::warn!(error = format!("{error:#}"), "renewing registrations");
                     }
+                }
+                Some(unicorns) = next_list(&mut self.updates) => {
+                    self.relist(unicorns, valid_for).await;
                 }
                 message = consumer.recv() => {
                     let message = match message {
@@ -259,19 +287,24 @@ impl Adapter {
             return Ok(true);
         }
         RFQS.with_label_values(&[name, "answered"]).inc();
+        let (partition, offset) = (message.partition(), message.offset());
+        if let Some(partners) = &self.partners {
+            if self.fleet.addressed(&rfq).next().is_none() {
+                return Ok(true);
+            }
+            let delivery = self.delivery(message, &rfq);
+            let partners = partners.clone();
+            self.answering.spawn(async move {
+                partners.answer(&rfq, &delivery).await;
+                (partition, offset)
+            });
+            return Ok(false);
+        }
         let plans = self.plans(&rfq);
         if plans.is_empty() {
             return Ok(true);
         }
-        let (partition, offset) = (message.partition(), message.offset());
-        let delivery = Delivery::new(
-            &self.settings.name,
-            self.producer.clone(),
-            self.codec.clone(),
-            self.dead_letters.clone(),
-            message,
-            &rfq,
-        );
+        let delivery = self.delivery(message, &rfq);
         self.answering.spawn(async move {
             let sends = plans.into_iter().map(|(after, answer)| {
                 let delivery = &delivery;
@@ -284,6 +317,59 @@ impl Adapter {
             (partition, offset)
         });
         Ok(false)
+    }
+
+    /// Delivers the answers to `rfq`, read in `message`.
+    fn delivery(&self, message: &BorrowedMessage<'_>, rfq: &Rfq) -> Delivery {
+        Delivery::new(
+            &self.settings.name,
+            self.producer.clone(),
+            self.codec.clone(),
+            self.dead_letters.clone(),
+            message,
+            rfq,
+        )
+    }
+
+    /// Takes the partners' new provider lists: registers them, and
+    /// deregisters the providers no longer listed.
+    async fn relist(&mut self, unicorns: Vec<Unicorn>, valid_for: Duration) {
+        let fleet = Arc::new(Fleet::of(
+            &self.settings.fleet,
+            unicorns,
+            &self.pipeline.vicinity(),
+        ));
+        let gone: Vec<Unicorn> = self
+            .fleet
+            .unicorns()
+            .iter()
+            .filter(|unicorn| !fleet.has(&unicorn.id))
+            .cloned()
+            .collect();
+        self.fleet = fleet;
+        let topic = &self.pipeline.topics.providers_topic;
+        let name = &self.settings.name;
+        for (unicorns, status) in [
+            (self.fleet.unicorns(), ProviderStatus::Online),
+            (gone.as_slice(), ProviderStatus::Offline),
+        ] {
+            let published = heartbeat::publish(
+                &self.producer,
+                &self.codec,
+                topic,
+                name,
+                unicorns,
+                status,
+                valid_for,
+            )
+            .await;
+            if let Err(error) = published {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "registering partners' providers"
+                );
+            }
+        }
     }
 
     /// Dead-letters a record the adapter cannot use; true: it is done with.
@@ -343,4 +429,43 @@ impl Adapter {
             self.answering.abort_all();
         }
     }
+}
+
+/// The next provider lists, or never when the fleet is simulated.
+async fn next_list(updates: &mut Option<mpsc::Receiver<Vec<Unicorn>>>) -> Option<Vec<Unicorn>> {
+    match updates {
+        Some(updates) => updates.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Fetches the partners' provider lists every `--partner-refresh-seconds`
+/// until `shutdown`, off the adapter's loop.
+fn refresh_lists(
+    partners: &Arc<Partners>,
+    settings: &AdapterSettings,
+    precision: RegionPrecision,
+    shutdown: &CancellationToken,
+) -> mpsc::Receiver<Vec<Unicorn>> {
+    let (sender, updates) = mpsc::channel(1);
+    let (partners, every, shutdown) = (
+        partners.clone(),
+        settings.partners.refresh(),
+        shutdown.clone(),
+    );
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            let unicorns = partners.refresh(precision).await;
+            if sender.send(unicorns).await.is_err() {
+                return;
+            }
+        }
+    });
+    updates
 }

@@ -3,8 +3,8 @@
 
 use axum::{Router, http::header, response::IntoResponse, routing::get};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, TextEncoder,
 };
 
 /// Registers a metric in the default registry. A metric is registered once
@@ -36,6 +36,14 @@ pub fn counter(name: &str, help: &str) -> IntCounter {
 /// A gauge.
 pub fn gauge(name: &str, help: &str) -> IntGauge {
     match IntGauge::new(name, help) {
+        Ok(metric) => register(metric),
+        Err(error) => unreachable_metric(name, error),
+    }
+}
+
+/// A gauge with labels.
+pub fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    match IntGaugeVec::new(Opts::new(name, help), labels) {
         Ok(metric) => register(metric),
         Err(error) => unreachable_metric(name, error),
     }

@@ -309,8 +309,11 @@ impl Pipeline {
             None => std::slice::from_ref(&settings.adapter),
         };
         for adapter in adapters {
-            let fleet = Fleet::generate(&adapter.name, &adapter.fleet, &pipeline.vicinity());
-            unicorns.extend(fleet.unicorns().iter().map(|u| u.id.clone()));
+            // An HTTP partners' adapter registers whatever they list.
+            if adapter.partners.partners.is_empty() {
+                let fleet = Fleet::generate(&adapter.name, &adapter.fleet, &pipeline.vicinity());
+                unicorns.extend(fleet.unicorns().iter().map(|u| u.id.clone()));
+            }
             let (pipeline, adapter) = (pipeline.clone(), adapter.clone());
             let (codec, shutdown) = (codec.clone(), shutdown.clone());
             tasks.spawn(async move {

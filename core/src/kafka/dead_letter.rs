@@ -99,11 +99,14 @@ pub enum DeadLetterKind {
     /// producer's region precision: the adapter is configured with another
     /// precision, and RFQs would never be addressed to its provider.
     WrongRegion,
+    /// What an HTTP partner answered that is not a usable answer (not an
+    /// answers document, a provider not asked, an invalid price, …).
+    PartnerAnswer,
 }
 
 impl DeadLetterKind {
     /// Every kind.
-    pub const ALL: [DeadLetterKind; 10] = [
+    pub const ALL: [DeadLetterKind; 11] = [
         DeadLetterKind::Decode,
         DeadLetterKind::UnexpectedType,
         DeadLetterKind::NoKey,
@@ -114,6 +117,7 @@ impl DeadLetterKind {
         DeadLetterKind::Undeliverable,
         DeadLetterKind::Unencodable,
         DeadLetterKind::WrongRegion,
+        DeadLetterKind::PartnerAnswer,
     ];
 
     /// The label.
@@ -130,6 +134,7 @@ impl DeadLetterKind {
             DeadLetterKind::Undeliverable => "undeliverable",
             DeadLetterKind::Unencodable => "unencodable",
             DeadLetterKind::WrongRegion => "wrong-region",
+            DeadLetterKind::PartnerAnswer => "partner-answer",
         }
     }
 }

@@ -1,0 +1,421 @@
+//! One partner and one call to it: deadline-bound, through its bulkhead
+//! and breaker, retried only where safe and within its budget, with the
+//! RFQ's correlation id as the idempotency key. The partner's answers are
+//! handed to a [`Sink`] as they come (in the response, or on callbacks).
+
+use super::{
+    breaker::{Admission, Breaker, State},
+    bulkhead::{Bulkhead, RetryBudget, Shed},
+    callback::{Awaiting, Callbacks, MAX_BODY},
+    contract::{AnswersDocument, Asked, Point, QuoteRequest, Refusal, parse_answers},
+    metrics::{ANSWERS, BREAKER, CALLS, IN_FLIGHT, LATENCY, QUEUED, RETRIES, SHED, TRANSITIONS},
+    settings::{PartnerSettings, PartnerSpec},
+};
+use chrono::Utc;
+use rfq_core::{Answer, Rfq};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use url::Url;
+
+/// Where a call's answers go (the adapter's delivery to the return
+/// address; refusals to the dead-letter topic).
+pub trait Sink: Sync {
+    /// A usable answer.
+    fn answer(&self, answer: Answer) -> impl Future<Output = ()> + Send;
+    /// Something unusable the partner sent: `body` and why.
+    fn refuse(&self, refusal: Refusal, body: &[u8]) -> impl Future<Output = ()> + Send;
+}
+
+/// One HTTP partner: its client, bulkhead, budget and breaker.
+#[derive(Debug)]
+pub struct Partner {
+    /// Its name and base URL.
+    pub spec: PartnerSpec,
+    /// `POST` here for quotes.
+    quotes: Url,
+    /// `GET` here for its providers.
+    pub(super) providers: Url,
+    /// The HTTP client (its own connection pool).
+    pub(super) http: reqwest::Client,
+    /// The knobs every partner shares.
+    settings: Arc<PartnerSettings>,
+    /// Its circuit breaker.
+    breaker: Mutex<Breaker>,
+    /// Its calls in flight and queue.
+    bulkhead: Bulkhead,
+    /// Its retries in reserve.
+    budget: RetryBudget,
+    /// Calls awaiting answers on callbacks.
+    callbacks: Arc<Callbacks>,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    /// `200` with this body.
+    Answered(Vec<u8>),
+    /// `202`: the answers will come on the callback.
+    Accepted,
+    /// `200` with a body that is not an answers document.
+    Invalid(Vec<u8>),
+    /// Failed; whether a retry is safe and useful, and the outcome label.
+    Failed {
+        /// The `outcome` label.
+        outcome: &'static str,
+        /// Whether the same call may be made again.
+        retryable: bool,
+    },
+}
+
+impl Partner {
+    /// A partner with its own client.
+    pub fn new(
+        spec: PartnerSpec,
+        settings: Arc<PartnerSettings>,
+        callbacks: Arc<Callbacks>,
+    ) -> anyhow::Result<Partner> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("rfq-adapter/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.timeout().min(Duration::from_secs(2)))
+            .pool_max_idle_per_host(settings.concurrency)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let name = spec.name.as_str();
+        BREAKER
+            .with_label_values(&[name])
+            .set(State::Closed.gauge());
+        Ok(Partner {
+            quotes: spec.url.join("quotes")?,
+            providers: spec.url.join("providers")?,
+            http,
+            breaker: Mutex::new(Breaker::new(
+                settings.breaker_failures,
+                settings.breaker_open(),
+            )),
+            bulkhead: Bulkhead::new(settings.concurrency, settings.queue),
+            budget: RetryBudget::new(settings.retry_budget),
+            spec,
+            settings,
+            callbacks,
+        })
+    }
+
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        self.breaker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn shed(&self, reason: &str) {
+        SHED.with_label_values(&[self.name(), reason]).inc();
+    }
+
+    /// Records a call's end in the breaker, publishing a transition.
+    fn record(&self, succeeded: bool) {
+        let now = Instant::now();
+        let mut breaker = self.breaker();
+        let before = breaker.state(now);
+        breaker.record(succeeded, now);
+        let after = breaker.state(now);
+        drop(breaker);
+        self.publish(before, after);
+    }
+
+    fn publish(&self, before: State, after: State) {
+        if before != after {
+            tracing::info!(
+                partner = self.name(),
+                from = before.as_str(),
+                to = after.as_str(),
+                "circuit breaker"
+            );
+            BREAKER.with_label_values(&[self.name()]).set(after.gauge());
+            TRANSITIONS
+                .with_label_values(&[self.name(), after.as_str()])
+                .inc();
+        }
+    }
+
+    /// Asks the partner for the `asked` providers' answers to `rfq`, and
+    /// hands them to `sink` until they are due (the RFQ's deadline less the
+    /// margin). Never waits past that; skips at once when the breaker is
+    /// open or the bulkhead full.
+    pub async fn ask(&self, rfq: &Rfq, asked: &Asked, sink: &impl Sink) {
+        let answer_by = rfq.deadline
+            - chrono::Duration::from_std(self.settings.deadline_margin()).unwrap_or_default();
+        let Ok(left) = (answer_by - Utc::now()).to_std() else {
+            return self.shed("no-time");
+        };
+        let due = tokio::time::Instant::now() + left;
+        {
+            // An open breaker costs nothing: not even a place in the queue.
+            let now = Instant::now();
+            let mut breaker = self.breaker();
+            let before = breaker.last_state();
+            let state = breaker.state(now);
+            drop(breaker);
+            self.publish(before, state);
+            if state == State::Open {
+                return self.shed("breaker-open");
+            }
+        }
+        let Some(mut awaiting) = self.callbacks.expect(self.name()) else {
+            return self.shed("queue-full");
+        };
+        let place = {
+            QUEUED
+                .with_label_values(&[self.name()])
+                .set(self.bulkhead.waiting() as i64 + 1);
+            let entered = self.bulkhead.enter(due).await;
+            QUEUED
+                .with_label_values(&[self.name()])
+                .set(self.bulkhead.waiting() as i64);
+            match entered {
+                Ok(place) => place,
+                Err(Shed::QueueFull) => return self.shed("queue-full"),
+                Err(Shed::NoTime) => return self.shed("no-time"),
+            }
+        };
+        let admission = {
+            let now = Instant::now();
+            let mut breaker = self.breaker();
+            let before = breaker.last_state();
+            let admission = breaker.admit(now);
+            let after = breaker.last_state();
+            drop(breaker);
+            self.publish(before, after);
+            admission
+        };
+        if admission == Admission::Skip {
+            return self.shed("breaker-open");
+        }
+        let mut probe = ProbeGuard {
+            partner: self,
+            armed: admission == Admission::Probe,
+        };
+        let request = QuoteRequest {
+            correlation_id: rfq.id,
+            providers: asked.keys().cloned().collect(),
+            pickup: Point::from(rfq.from),
+            destination: Point::from(rfq.to),
+            deadline: rfq.deadline,
+            answer_by,
+            callback: awaiting.url.clone(),
+        };
+        IN_FLIGHT
+            .with_label_values(&[self.name()])
+            .set(self.bulkhead.in_flight() as i64);
+        let ended = self.call(&request, due, &mut probe).await;
+        drop(place);
+        IN_FLIGHT
+            .with_label_values(&[self.name()])
+            .set(self.bulkhead.in_flight() as i64);
+        match ended {
+            Some(Attempt::Answered(body) | Attempt::Invalid(body)) => {
+                self.hand_over(&body, rfq, asked, sink).await;
+            }
+            Some(Attempt::Accepted) => {
+                // The place is free again; the answers come on the callback.
+                let _ = tokio::time::timeout_at(
+                    due,
+                    self.await_callbacks(&mut awaiting, rfq, asked, sink),
+                )
+                .await;
+            }
+            Some(Attempt::Failed { .. }) | None => {}
+        }
+    }
+
+    /// The attempts of one call; `None` when the breaker stopped retries.
+    async fn call(
+        &self,
+        request: &QuoteRequest,
+        due: tokio::time::Instant,
+        probe: &mut ProbeGuard<'_>,
+    ) -> Option<Attempt> {
+        self.budget.earn();
+        let mut backoff = Duration::from_millis(25);
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let until = due.min(tokio::time::Instant::now() + self.settings.timeout());
+            let ended = match tokio::time::timeout_at(until, self.attempt(request)).await {
+                Ok(ended) => ended,
+                Err(_) => Attempt::Failed {
+                    outcome: "timeout",
+                    retryable: false,
+                },
+            };
+            LATENCY
+                .with_label_values(&[self.name()])
+                .observe(started.elapsed().as_secs_f64());
+            let (outcome, succeeded, retryable) = match &ended {
+                Attempt::Answered(_) => ("answered", true, false),
+                Attempt::Accepted => ("accepted", true, false),
+                Attempt::Invalid(_) => ("invalid", false, false),
+                Attempt::Failed { outcome, retryable } => (*outcome, false, *retryable),
+            };
+            CALLS.with_label_values(&[self.name(), outcome]).inc();
+            probe.armed = false;
+            self.record(succeeded);
+            if succeeded || !retryable {
+                return Some(ended);
+            }
+            attempt += 1;
+            let time_left = due.saturating_duration_since(tokio::time::Instant::now());
+            if attempt > self.settings.retries || time_left <= backoff {
+                return Some(ended);
+            }
+            if self.breaker().admit(Instant::now()) != Admission::Call {
+                return None;
+            }
+            if !self.budget.spend() {
+                RETRIES.with_label_values(&[self.name(), "denied"]).inc();
+                return Some(ended);
+            }
+            RETRIES.with_label_values(&[self.name(), "made"]).inc();
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+        }
+    }
+
+    /// One attempt, unbounded in time (the caller bounds it).
+    async fn attempt(&self, request: &QuoteRequest) -> Attempt {
+        let sent = self
+            .http
+            .post(self.quotes.clone())
+            .header("idempotency-key", request.correlation_id.to_string())
+            .json(request)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(partner = self.name(), error = %error, "calling a partner");
+                return Attempt::Failed {
+                    outcome: "transport",
+                    retryable: true,
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        match status {
+            200 => match read_capped(response, MAX_BODY).await {
+                Ok(body) if serde_json::from_slice::<AnswersDocument>(&body).is_ok() => {
+                    Attempt::Answered(body)
+                }
+                Ok(body) => Attempt::Invalid(body),
+                Err(outcome) => Attempt::Failed {
+                    retryable: outcome == "transport",
+                    outcome,
+                },
+            },
+            202 => Attempt::Accepted,
+            429 | 502 | 503 | 504 => Attempt::Failed {
+                outcome: "unavailable",
+                retryable: true,
+            },
+            _ if status >= 500 => Attempt::Failed {
+                outcome: "unavailable",
+                retryable: false,
+            },
+            _ => Attempt::Failed {
+                outcome: "rejected",
+                retryable: false,
+            },
+        }
+    }
+
+    /// Parses a `200`'s answers and hands them over.
+    async fn hand_over(&self, body: &[u8], rfq: &Rfq, asked: &Asked, sink: &impl Sink) {
+        let (answers, refusals) = parse_answers(body, rfq, asked, Utc::now());
+        for answer in answers {
+            let kind = answer.reply.outcome().as_str();
+            ANSWERS.with_label_values(&[self.name(), kind]).inc();
+            sink.answer(answer).await;
+        }
+        for refusal in refusals {
+            ANSWERS.with_label_values(&[self.name(), "refused"]).inc();
+            tracing::warn!(partner = self.name(), rfq = %rfq.id, reason = %refusal.reason, "a partner's answer refused");
+            sink.refuse(refusal, body).await;
+        }
+    }
+
+    /// Hands over the answers of callbacks until every asked provider
+    /// answered (the caller bounds the wait).
+    async fn await_callbacks(
+        &self,
+        awaiting: &mut Awaiting,
+        rfq: &Rfq,
+        asked: &Asked,
+        sink: &impl Sink,
+    ) {
+        let mut answered = 0;
+        while answered < asked.len() {
+            let Some((body, reply)) = awaiting.answers.recv().await else {
+                return;
+            };
+            let (answers, refusals) = parse_answers(&body, rfq, asked, Utc::now());
+            answered += answers.len();
+            let verdict = match refusals.as_slice() {
+                [] => Ok(()),
+                some => Err(some
+                    .iter()
+                    .map(|r| r.reason.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")),
+            };
+            for answer in answers {
+                let kind = answer.reply.outcome().as_str();
+                ANSWERS.with_label_values(&[self.name(), kind]).inc();
+                sink.answer(answer).await;
+            }
+            for refusal in refusals {
+                ANSWERS.with_label_values(&[self.name(), "refused"]).inc();
+                sink.refuse(refusal, &body).await;
+            }
+            let _ = reply.send(verdict);
+        }
+    }
+}
+
+/// Reads a body up to `limit` bytes: `Err` with the outcome label
+/// (`invalid`: too large; `transport`: broken).
+pub(super) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, &'static str> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err("invalid");
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(_) => return Err("transport"),
+        }
+    }
+}
+
+/// Gives the half-open breaker's probe back if its call is dropped before
+/// it ends (the RFQ's task aborted at shutdown).
+struct ProbeGuard<'a> {
+    /// The partner.
+    partner: &'a Partner,
+    /// Whether the probe is still out.
+    armed: bool,
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.partner.breaker().probe_abandoned();
+        }
+    }
+}
