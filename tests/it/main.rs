@@ -22,6 +22,7 @@ mod invalid_input;
 mod openapi;
 mod outside_client;
 mod page;
+mod partners;
 mod restart;
 mod schema_evolution;
 mod store;
