@@ -305,10 +305,10 @@ impl Pipeline {
         });
         let mut unicorns: Vec<ProviderId> = Vec::new();
         let adapters = match &settings.adapters {
-            Some(adapters) => adapters.as_slice(),
-            None => std::slice::from_ref(&settings.adapter),
+            Some(adapters) => adapters.clone(),
+            None => beside_the_fleet(&settings.adapter),
         };
-        for adapter in adapters {
+        for adapter in &adapters {
             // An HTTP partners' adapter registers whatever they list.
             if adapter.partners.partners.is_empty() {
                 let fleet = Fleet::generate(&adapter.name, &adapter.fleet, &pipeline.vicinity());
@@ -456,4 +456,18 @@ impl Pipeline {
         self.shutdown.cancel();
         self.run_until_stopped().await
     }
+}
+
+/// `rfq up`'s adapters from its one `adapter` settings: the simulated
+/// fleet, and with `--partner`, beside it, an adapter `NAME-partners`
+/// hosting those HTTP partners (`rfq adapter --partner` hosts them instead).
+fn beside_the_fleet(adapter: &AdapterSettings) -> Vec<AdapterSettings> {
+    if adapter.partners.partners.is_empty() {
+        return vec![adapter.clone()];
+    }
+    let mut fleet = adapter.clone();
+    fleet.partners.partners.clear();
+    let mut partners = adapter.clone();
+    partners.name = format!("{}-partners", adapter.name);
+    vec![fleet, partners]
 }

@@ -53,6 +53,42 @@ fn every_subcommand_parses_with_its_defaults() {
     assert_eq!(settings.adapter.name, "berlin");
     assert_eq!(settings.aggregator.group_id, "rfq-aggregator");
     assert!(settings.adapters.is_none());
+    assert!(settings.adapter.partners.partners.is_empty());
+}
+
+#[test]
+fn http_partners_are_named_urls_from_flags_env_or_the_file() {
+    let settings = up(&[
+        "rfq",
+        "up",
+        "--partner",
+        "acme=http://127.0.0.1:9000/api",
+        "--partner",
+        "zeta=https://quotes.zeta.example/",
+        "--partner-breaker-failures",
+        "3",
+    ]);
+    let partners = &settings.adapter.partners;
+    let names: Vec<&str> = partners.partners.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["acme", "zeta"]);
+    assert_eq!(partners.partners[0].url.as_str(), "http://127.0.0.1:9000/api/");
+    assert_eq!(partners.breaker_failures, 3);
+    for bad in ["acme", "Acme=http://x/", "acme=ftp://x/"] {
+        let error = parse(&["rfq", "adapter", "--partner", bad]).unwrap_err();
+        assert!(error.to_string().contains("--partner"), "{bad}: {error}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rfq.yaml");
+    std::fs::write(
+        &file,
+        "adapter:\n  partner:\n    - acme=http://127.0.0.1:9000/\n    - zeta=http://127.0.0.1:9001/\n",
+    )
+    .unwrap();
+    let settings = parse(&["rfq", "--config", file.to_str().unwrap(), "adapter"]).unwrap();
+    let Command::Adapter(args) = settings.command else {
+        panic!("rfq adapter")
+    };
+    assert_eq!(args.adapter.partners.partners.len(), 2);
 }
 
 #[test]
