@@ -267,6 +267,20 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
     let data_dir = settings.broker.data_dir.clone();
     let embedded = settings.intake.pipeline.kafka.brokers.is_none();
     let given = settings.intake.pipeline.kafka.options.clone();
+    let partners: Vec<String> = settings
+        .adapter
+        .partners
+        .partners
+        .iter()
+        .map(|p| format!("{} at {}", p.name, p.url))
+        .collect();
+    let partners_line = match partners.is_empty() {
+        true => String::new(),
+        false => format!(
+            "  HTTP partners:    {}  (metrics rfq_partner_*)\n",
+            partners.join(", ")
+        ),
+    };
     let pipeline = Pipeline::start(settings).await?;
     if embedded {
         let tuning = crate::EMBEDDED_BROKER_TUNING.describe(&given);
@@ -300,13 +314,14 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
         ),
     };
     eprintln!(
-        "\nRFQ pipeline up.\n  Customer page:    {page}  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n{key_line}  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {}, {}, {}, {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H \"authorization: Bearer {bearer}\" \\\n    -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
+        "\nRFQ pipeline up.\n  Customer page:    {page}  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n{key_line}{partners_line}  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {}, {}, {}, {}, {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H \"authorization: Bearer {bearer}\" \\\n    -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
         pipeline.schema_registry_url(),
         pipeline.brokers(),
         topics.requests_topic,
         topics.quotes_topic,
         topics.providers_topic,
         topics.dead_letter_topic,
+        topics.events_topic,
     );
     let token = pipeline.shutdown_token();
     tokio::spawn(async move {

@@ -71,7 +71,10 @@ fn http_partners_are_named_urls_from_flags_env_or_the_file() {
     let partners = &settings.adapter.partners;
     let names: Vec<&str> = partners.partners.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["acme", "zeta"]);
-    assert_eq!(partners.partners[0].url.as_str(), "http://127.0.0.1:9000/api/");
+    assert_eq!(
+        partners.partners[0].url.as_str(),
+        "http://127.0.0.1:9000/api/"
+    );
     assert_eq!(partners.breaker_failures, 3);
     for bad in ["acme", "Acme=http://x/", "acme=ftp://x/"] {
         let error = parse(&["rfq", "adapter", "--partner", bad]).unwrap_err();
