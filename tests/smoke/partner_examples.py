@@ -4,9 +4,12 @@
 Starts the real `rfq up` binary on free ports, then the two examples of
 examples/ as separate processes, each registering one unicorn in Hamburg
 (where `rfq up`'s simulated fleet is not): partner.py (confluent-kafka's
-AvroSerializer) and partner.rs (rdkafka + schema_registry_converter).
+AvroSerializer) and partner.rs (rdkafka + schema_registry_converter); and
+the HTTP partner example (http_partner.py, standard library only), hosted
+by `rfq up --partner kit-http=URL`.
 
-- An RFQ from Hamburg is addressed to both and closes with both quotes.
+- An RFQ from Hamburg is addressed to all three and closes with their
+  quotes.
 - Schema evolution: the Python partner upgrades to its own QuoteResponse
   v2 (an optional `note` with a default), which its AvroSerializer
   registers as version 2 of rfq.quotes-value; its next quote is framed
@@ -125,6 +128,7 @@ def quotes_by_provider(result):
 def main():
     binary, rust_partner = sys.argv[1], sys.argv[2]
     http, kafka, registry_port = free_port(), free_port(), free_port()
+    http_partner_port = free_port()
     base = f"http://127.0.0.1:{http}"
     brokers, registry_url = f"127.0.0.1:{kafka}", f"http://127.0.0.1:{registry_port}"
     registry_flags = ["--schema-registry-addr", f"127.0.0.1:{registry_port}"]
@@ -136,11 +140,18 @@ def main():
               "--lon", str(HAMBURG["lon"])]
     python_partner = [sys.executable, os.path.join(ROOT, "examples", "partner.py")] + common
     with tempfile.TemporaryDirectory() as data_dir:
+        http_partner = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "examples", "http_partner.py"), "--port",
+             str(http_partner_port), "--providers", "1", "--lat", str(HAMBURG["lat"]),
+             "--lon", str(HAMBURG["lon"])],
+            stdout=open(os.path.join(data_dir, "http_partner.log"), "w"),
+            stderr=subprocess.STDOUT)
         up = subprocess.Popen(
             [binary, "up", "--http-addr", f"127.0.0.1:{http}", "--kafka-addr", brokers,
-             "--data-dir", data_dir] + registry_flags,
+             "--data-dir", data_dir,
+             "--partner", f"kit-http=http://127.0.0.1:{http_partner_port}/"] + registry_flags,
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "up.log"), "w"))
-        partners = []
+        partners = [http_partner]
         try:
             wait_for_http(base, up, data_dir)
             registry = SchemaRegistryClient({"url": registry_url})
@@ -161,12 +172,13 @@ def main():
             rs = start_partner([rust_partner] + common + ["--provider", "kit-rs-1",
                                                           "--price-minor", "1700"], rs_log)
             partners.append(rs)
-            result = quote_both(base, ["kit-py-1", "kit-rs-1"])
+            result = quote_both(base, ["kit-py-1", "kit-rs-1", "kit-http-car-1"])
             quotes = quotes_by_provider(result)
             check(result["closed-by"] == "all-answered"
                   and quotes.get("kit-py-1", {}).get("price") == "15.00"
-                  and quotes.get("kit-rs-1", {}).get("price") == "17.00",
-                  f"both examples' quotes are in the result: {sorted(quotes)}")
+                  and quotes.get("kit-rs-1", {}).get("price") == "17.00"
+                  and quotes.get("kit-http-car-1", {}).get("price") == "12.50",
+                  f"the three examples' quotes are in the result: {sorted(quotes)}")
 
             # The Python partner upgrades to its own QuoteResponse v2.
             stop_partner(py, py_log, "partner.py")
@@ -180,7 +192,7 @@ def main():
                                                  "--extra", json.dumps({"note": "child seat"})],
                                py_log)
             partners.append(py)
-            result = quote_both(base, ["kit-py-1", "kit-rs-1"])
+            result = quote_both(base, ["kit-py-1", "kit-rs-1", "kit-http-car-1"])
             quotes = quotes_by_provider(result)
             check(quotes.get("kit-py-1", {}).get("price") == "14.00"
                   and quotes.get("kit-rs-1", {}).get("price") == "17.00",
@@ -239,8 +251,8 @@ def main():
                 metrics = response.read().decode()
             check('rfq_dead_letters_total{component="aggregator",kind="decode"} 2' in metrics,
                   "both counted as rfq_dead_letters_total{component=\"aggregator\",kind=\"decode\"}")
-            result = quote_both(base, ["kit-py-1", "kit-rs-1"])
-            check(len(result["quotes"]) == 2, "the pipeline quotes on after the dead letter")
+            result = quote_both(base, ["kit-py-1", "kit-rs-1", "kit-http-car-1"])
+            check(len(result["quotes"]) == 3, "the pipeline quotes on after the dead letter")
 
             for process, log, name in ((py, py_log, "partner.py"), (rs, rs_log, "partner.rs")):
                 stop_partner(process, log, name)
