@@ -215,7 +215,8 @@ impl Partner {
             .set(self.bulkhead.in_flight() as i64);
         match ended {
             Some(Attempt::Answered(body) | Attempt::Invalid(body)) => {
-                self.hand_over(&body, rfq, asked, sink).await;
+                // A 200 has no one to tell: refusals are dead-lettered and counted.
+                let _ = self.hand_over(&body, rfq, asked, sink).await;
             }
             Some(Attempt::Accepted) => {
                 // The place is free again; the answers come on the callback.
@@ -269,7 +270,9 @@ impl Partner {
             if attempt > self.settings.retries || time_left <= backoff {
                 return Some(ended);
             }
-            if self.breaker().admit(Instant::now()) != Admission::Call {
+            // Retry only while the breaker is closed (never take a half-open
+            // breaker's probe for a retry).
+            if self.breaker().state(Instant::now()) != State::Closed {
                 return None;
             }
             if !self.budget.spend() {
@@ -329,9 +332,26 @@ impl Partner {
         }
     }
 
-    /// Parses a `200`'s answers and hands them over.
-    async fn hand_over(&self, body: &[u8], rfq: &Rfq, asked: &Asked, sink: &impl Sink) {
+    /// Parses a partner's answers document (a `200`'s or a callback's) and
+    /// hands the answers over, the refusals too; returns how many answers
+    /// were usable and what was refused, if anything.
+    async fn hand_over(
+        &self,
+        body: &[u8],
+        rfq: &Rfq,
+        asked: &Asked,
+        sink: &impl Sink,
+    ) -> (usize, Result<(), String>) {
         let (answers, refusals) = parse_answers(body, rfq, asked, Utc::now());
+        let handed = answers.len();
+        let verdict = match refusals.as_slice() {
+            [] => Ok(()),
+            some => Err(some
+                .iter()
+                .map(|r| r.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")),
+        };
         for answer in answers {
             let kind = answer.reply.outcome().as_str();
             ANSWERS.with_label_values(&[self.name(), kind]).inc();
@@ -342,6 +362,7 @@ impl Partner {
             tracing::warn!(partner = self.name(), rfq = %rfq.id, reason = %refusal.reason, "a partner's answer refused");
             sink.refuse(refusal, body).await;
         }
+        (handed, verdict)
     }
 
     /// Hands over the answers of callbacks until every asked provider
@@ -358,25 +379,8 @@ impl Partner {
             let Some((body, reply)) = awaiting.answers.recv().await else {
                 return;
             };
-            let (answers, refusals) = parse_answers(&body, rfq, asked, Utc::now());
-            answered += answers.len();
-            let verdict = match refusals.as_slice() {
-                [] => Ok(()),
-                some => Err(some
-                    .iter()
-                    .map(|r| r.reason.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")),
-            };
-            for answer in answers {
-                let kind = answer.reply.outcome().as_str();
-                ANSWERS.with_label_values(&[self.name(), kind]).inc();
-                sink.answer(answer).await;
-            }
-            for refusal in refusals {
-                ANSWERS.with_label_values(&[self.name(), "refused"]).inc();
-                sink.refuse(refusal, &body).await;
-            }
+            let (handed, verdict) = self.hand_over(&body, rfq, asked, sink).await;
+            answered += handed;
             let _ = reply.send(verdict);
         }
     }

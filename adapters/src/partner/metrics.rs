@@ -95,11 +95,13 @@ pub static ANSWERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
-/// Answers awaited on callbacks now.
+/// Calls whose callback URL is open: in flight, or answered `202` and
+/// awaiting their answers (registered before the call, so that a callback
+/// cannot outrun its `202`).
 pub static CALLBACKS_PENDING: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     gauge_vec(
         "rfq_partner_callbacks_pending",
-        "Calls answered 202 whose answers are awaited on a callback.",
+        "Calls to HTTP partners whose callback is open: in flight, or answered 202 and awaited.",
         &["partner"],
     )
 });
