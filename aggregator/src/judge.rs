@@ -12,6 +12,7 @@ use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     Answer, AnswerOutcome, Effect, JudgedAnswer,
     kafka::{DeadLetterKind, DeadLetters},
+    latency_ms,
 };
 use rfq_store::RfqStatus;
 
@@ -114,6 +115,8 @@ impl<'a> Judge<'a> {
                     .await?;
             }
         }
+        // The scorecard lines of what this record closed, after the close.
+        effects.extend(self.window.take_scores());
         Ok(())
     }
 
@@ -210,7 +213,17 @@ impl<'a> Judge<'a> {
                     let highest = kept.iter().map(|k| k.seq).max().unwrap_or(0);
                     let seq = u32::try_from(kept.len()).unwrap_or(u32::MAX).max(highest);
                     let seq = seq.saturating_add(1);
-                    Verdict::kept(JudgedAnswer::late(answer, received_at, seq))
+                    // Silent at the close, late now: its scorecard line
+                    // says so.
+                    let score = Effect::ScoreLate {
+                        provider: answer.provider.clone(),
+                        rfq: id,
+                        created_at: stored.rfq.created_at,
+                        latency_ms: latency_ms(stored.rfq.created_at, received_at),
+                    };
+                    let mut verdict = Verdict::kept(JudgedAnswer::late(answer, received_at, seq));
+                    verdict.effects.push(score);
+                    verdict
                 }))
             }
             // Open in the store and ours, yet not in the window (its RFQ

@@ -8,11 +8,17 @@
 //! marker ([`DeadlineTick`](rfq_core::DeadlineTick)) that closes its RFQ.
 //! Replaying a partition after a crash therefore yields the same effects,
 //! which the store applies idempotently.
+//!
+//! At a close it also decides each addressed provider's scorecard line
+//! ([`ScoreLine`]: quoted, declined, late or silent, latency, rank, win,
+//! duplicates), from what it kept of the RFQ's answers: the window is the
+//! one place that sees an RFQ's answers and its close together, in log
+//! order, so the lines are a function of the log too.
 
 use chrono::{DateTime, Utc};
 use rfq_core::{
-    Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Effect, JudgedAnswer, Progress,
-    ProviderId, Rfq,
+    Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Effect, JudgedAnswer, Price,
+    Progress, ProviderId, Reply, Rfq, ScoreLine, ScoreOutcome, latency_ms,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
@@ -62,6 +68,36 @@ struct Gathering {
     numbered: u32,
     /// The customer's completion rule.
     completion: Completion,
+    /// How long before the deadline the RFQ was created, in milliseconds
+    /// (answer latency is measured from its creation; a deadline is at
+    /// most a day after it: `MAX_DEADLINE_SECONDS`).
+    created_before_deadline_ms: u32,
+    /// What each provider that answered (in time or late) said, for its
+    /// scorecard line at the close: nothing until the first answer.
+    scored: Option<Box<Scoring>>,
+}
+
+/// The answers of an RFQ as scorecard lines need them.
+#[derive(Debug, Default)]
+struct Scoring {
+    /// One per provider that answered, in the order kept.
+    answers: Vec<Scored>,
+}
+
+/// An answer kept, as its provider's scorecard line needs it.
+#[derive(Debug, Clone)]
+struct Scored {
+    /// The provider's number.
+    number: u32,
+    /// Milliseconds from the RFQ's creation to the answer.
+    latency_ms: u32,
+    /// The price, if it is a quote in time.
+    price: Option<Price>,
+    /// The answer's number ([`JudgedAnswer::seq`]): equal prices rank in
+    /// this order.
+    seq: u32,
+    /// Answers refused as duplicates since.
+    duplicates: u32,
 }
 
 impl Gathering {
@@ -97,15 +133,96 @@ impl Gathering {
         let Some(heard) = self.heard(number).filter(|heard| **heard == Heard::Nothing) else {
             return;
         };
+        *heard = match outcome {
+            AnswerOutcome::Late => Heard::Late,
+            _ => Heard::InTime,
+        };
+        let price = match &kept.answer.reply {
+            Reply::Quoted { price, .. } if outcome == AnswerOutcome::Quoted => Some(price.clone()),
+            _ => None,
+        };
+        let latency = latency_ms(self.created_at(), kept.received_at);
+        let scoring = self.scored.get_or_insert_with(Box::default);
+        scoring.answers.push(Scored {
+            number,
+            latency_ms: latency,
+            price,
+            seq: kept.seq,
+            duplicates: 0,
+        });
         if outcome == AnswerOutcome::Late {
-            *heard = Heard::Late;
             return;
         }
-        *heard = Heard::InTime;
         self.answered += 1;
         if outcome == AnswerOutcome::Quoted {
             self.quotes += 1;
         }
+    }
+
+    /// When the RFQ was created.
+    fn created_at(&self) -> DateTime<Utc> {
+        self.deadline - chrono::Duration::milliseconds(i64::from(self.created_before_deadline_ms))
+    }
+
+    /// What provider `number` answered, if it did.
+    fn scored(&self, number: u32) -> Option<&Scored> {
+        let answers = &self.scored.as_ref()?.answers;
+        answers.iter().find(|s| s.number == number)
+    }
+
+    /// Notes a duplicate answer from provider `number` (one it already
+    /// heard from).
+    fn duplicate(&mut self, number: u32) {
+        let answers = self.scored.as_mut().map(|s| s.answers.iter_mut());
+        if let Some(scored) = answers.into_iter().flatten().find(|s| s.number == number) {
+            scored.duplicates = scored.duplicates.saturating_add(1);
+        }
+    }
+
+    /// The scorecard lines of RFQ `id` as it closes: one per addressed
+    /// provider, quotes in time ranked cheapest first (equal prices in the
+    /// order kept, as the result lists them), the first ranked the winner.
+    fn lines(&self, id: CorrelationId, providers: &Providers) -> Vec<Effect> {
+        let answers = self.scored.as_ref().map(|s| s.answers.iter());
+        let mut quotes: Vec<&Scored> = answers
+            .into_iter()
+            .flatten()
+            .filter(|s| s.price.is_some())
+            .collect();
+        quotes.sort_by_key(|s| (s.price.as_ref().map(Price::minor), s.seq));
+        let rank = |number: u32| {
+            let at = quotes.iter().position(|s| s.number == number)?;
+            u32::try_from(at + 1).ok()
+        };
+        let quoted = u32::try_from(quotes.len()).unwrap_or(u32::MAX);
+        let mut lines = Vec::with_capacity(self.addressed.len());
+        for (number, heard) in self.addressed.iter() {
+            let Some(provider) = providers.id(*number) else {
+                continue;
+            };
+            let scored = self.scored(*number);
+            let price = scored.and_then(|s| s.price.clone());
+            let outcome = match (heard, &price) {
+                (Heard::Nothing, _) => ScoreOutcome::Silent,
+                (Heard::Late, _) => ScoreOutcome::Late,
+                (Heard::InTime, Some(_)) => ScoreOutcome::Quoted,
+                (Heard::InTime, None) => ScoreOutcome::Declined,
+            };
+            let rank = price.as_ref().and_then(|_| rank(*number));
+            lines.push(Effect::Score(ScoreLine {
+                provider: provider.clone(),
+                rfq: id,
+                created_at: self.created_at(),
+                outcome,
+                latency_ms: scored.map(|s| s.latency_ms),
+                price,
+                rank,
+                quotes: quoted,
+                won: rank == Some(1),
+                duplicates: scored.map_or(0, |s| s.duplicates),
+            }));
+        }
+        lines
     }
 }
 
@@ -117,13 +234,25 @@ impl Gathering {
 struct Providers {
     /// Each provider's number.
     numbers: HashMap<ProviderId, u32>,
+    /// Each number's provider (for scorecard lines).
+    ids: Vec<ProviderId>,
 }
 
 impl Providers {
     /// The number of `provider`, given now if it has none.
     fn intern(&mut self, provider: &ProviderId) -> u32 {
+        if let Some(number) = self.numbers.get(provider) {
+            return *number;
+        }
         let next = u32::try_from(self.numbers.len()).unwrap_or(u32::MAX);
-        *self.numbers.entry(provider.clone()).or_insert(next)
+        self.numbers.insert(provider.clone(), next);
+        self.ids.push(provider.clone());
+        next
+    }
+
+    /// The provider numbered `number`.
+    fn id(&self, number: u32) -> Option<&ProviderId> {
+        self.ids.get(usize::try_from(number).ok()?)
     }
 
     /// The number of `provider`, if an RFQ was ever addressed to it.
@@ -176,9 +305,29 @@ pub struct Window {
     last_round: Option<DateTime<Utc>>,
     /// The providers' numbers.
     providers: Providers,
+    /// The scorecard lines of the RFQs closed since they were last taken
+    /// ([`Window::take_scores`]); `None`: lines are not wanted
+    /// ([`Window::scoring`]).
+    scores: Option<Vec<Effect>>,
 }
 
 impl Window {
+    /// A window that also decides the scorecard lines of the RFQs it closes
+    /// ([`Window::take_scores`]).
+    pub fn scoring() -> Window {
+        Window {
+            scores: Some(Vec::new()),
+            ..Window::default()
+        }
+    }
+
+    /// The scorecard lines ([`Effect::Score`], one per addressed provider)
+    /// of the RFQs closed since the last call, to be written after their
+    /// closes. Empty unless the window was made by [`Window::scoring`].
+    pub fn take_scores(&mut self) -> Vec<Effect> {
+        self.scores.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     /// Starts gathering an RFQ read from the quotes topic. Returns the
     /// effect that records it (a no-op if the producer already did).
     pub fn open(&mut self, rfq: &Rfq) -> Vec<Effect> {
@@ -213,6 +362,8 @@ impl Window {
             quotes: 0,
             numbered: 0,
             completion: rfq.completion.clone(),
+            created_before_deadline_ms: latency_ms(rfq.created_at, rfq.deadline),
+            scored: None,
         };
         for kept in stored {
             if let Some(number) = self.providers.number(&kept.answer.provider) {
@@ -249,6 +400,7 @@ impl Window {
             return Some(Verdict::refused(AnswerOutcome::NotAddressed));
         };
         if heard != Heard::Nothing {
+            gathering.duplicate(number);
             return Some(Verdict::refused(AnswerOutcome::Duplicate));
         }
         let seq = gathering.next_seq();
@@ -271,6 +423,7 @@ impl Window {
                 reason,
                 closed_at: received_at,
             });
+            self.score(&id);
             self.remove(&id);
         }
         Some(verdict)
@@ -295,6 +448,7 @@ impl Window {
             if deadline > at {
                 break;
             }
+            self.score(&id);
             self.remove(&id);
             effects.push(Effect::Close {
                 rfq: id,
@@ -399,6 +553,14 @@ impl Window {
         self.open.is_empty()
     }
 
+    /// Decides the scorecard lines of open RFQ `id`, closing now, if
+    /// lines are wanted.
+    fn score(&mut self, id: &CorrelationId) {
+        if let (Some(scores), Some(gathering)) = (self.scores.as_mut(), self.open.get(id)) {
+            scores.extend(gathering.lines(*id, &self.providers));
+        }
+    }
+
     fn remove(&mut self, id: &CorrelationId) {
         if let Some(gathering) = self.open.remove(id)
             && let Some(index) = self.deadlines.get_mut(&gathering.partition)
@@ -432,5 +594,7 @@ fn in_millis(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
+#[cfg(test)]
+mod score_tests;
 #[cfg(test)]
 mod tests;

@@ -156,7 +156,7 @@ pub async fn run(
         codec,
         dead_letters,
         producer,
-        window: Window::default(),
+        window: Window::scoring(),
         owned: BTreeSet::new(),
         instance,
         ticking: JoinSet::new(),
