@@ -24,5 +24,6 @@ mod outside_client;
 mod page;
 mod restart;
 mod schema_evolution;
+mod scorecards;
 mod store;
 mod vicinity;
