@@ -10,15 +10,15 @@
 //! which the store applies idempotently.
 //!
 //! At a close it also decides each addressed provider's scorecard line
-//! ([`ScoreLine`]: quoted, declined, late or silent, latency, rank, win,
+//! ([`ScoreLine`](rfq_core::ScoreLine): quoted, declined, late or silent, latency, rank, win,
 //! duplicates), from what it kept of the RFQ's answers: the window is the
 //! one place that sees an RFQ's answers and its close together, in log
 //! order, so the lines are a function of the log too.
 
 use chrono::{DateTime, Utc};
 use rfq_core::{
-    Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Effect, JudgedAnswer, Price,
-    Progress, ProviderId, Reply, Rfq, ScoreLine, ScoreOutcome, latency_ms,
+    Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Effect, JudgedAnswer, Progress,
+    ProviderId, Reply, Rfq, latency_ms,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
@@ -74,30 +74,7 @@ struct Gathering {
     created_before_deadline_ms: u32,
     /// What each provider that answered (in time or late) said, for its
     /// scorecard line at the close: nothing until the first answer.
-    scored: Option<Box<Scoring>>,
-}
-
-/// The answers of an RFQ as scorecard lines need them.
-#[derive(Debug, Default)]
-struct Scoring {
-    /// One per provider that answered, in the order kept.
-    answers: Vec<Scored>,
-}
-
-/// An answer kept, as its provider's scorecard line needs it.
-#[derive(Debug, Clone)]
-struct Scored {
-    /// The provider's number.
-    number: u32,
-    /// Milliseconds from the RFQ's creation to the answer.
-    latency_ms: u32,
-    /// The price, if it is a quote in time.
-    price: Option<Price>,
-    /// The answer's number ([`JudgedAnswer::seq`]): equal prices rank in
-    /// this order.
-    seq: u32,
-    /// Answers refused as duplicates since.
-    duplicates: u32,
+    scored: Option<Box<scoring::Scoring>>,
 }
 
 impl Gathering {
@@ -143,7 +120,7 @@ impl Gathering {
         };
         let latency = latency_ms(self.created_at(), kept.received_at);
         let scoring = self.scored.get_or_insert_with(Box::default);
-        scoring.answers.push(Scored {
+        scoring.answers.push(scoring::Scored {
             number,
             latency_ms: latency,
             price,
@@ -157,72 +134,6 @@ impl Gathering {
         if outcome == AnswerOutcome::Quoted {
             self.quotes += 1;
         }
-    }
-
-    /// When the RFQ was created.
-    fn created_at(&self) -> DateTime<Utc> {
-        self.deadline - chrono::Duration::milliseconds(i64::from(self.created_before_deadline_ms))
-    }
-
-    /// What provider `number` answered, if it did.
-    fn scored(&self, number: u32) -> Option<&Scored> {
-        let answers = &self.scored.as_ref()?.answers;
-        answers.iter().find(|s| s.number == number)
-    }
-
-    /// Notes a duplicate answer from provider `number` (one it already
-    /// heard from).
-    fn duplicate(&mut self, number: u32) {
-        let answers = self.scored.as_mut().map(|s| s.answers.iter_mut());
-        if let Some(scored) = answers.into_iter().flatten().find(|s| s.number == number) {
-            scored.duplicates = scored.duplicates.saturating_add(1);
-        }
-    }
-
-    /// The scorecard lines of RFQ `id` as it closes: one per addressed
-    /// provider, quotes in time ranked cheapest first (equal prices in the
-    /// order kept, as the result lists them), the first ranked the winner.
-    fn lines(&self, id: CorrelationId, providers: &Providers) -> Vec<Effect> {
-        let answers = self.scored.as_ref().map(|s| s.answers.iter());
-        let mut quotes: Vec<&Scored> = answers
-            .into_iter()
-            .flatten()
-            .filter(|s| s.price.is_some())
-            .collect();
-        quotes.sort_by_key(|s| (s.price.as_ref().map(Price::minor), s.seq));
-        let rank = |number: u32| {
-            let at = quotes.iter().position(|s| s.number == number)?;
-            u32::try_from(at + 1).ok()
-        };
-        let quoted = u32::try_from(quotes.len()).unwrap_or(u32::MAX);
-        let mut lines = Vec::with_capacity(self.addressed.len());
-        for (number, heard) in self.addressed.iter() {
-            let Some(provider) = providers.id(*number) else {
-                continue;
-            };
-            let scored = self.scored(*number);
-            let price = scored.and_then(|s| s.price.clone());
-            let outcome = match (heard, &price) {
-                (Heard::Nothing, _) => ScoreOutcome::Silent,
-                (Heard::Late, _) => ScoreOutcome::Late,
-                (Heard::InTime, Some(_)) => ScoreOutcome::Quoted,
-                (Heard::InTime, None) => ScoreOutcome::Declined,
-            };
-            let rank = price.as_ref().and_then(|_| rank(*number));
-            lines.push(Effect::Score(ScoreLine {
-                provider: provider.clone(),
-                rfq: id,
-                created_at: self.created_at(),
-                outcome,
-                latency_ms: scored.map(|s| s.latency_ms),
-                price,
-                rank,
-                quotes: quoted,
-                won: rank == Some(1),
-                duplicates: scored.map_or(0, |s| s.duplicates),
-            }));
-        }
-        lines
     }
 }
 
@@ -596,5 +507,6 @@ fn in_millis(at: DateTime<Utc>) -> DateTime<Utc> {
 
 #[cfg(test)]
 mod score_tests;
+mod scoring;
 #[cfg(test)]
 mod tests;

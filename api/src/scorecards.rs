@@ -19,9 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use rfq_core::{
-    MAX_SCORECARD_DAYS, ProviderId, ScoreWindow, Scorecard, problem::Problem,
-};
+use rfq_core::{MAX_SCORECARD_DAYS, ProviderId, ScoreWindow, Scorecard, problem::Problem};
 use serde_json::{Value, json};
 
 /// Providers on a page of `GET /providers` by default.
@@ -75,7 +73,11 @@ fn span(text: &str) -> Option<Duration> {
 fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, BadQuery> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
-        .map_err(|_| bad_window(format!("{name} must be an RFC 3339 date-time, not {text:?}")))
+        .map_err(|_| {
+            bad_window(format!(
+                "{name} must be an RFC 3339 date-time, not {text:?}"
+            ))
+        })
 }
 
 /// The window a query names, seen at `now`.
@@ -86,14 +88,21 @@ fn window(
     let (since, until) = (query.get("since"), query.get("until"));
     let (since, until) = match query.get("window") {
         Some(_) if since.is_some() || until.is_some() => {
-            return Err(bad_window("give either window or since and until, not both"));
+            return Err(bad_window(
+                "give either window or since and until, not both",
+            ));
         }
         named => {
             let named = named.map_or(DEFAULT_WINDOW, String::as_str);
             let length = span(named).ok_or_else(|| {
-                bad_window(format!("window is hours or days (1h, 24h, 7d), not {named:?}"))
+                bad_window(format!(
+                    "window is hours or days (1h, 24h, 7d), not {named:?}"
+                ))
             })?;
-            let until = until.map(|t| instant("until", t)).transpose()?.unwrap_or(now);
+            let until = until
+                .map(|t| instant("until", t))
+                .transpose()?
+                .unwrap_or(now);
             let since = match since {
                 Some(text) => instant("since", text)?,
                 None => until.checked_sub_signed(length).unwrap_or(until),
@@ -121,7 +130,12 @@ fn window_query(window: &ScoreWindow) -> String {
 }
 
 /// A provider's scorecard as JSON (`Scorecard` in the OpenAPI document).
-fn representation(base: &str, provider: &ProviderId, window: &ScoreWindow, card: &Scorecard) -> Value {
+fn representation(
+    base: &str,
+    provider: &ProviderId,
+    window: &ScoreWindow,
+    card: &Scorecard,
+) -> Value {
     let provider_path: String =
         url::form_urlencoded::byte_serialize(provider.as_str().as_bytes()).collect();
     json!({
@@ -196,7 +210,11 @@ pub(crate) async fn providers(
         Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
         Some(_) => {
             let detail = format!("limit is a whole number from 1 to {MAX_LIMIT}");
-            return Ok(BadQuery { title: "Bad Limit", detail }.into_response());
+            return Ok(BadQuery {
+                title: "Bad Limit",
+                detail,
+            }
+            .into_response());
         }
     };
     let after = match query.get("page-token").map(|t| ProviderId::parse(t)) {
@@ -204,7 +222,11 @@ pub(crate) async fn providers(
         Some(Ok(after)) => Some(after),
         Some(Err(_)) => {
             let detail = "page-token is the one a next link carries".to_owned();
-            return Ok(BadQuery { title: "Bad Page Token", detail }.into_response());
+            return Ok(BadQuery {
+                title: "Bad Page Token",
+                detail,
+            }
+            .into_response());
         }
     };
     let store = state.store();
@@ -253,9 +275,16 @@ mod tests {
     #[test]
     fn windows_are_named_or_given_and_bounded() {
         let now = Utc::now();
-        let day = window(&query(""), now).map_err(|b| b.detail).expect("default");
-        assert_eq!((day.until(), day.until() - day.since()), (now, Duration::hours(24)));
-        let week = window(&query("window=7d"), now).map_err(|b| b.detail).expect("7d");
+        let day = window(&query(""), now)
+            .map_err(|b| b.detail)
+            .expect("default");
+        assert_eq!(
+            (day.until(), day.until() - day.since()),
+            (now, Duration::hours(24))
+        );
+        let week = window(&query("window=7d"), now)
+            .map_err(|b| b.detail)
+            .expect("7d");
         assert_eq!(week.until() - week.since(), Duration::days(7));
         let given = window(
             &query("since=2025-01-01T00:00:00Z&until=2025-01-02T00:00:00%2B01:00"),

@@ -41,7 +41,11 @@ fn counts(card: &Value) -> [u64; 8] {
         "duplicates",
         "wins",
     ]
-    .map(|name| card[name].as_u64().unwrap_or_else(|| panic!("{name}: {card}")))
+    .map(|name| {
+        card[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name}: {card}"))
+    })
 }
 
 on_both_brokers!(scorecards_agree_with_the_stored_results);
@@ -86,13 +90,19 @@ async fn scorecards_agree_with_the_stored_results(broker: TestBroker) {
     assert!(p50 < 3000, "answered before the deadline: {winner}");
     let second = scorecard(&t, &q[0]).await;
     assert_eq!(counts(&second), [1, 1, 1, 0, 0, 0, 1, 0], "one duplicate");
-    assert_eq!((second["win-rate"].as_f64(), second["mean-rank"].as_f64()), (Some(0.0), Some(2.0)));
+    assert_eq!(
+        (second["win-rate"].as_f64(), second["mean-rank"].as_f64()),
+        (Some(0.0), Some(2.0))
+    );
     for decliner in &n {
         let card = scorecard(&t, decliner).await;
         assert_eq!(counts(&card), [1, 1, 0, 1, 0, 0, 0, 0], "{decliner}");
         assert_eq!(card["win-rate"], Value::Null);
     }
-    assert_eq!(counts(&scorecard(&t, &q[2]).await), [1, 0, 0, 0, 0, 1, 0, 0]);
+    assert_eq!(
+        counts(&scorecard(&t, &q[2]).await),
+        [1, 0, 0, 0, 0, 1, 0, 0]
+    );
 
     // Silent at the close, late after it: its line reads late.
     partner.quote(id, &q[2], 500, home).await;
@@ -106,7 +116,10 @@ async fn scorecards_agree_with_the_stored_results(broker: TestBroker) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(counts(&late), [1, 0, 0, 0, 1, 0, 0, 0]);
-    assert!(late["latency-ms"]["p50"].as_u64().unwrap() >= 3000, "{late}");
+    assert!(
+        late["latency-ms"]["p50"].as_u64().unwrap() >= 3000,
+        "{late}"
+    );
     let stored = t.result(&format!("{location}/result")).await;
     assert_eq!(stored["late"][0]["provider"], q[2].as_str());
 
@@ -139,12 +152,18 @@ async fn bad_scorecard_requests_are_problems(broker: TestBroker) {
         ("/providers?window=90d", 400),
         ("/providers?window=soon", 400),
         ("/providers?limit=0", 400),
-        ("/providers/x/scorecard?since=2025-01-02T00:00:00Z&until=2025-01-01T00:00:00Z", 400),
+        (
+            "/providers/x/scorecard?since=2025-01-02T00:00:00Z&until=2025-01-01T00:00:00Z",
+            400,
+        ),
         ("/providers/nobody/scorecard", 404),
     ] {
         let response = t.get(path).await;
         assert_eq!(response.status(), status, "{path}");
-        let media = response.headers()["content-type"].to_str().unwrap().to_owned();
+        let media = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert_eq!(media, "application/problem+json", "{path}");
     }
     let anonymous = reqwest::Client::new()
@@ -154,6 +173,10 @@ async fn bad_scorecard_requests_are_problems(broker: TestBroker) {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
     let listed: Value = t.get("/providers").await.json().await.unwrap();
-    assert_eq!(listed["providers"], serde_json::json!([]), "nothing closed yet");
+    assert_eq!(
+        listed["providers"],
+        serde_json::json!([]),
+        "nothing closed yet"
+    );
     t.stop().await;
 }

@@ -5,7 +5,8 @@ use chrono::{TimeZone, Utc};
 use rfq_core::*;
 
 fn t(millis: i64) -> chrono::DateTime<Utc> {
-    Utc.timestamp_millis_opt(1_700_000_000_000 + millis).unwrap()
+    Utc.timestamp_millis_opt(1_700_000_000_000 + millis)
+        .unwrap()
 }
 
 fn rfq(providers: &[&str]) -> Rfq {
@@ -55,7 +56,8 @@ fn a_deadline_close_scores_every_addressed_provider() {
     let r = rfq(&["cheap", "dear", "tied", "no", "late", "mute"]);
     w.open(&r);
     w.respond(reply(&r, "dear", Some(1500)), 0, t(300)).unwrap();
-    w.respond(reply(&r, "cheap", Some(1000)), 0, t(400)).unwrap();
+    w.respond(reply(&r, "cheap", Some(1000)), 0, t(400))
+        .unwrap();
     w.respond(reply(&r, "tied", Some(1000)), 0, t(500)).unwrap();
     let duplicate = w.respond(reply(&r, "cheap", Some(10)), 0, t(600)).unwrap();
     assert_eq!(duplicate.outcome, AnswerOutcome::Duplicate);
@@ -74,13 +76,26 @@ fn a_deadline_close_scores_every_addressed_provider() {
     assert_eq!((lines["tied"].rank, lines["tied"].won), (Some(2), false));
     assert_eq!(lines["dear"].rank, Some(3));
     let no = &lines["no"];
-    assert_eq!((no.outcome, no.rank, no.won), (ScoreOutcome::Declined, None, false));
+    assert_eq!(
+        (no.outcome, no.rank, no.won),
+        (ScoreOutcome::Declined, None, false)
+    );
     let late = &lines["late"];
-    assert_eq!((late.outcome, late.latency_ms), (ScoreOutcome::Late, Some(10_250)));
+    assert_eq!(
+        (late.outcome, late.latency_ms),
+        (ScoreOutcome::Late, Some(10_250))
+    );
     assert_eq!((late.price.clone(), late.rank), (None, None));
     let mute = &lines["mute"];
-    assert_eq!((mute.outcome, mute.latency_ms), (ScoreOutcome::Silent, None));
-    assert!(lines.values().all(|l| l.rfq == r.id && l.created_at == t(0)));
+    assert_eq!(
+        (mute.outcome, mute.latency_ms),
+        (ScoreOutcome::Silent, None)
+    );
+    assert!(
+        lines
+            .values()
+            .all(|l| l.rfq == r.id && l.created_at == t(0))
+    );
     assert!(w.take_scores().is_empty(), "taken once");
 }
 
@@ -91,7 +106,10 @@ fn a_completed_rfq_is_scored_and_a_plain_window_scores_nothing() {
     w.open(&r);
     w.respond(reply(&r, "a", None), 0, t(100)).unwrap();
     let closed = w.respond(reply(&r, "b", Some(700)), 0, t(200)).unwrap();
-    assert!(matches!(closed.effects[..], [Effect::Answer(_), Effect::Close { .. }]));
+    assert!(matches!(
+        closed.effects[..],
+        [Effect::Answer(_), Effect::Close { .. }]
+    ));
     let lines = lines(w.take_scores());
     assert_eq!(lines["b"].won, true);
     assert_eq!(lines["a"].outcome, ScoreOutcome::Declined);

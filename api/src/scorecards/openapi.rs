@@ -7,9 +7,7 @@ use serde_json::{Value, json};
 /// `paths` and `components` of `GET /providers` and
 /// `GET /providers/{id}/scorecard`.
 pub fn part() -> Value {
-    let time = |description: &str| {
-        json!({"type": "string", "format": "date-time", "description": description})
-    };
+    let time = |description: &str| json!({"type": "string", "format": "date-time", "description": description});
     let window = json!([
         {"name": "window", "in": "query", "required": false,
             "description": "The window up to `until` (or now): hours or days, `1h`, `24h` \
@@ -37,15 +35,20 @@ pub fn part() -> Value {
         parameters.push(json!({"name": "limit", "in": "query", "required": false,
             "description": "Providers on a page, 1 to 100 (default 20)",
             "schema": {"type": "integer", "minimum": 1, "maximum": 100}}));
-        parameters.push(json!({"name": "page-token", "in": "query", "required": false,
+        parameters.push(
+            json!({"name": "page-token", "in": "query", "required": false,
             "description": "Where a page starts: as the `next` link carries it",
-            "schema": {"type": "string"}}));
+            "schema": {"type": "string"}}),
+        );
     }
     let mut card_parameters = window;
     if let Value::Array(parameters) = &mut card_parameters {
-        parameters.insert(0, json!({"name": "id", "in": "path", "required": true,
+        parameters.insert(
+            0,
+            json!({"name": "id", "in": "path", "required": true,
             "description": "The provider's id (as in its heartbeats)",
-            "schema": {"type": "string"}}));
+            "schema": {"type": "string"}}),
+        );
     }
     let count = json!({"type": "integer", "minimum": 0});
     let ratio = json!({"type": ["number", "null"], "minimum": 0});

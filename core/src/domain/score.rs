@@ -277,10 +277,19 @@ mod tests {
         ];
         let card = Scorecard::of(&lines);
         assert_eq!(
-            (card.addressed, card.quoted, card.declined, card.late, card.silent),
+            (
+                card.addressed,
+                card.quoted,
+                card.declined,
+                card.late,
+                card.silent
+            ),
             (5, 2, 1, 1, 1)
         );
-        assert_eq!((card.wins, card.duplicates, card.answered_in_time()), (1, 5, 3));
+        assert_eq!(
+            (card.wins, card.duplicates, card.answered_in_time()),
+            (1, 5, 3)
+        );
         assert_eq!(card.win_rate(), Some(0.5));
         assert_eq!(card.mean_rank, Some(1.5));
         let latency = card.latency.expect("latencies");

@@ -11,9 +11,7 @@
 use super::{Fields, Prepared, corrupt, millis, read_rows, time};
 use crate::StoreError;
 use libsql::params;
-use rfq_core::{
-    CorrelationId, Currency, Price, ProviderId, ScoreLine, ScoreOutcome, ScoreWindow,
-};
+use rfq_core::{CorrelationId, Currency, Price, ProviderId, ScoreLine, ScoreOutcome, ScoreWindow};
 
 /// The table, created by a migration (see `MIGRATIONS` in the parent).
 pub(super) const MIGRATION: &str = "
@@ -58,7 +56,9 @@ pub(super) async fn insert_line(tx: &mut Prepared, line: &ScoreLine) -> Result<(
             line.outcome.as_str(),
             line.latency_ms,
             line.price.as_ref().map(Price::minor),
-            line.price.as_ref().map(|p| p.currency().as_str().to_owned()),
+            line.price
+                .as_ref()
+                .map(|p| p.currency().as_str().to_owned()),
             line.rank,
             line.quotes,
             line.won,
@@ -148,7 +148,10 @@ fn small(row: &Fields<'_>, name: &str) -> Result<Option<u32>, StoreError> {
 
 fn line_from_row(row: &Fields<'_>) -> Result<ScoreLine, StoreError> {
     let outcome = row.text("outcome")?;
-    let price = match (row.optional_int("price_minor")?, row.optional_text("currency")?) {
+    let price = match (
+        row.optional_int("price_minor")?,
+        row.optional_text("currency")?,
+    ) {
         (Some(minor), Some(currency)) => {
             let currency = Currency::parse(&currency).map_err(corrupt)?;
             Some(Price::new(minor, currency).map_err(corrupt)?)

@@ -262,7 +262,10 @@ impl ScyllaStore {
                 rfq,
                 created_at,
                 latency_ms,
-            } => self.write_late(provider, rfq, created_at, *latency_ms).await?,
+            } => {
+                self.write_late(provider, rfq, created_at, *latency_ms)
+                    .await?
+            }
         }
         Ok(())
     }

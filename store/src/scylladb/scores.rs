@@ -181,7 +181,9 @@ impl ScyllaStore {
             line.outcome.as_str(),
             line.latency_ms.map(int),
             line.price.as_ref().map(Price::minor),
-            line.price.as_ref().map(|p| p.currency().as_str().to_owned()),
+            line.price
+                .as_ref()
+                .map(|p| p.currency().as_str().to_owned()),
             line.rank.map(int),
             int(line.quotes),
             line.won,

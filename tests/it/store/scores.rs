@@ -58,7 +58,11 @@ async fn lines_are_read_back_as_written_and_replays_change_nothing(store: &dyn S
     store.apply(&effects).await.unwrap();
     store.apply(&effects).await.unwrap();
     let read = store.score_lines(&p, &window(at, 1)).await.unwrap();
-    assert_eq!(read, vec![quoted.clone(), declined], "in the window, by time");
+    assert_eq!(
+        read,
+        vec![quoted.clone(), declined],
+        "in the window, by time"
+    );
     let all = store.score_lines(&p, &window(at, 10)).await.unwrap();
     assert_eq!(all.len(), 3);
     assert!(
@@ -69,7 +73,10 @@ async fn lines_are_read_back_as_written_and_replays_change_nothing(store: &dyn S
             .is_empty()
     );
     let card = Scorecard::of(&all);
-    assert_eq!((card.quoted, card.declined, card.silent, card.wins), (1, 1, 1, 1));
+    assert_eq!(
+        (card.quoted, card.declined, card.silent, card.wins),
+        (1, 1, 1, 1)
+    );
 }
 
 async fn a_late_mark_turns_a_silent_line_late_in_either_order(store: &dyn Store) {
@@ -104,7 +111,10 @@ async fn a_late_mark_turns_a_silent_line_late_in_either_order(store: &dyn Store)
         .unwrap();
     store.apply(&[mark(&quoted, 7000)]).await.unwrap();
     let read = store.score_lines(&p, &window(at, 1)).await.unwrap();
-    let seen: Vec<_> = read.iter().map(|l| (l.rfq, l.outcome, l.latency_ms)).collect();
+    let seen: Vec<_> = read
+        .iter()
+        .map(|l| (l.rfq, l.outcome, l.latency_ms))
+        .collect();
     assert_eq!(
         seen,
         vec![
@@ -122,9 +132,19 @@ async fn providers_are_listed_by_window_in_pages(store: &dyn Store) {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let named = |n: usize| ProviderId::parse(&format!("list-{run}-{n}")).unwrap();
     let mut effects: Vec<Effect> = (0..5)
-        .map(|n| Effect::Score(line(&named(n), at + Duration::seconds(n as i64), ScoreOutcome::Quoted)))
+        .map(|n| {
+            Effect::Score(line(
+                &named(n),
+                at + Duration::seconds(n as i64),
+                ScoreOutcome::Quoted,
+            ))
+        })
         .collect();
-    effects.push(Effect::Score(line(&named(9), at + Duration::minutes(2), ScoreOutcome::Silent)));
+    effects.push(Effect::Score(line(
+        &named(9),
+        at + Duration::minutes(2),
+        ScoreOutcome::Silent,
+    )));
     store.apply(&effects).await.unwrap();
     let w = window(at, 1);
     let first = store.scored_providers(&w, None, 2).await.unwrap();
