@@ -111,7 +111,7 @@ fn a_completed_rfq_is_scored_and_a_plain_window_scores_nothing() {
         [Effect::Answer(_), Effect::Close { .. }]
     ));
     let lines = lines(w.take_scores());
-    assert_eq!(lines["b"].won, true);
+    assert!(lines["b"].won);
     assert_eq!(lines["a"].outcome, ScoreOutcome::Declined);
 
     let mut plain = Window::default();
