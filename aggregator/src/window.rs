@@ -505,8 +505,6 @@ fn in_millis(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
-#[cfg(test)]
-mod score_tests;
 mod scoring;
 #[cfg(test)]
 mod tests;

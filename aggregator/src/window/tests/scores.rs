@@ -1,6 +1,7 @@
 //! The scorecard lines the window decides at a close.
 
-use super::Window;
+use super::super::Window;
+use super::priced as reply;
 use chrono::{TimeZone, Utc};
 use rfq_core::*;
 
@@ -19,23 +20,6 @@ fn rfq(providers: &[&str]) -> Rfq {
         },
         completion: Completion::All,
         ..Rfq::sample(providers)
-    }
-}
-
-fn reply(rfq: &Rfq, provider: &str, minor: Option<i64>) -> Answer {
-    Answer {
-        rfq: rfq.id,
-        provider: ProviderId::parse(provider).unwrap(),
-        responded_at: t(1),
-        reply: match minor {
-            Some(minor) => Reply::Quoted {
-                price: Price::new(minor, Currency::parse("EUR").unwrap()).unwrap(),
-                pickup_eta_seconds: 60,
-            },
-            None => Reply::Declined {
-                reason: String::new(),
-            },
-        },
     }
 }
 
