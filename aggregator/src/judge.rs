@@ -1,8 +1,13 @@
 //! Judging one record of the quotes topic: decoding it, feeding the window,
-//! dead-lettering what is refused, and counting every answer's outcome.
+//! dead-lettering what is refused, and counting every answer's outcome
+//! (overall, and per partner with the lines decided at each close).
 
 use crate::{
-    metrics::{OPENED, RESPONSES},
+    metrics::{
+        OPENED, PROVIDER_ANSWER_SECONDS, PROVIDER_DUPLICATES, PROVIDER_LINES, PROVIDER_REFUSED,
+        PROVIDER_WINS, RESPONSES,
+    },
+    partners::Partners,
     window::{Verdict, Window},
     writer::EffectWriter,
 };
@@ -10,8 +15,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use rdkafka::{Message, message::BorrowedMessage};
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    Answer, AnswerOutcome, Effect, JudgedAnswer,
+    Answer, AnswerOutcome, Effect, JudgedAnswer, ProviderId,
     kafka::{DeadLetterKind, DeadLetters},
+    latency_ms,
 };
 use rfq_store::RfqStatus;
 
@@ -36,6 +42,8 @@ pub(crate) struct Judge<'a> {
     window: &'a mut Window,
     /// Settles pending effects before the store is asked about a closed RFQ.
     writer: &'a EffectWriter,
+    /// The partner of each provider, for the per-partner metrics.
+    partners: &'a Partners,
 }
 
 impl<'a> Judge<'a> {
@@ -45,12 +53,14 @@ impl<'a> Judge<'a> {
         dead_letters: &'a DeadLetters,
         window: &'a mut Window,
         writer: &'a EffectWriter,
+        partners: &'a Partners,
     ) -> Judge<'a> {
         Judge {
             codec,
             dead_letters,
             window,
             writer,
+            partners,
         }
     }
 
@@ -114,7 +124,53 @@ impl<'a> Judge<'a> {
                     .await?;
             }
         }
+        // The scorecard lines of what this record closed, after the close.
+        let lines = self.window.take_scores();
+        self.count_lines(&lines);
+        effects.extend(lines);
         Ok(())
+    }
+
+    /// Counts the scorecard lines decided at a close per partner
+    /// (`rfq_provider_lines_total`, `_wins_total`, `_answer_seconds`).
+    fn count_lines(&self, lines: &[Effect]) {
+        for line in lines {
+            let Effect::Score(line) = line else {
+                continue;
+            };
+            let partner = self.partners.label(&line.provider);
+            PROVIDER_LINES
+                .with_label_values(&[&*partner, line.outcome.as_str()])
+                .inc();
+            if line.won {
+                PROVIDER_WINS.with_label_values(&[&*partner]).inc();
+            }
+            if let Some(ms) = line.latency_ms {
+                PROVIDER_ANSWER_SECONDS
+                    .with_label_values(&[&*partner])
+                    .observe(f64::from(ms) / 1000.0);
+            }
+        }
+    }
+
+    /// Counts a refused answer of `provider` per partner
+    /// (`rfq_provider_duplicates_total`, `_refused_total`).
+    fn count_refused(&self, provider: &ProviderId, outcome: AnswerOutcome) {
+        match outcome {
+            AnswerOutcome::Duplicate => {
+                let partner = self.partners.label(provider);
+                PROVIDER_DUPLICATES.with_label_values(&[&*partner]).inc();
+            }
+            AnswerOutcome::NotAddressed
+            | AnswerOutcome::UnknownRfq
+            | AnswerOutcome::WrongPartition => {
+                let partner = self.partners.label(provider);
+                PROVIDER_REFUSED
+                    .with_label_values(&[&*partner, outcome.as_str()])
+                    .inc();
+            }
+            AnswerOutcome::Quoted | AnswerOutcome::Declined | AnswerOutcome::Late => {}
+        }
     }
 
     /// Judges an answer and counts its outcome
@@ -153,6 +209,7 @@ impl<'a> Judge<'a> {
         RESPONSES
             .with_label_values(&[verdict.outcome.verdict()])
             .inc();
+        self.count_refused(&provider, verdict.outcome);
         Ok(())
     }
 
@@ -210,7 +267,17 @@ impl<'a> Judge<'a> {
                     let highest = kept.iter().map(|k| k.seq).max().unwrap_or(0);
                     let seq = u32::try_from(kept.len()).unwrap_or(u32::MAX).max(highest);
                     let seq = seq.saturating_add(1);
-                    Verdict::kept(JudgedAnswer::late(answer, received_at, seq))
+                    // Silent at the close, late now: its scorecard line
+                    // says so.
+                    let score = Effect::ScoreLate {
+                        provider: answer.provider.clone(),
+                        rfq: id,
+                        created_at: stored.rfq.created_at,
+                        latency_ms: latency_ms(stored.rfq.created_at, received_at),
+                    };
+                    let mut verdict = Verdict::kept(JudgedAnswer::late(answer, received_at, seq));
+                    verdict.effects.push(score);
+                    verdict
                 }))
             }
             // Open in the store and ours, yet not in the window (its RFQ

@@ -21,6 +21,7 @@
 mod config;
 mod judge;
 mod metrics;
+pub mod partners;
 pub mod window;
 mod worker;
 mod writer;

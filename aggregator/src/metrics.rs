@@ -1,7 +1,15 @@
 //! The aggregator's metrics.
+//!
+//! The `rfq_provider_*` ones are per partner (the adapter hosting a
+//! provider, [`crate::partners`]), never per provider: their label sets
+//! stay bounded as the fleet grows; the per-provider view is the API's
+//! scorecards. They are counted where the aggregator decides (lines at a
+//! close, answers as it refuses them), so an aggregator that replays its
+//! partition after a crash counts those records again: they are rates for
+//! a dashboard, not a record (the store's lines are).
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge};
-use rfq_core::metrics::{counter, counter_vec, gauge};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge};
+use rfq_core::metrics::{counter, counter_vec, gauge, histogram_vec};
 use std::sync::LazyLock;
 
 /// Answers by verdict: accepted, late, duplicate, not-addressed, unknown-rfq, wrong-partition.
@@ -53,5 +61,53 @@ pub static NOTICES: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "rfq_aggregator_notices_total",
         "Change notices (an answer kept, an RFQ closed) written to the events topic for live readers, by result (sent, failed). A failed one delays a live event by at most the API's re-read interval.",
         &["result"],
+    )
+});
+
+/// Scorecard lines decided at a close, by partner and outcome.
+pub static PROVIDER_LINES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_provider_lines_total",
+        "Addressed providers' parts in closed RFQs (one line per provider addressed), by partner (the adapter hosting the provider; `other` past 64 partners, `unknown` if its heartbeat was not read) and outcome as decided at the close (quoted, declined, late, silent: a silent line later marked late by an answer after the close stays silent here). A close replayed after a crash is counted again.",
+        &["partner", "outcome"],
+    )
+});
+
+/// Wins (the cheapest quote in time of an RFQ), by partner.
+pub static PROVIDER_WINS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_provider_wins_total",
+        "Closed RFQs a partner's provider won (its quote in time ranked first), by partner.",
+        &["partner"],
+    )
+});
+
+/// Answers refused as duplicates, by partner.
+pub static PROVIDER_DUPLICATES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_provider_duplicates_total",
+        "Answers refused as duplicates (the provider had answered the RFQ already), by partner.",
+        &["partner"],
+    )
+});
+
+/// Answers refused for another reason, by partner and outcome.
+pub static PROVIDER_REFUSED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_provider_refused_total",
+        "Answers refused and dead-lettered, by partner and outcome (not-addressed, unknown-rfq, wrong-partition).",
+        &["partner", "outcome"],
+    )
+});
+
+/// Answer latency of the lines decided at a close, by partner.
+pub static PROVIDER_ANSWER_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram_vec(
+        "rfq_provider_answer_seconds",
+        "Time from an RFQ's creation to a provider's answer reaching the quotes topic, for the lines decided at a close that have an answer (quoted, declined, late), by partner.",
+        &["partner"],
+        vec![
+            0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0,
+        ],
     )
 });

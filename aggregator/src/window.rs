@@ -8,11 +8,17 @@
 //! marker ([`DeadlineTick`](rfq_core::DeadlineTick)) that closes its RFQ.
 //! Replaying a partition after a crash therefore yields the same effects,
 //! which the store applies idempotently.
+//!
+//! At a close it also decides each addressed provider's scorecard line
+//! ([`ScoreLine`](rfq_core::ScoreLine): quoted, declined, late or silent, latency, rank, win,
+//! duplicates), from what it kept of the RFQ's answers: the window is the
+//! one place that sees an RFQ's answers and its close together, in log
+//! order, so the lines are a function of the log too.
 
 use chrono::{DateTime, Utc};
 use rfq_core::{
     Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Effect, JudgedAnswer, Progress,
-    ProviderId, Rfq,
+    ProviderId, Reply, Rfq, latency_ms,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
@@ -62,6 +68,13 @@ struct Gathering {
     numbered: u32,
     /// The customer's completion rule.
     completion: Completion,
+    /// How long before the deadline the RFQ was created, in milliseconds
+    /// (answer latency is measured from its creation; a deadline is at
+    /// most a day after it: `MAX_DEADLINE_SECONDS`).
+    created_before_deadline_ms: u32,
+    /// What each provider that answered (in time or late) said, for its
+    /// scorecard line at the close: nothing until the first answer.
+    scored: Option<Box<scoring::Scoring>>,
 }
 
 impl Gathering {
@@ -97,11 +110,26 @@ impl Gathering {
         let Some(heard) = self.heard(number).filter(|heard| **heard == Heard::Nothing) else {
             return;
         };
+        *heard = match outcome {
+            AnswerOutcome::Late => Heard::Late,
+            _ => Heard::InTime,
+        };
+        let price = match &kept.answer.reply {
+            Reply::Quoted { price, .. } if outcome == AnswerOutcome::Quoted => Some(price.clone()),
+            _ => None,
+        };
+        let latency = latency_ms(self.created_at(), kept.received_at);
+        let scoring = self.scored.get_or_insert_with(Box::default);
+        scoring.answers.push(scoring::Scored {
+            number,
+            latency_ms: latency,
+            price,
+            seq: kept.seq,
+            duplicates: 0,
+        });
         if outcome == AnswerOutcome::Late {
-            *heard = Heard::Late;
             return;
         }
-        *heard = Heard::InTime;
         self.answered += 1;
         if outcome == AnswerOutcome::Quoted {
             self.quotes += 1;
@@ -117,13 +145,25 @@ impl Gathering {
 struct Providers {
     /// Each provider's number.
     numbers: HashMap<ProviderId, u32>,
+    /// Each number's provider (for scorecard lines).
+    ids: Vec<ProviderId>,
 }
 
 impl Providers {
     /// The number of `provider`, given now if it has none.
     fn intern(&mut self, provider: &ProviderId) -> u32 {
+        if let Some(number) = self.numbers.get(provider) {
+            return *number;
+        }
         let next = u32::try_from(self.numbers.len()).unwrap_or(u32::MAX);
-        *self.numbers.entry(provider.clone()).or_insert(next)
+        self.numbers.insert(provider.clone(), next);
+        self.ids.push(provider.clone());
+        next
+    }
+
+    /// The provider numbered `number`.
+    fn id(&self, number: u32) -> Option<&ProviderId> {
+        self.ids.get(usize::try_from(number).ok()?)
     }
 
     /// The number of `provider`, if an RFQ was ever addressed to it.
@@ -176,9 +216,29 @@ pub struct Window {
     last_round: Option<DateTime<Utc>>,
     /// The providers' numbers.
     providers: Providers,
+    /// The scorecard lines of the RFQs closed since they were last taken
+    /// ([`Window::take_scores`]); `None`: lines are not wanted
+    /// ([`Window::scoring`]).
+    scores: Option<Vec<Effect>>,
 }
 
 impl Window {
+    /// A window that also decides the scorecard lines of the RFQs it closes
+    /// ([`Window::take_scores`]).
+    pub fn scoring() -> Window {
+        Window {
+            scores: Some(Vec::new()),
+            ..Window::default()
+        }
+    }
+
+    /// The scorecard lines ([`Effect::Score`], one per addressed provider)
+    /// of the RFQs closed since the last call, to be written after their
+    /// closes. Empty unless the window was made by [`Window::scoring`].
+    pub fn take_scores(&mut self) -> Vec<Effect> {
+        self.scores.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     /// Starts gathering an RFQ read from the quotes topic. Returns the
     /// effect that records it (a no-op if the producer already did).
     pub fn open(&mut self, rfq: &Rfq) -> Vec<Effect> {
@@ -213,6 +273,8 @@ impl Window {
             quotes: 0,
             numbered: 0,
             completion: rfq.completion.clone(),
+            created_before_deadline_ms: latency_ms(rfq.created_at, rfq.deadline),
+            scored: None,
         };
         for kept in stored {
             if let Some(number) = self.providers.number(&kept.answer.provider) {
@@ -249,6 +311,7 @@ impl Window {
             return Some(Verdict::refused(AnswerOutcome::NotAddressed));
         };
         if heard != Heard::Nothing {
+            gathering.duplicate(number);
             return Some(Verdict::refused(AnswerOutcome::Duplicate));
         }
         let seq = gathering.next_seq();
@@ -271,6 +334,7 @@ impl Window {
                 reason,
                 closed_at: received_at,
             });
+            self.score(&id);
             self.remove(&id);
         }
         Some(verdict)
@@ -295,6 +359,7 @@ impl Window {
             if deadline > at {
                 break;
             }
+            self.score(&id);
             self.remove(&id);
             effects.push(Effect::Close {
                 rfq: id,
@@ -399,6 +464,14 @@ impl Window {
         self.open.is_empty()
     }
 
+    /// Decides the scorecard lines of open RFQ `id`, closing now, if
+    /// lines are wanted.
+    fn score(&mut self, id: &CorrelationId) {
+        if let (Some(scores), Some(gathering)) = (self.scores.as_mut(), self.open.get(id)) {
+            scores.extend(gathering.lines(*id, &self.providers));
+        }
+    }
+
     fn remove(&mut self, id: &CorrelationId) {
         if let Some(gathering) = self.open.remove(id)
             && let Some(index) = self.deadlines.get_mut(&gathering.partition)
@@ -432,5 +505,6 @@ fn in_millis(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
+mod scoring;
 #[cfg(test)]
 mod tests;

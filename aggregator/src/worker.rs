@@ -4,6 +4,7 @@ use crate::{
     AggregatorSettings,
     judge::Judge,
     metrics::{OPEN, OPENED, TICKS},
+    partners::{self, Partners},
     window::Window,
     writer::{EffectWriter, Notifier},
 };
@@ -96,6 +97,9 @@ struct Aggregator {
     producer: FutureProducer,
     /// The open RFQs of the partitions we own.
     window: Window,
+    /// The partner of each provider (filled by a follower of the providers
+    /// topic), for the per-partner metrics.
+    partners: Partners,
     /// Partitions of the quotes topic we own.
     owned: BTreeSet<i32>,
     /// Names this instance in its deadline markers.
@@ -149,6 +153,24 @@ pub async fn run(
         producer: producer.clone(),
         topic: pipeline.topics.events_topic.clone(),
     };
+    // Metrics only: a follower that fails leaves providers `unknown` and
+    // says so, it does not stop the aggregator.
+    let partners = Partners::default();
+    let partners_stop = shutdown.child_token();
+    let following = tokio::spawn({
+        let follow = partners::follow(
+            pipeline.kafka.clone(),
+            pipeline.topics.providers_topic.clone(),
+            partners.clone(),
+            codec.clone(),
+            partners_stop.clone(),
+        );
+        async move {
+            if let Err(error) = follow.await {
+                tracing::error!(%error, "following the providers topic failed: partner labels read `unknown`");
+            }
+        }
+    });
     let mut aggregator = Aggregator {
         pipeline,
         settings,
@@ -156,7 +178,8 @@ pub async fn run(
         codec,
         dead_letters,
         producer,
-        window: Window::default(),
+        window: Window::scoring(),
+        partners,
         owned: BTreeSet::new(),
         instance,
         ticking: JoinSet::new(),
@@ -177,6 +200,8 @@ pub async fn run(
         failed => failed,
     };
     close_consumer(consumer).await;
+    partners_stop.cancel();
+    let _ = following.await;
     OPEN.set(0);
     tracing::info!("aggregator stopped");
     result
@@ -349,6 +374,7 @@ impl Aggregator {
             &self.dead_letters,
             &mut self.window,
             &self.writer,
+            &self.partners,
         );
         for message in batch {
             judge.record(message, &mut effects).await?;

@@ -11,6 +11,8 @@
 //! - Unknown or malformed id: `404`.
 //! - `GET /`: the customer page ([`page`]), which asks for quotes and
 //!   follows them live.
+//! - `GET /providers/{id}/scorecard`, `GET /providers`: providers'
+//!   scorecards over a time window ([`scorecards`]).
 //!
 //! Its part of the OpenAPI document is [`openapi::part`].
 //!
@@ -22,6 +24,7 @@ pub mod openapi;
 pub mod page;
 pub mod representation;
 mod routes;
+pub mod scorecards;
 #[cfg(test)]
 mod tests;
 

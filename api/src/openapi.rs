@@ -6,8 +6,32 @@
 use rfq_core::openapi::{problem, unauthorized, unavailable};
 use serde_json::{Value, json};
 
-/// `paths` and `components` of the read API and the customer page.
+/// `paths` and `components` of the read API and the customer page, with
+/// the scorecards' ([`crate::scorecards::openapi::part`]).
 pub fn part() -> Value {
+    let mut part = rfqs();
+    let scorecards = crate::scorecards::openapi::part();
+    for member in ["paths", "components"] {
+        let (Some(target), Value::Object(entries)) = (
+            part.get_mut(member).and_then(Value::as_object_mut),
+            scorecards[member].clone(),
+        ) else {
+            continue;
+        };
+        for (name, value) in entries {
+            match (target.get_mut(&name), value) {
+                (Some(Value::Object(inner)), Value::Object(more)) => inner.extend(more),
+                (_, value) => {
+                    target.insert(name, value);
+                }
+            }
+        }
+    }
+    part
+}
+
+/// The RFQ routes and the page.
+fn rfqs() -> Value {
     let id = json!([{
         "name": "id", "in": "path", "required": true,
         "description": "The RFQ's id (as in `Location` of the 202); any other text is a 404",

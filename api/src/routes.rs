@@ -10,7 +10,7 @@ use axum::{
     routing::get,
 };
 use rfq_core::{
-    CorrelationId,
+    CorrelationId, CustomerId,
     auth::{AuthError, Authenticator},
     http::{LinkSettings, RfqLinks},
     problem::Problem,
@@ -55,12 +55,38 @@ pub fn router(
         .route("/rfqs/{id}", get(status))
         .route("/rfqs/{id}/result", get(result))
         .route("/rfqs/{id}/events", get(events))
+        .route("/providers", get(crate::scorecards::providers))
+        .route(
+            "/providers/{id}/scorecard",
+            get(crate::scorecards::scorecard),
+        )
         .with_state(ApiState {
             store,
             settings,
             live,
             auth,
         })
+}
+
+impl ApiState {
+    /// The customer a request's key names (any will do for routes that
+    /// are not about one customer's RFQs).
+    pub(crate) async fn customer(&self, headers: &HeaderMap) -> Result<CustomerId, ReadError> {
+        self.auth
+            .customer(headers, None)
+            .await
+            .map_err(ReadError::Unauthorized)
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// How links are written.
+    pub(crate) fn links(&self) -> &LinkSettings {
+        &self.settings.links
+    }
 }
 
 /// Why a read failed.

@@ -61,6 +61,14 @@ impl LinkSettings {
     }
 }
 
+impl LinkSettings {
+    /// Scheme and authority of links for a request with `headers` (empty:
+    /// relative links), for resources other than an RFQ's.
+    pub fn base(&self, headers: &HeaderMap) -> String {
+        base_url(headers, self.public_url.as_deref())
+    }
+}
+
 /// The links of one RFQ: its status resource and its result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RfqLinks {

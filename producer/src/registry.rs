@@ -15,15 +15,12 @@
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use rdkafka::{
-    Message, Offset,
-    consumer::{DefaultConsumerContext, StreamConsumer},
-};
+use rdkafka::{Message, Offset, consumer::StreamConsumer};
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     GeoPoint, ProviderHeartbeat, ProviderId, Region, RegionPrecision, Vicinity,
     kafka::{
-        DeadLetterKind, DeadLetters, KafkaSettings, assign_every_partition, on_consumer_error,
+        DeadLetterKind, DeadLetters, KafkaSettings, consumer_of_every_partition, on_consumer_error,
     },
 };
 use std::{
@@ -168,29 +165,11 @@ pub async fn follow(
     dead_letters: DeadLetters,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let group = kafka.group("rfq-producer-registry");
-    let consumer: StreamConsumer = kafka
-        .consumer_config(
-            "rfq-producer-registry",
-            &[
-                ("group.id", &group),
-                ("enable.auto.commit", "false"),
-                ("enable.partition.eof", "false"),
-            ],
-        )
-        .create_with_context(DefaultConsumerContext)
-        .context("creating the registry consumer")?;
-    // Metadata and assignment block while librdkafka talks to the broker.
-    let consumer = tokio::task::spawn_blocking({
-        let topic = topic.clone();
-        move || -> anyhow::Result<StreamConsumer> {
-            // The whole log, every time: the registry is the latest heartbeat
-            // of every provider.
-            assign_every_partition(&consumer, &topic, Offset::Beginning)?;
-            Ok(consumer)
-        }
-    })
-    .await??;
+    // The whole log, every time: the registry is the latest heartbeat of
+    // every provider.
+    let consumer =
+        consumer_of_every_partition(&kafka, "rfq-producer-registry", &topic, Offset::Beginning)
+            .await?;
     let result = read(
         &consumer,
         &topic,

@@ -13,6 +13,7 @@
 //! for nobody.
 
 mod keys;
+mod scores;
 
 use crate::{Claimed, KeyClaim, OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
 use chrono::{DateTime, TimeZone, Utc};
@@ -21,6 +22,7 @@ use rfq_core::auth::KeyDigest;
 use rfq_core::{
     Answer, AnswerOutcome, CloseReason, Completion, CorrelationId, Currency, CustomerId, Effect,
     GeoPoint, JudgedAnswer, Price, ProviderId, Radius, Region, Reply, ReturnAddress, Rfq,
+    ScoreLine, ScoreWindow,
 };
 use std::{collections::HashMap, path::Path};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -92,6 +94,8 @@ CREATE TABLE api_keys (
     created_at INTEGER NOT NULL
 );
 ",
+    // Providers' scorecard lines.
+    scores::MIGRATION,
 ];
 
 /// Moves the count of open RFQs (in the same transaction as the change).
@@ -432,6 +436,13 @@ async fn apply_one(tx: &mut Prepared, effect: &Effect) -> Result<(), StoreError>
                 tx.execute(COUNT_OPEN, params![-1]).await?;
             }
         }
+        Effect::Score(line) => scores::insert_line(tx, line).await?,
+        Effect::ScoreLate {
+            provider,
+            rfq,
+            created_at,
+            latency_ms,
+        } => scores::mark_late(tx, provider, rfq, created_at, *latency_ms).await?,
     }
     Ok(())
 }
@@ -739,6 +750,23 @@ impl Store for EmbeddedStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn score_lines(
+        &self,
+        provider: &ProviderId,
+        window: &ScoreWindow,
+    ) -> Result<Vec<ScoreLine>, StoreError> {
+        scores::lines(&mut *self.reader.lock().await, provider, window).await
+    }
+
+    async fn scored_providers(
+        &self,
+        window: &ScoreWindow,
+        after: Option<&ProviderId>,
+        limit: usize,
+    ) -> Result<Vec<ProviderId>, StoreError> {
+        scores::providers(&mut *self.reader.lock().await, window, after, limit).await
     }
 }
 

@@ -11,7 +11,7 @@ use rfq_core::{
     CorrelationId, Effect, JudgedAnswer,
     metrics::{counter_vec, histogram_vec},
 };
-use rfq_core::{CustomerId, auth::KeyDigest};
+use rfq_core::{CustomerId, ProviderId, ScoreLine, ScoreWindow, auth::KeyDigest};
 use std::{future::Future, sync::Arc, sync::LazyLock, time::Instant};
 
 static SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -126,6 +126,25 @@ impl Store for Instrumented {
     ) -> Result<(), StoreError> {
         self.timed("add_api_key", self.inner.add_api_key(digest, customer))
             .await
+    }
+
+    async fn score_lines(
+        &self,
+        provider: &ProviderId,
+        window: &ScoreWindow,
+    ) -> Result<Vec<ScoreLine>, StoreError> {
+        self.timed("score_lines", self.inner.score_lines(provider, window))
+            .await
+    }
+
+    async fn scored_providers(
+        &self,
+        window: &ScoreWindow,
+        after: Option<&ProviderId>,
+        limit: usize,
+    ) -> Result<Vec<ProviderId>, StoreError> {
+        let listed = self.inner.scored_providers(window, after, limit);
+        self.timed("scored_providers", listed).await
     }
 }
 

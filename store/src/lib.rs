@@ -23,8 +23,8 @@ pub use scylladb::{ScyllaSettings, ScyllaStore};
 
 use chrono::{DateTime, Utc};
 use rfq_core::{
-    CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, Rfq,
-    auth::KeyDigest,
+    CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, ProviderId, Rfq,
+    ScoreLine, ScoreWindow, auth::KeyDigest,
 };
 
 /// Where an RFQ stands.
@@ -147,6 +147,24 @@ pub trait Store: Send + Sync {
         digest: &KeyDigest,
         customer: &CustomerId,
     ) -> Result<(), StoreError>;
+
+    /// The scorecard lines of `provider` for the RFQs created within
+    /// `window` (a silent line with a late answer after the close reads
+    /// late: [`ScoreLine::marked_late`]), by creation time then RFQ.
+    async fn score_lines(
+        &self,
+        provider: &ProviderId,
+        window: &ScoreWindow,
+    ) -> Result<Vec<ScoreLine>, StoreError>;
+
+    /// The providers with at least one scorecard line within `window`,
+    /// ascending by id, those after `after` only, at most `limit`.
+    async fn scored_providers(
+        &self,
+        window: &ScoreWindow,
+        after: Option<&ProviderId>,
+        limit: usize,
+    ) -> Result<Vec<ProviderId>, StoreError>;
 }
 
 /// The store as the directory of API keys the settings do not name.

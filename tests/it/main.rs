@@ -25,5 +25,6 @@ mod page;
 mod partners;
 mod restart;
 mod schema_evolution;
+mod scorecards;
 mod store;
 mod vicinity;

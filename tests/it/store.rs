@@ -14,6 +14,7 @@ use rfq_store::{RfqStatus, ScyllaSettings, ScyllaStore, Store, StoreSettings};
 use std::sync::Arc;
 
 mod keys;
+mod scores;
 
 /// Opens a new handle on the same store (to check what survives reopening).
 type Opener = Box<dyn Fn() -> BoxFuture<'static, Arc<dyn Store>>>;
@@ -30,6 +31,7 @@ async fn conformance(open: Opener) {
     open_count_follows_opens_and_closes(&*store).await;
     unknown_ids_read_as_absent(&*store).await;
     keys::conformance(&*store, &open).await;
+    scores::conformance(&*store).await;
 }
 
 #[tokio::test]

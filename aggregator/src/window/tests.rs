@@ -1,4 +1,6 @@
 use super::{Verdict, Window};
+
+mod scores;
 use chrono::{TimeZone, Utc};
 use rfq_core::*;
 

@@ -1,15 +1,11 @@
 //! Reading change notices from the events topic.
 
 use super::Live;
-use anyhow::Context as _;
 use prometheus::{Histogram, IntCounterVec};
-use rdkafka::{
-    Message as _, Offset,
-    consumer::{DefaultConsumerContext, StreamConsumer},
-};
+use rdkafka::{Message as _, Offset, consumer::StreamConsumer};
 use rfq_core::{
     kafka::{
-        DeadLetterKind, DeadLetters, KafkaSettings, TopicSettings, assign_every_partition,
+        DeadLetterKind, DeadLetters, KafkaSettings, TopicSettings, consumer_of_every_partition,
         notices::Notice, on_consumer_error,
     },
     metrics::{counter_vec, histogram},
@@ -53,30 +49,10 @@ pub async fn follow(
         topics.dead_letter_topic.clone(),
         "api",
     );
-    let group = kafka.group("rfq-api-events");
-    let consumer: StreamConsumer = kafka
-        .consumer_config(
-            "rfq-api-events",
-            &[
-                ("group.id", &group),
-                ("enable.auto.commit", "false"),
-                ("enable.partition.eof", "false"),
-            ],
-        )
-        .create_with_context(DefaultConsumerContext)
-        .context("creating the events consumer")?;
-    // Metadata and assignment block while librdkafka talks to the broker.
-    let consumer = tokio::task::spawn_blocking({
-        let topic = topic.clone();
-        move || -> anyhow::Result<StreamConsumer> {
-            // From the end: a stream starts by reading the store, so only
-            // what changes after it began matters.
-            assign_every_partition(&consumer, &topic, Offset::End)?;
-            Ok(consumer)
-        }
-    })
-    .await
-    .context("joining the events assignment")??;
+    // From the end: a stream starts by reading the store, so only what
+    // changes after it began matters.
+    let consumer =
+        consumer_of_every_partition(kafka, "rfq-api-events", &topic, Offset::End).await?;
     Ok(async move {
         let result = read(&consumer, &topic, &live, &dead_letters, &shutdown).await;
         // Closing blocks too.

@@ -15,6 +15,7 @@ mod outcome;
 mod price;
 mod region;
 mod rfq;
+mod score;
 mod vicinity;
 
 pub use answer::{Answer, JudgedAnswer, Reply};
@@ -27,6 +28,10 @@ pub use outcome::AnswerOutcome;
 pub use price::{Currency, Price};
 pub use region::{Region, RegionPrecision};
 pub use rfq::{DeadlineTick, MAX_DEADLINE_SECONDS, ReturnAddress, Rfq};
+pub use score::{
+    MAX_SCORECARD_DAYS, Percentiles, ScoreLine, ScoreOutcome, ScoreWindow, Scorecard, day,
+    latency_ms,
+};
 pub use vicinity::{Covering, MAX_COVERING_CELLS, MAX_RADIUS_M, Radius, Vicinity};
 
 /// Why a value from outside the process was refused.

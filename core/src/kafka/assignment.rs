@@ -20,10 +20,11 @@
 //! aggregator keeps the first answer per provider and drops the other as a
 //! duplicate.
 
+use super::KafkaSettings;
 use anyhow::Context as _;
 use rdkafka::{
     Offset, TopicPartitionList,
-    consumer::{Consumer, ConsumerContext, StreamConsumer},
+    consumer::{Consumer, ConsumerContext, DefaultConsumerContext, StreamConsumer},
 };
 use std::time::Duration;
 
@@ -150,4 +151,38 @@ pub fn assign_every_partition<C: ConsumerContext>(
         .assign(&list)
         .with_context(|| format!("assigning every partition of {topic}"))?;
     Ok(partitions)
+}
+
+/// A consumer named `name` (its client id; its group id is `name` under the
+/// group prefix, used only if offsets were committed) that is assigned
+/// every partition of `topic`, each from `start`: for followers that every
+/// instance runs over the whole topic (the producer's provider registry,
+/// the API's change notices, the aggregator's partner map), no group
+/// membership, no automatic commits. Creation and assignment block while
+/// librdkafka asks the broker, so they run off the async runtime.
+pub async fn consumer_of_every_partition(
+    kafka: &KafkaSettings,
+    name: &str,
+    topic: &str,
+    start: Offset,
+) -> anyhow::Result<StreamConsumer> {
+    let group = kafka.group(name);
+    let consumer: StreamConsumer = kafka
+        .consumer_config(
+            name,
+            &[
+                ("group.id", &group),
+                ("enable.auto.commit", "false"),
+                ("enable.partition.eof", "false"),
+            ],
+        )
+        .create_with_context(DefaultConsumerContext)
+        .with_context(|| format!("creating the {name} consumer of {topic}"))?;
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<StreamConsumer> {
+        assign_every_partition(&consumer, &topic, start)?;
+        Ok(consumer)
+    })
+    .await
+    .with_context(|| format!("joining the assignment of {name}"))?
 }

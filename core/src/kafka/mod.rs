@@ -12,7 +12,10 @@ pub mod notices;
 mod offsets;
 mod topics;
 
-pub use assignment::{Assigned, EMBEDDED_CLUSTER_ID, PartitionAssignment, assign_every_partition};
+pub use assignment::{
+    Assigned, EMBEDDED_CLUSTER_ID, PartitionAssignment, assign_every_partition,
+    consumer_of_every_partition,
+};
 pub use config::{
     DEFAULT_BROKERS, KafkaSettings, close_consumer, on_consumer_error, parse_key_value,
 };

@@ -59,7 +59,8 @@ impl Notice {
     /// closes; none for an RFQ opened (nobody can be watching it yet).
     pub fn of(effect: &Effect, at: DateTime<Utc>) -> Option<Notice> {
         let (rfq, change) = match effect {
-            Effect::Open(_) => return None,
+            // Scorecards are not watched live.
+            Effect::Open(_) | Effect::Score(_) | Effect::ScoreLate { .. } => return None,
             Effect::Answer(kept) => (kept.answer.rfq, Change::Answered { seq: kept.seq }),
             Effect::Close { rfq, .. } => (*rfq, Change::Closed),
         };

@@ -27,6 +27,7 @@ mod config;
 mod keys;
 mod rows;
 mod schema;
+mod scores;
 
 pub use config::{Replication, ScyllaSettings, parse_consistency};
 pub use schema::MIGRATIONS;
@@ -34,7 +35,10 @@ pub use schema::MIGRATIONS;
 use crate::{Claimed, KeyClaim, OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
 use chrono::{DateTime, Utc};
 use futures::{TryStreamExt, future::try_join_all};
-use rfq_core::{CorrelationId, CustomerId, Effect, JudgedAnswer, auth::KeyDigest};
+use rfq_core::{
+    CorrelationId, CustomerId, Effect, JudgedAnswer, ProviderId, ScoreLine, ScoreWindow,
+    auth::KeyDigest,
+};
 use rows::{
     OPEN_BUCKETS, RESPONSE_COLUMNS, RFQ_COLUMNS, RFQ_VALUES_COLUMNS, ResponseRow, RfqRow,
     RfqValues, Stamped,
@@ -81,6 +85,8 @@ struct Statements {
     select_api_key: PreparedStatement,
     /// Records an API key digest.
     insert_api_key: PreparedStatement,
+    /// The scorecard lines'.
+    scores: scores::ScoreStatements,
 }
 
 /// The ScyllaDB store.
@@ -152,6 +158,7 @@ impl ScyllaStore {
                 "INSERT INTO {ks}.api_keys (digest, customer, created_at) VALUES (?, ?, ?)"
             ))
             .await?,
+            scores: scores::ScoreStatements::prepare(&session, ks, settings.consistency).await?,
         };
         let permits = usize::try_from(settings.max_in_flight).unwrap_or(256);
         Ok(ScyllaStore {
@@ -249,6 +256,16 @@ impl ScyllaStore {
                 let key = (stamp, rows::bucket(rfq), *partition, *rfq.as_uuid());
                 self.run(&s.delete_open, key).await?;
             }
+            Effect::Score(line) => self.write_line(line).await?,
+            Effect::ScoreLate {
+                provider,
+                rfq,
+                created_at,
+                latency_ms,
+            } => {
+                self.write_late(provider, rfq, created_at, *latency_ms)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -278,14 +295,15 @@ fn stamped_insert(table: &str, columns: &str) -> String {
 #[async_trait::async_trait]
 impl Store for ScyllaStore {
     async fn apply(&self, effects: &[Effect]) -> Result<(), StoreError> {
-        // Opens, then answers, then closes: a reader that sees a close sees
-        // the answers it was decided on.
+        // Opens, then answers, then closes, then scorecard lines: a reader
+        // that sees a close sees the answers it was decided on.
         let phase = |effect: &Effect| match effect {
             Effect::Open(_) => 0,
             Effect::Answer(_) => 1,
             Effect::Close { .. } => 2,
+            Effect::Score(_) | Effect::ScoreLate { .. } => 3,
         };
-        for current in 0..3 {
+        for current in 0..4 {
             if current == 1 {
                 // The answers of one RFQ one after another, in the order
                 // of their numbers (RFQs in parallel): a reader sees an
@@ -442,5 +460,22 @@ impl Store for ScyllaStore {
         )
         .await?;
         Ok(())
+    }
+
+    async fn score_lines(
+        &self,
+        provider: &ProviderId,
+        window: &ScoreWindow,
+    ) -> Result<Vec<ScoreLine>, StoreError> {
+        self.lines(provider, window).await
+    }
+
+    async fn scored_providers(
+        &self,
+        window: &ScoreWindow,
+        after: Option<&ProviderId>,
+        limit: usize,
+    ) -> Result<Vec<ProviderId>, StoreError> {
+        self.providers(window, after, limit).await
     }
 }

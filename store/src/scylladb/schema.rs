@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "005_api_keys",
         include_str!("../../cql/005_api_keys.cql"),
     ),
+    (
+        6,
+        "006_score_lines",
+        include_str!("../../cql/006_score_lines.cql"),
+    ),
 ];
 
 /// The statements of a schema file: comments dropped, split at `;`,
