@@ -319,6 +319,12 @@ impl Pipeline {
             });
         }
 
+        let explainer = rfq_aggregator::explain::Explainer::new(
+            self.kafka.clone(),
+            pipeline.topics.clone(),
+            codec.clone(),
+            store.clone(),
+        );
         let producer = Intake::start(
             pipeline.clone(),
             settings.intake.producer.clone(),
@@ -359,6 +365,7 @@ impl Pipeline {
                 api,
                 live,
                 producer.authenticator().clone(),
+                explainer,
             ))
             .merge(rfq_core::metrics::router())
             .merge(rfq_core::openapi::router(document));
