@@ -16,7 +16,7 @@
 //! meanwhile. Besides the results, every scenario measures how long any
 //! RFQ stayed open past its deadline, and bounds it.
 
-mod cluster;
+pub mod cluster;
 mod load;
 mod memory;
 mod model;
