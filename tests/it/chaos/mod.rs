@@ -552,6 +552,7 @@ impl Scenario {
             "{deadline} of {}",
             sample.len()
         );
+        let explained_count = sample.len();
         for (id, expected) in sample {
             let explained = explainer.explain(id).await.unwrap().unwrap();
             assert!(
@@ -567,6 +568,9 @@ impl Scenario {
             let modelled = expected.closed.map(|(reason, at)| (reason.as_str(), at));
             assert_eq!(close, modelled, "{id}");
         }
+        eprintln!(
+            "chaos: explained {explained_count} RFQs ({deadline} closed by their deadline), each agreeing with the store and the model"
+        );
     }
 }
 
