@@ -19,6 +19,7 @@
 //! are in [`window`], free of I/O.
 
 mod config;
+pub mod explain;
 mod judge;
 mod metrics;
 pub mod partners;

@@ -1,5 +1,6 @@
 //! The read API's part of the OpenAPI document ([`rfq_core::openapi`]):
-//! `GET /rfqs/{id}`, `/rfqs/{id}/result`, `/rfqs/{id}/events`, the page
+//! `GET /rfqs/{id}`, `/rfqs/{id}/result`, `/rfqs/{id}/events`,
+//! `/rfqs/{id}/timeline`, the page
 //! and its files, and the schemas of the representations
 //! ([`crate::representation`]), which the producer's `202` shares.
 
@@ -116,6 +117,24 @@ fn rfqs() -> Value {
                         &["Retry-After"], json!({})),
                 },
             }},
+            "/rfqs/{id}/timeline": {"get": {
+                "operationId": "getRfqTimeline",
+                "summary": "The RFQ's story, rebuilt from the log and checked against the store",
+                "description": "Replays the RFQ's partition of the quotes topic as the aggregator \
+                    judges it: whom it was addressed to and why (distance from the pickup, \
+                    heartbeat age), every answer with its broker timestamp and verdict, the \
+                    deadline marker that closed it, the close and its rule. \
+                    `agrees-with-store` is false, with the `differences`, where the log and the \
+                    stored result disagree. Reads the log: slower than the other reads.",
+                "parameters": id,
+                "responses": {
+                    "200": {"description": "The explanation", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Timeline"}}}},
+                    "401": unauthorized(),
+                    "404": not_found,
+                    "503": unavailable(&["Service Unavailable"]),
+                },
+            }},
             "/": page("getPage", "The customer page", "text/html; charset=utf-8"),
             "/app.js": page("getPageScript", "The page's script", "text/javascript; charset=utf-8"),
             "/app.css": page("getPageStyle", "The page's style", "text/css; charset=utf-8"),
@@ -227,6 +246,7 @@ pub fn schemas() -> Value {
                 "region": {"type": "string"}, "radius-m": radius,
                 "completion": {"$ref": "#/components/schemas/Completion"},
                 "eta": time, "quotes": list("Quote"), "declines": list("Decline")}},
+        "Timeline": timeline_schema(),
         "ClosedRfq": {"type": "object",
             "required": ["links", "id", "status", "responses-received", "closed-by", "closed-at"],
             "properties": {
@@ -250,4 +270,74 @@ pub fn schemas() -> Value {
                 "unanswered": {"type": "array", "items": {"type": "string"}},
                 "late": list("Answer")}},
     })
+}
+
+/// `GET /rfqs/{id}/timeline`'s document ([`rfq_aggregator::explain::Explanation`]).
+fn timeline_schema() -> Value {
+    let time = json!({"type": "string", "format": "date-time"});
+    let maybe_time = json!({"type": ["string", "null"], "format": "date-time"});
+    let maybe_count = json!({"type": ["integer", "null"], "minimum": 0});
+    let reason = json!({"enum": ["all-answered", "first-n", "quorum", "quality", "deadline"]});
+    let verdict = json!({"enum": ["quoted", "declined", "late", "duplicate", "unknown-rfq",
+        "not-addressed", "wrong-partition"]});
+    let event = |kind: &str, required: &[&str], properties: Value| {
+        let mut all = vec!["kind", "at", "after-ms", "offset"];
+        all.extend_from_slice(required);
+        let mut shape = json!({"type": "object", "required": all, "properties": {
+            "kind": {"const": kind}, "at": time, "after-ms": {"type": "integer"},
+            "offset": {"type": ["integer", "null"]}}});
+        if let (Some(into), Some(more)) =
+            (shape["properties"].as_object_mut(), properties.as_object())
+        {
+            into.extend(more.clone());
+        }
+        shape
+    };
+    json!({"type": "object",
+    "required": ["id", "partition", "created-at", "deadline", "completion", "radius-m",
+        "addressed", "timeline", "markers-read", "close", "stored", "agrees-with-store",
+        "differences", "scan"],
+    "properties": {
+        "id": {"type": "string"}, "partition": {"type": "integer", "minimum": 0},
+        "created-at": time, "deadline": time, "completion": {"type": "string"},
+        "radius-m": maybe_count,
+        "addressed": {"type": "array", "items": {"type": "object",
+            "required": ["provider", "distance-m", "within-radius", "heartbeat-at",
+                "heartbeat-age-ms"],
+            "properties": {"provider": {"type": "string"}, "distance-m": maybe_count,
+                "within-radius": {"type": ["boolean", "null"]}, "heartbeat-at": maybe_time,
+                "heartbeat-age-ms": {"type": ["integer", "null"]}}}},
+        "timeline": {"type": "array", "items": {"oneOf": [
+            event("accepted", &[], json!({})),
+            event("answer", &["provider", "reply", "verdict", "seq", "why"], json!({
+                "provider": {"type": "string"}, "reply": {"type": "string"},
+                "verdict": verdict, "seq": {"type": ["integer", "null"], "minimum": 1},
+                "why": {"type": "string"}})),
+            event("marker", &["marker-at", "writer"], json!({
+                "marker-at": time, "writer": {"type": "string"}})),
+            event("closed", &["reason", "rule"], json!({
+                "reason": reason, "rule": {"type": "string"}})),
+        ]}},
+        "markers-read": {"type": "integer", "minimum": 0},
+        "close": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["reason", "at"],
+            "properties": {"reason": reason, "at": time}}]},
+        "stored": {"type": "object",
+            "required": ["status", "closed-by", "closed-at", "counted", "late"],
+            "properties": {"status": {"enum": ["open", "closed"]},
+                "closed-by": {"oneOf": [{"type": "null"}, reason]}, "closed-at": maybe_time,
+                "counted": {"type": "integer", "minimum": 0},
+                "late": {"type": "integer", "minimum": 0}}},
+        "agrees-with-store": {"type": "boolean"},
+        "differences": {"type": "array", "items": {"type": "string"}},
+        "scan": {"type": "object",
+            "required": ["topic", "from-offset", "to-offset", "end-offset", "records",
+                "undecodable", "stopped-after-close"],
+            "properties": {"topic": {"type": "string"},
+                "from-offset": {"type": ["integer", "null"]},
+                "to-offset": {"type": ["integer", "null"]},
+                "end-offset": {"type": ["integer", "null"]},
+                "records": {"type": "integer", "minimum": 0},
+                "undecodable": {"type": "integer", "minimum": 0},
+                "stopped-after-close": {"type": "boolean"}}},
+    }})
 }

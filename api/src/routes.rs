@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use rfq_aggregator::explain::Explainer;
 use rfq_core::{
     CorrelationId, CustomerId,
     auth::{AuthError, Authenticator},
@@ -39,22 +40,27 @@ pub(crate) struct ApiState {
     live: LiveEvents,
     /// Who is asking.
     auth: Authenticator,
+    /// Rebuilds an RFQ's story from the log (`/rfqs/{id}/timeline`).
+    explainer: Explainer,
 }
 
 /// The routes of the read API and the customer page ([`crate::page`]);
 /// live streams wake on `live`'s notices (see [`live::follow`]).
 /// Reads need an API key (`auth`): a customer reads only its own RFQs.
+/// A timeline is told by `explainer` (it reads the log).
 pub fn router(
     store: Arc<dyn Store>,
     settings: ApiSettings,
     live: LiveEvents,
     auth: Authenticator,
+    explainer: Explainer,
 ) -> Router {
     Router::new()
         .merge(crate::page::router())
         .route("/rfqs/{id}", get(status))
         .route("/rfqs/{id}/result", get(result))
         .route("/rfqs/{id}/events", get(events))
+        .route("/rfqs/{id}/timeline", get(timeline))
         .route("/providers", get(crate::scorecards::providers))
         .route(
             "/providers/{id}/scorecard",
@@ -65,6 +71,7 @@ pub fn router(
             settings,
             live,
             auth,
+            explainer,
         })
 }
 
@@ -94,6 +101,8 @@ pub(crate) enum ReadError {
     NotFound(String),
     Store(StoreError),
     Unauthorized(AuthError),
+    /// The log (Kafka, the schema registry) could not be read.
+    Log(anyhow::Error),
 }
 
 impl From<StoreError> for ReadError {
@@ -118,6 +127,19 @@ impl IntoResponse for ReadError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Service Unavailable",
                     "the result store cannot be read right now",
+                )
+                .retry_after(1)
+                .into_response()
+            }
+            ReadError::Log(error) => {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "reading the log for a timeline"
+                );
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    "the log cannot be read right now",
                 )
                 .retry_after(1)
                 .into_response()
@@ -250,4 +272,18 @@ async fn events(
     headers: HeaderMap,
 ) -> Response {
     live::events(requested, state.live, headers).await
+}
+
+/// `GET /rfqs/{id}/timeline`: the RFQ's story rebuilt from the log and
+/// checked against the store ([`rfq_aggregator::explain`]).
+async fn timeline(
+    requested: Requested,
+    State(state): State<ApiState>,
+) -> Result<Response, ReadError> {
+    let explanation = state
+        .explainer
+        .explain_stored(requested.stored)
+        .await
+        .map_err(ReadError::Log)?;
+    Ok(Json(explanation).into_response())
 }

@@ -48,6 +48,15 @@ pub(crate) fn quote(minor: i64) -> Reply {
     }
 }
 
+/// An explainer of `store`'s RFQs on the default Kafka and schema
+/// registry (reached only by a timeline that passed authentication).
+pub(crate) fn explainer(store: &Arc<dyn Store>) -> rfq_aggregator::explain::Explainer {
+    rfq_avro::choose_crypto_provider();
+    let pipeline = rfq_core::settings::PipelineSettings::default();
+    let codec = rfq_avro::codec(&pipeline).unwrap();
+    rfq_aggregator::explain::Explainer::new(pipeline.kafka, pipeline.topics, codec, store.clone())
+}
+
 /// GET `path` with `Host: api.test`: status, headers, JSON body.
 async fn get(
     store: &Arc<dyn Store>,
@@ -83,10 +92,16 @@ async fn get_as(
     }
     let request = request.body(Body::empty()).unwrap();
     let live = LiveEvents::new(settings.live.clone(), CancellationToken::new());
-    let response = router(store.clone(), settings, live, authenticator())
-        .oneshot(request)
-        .await
-        .unwrap();
+    let response = router(
+        store.clone(),
+        settings,
+        live,
+        authenticator(),
+        explainer(store),
+    )
+    .oneshot(request)
+    .await
+    .unwrap();
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -223,6 +238,7 @@ async fn unknown_and_malformed_ids_are_problem_documents() {
         unknown.as_str(),
         "/rfqs/not-a-uuid",
         "/rfqs/not-a-uuid/result",
+        "/rfqs/not-a-uuid/timeline",
     ] {
         let (status, headers, body) = get(&store, ApiSettings::default(), path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
@@ -239,6 +255,7 @@ async fn reads_need_a_key_and_show_only_the_customers_own_rfqs() {
         path.clone(),
         format!("{path}/result"),
         format!("{path}/events"),
+        format!("{path}/timeline"),
     ] {
         let (status, headers, body) = get_as(&store, ApiSettings::default(), &path, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");

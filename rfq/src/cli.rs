@@ -17,7 +17,7 @@ use rfq_api::{ApiSettings, live::LiveEvents};
 use rfq_core::auth::{AuthSettings, Authenticator};
 use rfq_core::{
     kafka::{KafkaSettings, TopicSettings, ensure_topics},
-    settings::PipelineSettings,
+    settings::{PipelineSettings, SchemaRegistrySettings},
     shutdown::{CancellationToken, cancel_on_signal},
 };
 use rfq_producer::Intake;
@@ -63,6 +63,11 @@ pub enum Command {
     /// Creates the Kafka topics and the store's schema (idempotent), then
     /// exits: run it once before the services of a deployment.
     Migrate(MigrateArgs),
+    /// Explains one RFQ from the log: whom it was addressed to and why,
+    /// every answer with its verdict, the close and its rule, checked
+    /// against the stored result (`--json`: the document `GET
+    /// /rfqs/{id}/timeline` serves).
+    Explain(Box<crate::explain::ExplainArgs>),
     /// Customers' API keys in the result store (`rfq keys add --customer
     /// NAME` prints a new key).
     Keys(crate::keys::KeysArgs),
@@ -188,9 +193,13 @@ pub struct ApiArgs {
     #[command(flatten)]
     pub auth: AuthSettings,
     /// Topic names (the events topic, and the dead-letter topic for a
-    /// record there that is not a notice).
+    /// record there that is not a notice; the quotes and providers topics
+    /// a timeline reads).
     #[command(flatten)]
     pub topics: TopicSettings,
+    /// The schema registry, to decode the records a timeline reads.
+    #[command(flatten)]
+    pub registry: SchemaRegistrySettings,
 }
 
 impl Cli {
@@ -235,7 +244,21 @@ impl Cli {
                 let live = LiveEvents::new(args.api.live.clone(), shutdown.clone());
                 let follower = live.follow(&args.kafka, &args.topics).await?;
                 let document = rfq_core::openapi::document([rfq_api::openapi::part()]);
-                let router = rfq_api::router(store, args.api, live, auth)
+                let pipeline = PipelineSettings {
+                    kafka: args.kafka.clone(),
+                    topics: args.topics.clone(),
+                    registry: args.registry.clone(),
+                    ..PipelineSettings::default()
+                };
+                // Reading only: nothing to register.
+                let codec = rfq_avro::codec(&pipeline).context("the schema registry settings")?;
+                let explainer = rfq_aggregator::explain::Explainer::new(
+                    args.kafka,
+                    args.topics,
+                    codec,
+                    store.clone(),
+                );
+                let router = rfq_api::router(store, args.api, live, auth, explainer)
                     .merge(rfq_core::metrics::router())
                     .merge(rfq_core::openapi::router(document));
                 let (served, followed) = tokio::join!(
@@ -252,6 +275,7 @@ impl Cli {
             }
             Command::Migrate(args) => migrate(args).await,
             Command::Keys(args) => crate::keys::run(args).await,
+            Command::Explain(args) => crate::explain::run(*args).await,
             Command::Registry(args) => registry(args, shutdown).await,
             Command::Bench(args) => bench(*args).await,
         }

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod demo_key;
+pub mod explain;
 mod keys;
 mod pipeline;
 mod telemetry;

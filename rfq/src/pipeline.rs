@@ -322,6 +322,12 @@ impl Pipeline {
             });
         }
 
+        let explainer = rfq_aggregator::explain::Explainer::new(
+            self.kafka.clone(),
+            pipeline.topics.clone(),
+            codec.clone(),
+            store.clone(),
+        );
         let producer = Intake::start(
             pipeline.clone(),
             settings.intake.producer.clone(),
@@ -362,6 +368,7 @@ impl Pipeline {
                 api,
                 live,
                 producer.authenticator().clone(),
+                explainer,
             ))
             .merge(rfq_core::metrics::router())
             .merge(rfq_core::openapi::router(document));

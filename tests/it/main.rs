@@ -17,6 +17,7 @@ mod customers;
 mod dead_letter;
 mod end_to_end;
 mod events;
+mod explain;
 mod idempotency;
 mod invalid_input;
 mod openapi;

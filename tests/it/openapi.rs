@@ -14,6 +14,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/rfqs/{id}"),
     ("get", "/rfqs/{id}/result"),
     ("get", "/rfqs/{id}/events"),
+    ("get", "/rfqs/{id}/timeline"),
     ("get", "/"),
     ("get", "/app.js"),
     ("get", "/app.css"),

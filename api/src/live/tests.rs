@@ -59,6 +59,7 @@ async fn open(
         ApiSettings::default(),
         events.clone(),
         crate::tests::authenticator(),
+        crate::tests::explainer(store),
     )
     .oneshot(request.body(Body::empty()).unwrap())
     .await

@@ -102,6 +102,8 @@ pub struct Cluster {
     pub embedded_broker: bool,
     /// The quotes topic (its name is unique per scenario on an outside Kafka).
     pub quotes_topic: String,
+    /// The providers topic (named as the quotes topic is).
+    pub providers_topic: String,
     /// The schema registry every process uses (an `rfq registry` process).
     pub registry_url: String,
     /// Environment of every process: topic names and group prefix of their own
@@ -121,6 +123,7 @@ impl Cluster {
     pub fn new(dir: &Path, external: Option<&str>) -> Cluster {
         let mut env = Vec::new();
         let mut quotes_topic = "rfq.quotes".to_owned();
+        let mut providers_topic = "rfq.providers".to_owned();
         if external.is_some() {
             let run = uuid::Uuid::new_v4().simple().to_string();
             let prefix = format!("chaos{}", &run[..10]);
@@ -134,6 +137,7 @@ impl Cluster {
                 env.push((var.to_owned(), format!("{prefix}.{topic}")));
             }
             quotes_topic = format!("{prefix}.rfq.quotes");
+            providers_topic = format!("{prefix}.rfq.providers");
             env.push(("RFQ_GROUP_PREFIX".to_owned(), format!("{prefix}.")));
         }
         let registry_port = free_port();
@@ -157,6 +161,7 @@ impl Cluster {
                 .unwrap_or_else(|| format!("127.0.0.1:{}", free_port())),
             embedded_broker: external.is_none(),
             quotes_topic,
+            providers_topic,
             env,
             store: dir.join("results.db"),
             binary: rfq_binary(),

@@ -16,7 +16,7 @@
 //! meanwhile. Besides the results, every scenario measures how long any
 //! RFQ stayed open past its deadline, and bounds it.
 
-mod cluster;
+pub mod cluster;
 mod load;
 mod memory;
 mod model;
@@ -513,8 +513,69 @@ impl Scenario {
         );
         assert!(model.accepted > 0 && model.ticks > 0);
         assert!(differences.rfqs >= accepted.len());
+        self.explain_sample(&model).await;
+    }
+
+    /// Explains a sample of the RFQs (closed by their deadline and by
+    /// their rule, as `rfq explain` does, from the log and the store
+    /// after the faults) and checks each agrees with the stored result
+    /// and with the model.
+    async fn explain_sample(&self, model: &Model) {
+        let mut topics = rfq_core::kafka::TopicSettings::default();
+        topics.quotes_topic = self.cluster.quotes_topic.clone();
+        topics.providers_topic = self.cluster.providers_topic.clone();
+        let store = rfq_store::StoreSettings::embedded(&self.cluster.store)
+            .open()
+            .await
+            .unwrap();
+        let explainer = rfq_aggregator::explain::Explainer::new(
+            rfq_core::kafka::KafkaSettings::new(self.cluster.brokers.clone()),
+            topics.clone(),
+            crate::helpers::codec_for(&self.cluster.registry_url, &topics),
+            store,
+        );
+        let mut ids: Vec<_> = model.rfqs.iter().collect();
+        ids.sort_by_key(|(id, _)| **id);
+        let by_deadline = |deadline: bool| {
+            ids.iter()
+                .filter(move |(_, expected)| {
+                    expected.closed.is_some_and(|(reason, _)| {
+                        (reason == rfq_core::CloseReason::Deadline) == deadline
+                    })
+                })
+                .take(SAMPLE / 2)
+        };
+        let sample: Vec<_> = by_deadline(true).chain(by_deadline(false)).collect();
+        let deadline = by_deadline(true).count();
+        assert!(
+            deadline > 0 && sample.len() > deadline,
+            "{deadline} of {}",
+            sample.len()
+        );
+        let explained_count = sample.len();
+        for (id, expected) in sample {
+            let explained = explainer.explain(id).await.unwrap().unwrap();
+            assert!(
+                explained.agrees_with_store,
+                "{id}: {:#?}\n{}",
+                explained.differences,
+                rfq_aggregator::explain::text::render(&explained)
+            );
+            let close = explained
+                .close
+                .as_ref()
+                .map(|close| (close.reason, close.at));
+            let modelled = expected.closed.map(|(reason, at)| (reason.as_str(), at));
+            assert_eq!(close, modelled, "{id}");
+        }
+        eprintln!(
+            "chaos: explained {explained_count} RFQs ({deadline} closed by their deadline), each agreeing with the store and the model"
+        );
     }
 }
+
+/// RFQs of each scenario explained after its checks.
+const SAMPLE: usize = 20;
 
 /// Polls every accepted RFQ once its deadline has passed until it answers
 /// 303, as a customer app would; returns the longest time one was seen

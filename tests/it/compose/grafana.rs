@@ -246,22 +246,6 @@ fn grafana_problems(compose: &Value, root: &Path) -> Vec<String> {
     problems
 }
 
-/// Metrics the Providers dashboard queries before the code registering
-/// them is merged: the adapter's HTTP-partner metrics (`rfq adapter
-/// --partner`, issue 15, another branch). Named here rather than accepted
-/// silently; once the code registers them,
-/// `pending_metrics_are_not_registered_yet` fails so that this list goes.
-const PENDING_METRICS: &[&str] = &[
-    "rfq_partner_calls_total",
-    "rfq_partner_shed_total",
-    "rfq_partner_call_seconds",
-    "rfq_partner_breaker_state",
-    "rfq_partner_breaker_transitions_total",
-    "rfq_partner_queue_depth",
-    "rfq_partner_in_flight",
-    "rfq_partner_retries_total",
-];
-
 /// One dashboard's panels use provisioned datasources and registered metrics.
 fn dashboard_problems(
     path: &Path,
@@ -270,7 +254,7 @@ fn dashboard_problems(
     registered: &BTreeSet<String>,
 ) -> Vec<String> {
     let mut problems = Vec::new();
-    let known = |name: &str| registered.contains(name) || PENDING_METRICS.contains(&name);
+    let known = |name: &str| registered.contains(name);
     let known_metric = |name: &str| {
         known(name)
             || ["_bucket", "_sum", "_count"]
@@ -315,19 +299,6 @@ fn grafana_provisioning_finds_datasource_and_dashboards() {
     assert_no_problems(
         "Grafana provisioning",
         grafana_problems(&compose(), &repo()),
-    );
-}
-
-#[test]
-fn pending_metrics_are_not_registered_yet() {
-    let registered = registered_metrics(&repo());
-    let now_registered: Vec<_> = PENDING_METRICS
-        .iter()
-        .filter(|name| registered.contains(**name))
-        .collect();
-    assert!(
-        now_registered.is_empty(),
-        "registered now, remove them from PENDING_METRICS: {now_registered:?}"
     );
 }
 
