@@ -82,13 +82,17 @@ impl Replay {
     pub fn feed(&mut self, offset: i64, stamp: DateTime<Utc>, record: Record) {
         let partition = self.rfq.return_address.partition;
         match record {
-            Record::Rfq(rfq) if rfq.id == self.rfq.id && self.closed.is_none() => {
-                // The judge refuses a copy naming another partition.
-                if rfq.return_address.partition == partition && !self.opened {
-                    self.window.open(&rfq);
-                    self.opened = true;
-                    self.event(stamp, Some(offset), What::Accepted);
-                }
+            // The first copy opens it (the judge refuses one naming
+            // another partition).
+            Record::Rfq(rfq)
+                if rfq.id == self.rfq.id
+                    && rfq.return_address.partition == partition
+                    && !self.opened
+                    && self.closed.is_none() =>
+            {
+                self.window.open(&rfq);
+                self.opened = true;
+                self.event(stamp, Some(offset), What::Accepted);
             }
             Record::Answer(answer) if answer.rfq == self.rfq.id => {
                 self.answer(offset, stamp, answer)

@@ -5,7 +5,6 @@
 //! are dead-lettered with the reason and counted.
 
 use crate::helpers::*;
-use rfq_adapters::fleet::Fleet;
 use rfq_core::{CorrelationId, kafka::DeadLetterHeaders};
 use serde_json::Value;
 use std::{collections::BTreeSet, time::Duration};
@@ -33,11 +32,7 @@ async fn duplicate_late_unknown_and_stranger_answers_each_get_their_outcome(brok
     // Three registered unicorns that never answer by themselves: the test
     // answers in their name.
     let silent = fleet(BERLIN, 3, 3, 0.0);
-    let names: Vec<String> = Fleet::generate("quiet", &silent, &rfq_core::Vicinity::DEFAULT)
-        .unicorns()
-        .iter()
-        .map(|u| u.id.as_str().to_owned())
-        .collect();
+    let names = unicorn_names("quiet", &silent);
     let _counting = COUNTING.lock().await;
     let t = TestPipeline::start(&broker, dir.path(), vec![adapter("quiet", silent)]).await;
     let verdict =

@@ -5,7 +5,6 @@
 //! rule, the addressed providers within the radius.
 
 use crate::helpers::*;
-use rfq_adapters::fleet::Fleet;
 use rfq_aggregator::explain::{Explainer, Explanation, What};
 use rfq_core::CorrelationId;
 use serde_json::{Value, json};
@@ -25,23 +24,6 @@ async fn explainer(t: &TestPipeline) -> Explainer {
     )
 }
 
-/// `(provider, verdict, seq)` of every answer on the timeline.
-fn verdicts(explanation: &Explanation) -> Vec<(String, String, Option<u32>)> {
-    explanation
-        .timeline
-        .iter()
-        .filter_map(|event| match &event.what {
-            What::Answer {
-                provider,
-                verdict,
-                seq,
-                ..
-            } => Some((provider.clone(), (*verdict).to_owned(), *seq)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Providers of a result list.
 fn listed(result: &Value, list: &str) -> Vec<String> {
     let mut names: Vec<String> = result[list]
@@ -56,10 +38,11 @@ fn listed(result: &Value, list: &str) -> Vec<String> {
 
 /// Providers the timeline gives `verdicts` (sorted).
 fn judged(explanation: &Explanation, verdicts_: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = verdicts(explanation)
+    let mut names: Vec<String> = explanation
+        .verdicts()
         .into_iter()
-        .filter(|(_, verdict, _)| verdicts_.contains(&verdict.as_str()))
-        .map(|(provider, _, _)| provider)
+        .filter(|(_, verdict, _)| verdicts_.contains(verdict))
+        .map(|(provider, _, _)| provider.to_owned())
         .collect();
     names.sort();
     names
@@ -87,11 +70,7 @@ async fn the_story_of_an_rfq_agrees_with_its_stored_result(broker: TestBroker) {
     // Berlin: three unicorns that answer (some decline), one silent.
     // Potsdam: three silent ones the test answers for.
     let quiet = fleet(POTSDAM, 3, 3, 0.0);
-    let names: Vec<String> = Fleet::generate("quiet", &quiet, &rfq_core::Vicinity::DEFAULT)
-        .unicorns()
-        .iter()
-        .map(|u| u.id.as_str().to_owned())
-        .collect();
+    let names = unicorn_names("quiet", &quiet);
     let adapters = vec![
         adapter("alpha", fleet(BERLIN, 4, 1, 0.3)),
         adapter("quiet", quiet),
@@ -141,12 +120,12 @@ async fn the_story_of_an_rfq_agrees_with_its_stored_result(broker: TestBroker) {
     let explained = explainer.explain(&id).await.unwrap().unwrap();
     assert!(explained.agrees_with_store, "{:#?}", explained.differences);
     assert_eq!(
-        verdicts(&explained),
+        explained.verdicts(),
         vec![
-            (names[0].clone(), "quoted".into(), Some(1)),
-            (names[0].clone(), "duplicate".into(), None),
-            ("stranger".into(), "not-addressed".into(), None),
-            (names[1].clone(), "late".into(), Some(2)),
+            (names[0].as_str(), "quoted", Some(1)),
+            (names[0].as_str(), "duplicate", None),
+            ("stranger", "not-addressed", None),
+            (names[1].as_str(), "late", Some(2)),
         ]
     );
     assert_eq!(explained.close.as_ref().unwrap().reason, "deadline");

@@ -36,6 +36,16 @@ pub fn fleet(
     }
 }
 
+/// The ids of the unicorns adapter `name` runs with `fleet` (at the
+/// default vicinity): whom a test answers for when they are silent.
+pub fn unicorn_names(name: &str, fleet: &FleetSettings) -> Vec<String> {
+    rfq_adapters::fleet::Fleet::generate(name, fleet, &rfq_core::Vicinity::DEFAULT)
+        .unicorns()
+        .iter()
+        .map(|u| u.id.as_str().to_owned())
+        .collect()
+}
+
 /// An adapter named `name` with `fleet`.
 pub fn adapter(name: &str, fleet: FleetSettings) -> AdapterSettings {
     AdapterSettings::new(name, fleet)

@@ -45,6 +45,25 @@ pub struct Explanation {
     pub scan: Scan,
 }
 
+impl Explanation {
+    /// Every answer on the timeline as `(provider, verdict, seq)`, in log
+    /// order.
+    pub fn verdicts(&self) -> Vec<(&str, &'static str, Option<u32>)> {
+        self.timeline
+            .iter()
+            .filter_map(|event| match &event.what {
+                What::Answer {
+                    provider,
+                    verdict,
+                    seq,
+                    ..
+                } => Some((provider.as_str(), *verdict, *seq)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// One addressed provider: where its latest heartbeat at acceptance put it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -38,22 +38,6 @@ fn stored(rfq: &Rfq, status: RfqStatus) -> StoredRfq {
     }
 }
 
-fn verdicts(explanation: &Explanation) -> Vec<(String, &'static str, Option<u32>)> {
-    explanation
-        .timeline
-        .iter()
-        .filter_map(|event| match &event.what {
-            What::Answer {
-                provider,
-                verdict,
-                seq,
-                ..
-            } => Some((provider.clone(), *verdict, *seq)),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn completion_duplicates_strangers_and_answers_after_the_close() {
     let rfq = Rfq::sample(&["a", "b"]);
@@ -85,14 +69,14 @@ fn completion_duplicates_strangers_and_answers_after_the_close() {
         Scan::default(),
     );
     assert_eq!(
-        verdicts(&explanation),
+        explanation.verdicts(),
         vec![
-            ("a".into(), "quoted", Some(1)),
-            ("a".into(), "duplicate", None),
-            ("stranger".into(), "not-addressed", None),
-            ("b".into(), "declined", Some(2)),
-            ("b".into(), "duplicate", None),
-            ("nobody".into(), "not-addressed", None),
+            ("a", "quoted", Some(1)),
+            ("a", "duplicate", None),
+            ("stranger", "not-addressed", None),
+            ("b", "declined", Some(2)),
+            ("b", "duplicate", None),
+            ("nobody", "not-addressed", None),
         ]
     );
     assert!(
@@ -176,12 +160,12 @@ fn the_marker_closes_at_the_deadline_and_later_answers_are_late() {
     };
     let explanation = replay.explain(&stored(&rfq, status), &kept, vec![], Scan::default());
     assert_eq!(
-        verdicts(&explanation),
+        explanation.verdicts(),
         vec![
-            ("a".into(), "quoted", Some(1)),
-            ("b".into(), "late", Some(2)),
-            ("c".into(), "late", Some(3)),
-            ("c".into(), "duplicate", None),
+            ("a", "quoted", Some(1)),
+            ("b", "late", Some(2)),
+            ("c", "late", Some(3)),
+            ("c", "duplicate", None),
         ]
     );
     assert!(

@@ -521,9 +521,11 @@ impl Scenario {
     /// after the faults) and checks each agrees with the stored result
     /// and with the model.
     async fn explain_sample(&self, model: &Model) {
-        let mut topics = rfq_core::kafka::TopicSettings::default();
-        topics.quotes_topic = self.cluster.quotes_topic.clone();
-        topics.providers_topic = self.cluster.providers_topic.clone();
+        let topics = rfq_core::kafka::TopicSettings {
+            quotes_topic: self.cluster.quotes_topic.clone(),
+            providers_topic: self.cluster.providers_topic.clone(),
+            ..Default::default()
+        };
         let store = rfq_store::StoreSettings::embedded(&self.cluster.store)
             .open()
             .await
