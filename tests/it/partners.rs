@@ -119,9 +119,6 @@ async fn faulty_partners_leave_the_healthy_quotes_in_time() {
         s.partners.breaker_failures = 100;
     });
     let t = start(dir.path(), adapter, &providers_of(&names)).await;
-    let dead_before = t
-        .metric(r#"rfq_dead_letters_total{component="adapter",kind="partner-answer"}"#)
-        .await;
 
     let (location, _) = t.submit(BERLIN, 3).await;
     let result = t.closed_result(&location, Duration::from_secs(15)).await;
@@ -141,12 +138,10 @@ async fn faulty_partners_leave_the_healthy_quotes_in_time() {
     t.assert_metric(&calls("fa-trickle", "timeout"), 1.0).await;
     t.assert_metric(&calls("fa-junk", "invalid"), 1.0).await;
     t.assert_metric(&calls("fa-later", "accepted"), 1.0).await;
-    t.assert_metric(
-        r#"rfq_dead_letters_total{component="adapter",kind="partner-answer"}"#,
-        dead_before + 1.0,
-    )
-    .await;
-    assert_eq!(partners[2].1.callback_statuses(), vec![204]);
+    // The junk is dead-lettered (kind partner-answer) and counted.
+    let refused = series("rfq_partner_answers_total", "fa-junk", "kind", "refused");
+    t.assert_metric(&refused, 1.0).await;
+    assert_eq!(partners[2].1.callback_statuses(), vec![202]);
     // One RFQ, one idempotency key: its id, on every attempt.
     let rfq_id = location.rsplit('/').next().unwrap();
     for (name, partner) in &partners {
@@ -171,7 +166,7 @@ async fn a_hanging_partner_opens_its_breaker_and_it_closes_after_recovery() {
         |s| {
             s.partners.timeout_ms = 400;
             s.partners.breaker_failures = 2;
-            s.partners.breaker_open_ms = 4000;
+            s.partners.breaker_open_ms = 10_000;
         },
     );
     let t = start(dir.path(), adapter, &providers_of(&["br-good", "br-stuck"])).await;
@@ -216,7 +211,7 @@ async fn a_hanging_partner_opens_its_breaker_and_it_closes_after_recovery() {
     // Recovered: after the open period one probe goes out and closes it.
     stuck.set(Mode::Healthy(Duration::from_millis(10)));
     let mut recovered = false;
-    for _ in 0..8 {
+    for _ in 0..12 {
         let (location, _) = t.submit(BERLIN, 2).await;
         let result = t.closed_result(&location, Duration::from_secs(10)).await;
         let (quoted, _, _) = outcomes(&result);
@@ -255,7 +250,7 @@ async fn a_partner_that_never_answers_holds_bounded_places() {
     let cars = ["car-1", "car-2"];
     let void = FakePartner::start(Mode::Hang, &cars, BERLIN).await;
     let adapter = partner_adapter("bounded", &[("bd-void", &void)], |s| {
-        s.partners.timeout_ms = 10_000;
+        s.partners.timeout_ms = 60_000;
         s.partners.breaker_failures = 1_000;
         s.partners.concurrency = 2;
         s.partners.queue = 3;
@@ -296,17 +291,19 @@ async fn a_partner_that_never_answers_holds_bounded_places() {
     let during = tasks();
 
     for (location, _) in &submitted {
-        let result = t.closed_result(location, Duration::from_secs(15)).await;
+        let result = t.closed_result(location, Duration::from_secs(30)).await;
         closed_on_time(&result);
     }
     assert!(void.most_open() <= 2, "{} calls at once", void.most_open());
     // Every call made or shed: two places and three in the queue at most
     // (a queued call goes out if a place frees before its answers are due).
     let no_time = series("rfq_partner_shed_total", "bd-void", "reason", "no-time");
-    t.assert_metric(&in_flight, 0.0).await;
+    assert_eq!(t.metric(&in_flight).await, 0.0);
     let (full, no_time) = (t.metric(&shed_full).await, t.metric(&no_time).await);
-    let made = t.metric(&calls("bd-void", "timeout")).await
-        + t.metric(&calls("bd-void", "transport")).await;
+    // Cut short by their RFQs' deadline (the partner's own timeout is
+    // longer): `due`, not held against the partner.
+    let made = t.metric(&calls("bd-void", "due")).await;
+    assert_eq!(t.metric(&calls("bd-void", "timeout")).await, 0.0);
     assert!(
         made <= 5.0 && void.calls() as f64 <= made,
         "{made} calls, {} seen",
@@ -317,7 +314,7 @@ async fn a_partner_that_never_answers_holds_bounded_places() {
         RFQS as f64,
         "{full} + {no_time} + {made}"
     );
-    t.assert_metric(&pending, 0.0).await;
+    assert_eq!(t.metric(&pending).await, 0.0);
     assert_eq!(t.metric(&queued).await, 0.0);
     // Tasks: while the calls hang, one per HTTP connection at each end of
     // the test's 30 POSTs (idle in the pool after), and in the adapter one

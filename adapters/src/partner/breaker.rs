@@ -92,6 +92,16 @@ impl Breaker {
         self.state
     }
 
+    /// Whether [`Breaker::admit`] would let a call out at `now`, without
+    /// taking the probe.
+    pub fn would_admit(&mut self, now: Instant) -> bool {
+        match self.state(now) {
+            State::Closed => true,
+            State::HalfOpen => !self.probing,
+            State::Open => false,
+        }
+    }
+
     /// Whether a call may go out at `now`.
     pub fn admit(&mut self, now: Instant) -> Admission {
         match self.state(now) {

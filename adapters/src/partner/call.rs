@@ -12,8 +12,9 @@ use super::{
     settings::{PartnerSettings, PartnerSpec},
 };
 use chrono::Utc;
-use rfq_core::{Answer, Rfq};
+use rfq_core::{Answer, ProviderId, Rfq};
 use std::{
+    collections::BTreeSet,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -50,6 +51,16 @@ pub struct Partner {
     /// Calls awaiting answers on callbacks.
     callbacks: Arc<Callbacks>,
 }
+
+/// The longest a call, its queue and its callbacks may take, whatever the
+/// RFQ's deadline (as an undeliverable answer's retries).
+const MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// The least time left for a call to be worth making.
+const MIN_CALL: Duration = Duration::from_millis(100);
+
+/// The longest reason of a dead-lettered document.
+const MAX_REASON: usize = 4096;
 
 /// How one attempt ended.
 enum Attempt {
@@ -109,22 +120,14 @@ impl Partner {
         self.breaker.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn shed(&self, reason: &str) {
-        SHED.with_label_values(&[self.name(), reason]).inc();
-    }
-
-    /// Records a call's end in the breaker, publishing a transition.
-    fn record(&self, succeeded: bool) {
-        let now = Instant::now();
+    /// Does `what` with the breaker and publishes any transition it made,
+    /// under the breaker's lock, so that the gauge and the transitions
+    /// counter follow the breaker in order.
+    fn with_breaker<R>(&self, what: impl FnOnce(&mut Breaker, Instant) -> R) -> R {
         let mut breaker = self.breaker();
-        let before = breaker.state(now);
-        breaker.record(succeeded, now);
-        let after = breaker.state(now);
-        drop(breaker);
-        self.publish(before, after);
-    }
-
-    fn publish(&self, before: State, after: State) {
+        let before = breaker.last_state();
+        let result = what(&mut breaker, Instant::now());
+        let after = breaker.last_state();
         if before != after {
             tracing::info!(
                 partner = self.name(),
@@ -137,6 +140,11 @@ impl Partner {
                 .with_label_values(&[self.name(), after.as_str()])
                 .inc();
         }
+        result
+    }
+
+    fn shed(&self, reason: &str) {
+        SHED.with_label_values(&[self.name(), reason]).inc();
     }
 
     /// Asks the partner for the `asked` providers' answers to `rfq`, and
@@ -144,51 +152,38 @@ impl Partner {
     /// margin). Never waits past that; skips at once when the breaker is
     /// open or the bulkhead full.
     pub async fn ask(&self, rfq: &Rfq, asked: &Asked, sink: &impl Sink) {
-        let answer_by = rfq.deadline
-            - chrono::Duration::from_std(self.settings.deadline_margin()).unwrap_or_default();
-        let Ok(left) = (answer_by - Utc::now()).to_std() else {
+        let margin =
+            chrono::Duration::from_std(self.settings.deadline_margin()).unwrap_or_default();
+        let answer_by = rfq.deadline - margin;
+        // A deadline far off (an RFQ not from our producer) must not hold a
+        // place, a callback or the partition's offset for ever.
+        let left = (answer_by - Utc::now())
+            .to_std()
+            .unwrap_or_default()
+            .min(MAX_WAIT);
+        // Too little time for any partner to answer: not a call.
+        if left < MIN_CALL.min(self.settings.timeout()) {
             return self.shed("no-time");
-        };
+        }
         let due = tokio::time::Instant::now() + left;
-        {
-            // An open breaker costs nothing: not even a place in the queue.
-            let now = Instant::now();
-            let mut breaker = self.breaker();
-            let before = breaker.last_state();
-            let state = breaker.state(now);
-            drop(breaker);
-            self.publish(before, state);
-            if state == State::Open {
-                return self.shed("breaker-open");
-            }
+        // An open breaker (or a half-open one whose probe is out) costs
+        // nothing: not even a place in the queue.
+        if !self.with_breaker(|breaker, now| breaker.would_admit(now)) {
+            return self.shed("breaker-open");
         }
         let Some(mut awaiting) = self.callbacks.expect(self.name()) else {
             return self.shed("queue-full");
         };
-        let place = {
-            QUEUED
-                .with_label_values(&[self.name()])
-                .set(self.bulkhead.waiting() as i64 + 1);
-            let entered = self.bulkhead.enter(due).await;
-            QUEUED
-                .with_label_values(&[self.name()])
-                .set(self.bulkhead.waiting() as i64);
-            match entered {
-                Ok(place) => place,
-                Err(Shed::QueueFull) => return self.shed("queue-full"),
-                Err(Shed::NoTime) => return self.shed("no-time"),
-            }
+        let gauges = (
+            QUEUED.with_label_values(&[self.name()]),
+            IN_FLIGHT.with_label_values(&[self.name()]),
+        );
+        let place = match self.bulkhead.enter(due, &gauges).await {
+            Ok(place) => place,
+            Err(Shed::QueueFull) => return self.shed("queue-full"),
+            Err(Shed::NoTime) => return self.shed("no-time"),
         };
-        let admission = {
-            let now = Instant::now();
-            let mut breaker = self.breaker();
-            let before = breaker.last_state();
-            let admission = breaker.admit(now);
-            let after = breaker.last_state();
-            drop(breaker);
-            self.publish(before, after);
-            admission
-        };
+        let admission = self.with_breaker(|breaker, now| breaker.admit(now));
         if admission == Admission::Skip {
             return self.shed("breaker-open");
         }
@@ -205,28 +200,26 @@ impl Partner {
             answer_by,
             callback: awaiting.url.clone(),
         };
-        IN_FLIGHT
-            .with_label_values(&[self.name()])
-            .set(self.bulkhead.in_flight() as i64);
         let ended = self.call(&request, due, &mut probe).await;
         drop(place);
-        IN_FLIGHT
-            .with_label_values(&[self.name()])
-            .set(self.bulkhead.in_flight() as i64);
+        let mut answered = BTreeSet::new();
         match ended {
             Some(Attempt::Answered(body) | Attempt::Invalid(body)) => {
                 // A 200 has no one to tell: refusals are dead-lettered and counted.
-                let _ = self.hand_over(&body, rfq, asked, sink).await;
+                self.hand_over(&body, rfq, asked, &mut answered, sink).await;
             }
             Some(Attempt::Accepted) => {
                 // The place is free again; the answers come on the callback.
-                let _ = tokio::time::timeout_at(
-                    due,
-                    self.await_callbacks(&mut awaiting, rfq, asked, sink),
-                )
-                .await;
+                self.await_callbacks(&mut awaiting, due, rfq, asked, &mut answered, sink)
+                    .await;
             }
-            Some(Attempt::Failed { .. }) | None => {}
+            Some(Attempt::Failed { .. }) | None => {
+                // The partner may have accepted a call whose 202 we never
+                // read: what it posted already is kept.
+                while let Ok(body) = awaiting.answers.try_recv() {
+                    self.hand_over(&body, rfq, asked, &mut answered, sink).await;
+                }
+            }
         }
     }
 
@@ -242,14 +235,28 @@ impl Partner {
         let mut attempt = 0;
         loop {
             let started = Instant::now();
-            let until = due.min(tokio::time::Instant::now() + self.settings.timeout());
-            let ended = match tokio::time::timeout_at(until, self.attempt(request)).await {
-                Ok(ended) => ended,
-                Err(_) => Attempt::Failed {
-                    outcome: "timeout",
-                    retryable: false,
-                },
-            };
+            let own_limit = tokio::time::Instant::now() + self.settings.timeout();
+            let ended =
+                match tokio::time::timeout_at(due.min(own_limit), self.attempt(request)).await {
+                    Ok(ended) => ended,
+                    // Cut short by the RFQ's deadline, not by the partner's
+                    // timeout: not the partner's failure.
+                    Err(_) if due < own_limit => {
+                        CALLS.with_label_values(&[self.name(), "due"]).inc();
+                        LATENCY
+                            .with_label_values(&[self.name()])
+                            .observe(started.elapsed().as_secs_f64());
+                        if probe.armed {
+                            probe.armed = false;
+                            self.breaker().probe_abandoned();
+                        }
+                        return None;
+                    }
+                    Err(_) => Attempt::Failed {
+                        outcome: "timeout",
+                        retryable: false,
+                    },
+                };
             LATENCY
                 .with_label_values(&[self.name()])
                 .observe(started.elapsed().as_secs_f64());
@@ -261,7 +268,7 @@ impl Partner {
             };
             CALLS.with_label_values(&[self.name(), outcome]).inc();
             probe.armed = false;
-            self.record(succeeded);
+            self.with_breaker(|breaker, now| breaker.record(succeeded, now));
             if succeeded || !retryable {
                 return Some(ended);
             }
@@ -272,7 +279,7 @@ impl Partner {
             }
             // Retry only while the breaker is closed (never take a half-open
             // breaker's probe for a retry).
-            if self.breaker().state(Instant::now()) != State::Closed {
+            if self.with_breaker(|breaker, now| breaker.state(now)) != State::Closed {
                 return None;
             }
             if !self.budget.spend() {
@@ -333,55 +340,70 @@ impl Partner {
     }
 
     /// Parses a partner's answers document (a `200`'s or a callback's) and
-    /// hands the answers over, the refusals too; returns how many answers
-    /// were usable and what was refused, if anything.
+    /// hands over the answers of providers not `answered` yet (adding
+    /// them), and what was refused as one dead letter with every reason.
     async fn hand_over(
         &self,
         body: &[u8],
         rfq: &Rfq,
         asked: &Asked,
+        answered: &mut BTreeSet<ProviderId>,
         sink: &impl Sink,
-    ) -> (usize, Result<(), String>) {
-        let (answers, refusals) = parse_answers(body, rfq, asked, Utc::now());
-        let handed = answers.len();
-        let verdict = match refusals.as_slice() {
-            [] => Ok(()),
-            some => Err(some
-                .iter()
-                .map(|r| r.reason.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")),
-        };
+    ) {
+        let (answers, mut refusals) = parse_answers(body, rfq, asked, Utc::now());
         for answer in answers {
+            if !answered.insert(answer.provider.clone()) {
+                // Sent again in a later document: the first one stands.
+                continue;
+            }
             let kind = answer.reply.outcome().as_str();
             ANSWERS.with_label_values(&[self.name(), kind]).inc();
             sink.answer(answer).await;
         }
-        for refusal in refusals {
-            ANSWERS.with_label_values(&[self.name(), "refused"]).inc();
-            tracing::warn!(partner = self.name(), rfq = %rfq.id, reason = %refusal.reason, "a partner's answer refused");
-            sink.refuse(refusal, body).await;
+        if refusals.is_empty() {
+            return;
         }
-        (handed, verdict)
+        ANSWERS
+            .with_label_values(&[self.name(), "refused"])
+            .inc_by(refusals.len() as u64);
+        let provider = match refusals.as_slice() {
+            [only] => only.provider.clone(),
+            _ => None,
+        };
+        let mut reason = refusals
+            .drain(..)
+            .map(|r| r.reason)
+            .collect::<Vec<_>>()
+            .join("; ");
+        if reason.len() > MAX_REASON {
+            let cut = (0..=MAX_REASON)
+                .rev()
+                .find(|&i| reason.is_char_boundary(i))
+                .unwrap_or(0);
+            reason.truncate(cut);
+            reason.push_str(" …");
+        }
+        tracing::warn!(partner = self.name(), rfq = %rfq.id, %reason, "a partner's answers refused");
+        sink.refuse(Refusal { provider, reason }, body).await;
     }
 
     /// Hands over the answers of callbacks until every asked provider
-    /// answered (the caller bounds the wait).
+    /// answered or they are `due`; a callback received is always handled
+    /// to the end (its answers made durable), even past `due`.
     async fn await_callbacks(
         &self,
         awaiting: &mut Awaiting,
+        due: tokio::time::Instant,
         rfq: &Rfq,
         asked: &Asked,
+        answered: &mut BTreeSet<ProviderId>,
         sink: &impl Sink,
     ) {
-        let mut answered = 0;
-        while answered < asked.len() {
-            let Some((body, reply)) = awaiting.answers.recv().await else {
+        while answered.len() < asked.len() {
+            let Ok(Some(body)) = tokio::time::timeout_at(due, awaiting.answers.recv()).await else {
                 return;
             };
-            let (handed, verdict) = self.hand_over(&body, rfq, asked, sink).await;
-            answered += handed;
-            let _ = reply.send(verdict);
+            self.hand_over(&body, rfq, asked, answered, sink).await;
         }
     }
 }

@@ -16,23 +16,21 @@ use rfq_core::problem::Problem;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use url::Url;
 use uuid::Uuid;
 
 use super::metrics::{CALLBACKS, CALLBACKS_PENDING};
 
-/// A partner's answers document, and where to say whether it was usable
-/// (`Err`: what was not).
-pub type Delivered = (Bytes, oneshot::Sender<Result<(), String>>);
+/// A partner's answers document, as posted.
+pub type Delivered = Bytes;
+
+/// Documents queued per awaited call at most (beyond: `429`).
+const QUEUE: usize = 16;
 
 /// The largest callback body accepted.
 pub const MAX_BODY: usize = 256 * 1024;
-
-/// How long a callback request waits for its answers to be handled.
-const HANDLING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Calls awaiting answers on callbacks, by token.
 #[derive(Debug)]
@@ -99,7 +97,7 @@ impl Callbacks {
     /// its most entries already.
     pub fn expect(self: &Arc<Self>, partner: &str) -> Option<Awaiting> {
         let token = Uuid::new_v4();
-        let (sender, answers) = mpsc::channel(4);
+        let (sender, answers) = mpsc::channel(QUEUE);
         {
             let mut awaited = self.lock();
             let held = awaited.per_partner.entry(partner.to_owned()).or_default();
@@ -156,31 +154,32 @@ async fn receive(
         CALLBACKS.with_label_values(&["unknown", "unknown"]).inc();
         return unknown();
     };
-    let (reply, handled) = oneshot::channel();
-    if sender.send((body, reply)).await.is_err() {
-        CALLBACKS
-            .with_label_values(&[partner.as_str(), "unknown"])
-            .inc();
-        return unknown();
-    }
-    CALLBACKS
-        .with_label_values(&[partner.as_str(), "delivered"])
-        .inc();
-    match tokio::time::timeout(HANDLING_TIMEOUT, handled).await {
-        Ok(Ok(Ok(()))) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Ok(Err(reason))) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Some answers were refused",
-            reason,
-        )
-        .into_response(),
-        // The call ended (its answers were due) before this was read.
-        Ok(Err(_)) => unknown(),
-        Err(_) => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The answers could not be handled in time",
-            "send them again with the same content",
-        )
-        .into_response(),
+    // Queued, not handled: the call that awaits it may still be waiting for
+    // its own 202. What is refused is dead-lettered, not answered here.
+    match sender.try_send(body) {
+        Ok(()) => {
+            CALLBACKS
+                .with_label_values(&[partner.as_str(), "delivered"])
+                .inc();
+            StatusCode::ACCEPTED.into_response()
+        }
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            CALLBACKS
+                .with_label_values(&[partner.as_str(), "busy"])
+                .inc();
+            Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many callbacks for this call at once",
+                "send it again in a moment",
+            )
+            .retry_after(1)
+            .into_response()
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            CALLBACKS
+                .with_label_values(&[partner.as_str(), "unknown"])
+                .inc();
+            unknown()
+        }
     }
 }

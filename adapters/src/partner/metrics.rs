@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 /// Calls made, by how they ended: `answered` (200), `accepted` (202),
 /// `timeout`, `unavailable` (429, 5xx), `rejected` (another status),
 /// `transport` (refused, reset, broken body), `invalid` (a body that is
-/// not an answers document, or too large).
+/// not an answers document, or too large), `due` (cut short by the RFQ's
+/// deadline before the partner's timeout: not counted against it).
 pub static CALLS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
         "rfq_partner_calls_total",
@@ -106,9 +107,9 @@ pub static CALLBACKS_PENDING: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     )
 });
 
-/// Callback requests, by outcome: `delivered`, `unknown` (no call awaits
-/// it: expired or never made), `overflow` (a 202 beyond
-/// `--partner-max-callbacks`).
+/// Callback requests, by outcome: `delivered` (queued for its call),
+/// `unknown` (no call awaits it: expired or never made), `busy` (its call
+/// has 16 documents queued already: `429`).
 pub static CALLBACKS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
         "rfq_partner_callbacks_total",

@@ -95,6 +95,15 @@ impl Partners {
                 tracing::error!(%error, "the partners' callback server stopped");
             }
         });
+        let mut names = std::collections::BTreeSet::new();
+        for spec in &settings.partners {
+            // Names prefix provider ids: a repeated name would mix fleets.
+            anyhow::ensure!(
+                names.insert(spec.name.as_str()),
+                "partner {} is configured twice",
+                spec.name
+            );
+        }
         let shared = Arc::new(settings.clone());
         let partners = settings
             .partners

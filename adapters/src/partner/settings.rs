@@ -115,7 +115,8 @@ pub struct PartnerSettings {
     )]
     pub retry_budget: f64,
 
-    /// Consecutive failed calls that open a partner's circuit breaker.
+    /// Consecutive failed attempts (a retry is one) that open a partner's
+    /// circuit breaker.
     #[arg(
         long = "partner-breaker-failures",
         env = "RFQ_PARTNER_BREAKER_FAILURES",
@@ -132,8 +133,8 @@ pub struct PartnerSettings {
     )]
     pub breaker_open_ms: u64,
 
-    /// Answers awaited on callbacks (`202`) per partner at most; a `202`
-    /// beyond is counted and its answers refused.
+    /// Open callbacks per partner at most (calls in flight, and `202`s
+    /// awaiting their answers); a call beyond is skipped as `queue-full`.
     #[arg(
         long = "partner-max-callbacks",
         env = "RFQ_PARTNER_MAX_CALLBACKS",
@@ -141,7 +142,7 @@ pub struct PartnerSettings {
     )]
     pub max_callbacks: usize,
 
-    /// Where the adapter serves partners' callbacks (and `/metrics`).
+    /// Where the adapter serves partners' callbacks.
     #[arg(
         long = "partner-callback-listen",
         env = "RFQ_PARTNER_CALLBACK_LISTEN",
