@@ -174,8 +174,9 @@ async fn the_story_of_an_rfq_agrees_with_its_stored_result(broker: TestBroker) {
 async fn the_command_tells_the_same_story(t: &TestPipeline, id: &CorrelationId) {
     let binary = crate::chaos::cluster::rfq_binary();
     let store = t.store.store_path.clone().unwrap();
-    let run = |args: Vec<String>| {
-        let mut command = std::process::Command::new(&binary);
+    // Awaited, not blocking: the embedded broker runs on this test's runtime.
+    let run = async |args: Vec<String>| {
+        let mut command = tokio::process::Command::new(&binary);
         command
             .arg("explain")
             .args(args)
@@ -183,10 +184,14 @@ async fn the_command_tells_the_same_story(t: &TestPipeline, id: &CorrelationId) 
             .args(["--schema-registry-url", &t.pipeline().schema_registry_url()])
             .arg("--store-path")
             .arg(&store)
-            .env_remove("RFQ_CONFIG");
-        command.output().unwrap()
+            .env_remove("RFQ_CONFIG")
+            .kill_on_drop(true);
+        tokio::time::timeout(std::time::Duration::from_secs(90), command.output())
+            .await
+            .expect("rfq explain answers within 90 s")
+            .unwrap()
     };
-    let text = run(vec![id.to_string()]);
+    let text = run(vec![id.to_string()]).await;
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert!(
         text.status.success(),
@@ -200,7 +205,7 @@ async fn the_command_tells_the_same_story(t: &TestPipeline, id: &CorrelationId) 
         stdout.contains("the store agrees: closed by deadline"),
         "{stdout}"
     );
-    let json = run(vec![id.to_string(), "--json".into()]);
+    let json = run(vec![id.to_string(), "--json".into()]).await;
     let document: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(document["agrees-with-store"], true);
     assert_eq!(document["id"], id.to_string());
@@ -208,7 +213,7 @@ async fn the_command_tells_the_same_story(t: &TestPipeline, id: &CorrelationId) 
         (CorrelationId::new_random().to_string(), "no RFQ with id"),
         ("not-an-id".to_owned(), "is not an RFQ id"),
     ] {
-        let refused = run(vec![bad]);
+        let refused = run(vec![bad]).await;
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert!(!refused.status.success());
         assert!(stderr.contains(said), "{stderr}");
