@@ -96,6 +96,8 @@ fn closed_on_time(result: &serde_json::Value) {
 
 #[tokio::test]
 async fn faulty_partners_leave_the_healthy_quotes_in_time() {
+    // Its answers move the counters that other tests count exactly.
+    let _counting = crate::helpers::COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cars = ["car-1", "car-2"];
     let modes = [
@@ -156,6 +158,8 @@ async fn faulty_partners_leave_the_healthy_quotes_in_time() {
 
 #[tokio::test]
 async fn a_hanging_partner_opens_its_breaker_and_it_closes_after_recovery() {
+    // Its answers move the counters that other tests count exactly.
+    let _counting = crate::helpers::COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cars = ["car-1", "car-2"];
     let good = FakePartner::start(Mode::Healthy(Duration::from_millis(10)), &cars, BERLIN).await;
@@ -246,6 +250,8 @@ async fn a_hanging_partner_opens_its_breaker_and_it_closes_after_recovery() {
 
 #[tokio::test]
 async fn a_partner_that_never_answers_holds_bounded_places() {
+    // Its answers move the counters that other tests count exactly.
+    let _counting = crate::helpers::COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cars = ["car-1", "car-2"];
     let void = FakePartner::start(Mode::Hang, &cars, BERLIN).await;
