@@ -12,7 +12,8 @@ pub fn part() -> Value {
         {"name": "window", "in": "query", "required": false,
             "description": "The window up to `until` (or now): hours or days, `1h`, `24h` \
                 (the default), `7d`, at most 31 days; not with `since`",
-            "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,3}[hd]$"}},
+            "schema": {"type": "string",
+                "pattern": "^(([1-9]|[12][0-9]|3[01])d|([1-9]|[1-9][0-9]|[1-6][0-9]{2}|7[0-3][0-9]|74[0-4])h)$"}},
         {"name": "since", "in": "query", "required": false,
             "description": "RFQs created at or after this (RFC 3339); default `until` less 24 hours",
             "schema": {"type": "string", "format": "date-time"}},
@@ -37,8 +38,8 @@ pub fn part() -> Value {
             "schema": {"type": "integer", "minimum": 1, "maximum": 100}}));
         parameters.push(
             json!({"name": "page-token", "in": "query", "required": false,
-            "description": "Where a page starts: as the `next` link carries it",
-            "schema": {"type": "string"}}),
+            "description": "Where a page starts: as the `next` link carries it (a provider id)",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}}),
         );
     }
     let mut card_parameters = window;
