@@ -35,10 +35,6 @@ const SLACK: chrono::Duration = chrono::Duration::seconds(10);
 /// store holds) answers are still looked for.
 const GRACE: chrono::Duration = chrono::Duration::seconds(5);
 
-/// How long before acceptance heartbeats are looked for (a registration
-/// holds three heartbeat intervals).
-const HEARTBEAT_LOOKBACK: chrono::Duration = chrono::Duration::minutes(10);
-
 /// How much of the RFQ's partition was read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -166,12 +162,8 @@ impl Explainer {
         let mut last: HashMap<ProviderId, ProviderHeartbeat> = HashMap::new();
         let partitions = partitions(&self.kafka, topic).await?;
         for partition in partitions {
-            let mut records = read(
-                &self.kafka,
-                topic,
-                partition,
-                rfq.created_at - HEARTBEAT_LOOKBACK,
-            );
+            // From its beginning: the providers topic is compacted.
+            let mut records = read(&self.kafka, topic, partition, DateTime::UNIX_EPOCH);
             while let Some(read) = records.recv().await {
                 let Read::Record(raw) = read? else { continue };
                 if raw.stamp > rfq.created_at + SLACK {
@@ -291,9 +283,14 @@ fn read_blocking(
 ) -> anyhow::Result<()> {
     let reading = || format!("reading partition {partition} of {topic}");
     let consumer = consumer(kafka)?;
-    let (_, end) = consumer
+    let (low, end) = consumer
         .fetch_watermarks(topic, partition, SCAN_TIMEOUT)
         .with_context(reading)?;
+    if from == DateTime::UNIX_EPOCH {
+        // The whole (compacted) log: no lookup by time, which the embedded
+        // broker may answer past records stamped after `from`.
+        return scan(&consumer, topic, partition, low, end, from, sender);
+    }
     let mut wanted = TopicPartitionList::new();
     wanted.add_partition_offset(topic, partition, Offset::Offset(from.timestamp_millis()))?;
     let found = consumer
@@ -305,6 +302,20 @@ fn read_blocking(
         Some(Offset::End) => end,
         _ => 0,
     };
+    scan(&consumer, topic, partition, start, end, from, sender)
+}
+
+/// Reads `partition` of `topic` from `start` to `end` (exclusive).
+fn scan(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    start: i64,
+    end: i64,
+    from: DateTime<Utc>,
+    sender: &mpsc::Sender<anyhow::Result<Read>>,
+) -> anyhow::Result<()> {
+    let reading = || format!("reading partition {partition} of {topic}");
     let range = Read::Range { from: start, end };
     if sender.blocking_send(Ok(range)).is_err() || start >= end {
         return Ok(());
