@@ -15,12 +15,14 @@
 
 mod document;
 mod log;
+mod placing;
 #[cfg(test)]
 mod tests;
 pub mod text;
 
 pub use document::{Addressed, Close, Event, Explanation, Stored, What};
 pub use log::{Explainer, Scan};
+pub use placing::{PlacedBy, Placing};
 
 use crate::window::Window;
 use chrono::{DateTime, Utc};

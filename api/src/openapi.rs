@@ -303,10 +303,16 @@ fn timeline_schema() -> Value {
         "radius-m": maybe_count,
         "addressed": {"type": "array", "items": {"type": "object",
             "required": ["provider", "distance-m", "within-radius", "heartbeat-at",
-                "heartbeat-age-ms"],
+                "heartbeat-age-ms", "placed-by"],
             "properties": {"provider": {"type": "string"}, "distance-m": maybe_count,
                 "within-radius": {"type": ["boolean", "null"]}, "heartbeat-at": maybe_time,
-                "heartbeat-age-ms": {"type": ["integer", "null"]}}}},
+                "heartbeat-age-ms": {"type": ["integer", "null"],
+                    "description": "Age of that heartbeat at acceptance (negative: sent after)"},
+                "placed-by": {"enum": ["last-heartbeat-before-acceptance",
+                    "first-heartbeat-after-acceptance", null],
+                    "description": "The heartbeat the distance is by: the last at or before \
+                        acceptance (the one the RFQ was addressed by) or, that one compacted \
+                        away, the first kept after; null when none was found"}}}},
         "timeline": {"type": "array", "items": {"oneOf": [
             event("accepted", &[], json!({})),
             event("answer", &["provider", "reply", "verdict", "seq", "why"], json!({

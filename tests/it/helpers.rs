@@ -105,18 +105,41 @@ impl TestBroker {
 macro_rules! on_both_brokers {
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_embedded() {
-                super::$name($crate::helpers::TestBroker::Embedded).await
+            #[test]
+            fn on_embedded() {
+                $crate::helpers::run_pipeline_test(super::$name(
+                    $crate::helpers::TestBroker::Embedded,
+                ))
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_kafka() {
-                super::$name($crate::helpers::TestBroker::kafka()).await
+            #[test]
+            fn on_kafka() {
+                $crate::helpers::run_pipeline_test(super::$name(
+                    $crate::helpers::TestBroker::kafka(),
+                ))
             }
         }
     )+};
 }
 pub(crate) use on_both_brokers;
+
+/// Runs a pipeline test's body on a runtime of its own (two workers, as
+/// `#[tokio::test(flavor = "multi_thread")]` would) and shuts that down
+/// within 10 s even when the body failed: a body that panics leaves its
+/// pipeline running, and dropping a Kafka consumer whose broker (the
+/// embedded one, on this runtime) is already gone can block forever,
+/// which would turn one failed test into a hung run with no report.
+pub fn run_pipeline_test(body: impl std::future::Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a test runtime");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(body)));
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
 
 /// The customers the test pipelines know an API key of ([`api_key`]);
 /// requests go as `test-customer` unless their body names another.

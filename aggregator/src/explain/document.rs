@@ -64,21 +64,25 @@ impl Explanation {
     }
 }
 
-/// One addressed provider: where its latest heartbeat at acceptance put it.
+/// One addressed provider: where a heartbeat put it, preferably its last
+/// one at or before acceptance (see [`PlacedBy`](super::PlacedBy)).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Addressed {
     /// The provider.
     pub provider: String,
-    /// Great-circle distance from the pickup, in metres, by its last
-    /// heartbeat at or before acceptance; `None` when none was found.
+    /// Great-circle distance from the pickup, in metres, by the heartbeat
+    /// that placed it; `None` when none was found.
     pub distance_m: Option<u32>,
     /// Whether that distance is within the radius.
     pub within_radius: Option<bool>,
     /// When that heartbeat was sent (the adapter's clock).
     pub heartbeat_at: Option<DateTime<Utc>>,
-    /// Its age at acceptance, in milliseconds.
+    /// Its age at acceptance, in milliseconds (negative: sent after).
     pub heartbeat_age_ms: Option<i64>,
+    /// Which heartbeat that is: the last at or before acceptance, or (that
+    /// one compacted away) the first kept after; `None` when none was found.
+    pub placed_by: Option<super::PlacedBy>,
 }
 
 /// One step of the story.

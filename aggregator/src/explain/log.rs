@@ -4,10 +4,11 @@
 //!
 //! A plain assigned consumer (no group, nothing committed) finds where to
 //! start by time (`offsets_for_times`) and reads up to the end the
-//! partition had when asked, so an explanation is bounded even on a busy
-//! partition; every read is bounded by [`SCAN_TIMEOUT`] too.
+//! partition had when asked, then on only while more comes at once (at
+//! most [`TAIL`]), so an explanation is bounded even on a busy partition;
+//! every read is bounded by [`SCAN_TIMEOUT`] too.
 
-use super::{Addressed, Explanation, Replay};
+use super::{Addressed, Explanation, Placing, Replay};
 use anyhow::Context as _;
 use chrono::{DateTime, TimeZone as _, Utc};
 use rdkafka::{
@@ -16,20 +17,33 @@ use rdkafka::{
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    CorrelationId, ProviderHeartbeat, ProviderId,
+    CorrelationId,
     kafka::{KafkaSettings, TopicSettings},
 };
 use rfq_store::{Store, StoredRfq};
 use serde::Serialize;
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 use tokio::sync::mpsc;
 
 /// How long one read of the log may take at most.
 pub const SCAN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Past the end a read was told, how long a poll waits for more before
+/// the read ends (the reader fetches with a 10 ms wait).
+const TAIL_QUIET: Duration = Duration::from_millis(250);
+
+/// Past the end a read was told, how long it reads on at most (a busy
+/// partition is never quiet).
+const TAIL: Duration = Duration::from_secs(2);
+
 /// How long before its acceptance the RFQ's partition is read from: the
 /// producer's clock (`created_at`) and the record's stamp may differ.
 const SLACK: chrono::Duration = chrono::Duration::seconds(10);
+
+/// How long before acceptance the providers topic is read from: longer
+/// than any registration holds (30 s by default), so the heartbeat that
+/// placed a provider is read if the log still has it.
+const LOOKBACK: chrono::Duration = chrono::Duration::minutes(10);
 
 /// How long past the close (and past the deadline and the last answer the
 /// store holds) answers are still looked for.
@@ -155,47 +169,27 @@ impl Explainer {
         Ok((replay, scan))
     }
 
-    /// The addressed providers, each placed by its last heartbeat at or
-    /// before acceptance.
+    /// The addressed providers, each placed by a heartbeat ([`Placing`]):
+    /// the providers topic read from a while before acceptance (by time)
+    /// until every addressed provider is placed and acceptance is behind,
+    /// or the end.
     async fn addressed(&self, rfq: &rfq_core::Rfq) -> anyhow::Result<Vec<Addressed>> {
         let topic = &self.topics.providers_topic;
-        let mut last: HashMap<ProviderId, ProviderHeartbeat> = HashMap::new();
-        let partitions = partitions(&self.kafka, topic).await?;
-        for partition in partitions {
-            // From its beginning: the providers topic is compacted.
-            let mut records = read(&self.kafka, topic, partition, DateTime::UNIX_EPOCH);
+        let mut placing = Placing::new(rfq);
+        for partition in partitions(&self.kafka, topic).await? {
+            let mut records = read(&self.kafka, topic, partition, rfq.created_at - LOOKBACK);
             while let Some(read) = records.recv().await {
                 let Read::Record(raw) = read? else { continue };
-                if raw.stamp > rfq.created_at + SLACK {
+                if placing.done(raw.stamp, SLACK) {
                     break;
                 }
                 let decoded = rfq_avro::decode_patiently(self.codec.as_ref(), topic, &raw.payload);
-                if let Ok(Record::Heartbeat(heartbeat)) = decoded.await
-                    && heartbeat.at <= rfq.created_at
-                    && rfq.addressed.contains(&heartbeat.provider)
-                {
-                    last.insert(heartbeat.provider.clone(), heartbeat);
+                if let Ok(Record::Heartbeat(heartbeat)) = decoded.await {
+                    placing.feed(heartbeat);
                 }
             }
         }
-        Ok(rfq
-            .addressed
-            .iter()
-            .map(|provider| {
-                let heartbeat = last.get(provider);
-                let distance_m =
-                    heartbeat.map(|h| (h.position.distance_km(&rfq.from) * 1000.0).round() as u32);
-                Addressed {
-                    provider: provider.to_string(),
-                    distance_m,
-                    within_radius: distance_m
-                        .zip(rfq.radius)
-                        .map(|(distance, radius)| distance <= radius.metres()),
-                    heartbeat_at: heartbeat.map(|h| h.at),
-                    heartbeat_age_ms: heartbeat.map(|h| (rfq.created_at - h.at).num_milliseconds()),
-                }
-            })
-            .collect())
+        Ok(placing.placed())
     }
 }
 
@@ -232,6 +226,9 @@ fn consumer(kafka: &KafkaSettings) -> anyhow::Result<BaseConsumer> {
                 ("enable.auto.commit", "false"),
                 ("enable.auto.offset.store", "false"),
                 ("enable.partition.eof", "false"),
+                // The embedded broker holds a fetch this long even when
+                // records arrive: a quiet partition is told apart quickly.
+                ("fetch.wait.max.ms", "10"),
             ],
         )
         .create()
@@ -286,26 +283,27 @@ fn read_blocking(
     let (low, end) = consumer
         .fetch_watermarks(topic, partition, SCAN_TIMEOUT)
         .with_context(reading)?;
-    if from == DateTime::UNIX_EPOCH {
-        // The whole (compacted) log: no lookup by time, which the embedded
-        // broker may answer past records stamped after `from`.
-        return scan(&consumer, topic, partition, low, end, from, sender);
-    }
     let mut wanted = TopicPartitionList::new();
     wanted.add_partition_offset(topic, partition, Offset::Offset(from.timestamp_millis()))?;
     let found = consumer
         .offsets_for_times(wanted, SCAN_TIMEOUT)
         .with_context(|| format!("finding the offset of {from} ({})", reading()))?;
     let start = match found.find_partition(topic, partition).map(|e| e.offset()) {
-        Some(Offset::Offset(offset)) => offset,
+        // (The embedded broker answers 0 where it found nothing: read on
+        // from the first record kept, as for no answer.)
+        Some(Offset::Offset(offset)) => offset.max(low),
         // Nothing stamped at or after `from`.
         Some(Offset::End) => end,
-        _ => 0,
+        _ => low,
     };
     scan(&consumer, topic, partition, start, end, from, sender)
 }
 
-/// Reads `partition` of `topic` from `start` to `end` (exclusive).
+/// Reads `partition` of `topic` from `start` to `end` (exclusive), then
+/// on while more comes ([`TAIL_QUIET`], at most [`TAIL`]): the embedded
+/// broker can answer an end that is behind the records it serves (seen
+/// under load: an end of 4 for a partition of 7 records), so the end asked
+/// for is a floor, not the last word.
 fn scan(
     consumer: &BaseConsumer,
     topic: &str,
@@ -317,20 +315,35 @@ fn scan(
 ) -> anyhow::Result<()> {
     let reading = || format!("reading partition {partition} of {topic}");
     let range = Read::Range { from: start, end };
-    if sender.blocking_send(Ok(range)).is_err() || start >= end {
+    if sender.blocking_send(Ok(range)).is_err() {
         return Ok(());
     }
     let mut assignment = TopicPartitionList::new();
     assignment.add_partition_offset(topic, partition, Offset::Offset(start))?;
     consumer.assign(&assignment).with_context(reading)?;
     let give_up = std::time::Instant::now() + SCAN_TIMEOUT;
+    // Set once `end` is reached: when reading on stops.
+    let mut tail_until = (start >= end).then(|| std::time::Instant::now() + TAIL);
     loop {
-        anyhow::ensure!(
-            std::time::Instant::now() < give_up,
-            "{} did not reach offset {end} within {SCAN_TIMEOUT:?}",
-            reading()
-        );
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+        let now = std::time::Instant::now();
+        match tail_until {
+            Some(until) if now >= until => return Ok(()),
+            None => anyhow::ensure!(
+                now < give_up,
+                "{} did not reach offset {end} within {SCAN_TIMEOUT:?}",
+                reading()
+            ),
+            Some(_) => {}
+        }
+        let wait = if tail_until.is_some() {
+            TAIL_QUIET
+        } else {
+            Duration::from_millis(200)
+        };
+        let Some(message) = consumer.poll(wait) else {
+            if tail_until.is_some() {
+                return Ok(());
+            }
             continue;
         };
         let message = message.with_context(reading)?;
@@ -344,8 +357,11 @@ fn scan(
             stamp,
             payload: message.payload().unwrap_or_default().to_vec(),
         };
-        if sender.blocking_send(Ok(Read::Record(raw))).is_err() || message.offset() + 1 >= end {
+        if sender.blocking_send(Ok(Read::Record(raw))).is_err() {
             return Ok(());
+        }
+        if tail_until.is_none() && message.offset() + 1 >= end {
+            tail_until = Some(std::time::Instant::now() + TAIL);
         }
     }
 }

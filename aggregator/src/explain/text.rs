@@ -3,7 +3,7 @@
 //! with its time after acceptance, then whether the store agrees — loudly
 //! when it does not.
 
-use super::{Explanation, What};
+use super::{Explanation, PlacedBy, What};
 use std::fmt::Write as _;
 
 /// Seconds after acceptance, signed, to the millisecond.
@@ -37,11 +37,16 @@ pub fn render(explanation: &Explanation) -> String {
             (Some(d), Some(true)) => format!("{d} m from the pickup (within the radius)"),
             (Some(d), Some(false)) => format!("{d} m from the pickup (OUTSIDE the radius)"),
             (Some(d), None) => format!("{d} m from the pickup"),
-            _ => "no heartbeat found at or before acceptance".to_owned(),
+            _ => "no heartbeat found".to_owned(),
         };
-        let age = a
-            .heartbeat_age_ms
-            .map_or(String::new(), |ms| format!(", heartbeat {} old", after(ms)));
+        let age = match (a.heartbeat_age_ms, a.placed_by) {
+            (Some(ms), Some(PlacedBy::FirstHeartbeatAfterAcceptance)) => format!(
+                ", by a heartbeat {} after acceptance (the one before was compacted away)",
+                after(-ms).trim_start_matches('+')
+            ),
+            (Some(ms), _) => format!(", heartbeat {} old", after(ms)),
+            (None, _) => String::new(),
+        };
         let _ = writeln!(out, "  {:<24} {place}{age}", a.provider);
     }
     let _ = writeln!(out, "timeline (after acceptance):");
