@@ -103,17 +103,12 @@ async fn the_story_of_an_rfq_agrees_with_its_stored_result(broker: TestBroker) {
     for addressed in &explained.addressed {
         assert!(addressed.within_radius.unwrap(), "{addressed:?}");
         assert!(addressed.distance_m.unwrap() <= 5000, "{addressed:?}");
-        // The heartbeat that addressed it, unless the broker compacted it
-        // away: the embedded one may have by now (within seconds of a
-        // newer one), Kafka does not compact the segment it writes to.
-        let age = addressed.heartbeat_age_ms.unwrap();
-        match addressed.placed_by.unwrap() {
-            PlacedBy::LastHeartbeatBeforeAcceptance => assert!(age >= 0, "{addressed:?}"),
-            PlacedBy::FirstHeartbeatAfterAcceptance => {
-                assert!(age < 0, "{addressed:?}");
-                assert!(matches!(broker, TestBroker::Embedded), "{addressed:?}");
-            }
-        }
+        // The heartbeat that addressed it: neither broker compacts it away
+        // this soon (the embedded one every 10 minutes, Kafka a rolled
+        // segment only); `explain::placing`'s tests cover when one did.
+        let placed_by = addressed.placed_by;
+        assert_eq!(placed_by, Some(PlacedBy::LastHeartbeatBeforeAcceptance));
+        assert!(addressed.heartbeat_age_ms.unwrap() >= 0, "{addressed:?}");
     }
     assert!(matches!(explained.timeline[0].what, What::Accepted));
 

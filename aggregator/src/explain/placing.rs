@@ -5,8 +5,8 @@
 //! The heartbeat that placed a provider is its last one at or before
 //! acceptance: the producer addressed the RFQ by it. But the providers
 //! topic is compacted — it keeps the latest heartbeat per provider — so
-//! once a newer heartbeat came, that one may be gone: the embedded broker
-//! compacts within seconds, Kafka once a segment rolls. Then the earliest
+//! once a newer heartbeat came, that one may be gone (the embedded broker
+//! compacts every 10 minutes, Kafka once a segment rolls). Then the earliest
 //! heartbeat kept after acceptance places the provider instead, and the
 //! explanation says so ([`PlacedBy::FirstHeartbeatAfterAcceptance`], a
 //! negative age) rather than claiming a heartbeat it did not read.
