@@ -5,7 +5,7 @@
 //! A plain assigned consumer (no group, nothing committed) finds where to
 //! start by time (`offsets_for_times`) and reads up to the end the
 //! partition had when asked, then on only while more comes at once (at
-//! most [`TAIL`]), so an explanation is bounded even on a busy partition;
+//! most [`TAIL`](rfq_core::kafka::TAIL)), so an explanation is bounded even on a busy partition;
 //! every read is bounded by [`SCAN_TIMEOUT`] too.
 
 use super::{Addressed, Explanation, Placing, Replay};
@@ -18,23 +18,15 @@ use rdkafka::{
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     CorrelationId,
-    kafka::{KafkaSettings, TopicSettings},
+    kafka::{KafkaSettings, QUICK_FETCH, TopicSettings, read_to_end},
 };
 use rfq_store::{Store, StoredRfq};
 use serde::Serialize;
-use std::{sync::Arc, time::Duration};
+use std::{ops::ControlFlow, sync::Arc, time::Duration};
 use tokio::sync::mpsc;
 
 /// How long one read of the log may take at most.
 pub const SCAN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Past the end a read was told, how long a poll waits for more before
-/// the read ends (the reader fetches with a 10 ms wait).
-const TAIL_QUIET: Duration = Duration::from_millis(250);
-
-/// Past the end a read was told, how long it reads on at most (a busy
-/// partition is never quiet).
-const TAIL: Duration = Duration::from_secs(2);
 
 /// How long before its acceptance the RFQ's partition is read from: the
 /// producer's clock (`created_at`) and the record's stamp may differ.
@@ -226,9 +218,7 @@ fn consumer(kafka: &KafkaSettings) -> anyhow::Result<BaseConsumer> {
                 ("enable.auto.commit", "false"),
                 ("enable.auto.offset.store", "false"),
                 ("enable.partition.eof", "false"),
-                // The embedded broker holds a fetch this long even when
-                // records arrive: a quiet partition is told apart quickly.
-                ("fetch.wait.max.ms", "10"),
+                QUICK_FETCH,
             ],
         )
         .create()
@@ -299,11 +289,9 @@ fn read_blocking(
     scan(&consumer, topic, partition, start, end, from, sender)
 }
 
-/// Reads `partition` of `topic` from `start` to `end` (exclusive), then
-/// on while more comes ([`TAIL_QUIET`], at most [`TAIL`]): the embedded
-/// broker can answer an end that is behind the records it serves (seen
-/// under load: an end of 4 for a partition of 7 records), so the end asked
-/// for is a floor, not the last word.
+/// Reads `partition` of `topic` from `start` to `end` (exclusive) and on
+/// while more comes at once ([`read_to_end`]: the embedded broker's end can
+/// be behind), handing each record to `sender`.
 fn scan(
     consumer: &BaseConsumer,
     topic: &str,
@@ -313,55 +301,32 @@ fn scan(
     from: DateTime<Utc>,
     sender: &mpsc::Sender<anyhow::Result<Read>>,
 ) -> anyhow::Result<()> {
-    let reading = || format!("reading partition {partition} of {topic}");
     let range = Read::Range { from: start, end };
     if sender.blocking_send(Ok(range)).is_err() {
         return Ok(());
     }
-    let mut assignment = TopicPartitionList::new();
-    assignment.add_partition_offset(topic, partition, Offset::Offset(start))?;
-    consumer.assign(&assignment).with_context(reading)?;
-    let give_up = std::time::Instant::now() + SCAN_TIMEOUT;
-    // Set once `end` is reached: when reading on stops.
-    let mut tail_until = (start >= end).then(|| std::time::Instant::now() + TAIL);
-    loop {
-        let now = std::time::Instant::now();
-        match tail_until {
-            Some(until) if now >= until => return Ok(()),
-            None => anyhow::ensure!(
-                now < give_up,
-                "{} did not reach offset {end} within {SCAN_TIMEOUT:?}",
-                reading()
-            ),
-            Some(_) => {}
-        }
-        let wait = if tail_until.is_some() {
-            TAIL_QUIET
-        } else {
-            Duration::from_millis(200)
-        };
-        let Some(message) = consumer.poll(wait) else {
-            if tail_until.is_some() {
-                return Ok(());
+    read_to_end(
+        consumer,
+        topic,
+        partition,
+        (start, end),
+        SCAN_TIMEOUT,
+        |message| {
+            let stamp = message
+                .timestamp()
+                .to_millis()
+                .and_then(|millis| Utc.timestamp_millis_opt(millis).single())
+                .unwrap_or(from);
+            let raw = Raw {
+                offset: message.offset(),
+                stamp,
+                payload: message.payload().unwrap_or_default().to_vec(),
+            };
+            match sender.blocking_send(Ok(Read::Record(raw))) {
+                Ok(()) => ControlFlow::Continue(()),
+                // The receiver has what it needs.
+                Err(_) => ControlFlow::Break(()),
             }
-            continue;
-        };
-        let message = message.with_context(reading)?;
-        let stamp = message
-            .timestamp()
-            .to_millis()
-            .and_then(|millis| Utc.timestamp_millis_opt(millis).single())
-            .unwrap_or(from);
-        let raw = Raw {
-            offset: message.offset(),
-            stamp,
-            payload: message.payload().unwrap_or_default().to_vec(),
-        };
-        if sender.blocking_send(Ok(Read::Record(raw))).is_err() {
-            return Ok(());
-        }
-        if tail_until.is_none() && message.offset() + 1 >= end {
-            tail_until = Some(std::time::Instant::now() + TAIL);
-        }
-    }
+        },
+    )
 }

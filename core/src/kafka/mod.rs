@@ -1,6 +1,6 @@
 //! Kafka plumbing shared by every component: client settings (with
 //! librdkafka options passed through), topic creation, at-least-once offset
-//! tracking and the dead-letter topic.
+//! tracking, the dead-letter topic and reading a partition to its end.
 //!
 //! All components reach Kafka through rdkafka only, so the same code runs
 //! against the embedded broker of `rfq up` and against a real cluster.
@@ -10,6 +10,7 @@ mod config;
 mod dead_letter;
 pub mod notices;
 mod offsets;
+mod to_end;
 mod topics;
 
 pub use assignment::{
@@ -24,6 +25,7 @@ pub use dead_letter::{
     MAX_COPIED_VALUE, MAX_REASON, bounded,
 };
 pub use offsets::OffsetTracker;
+pub use to_end::{QUICK_FETCH, TAIL, TAIL_QUIET, read_to_end};
 pub use topics::{TopicSettings, TopicSpec, ensure_topics};
 
 use std::time::Duration;
