@@ -5,8 +5,8 @@
 //! A plain assigned consumer (no group, nothing committed) finds where to
 //! start by time (`offsets_for_times`) and reads up to the end the
 //! partition had when asked, then on only while more comes at once (at
-//! most [`TAIL`](rfq_core::kafka::TAIL)), so an explanation is bounded even on a busy partition;
-//! every read is bounded by [`SCAN_TIMEOUT`] too.
+//! most [`TAIL`](rfq_core::kafka::TAIL)), so an explanation is bounded even
+//! on a busy partition; every read is bounded by [`SCAN_TIMEOUT`] too.
 
 use super::{Addressed, Explanation, Placing, Replay};
 use anyhow::Context as _;
