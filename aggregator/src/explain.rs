@@ -11,7 +11,8 @@
 //! its close): where they differ, the explanation says so
 //! ([`Explanation::agrees_with_store`], [`Explanation::differences`]) and
 //! hides nothing. Here is the replay, free of I/O; reading the log is
-//! [`Explainer`]'s ([`log`]), the text form is [`text`].
+//! [`Explainer`]'s (`log`), placing the addressed providers by their
+//! heartbeats [`Placing`]'s, the text form is [`text`].
 
 mod document;
 mod log;

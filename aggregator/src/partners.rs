@@ -1,5 +1,5 @@
 //! Which partner hosts each provider, for the `partner` label of the
-//! per-partner metrics (`rfq_provider_*`, [`crate::metrics`]).
+//! per-partner metrics (`rfq_provider_*`, `crate::metrics`).
 //!
 //! A partner is the adapter that hosts a provider: the `adapter` field of
 //! the provider's heartbeat on the (compacted) providers topic. The
