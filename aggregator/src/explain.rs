@@ -154,10 +154,12 @@ impl Replay {
             self.window.recover(&self.rfq, &[]);
             self.opened = true;
         }
-        let verdict = match self.window.respond(answer.clone(), partition, stamp) {
-            Some(verdict) => verdict,
-            None => self.after_close(answer, stamp),
-        };
+        // The window knows it (opened, taken up above, or closed by it:
+        // the after-close rule is the window's, as for the judge).
+        let verdict = self
+            .window
+            .respond(answer.clone(), partition, stamp)
+            .unwrap_or_else(|| crate::window::Verdict::refused(AnswerOutcome::UnknownRfq));
         let kept = verdict.effects.iter().find_map(|effect| match effect {
             Effect::Answer(kept) => Some(kept.clone()),
             _ => None,
@@ -175,31 +177,6 @@ impl Replay {
         self.event(stamp, Some(offset), what);
         if self.close_in(&verdict.effects, stamp) {
             self.close_event();
-        }
-    }
-
-    /// Judges an answer for the closed RFQ as the judge does: from a
-    /// stranger, a duplicate of one kept, or else late.
-    fn after_close(
-        &mut self,
-        answer: rfq_core::Answer,
-        stamp: DateTime<Utc>,
-    ) -> crate::window::Verdict {
-        use crate::window::Verdict;
-        if !self.rfq.addressed.contains(&answer.provider) {
-            Verdict::refused(AnswerOutcome::NotAddressed)
-        } else if self
-            .kept
-            .iter()
-            .any(|k| k.answer.provider == answer.provider)
-        {
-            Verdict::refused(AnswerOutcome::Duplicate)
-        } else {
-            let highest = self.kept.iter().map(|k| k.seq).max().unwrap_or(0);
-            let seq = u32::try_from(self.kept.len())
-                .unwrap_or(u32::MAX)
-                .max(highest);
-            Verdict::kept(JudgedAnswer::late(answer, stamp, seq.saturating_add(1)))
         }
     }
 

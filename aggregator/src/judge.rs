@@ -1,30 +1,30 @@
-//! Judging one record of the quotes topic: decoding it, feeding the window,
-//! dead-lettering what is refused, and counting every answer's outcome
+//! Judging one decoded record of the quotes topic: feeding the window,
+//! noting what is to be dead-lettered, and counting every answer's outcome
 //! (overall, and per partner with the lines decided at each close).
+//!
+//! No I/O here: what the window does not know of an answer's RFQ was
+//! looked up in the store for the whole batch beforehand ([`Lookups`]),
+//! and the refusals are sent by the worker, together, before the batch's
+//! offsets are stored.
 
 use crate::{
+    lookup::{Found, Lookups},
     metrics::{
         OPENED, PROVIDER_ANSWER_SECONDS, PROVIDER_DUPLICATES, PROVIDER_LINES, PROVIDER_REFUSED,
         PROVIDER_WINS, RESPONSES,
     },
     partners::Partners,
     window::{Verdict, Window},
-    writer::EffectWriter,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use rdkafka::{Message, message::BorrowedMessage};
-use rfq_avro::{Record, SharedCodec};
-use rfq_core::{
-    Answer, AnswerOutcome, Effect, JudgedAnswer, ProviderId,
-    kafka::{DeadLetterKind, DeadLetters},
-    latency_ms,
-};
-use rfq_store::RfqStatus;
+use rfq_avro::{CodecError, Record};
+use rfq_core::{Answer, AnswerOutcome, Effect, ProviderId, kafka::DeadLetterKind};
 
 /// When a record reached the topic: its Kafka timestamp (the producer's
 /// create time, or the broker's append time if the topic is configured so).
 /// Falls back to now for a record without one.
-fn stamp(message: &BorrowedMessage<'_>) -> DateTime<Utc> {
+pub(crate) fn stamp(message: &BorrowedMessage<'_>) -> DateTime<Utc> {
     message
         .timestamp()
         .to_millis()
@@ -32,56 +32,76 @@ fn stamp(message: &BorrowedMessage<'_>) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
+/// A record to dead-letter: which of the batch, and why.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    /// Its index in the batch.
+    pub(crate) at: usize,
+    /// The kind of refusal.
+    pub(crate) kind: DeadLetterKind,
+    /// The reason, for the header.
+    pub(crate) reason: String,
+    /// The provider it came from, when it could be read.
+    pub(crate) provider: Option<String>,
+}
+
+/// What judging a batch decided: effects to write, records to refuse.
+#[derive(Debug, Default)]
+pub(crate) struct Judged {
+    /// Effects, in log order.
+    pub(crate) effects: Vec<Effect>,
+    /// Dead letters to send before the offsets are stored.
+    pub(crate) refusals: Vec<Refusal>,
+}
+
 /// What judging needs of the aggregator, borrowed for one batch.
 pub(crate) struct Judge<'a> {
-    /// Decodes the records.
-    codec: &'a SharedCodec,
-    /// Refused records go there.
-    dead_letters: &'a DeadLetters,
     /// The open RFQs of the partitions we own.
     window: &'a mut Window,
-    /// Settles pending effects before the store is asked about a closed RFQ.
-    writer: &'a EffectWriter,
+    /// What the store said of the RFQs the window did not know.
+    lookups: &'a Lookups,
     /// The partner of each provider, for the per-partner metrics.
     partners: &'a Partners,
 }
 
 impl<'a> Judge<'a> {
-    /// A judge of the records read by the aggregator that owns these.
+    /// A judge of one batch.
     pub(crate) fn new(
-        codec: &'a SharedCodec,
-        dead_letters: &'a DeadLetters,
         window: &'a mut Window,
-        writer: &'a EffectWriter,
+        lookups: &'a Lookups,
         partners: &'a Partners,
     ) -> Judge<'a> {
         Judge {
-            codec,
-            dead_letters,
             window,
-            writer,
+            lookups,
             partners,
         }
     }
 
-    /// Judges one record, adding the effects to write to `effects`.
-    pub(crate) async fn record(
+    /// Judges record `at` of the batch (`message`, decoded as `record`).
+    pub(crate) fn record(
         &mut self,
+        at: usize,
         message: &BorrowedMessage<'_>,
-        effects: &mut Vec<Effect>,
-    ) -> anyhow::Result<()> {
-        let payload = message.payload().unwrap_or_default();
-        let record =
-            match rfq_avro::decode_patiently(self.codec.as_ref(), message.topic(), payload).await {
-                Ok(record) => record,
-                Err(error) => {
-                    let (reason, provider) = (error.to_string(), error.provider());
-                    return self
-                        .dead_letters
-                        .send_from(message, DeadLetterKind::Decode, &reason, provider)
-                        .await;
-                }
-            };
+        record: Result<Record, CodecError>,
+        judged: &mut Judged,
+    ) {
+        let refuse = |kind, reason: String, provider: Option<String>| Refusal {
+            at,
+            kind,
+            reason,
+            provider,
+        };
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                let provider = error.provider().map(str::to_owned);
+                judged
+                    .refusals
+                    .push(refuse(DeadLetterKind::Decode, error.to_string(), provider));
+                return;
+            }
+        };
         match record {
             // The producer writes an RFQ's copy into the partition its
             // return address names, which owns it. One found elsewhere would
@@ -96,39 +116,97 @@ impl<'a> Judge<'a> {
                     "RFQ {} names partition {} of {} as its return address",
                     rfq.id, rfq.return_address.partition, rfq.return_address.topic
                 );
-                self.dead_letters
-                    .send(message, DeadLetterKind::WrongPartition, &reason)
-                    .await?;
+                judged
+                    .refusals
+                    .push(refuse(DeadLetterKind::WrongPartition, reason, None));
             }
             Record::Rfq(rfq) => {
                 OPENED.with_label_values(&["record"]).inc();
-                effects.extend(self.window.open(&rfq));
+                judged.effects.extend(self.window.open(&rfq));
             }
-            Record::Answer(answer) => self.answer(message, answer, effects).await?,
+            Record::Answer(answer) => {
+                let provider = answer.provider.clone();
+                let (verdict, refusal) = self.answer(message, answer);
+                if let Some((kind, reason)) = refusal {
+                    judged
+                        .refusals
+                        .push(refuse(kind, reason, Some(provider.to_string())));
+                }
+                RESPONSES
+                    .with_label_values(&[verdict.outcome.verdict()])
+                    .inc();
+                self.count_refused(&provider, verdict.outcome);
+                judged.effects.extend(verdict.effects);
+            }
             Record::Tick(tick) if tick.partition == message.partition() => {
-                effects.extend(self.window.tick(tick.partition, tick.at));
+                judged
+                    .effects
+                    .extend(self.window.tick(tick.partition, tick.at));
             }
             Record::Tick(tick) => {
                 let reason = format!("a deadline marker of partition {}", tick.partition);
-                self.dead_letters
-                    .send(message, DeadLetterKind::WrongPartition, &reason)
-                    .await?;
+                judged
+                    .refusals
+                    .push(refuse(DeadLetterKind::WrongPartition, reason, None));
             }
             Record::Heartbeat(_) => {
-                self.dead_letters
-                    .send(
-                        message,
-                        DeadLetterKind::UnexpectedType,
-                        "a provider heartbeat on the quotes topic",
-                    )
-                    .await?;
+                let reason = "a provider heartbeat on the quotes topic".to_owned();
+                judged
+                    .refusals
+                    .push(refuse(DeadLetterKind::UnexpectedType, reason, None));
             }
         }
         // The scorecard lines of what this record closed, after the close.
         let lines = self.window.take_scores();
         self.count_lines(&lines);
-        effects.extend(lines);
-        Ok(())
+        judged.effects.extend(lines);
+    }
+
+    /// Judges an answer: by the window, which knows its RFQ (open, closed
+    /// lately, or taken up from the store for this batch), else as the
+    /// store's lookup found it. Returns the verdict and, for a refusal
+    /// that is dead-lettered, its kind and reason.
+    fn answer(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        answer: Answer,
+    ) -> (Verdict, Option<(DeadLetterKind, String)>) {
+        let id = answer.rfq;
+        let partition = message.partition();
+        let verdict = self
+            .window
+            .respond(answer, partition, stamp(message))
+            .unwrap_or_else(|| match self.lookups.get(&id) {
+                Some(Found::Elsewhere { .. }) => Verdict::refused(AnswerOutcome::WrongPartition),
+                Some(Found::Unknown) | None => Verdict::refused(AnswerOutcome::UnknownRfq),
+            });
+        let refusal = match verdict.outcome {
+            AnswerOutcome::NotAddressed => Some((
+                DeadLetterKind::NotAddressed,
+                format!("provider was not addressed by RFQ {id}"),
+            )),
+            AnswerOutcome::UnknownRfq => {
+                Some((DeadLetterKind::UnknownRfq, format!("no RFQ with id {id}")))
+            }
+            AnswerOutcome::WrongPartition => {
+                let home = match (self.window.partition_of(&id), self.lookups.get(&id)) {
+                    (Some(home), _) => format!("partition {home} of {}", message.topic()),
+                    (None, Some(Found::Elsewhere { partition, topic })) => {
+                        format!("partition {partition} of {topic}")
+                    }
+                    _ => "another partition".to_owned(),
+                };
+                Some((
+                    DeadLetterKind::WrongPartition,
+                    format!("answers to RFQ {id} belong in {home}"),
+                ))
+            }
+            AnswerOutcome::Quoted
+            | AnswerOutcome::Declined
+            | AnswerOutcome::Late
+            | AnswerOutcome::Duplicate => None,
+        };
+        (verdict, refusal)
     }
 
     /// Counts the scorecard lines decided at a close per partner
@@ -170,124 +248,6 @@ impl<'a> Judge<'a> {
                     .inc();
             }
             AnswerOutcome::Quoted | AnswerOutcome::Declined | AnswerOutcome::Late => {}
-        }
-    }
-
-    /// Judges an answer and counts its outcome
-    /// (`rfq_aggregator_responses_total{verdict}`).
-    async fn answer(
-        &mut self,
-        message: &BorrowedMessage<'_>,
-        answer: Answer,
-        effects: &mut Vec<Effect>,
-    ) -> anyhow::Result<()> {
-        let id = answer.rfq;
-        let provider = answer.provider.clone();
-        let received_at = stamp(message);
-        let verdict = match self
-            .window
-            .respond(answer.clone(), message.partition(), received_at)
-        {
-            Some(verdict) => verdict,
-            None => match self.not_open(message, answer, received_at, effects).await? {
-                Some(verdict) => verdict,
-                None => return Ok(()),
-            },
-        };
-        if verdict.outcome == AnswerOutcome::NotAddressed {
-            let reason = format!("provider was not addressed by RFQ {id}");
-            self.dead_letters
-                .send_from(
-                    message,
-                    DeadLetterKind::NotAddressed,
-                    &reason,
-                    Some(provider.as_str()),
-                )
-                .await?;
-        }
-        effects.extend(verdict.effects);
-        RESPONSES
-            .with_label_values(&[verdict.outcome.verdict()])
-            .inc();
-        self.count_refused(&provider, verdict.outcome);
-        Ok(())
-    }
-
-    /// An answer for an RFQ that is not open here: asks the store whether it
-    /// is closed (then the answer is late, a duplicate or from a stranger),
-    /// open in another partition, or unknown (both dead-lettered here).
-    /// Rare, so a store read is fine. `None`: still not open here once
-    /// recovered from the store (cannot happen: it is recovered into this
-    /// very partition), so nothing to count.
-    async fn not_open(
-        &mut self,
-        message: &BorrowedMessage<'_>,
-        answer: Answer,
-        received_at: DateTime<Utc>,
-        effects: &mut Vec<Effect>,
-    ) -> anyhow::Result<Option<Verdict>> {
-        let id = answer.rfq;
-        // Settle what is pending so the store answers truthfully.
-        self.writer.write(std::mem::take(effects)).await?;
-        let store = self.writer.store();
-        let Some(stored) = store.rfq(&id).await? else {
-            let reason = format!("no RFQ with id {id}");
-            let provider = answer.provider.as_str();
-            self.dead_letters
-                .send_from(message, DeadLetterKind::UnknownRfq, &reason, Some(provider))
-                .await?;
-            return Ok(Some(Verdict::refused(AnswerOutcome::UnknownRfq)));
-        };
-        if stored.rfq.return_address.partition != message.partition() {
-            let reason = format!(
-                "answers to RFQ {id} belong in partition {} of {}",
-                stored.rfq.return_address.partition, stored.rfq.return_address.topic
-            );
-            let provider = answer.provider.as_str();
-            self.dead_letters
-                .send_from(
-                    message,
-                    DeadLetterKind::WrongPartition,
-                    &reason,
-                    Some(provider),
-                )
-                .await?;
-            return Ok(Some(Verdict::refused(AnswerOutcome::WrongPartition)));
-        }
-        let kept = store.responses(&id).await?;
-        match stored.status {
-            RfqStatus::Closed { .. } => {
-                Ok(Some(if !stored.rfq.addressed.contains(&answer.provider) {
-                    Verdict::refused(AnswerOutcome::NotAddressed)
-                } else if kept.iter().any(|k| k.answer.provider == answer.provider) {
-                    Verdict::refused(AnswerOutcome::Duplicate)
-                } else {
-                    // Numbered after every answer kept: the store has them
-                    // all, as pending effects were settled above.
-                    let highest = kept.iter().map(|k| k.seq).max().unwrap_or(0);
-                    let seq = u32::try_from(kept.len()).unwrap_or(u32::MAX).max(highest);
-                    let seq = seq.saturating_add(1);
-                    // Silent at the close, late now: its scorecard line
-                    // says so.
-                    let score = Effect::ScoreLate {
-                        provider: answer.provider.clone(),
-                        rfq: id,
-                        created_at: stored.rfq.created_at,
-                        latency_ms: latency_ms(stored.rfq.created_at, received_at),
-                    };
-                    let mut verdict = Verdict::kept(JudgedAnswer::late(answer, received_at, seq));
-                    verdict.effects.push(score);
-                    verdict
-                }))
-            }
-            // Open in the store and ours, yet not in the window (its RFQ
-            // record was not read here): take it up and judge again.
-            RfqStatus::Open => {
-                self.window.recover(&stored.rfq, &kept);
-                Ok(self
-                    .window
-                    .respond(answer, message.partition(), received_at))
-            }
         }
     }
 }

@@ -21,8 +21,10 @@
 mod config;
 pub mod explain;
 mod judge;
+mod lookup;
 mod metrics;
 pub mod partners;
+mod ticker;
 pub mod window;
 mod worker;
 mod writer;

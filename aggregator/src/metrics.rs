@@ -8,8 +8,8 @@
 //! partition after a crash counts those records again: they are rates for
 //! a dashboard, not a record (the store's lines are).
 
-use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge};
-use rfq_core::metrics::{counter, counter_vec, gauge, histogram_vec};
+use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge};
+use rfq_core::metrics::{counter, counter_vec, gauge, histogram, histogram_vec};
 use std::sync::LazyLock;
 
 /// Answers by verdict: accepted, late, duplicate, not-addressed, unknown-rfq, wrong-partition.
@@ -109,5 +109,15 @@ pub static PROVIDER_ANSWER_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
         vec![
             0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0,
         ],
+    )
+});
+
+/// Effects per store write (a round: the judged batches waiting for the
+/// writer, written together).
+pub static WRITE_ROUND_EFFECTS: LazyLock<Histogram> = LazyLock::new(|| {
+    histogram(
+        "rfq_aggregator_write_round_effects",
+        "Effects written to the store in one round (the judged batches waiting for the writer, written as one store write).",
+        vec![1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0],
     )
 });

@@ -1,26 +1,28 @@
-//! The aggregator's Kafka loop: assignments, batches, deadline markers.
+//! The aggregator's Kafka loop: assignments and batches. Deadline markers
+//! are written by the [`Ticker`](crate::ticker) on its own thread, effects
+//! made durable by the [`EffectWriter`] behind the loop.
 
 use crate::{
     AggregatorSettings,
-    judge::Judge,
-    metrics::{OPEN, OPENED, TICKS},
+    judge::{Judge, Judged},
+    lookup::Lookups,
+    metrics::{OPEN, OPENED},
     partners::{self, Partners},
+    ticker::{TickWriter, Ticker},
     window::Window,
     writer::{EffectWriter, Notifier},
 };
 use anyhow::Context as _;
-use chrono::Utc;
 use futures::FutureExt as _;
 use rdkafka::{
     ClientContext, Message, TopicPartitionList,
     consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer},
     message::BorrowedMessage,
-    producer::{FutureProducer, FutureRecord},
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     DeadlineTick,
-    kafka::{Assigned, DELIVERY_TIMEOUT, DeadLetters, close_consumer, on_consumer_error},
+    kafka::{Assigned, DeadLetters, close_consumer, on_consumer_error},
     settings::PipelineSettings,
 };
 use rfq_store::Store;
@@ -28,7 +30,7 @@ use std::{
     collections::{BTreeSet, HashMap},
     sync::Arc,
 };
-use tokio::{sync::mpsc, task::JoinSet};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A partition assignment change, reported by the consumer's rebalance callbacks.
@@ -77,36 +79,27 @@ impl ConsumerContext for RebalanceContext {
 
 type QuotesConsumer = StreamConsumer<RebalanceContext>;
 
-/// Rounds of deadline markers being sent at once at most (while the
-/// registry or the broker does not answer, rounds would pile up).
-const MAX_TICK_ROUNDS: usize = 64;
-
 /// The aggregator's state and collaborators.
 struct Aggregator {
     /// What every role shares (Kafka, topics).
     pipeline: PipelineSettings,
     /// Settings.
     settings: AggregatorSettings,
-    /// Where results go.
+    /// Where results go, behind the loop.
     writer: EffectWriter,
     /// Record codec.
     codec: SharedCodec,
     /// Refused records go there.
     dead_letters: DeadLetters,
-    /// Writes deadline markers.
-    producer: FutureProducer,
     /// The open RFQs of the partitions we own.
     window: Window,
+    /// Writes the deadline markers the window's schedule asks for.
+    ticker: Ticker,
     /// The partner of each provider (filled by a follower of the providers
     /// topic), for the per-partner metrics.
     partners: Partners,
     /// Partitions of the quotes topic we own.
     owned: BTreeSet<i32>,
-    /// Names this instance in its deadline markers.
-    instance: String,
-    /// Deadline markers being sent (aborted when the aggregator stops:
-    /// a marker not written is written again by the partition's owner).
-    ticking: JoinSet<()>,
     /// Stops the loop.
     shutdown: CancellationToken,
 }
@@ -134,6 +127,7 @@ pub async fn run(
         .assignment
         .apply(consumer, &pipeline.topics.quotes_topic)
         .await?;
+    let consumer = Arc::new(consumer);
     let producer = pipeline.kafka.producer("rfq-aggregator")?;
     let dead_letters = DeadLetters::new(
         producer.clone(),
@@ -149,10 +143,21 @@ pub async fn run(
             .get(..8)
             .unwrap_or_default()
     );
+    let window = Window::scoring();
+    let ticker = start_ticker(&pipeline, &codec, &instance, &window).await?;
     let notices = Notifier {
         producer: producer.clone(),
         topic: pipeline.topics.events_topic.clone(),
     };
+    let offsets = {
+        let (consumer, topic) = (consumer.clone(), pipeline.topics.quotes_topic.clone());
+        Box::new(move |partition: i32, offset: i64| {
+            if let Err(error) = consumer.store_offset(&topic, partition, offset) {
+                tracing::warn!(%error, partition, "storing offset (partition revoked?)");
+            }
+        })
+    };
+    let writer = EffectWriter::start(store, notices, offsets, shutdown.clone());
     // Metrics only: a follower that fails leaves providers `unknown` and
     // says so, it does not stop the aggregator.
     let partners = Partners::default();
@@ -174,18 +179,16 @@ pub async fn run(
     let mut aggregator = Aggregator {
         pipeline,
         settings,
-        writer: EffectWriter::new(store, notices, shutdown.clone()),
+        writer,
         codec,
         dead_letters,
-        producer,
-        window: Window::scoring(),
+        window,
+        ticker,
         partners,
         owned: BTreeSet::new(),
-        instance,
-        ticking: JoinSet::new(),
         shutdown: shutdown.clone(),
     };
-    tracing::info!(group = %aggregator.settings.group_id, instance = %aggregator.instance, "aggregator started");
+    tracing::info!(group = %aggregator.settings.group_id, %instance, "aggregator started");
     let result = match assigned {
         // Not a group member: no rebalance will report these.
         Assigned::Partitions(partitions) => {
@@ -199,12 +202,59 @@ pub async fn run(
         Ok(()) => aggregator.run_loop(&consumer, &mut events).await,
         failed => failed,
     };
-    close_consumer(consumer).await;
+    let Aggregator { writer, ticker, .. } = aggregator;
+    ticker.stop();
+    // What was handed over is written (its offsets stored) before the
+    // consumer commits and leaves.
+    let written = writer.close().await;
+    match Arc::try_unwrap(consumer) {
+        Ok(consumer) => close_consumer(consumer).await,
+        Err(_) => tracing::error!("the aggregator's consumer is still shared at shutdown"),
+    }
     partners_stop.cancel();
     let _ = following.await;
     OPEN.set(0);
     tracing::info!("aggregator stopped");
-    result
+    result.and(written)
+}
+
+/// Starts the ticker on the window's schedule, with a producer of its own
+/// (no linger: a marker is one record, sent at once) and the marker's
+/// schema resolved here, on the main runtime.
+async fn start_ticker(
+    pipeline: &PipelineSettings,
+    codec: &SharedCodec,
+    instance: &str,
+    window: &Window,
+) -> anyhow::Result<Ticker> {
+    let topic = pipeline.topics.quotes_topic.clone();
+    let warm = Record::Tick(DeadlineTick {
+        partition: 0,
+        at: chrono::Utc::now(),
+        writer: instance.to_owned(),
+    });
+    rfq_avro::encode_patiently(codec.as_ref(), &topic, &warm)
+        .await
+        .context("resolving the deadline marker's schema")?;
+    let mut config = pipeline.kafka.producer_config("rfq-aggregator-ticker");
+    if !pipeline
+        .kafka
+        .options
+        .iter()
+        .any(|(key, _)| key == "linger.ms")
+    {
+        config.set("linger.ms", "0");
+    }
+    let producer = config
+        .create()
+        .context("creating the deadline markers' producer")?;
+    let writer = TickWriter {
+        producer,
+        codec: codec.clone(),
+        topic,
+        instance: instance.to_owned(),
+    };
+    Ticker::start(window.schedule(), writer)
 }
 
 impl Aggregator {
@@ -214,21 +264,10 @@ impl Aggregator {
         events: &mut mpsc::UnboundedReceiver<Assignment>,
     ) -> anyhow::Result<()> {
         loop {
-            let wake = self.window.next_wake(Utc::now()).map(|at| {
-                let wait = (at - Utc::now()).to_std().unwrap_or_default();
-                tokio::time::Instant::now() + wait
-            });
-            let timer = async move {
-                match wake {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => return Ok(()),
                 Some(event) = events.recv() => self.on_assignment(event).await?,
-                _ = timer => self.write_ticks(),
                 message = consumer.recv() => {
                     let first = match message {
                         Ok(message) => message,
@@ -256,8 +295,11 @@ impl Aggregator {
                         self.on_assignment(event).await?;
                     }
                     batch.retain(|message| self.owned.contains(&message.partition()));
-                    self.on_batch(consumer, &batch).await?;
+                    self.on_batch(&batch).await?;
                 }
+            }
+            if self.window.schedule().lock().take_sooner() {
+                self.ticker.nudge();
             }
             OPEN.set(i64::try_from(self.window.len()).unwrap_or(i64::MAX));
         }
@@ -273,6 +315,9 @@ impl Aggregator {
                 tracing::info!(?partitions, open = self.window.len(), "partitions revoked");
             }
             Assignment::Assigned(partitions) => {
+                // What this aggregator handed over is durable before the
+                // store is asked what is open.
+                self.writer.flush().await?;
                 for partition in &partitions {
                     let open = self
                         .writer
@@ -296,98 +341,49 @@ impl Aggregator {
         Ok(())
     }
 
-    /// Appends a deadline marker to each owned partition where a deadline
-    /// passed. The RFQs close when the marker is read back, behind every
-    /// answer that reached the partition before it. The markers are sent in
-    /// the background, so the loop goes on reading meanwhile (one not
-    /// written is written again once overdue).
-    fn write_ticks(&mut self) {
-        while let Some(done) = self.ticking.try_join_next() {
-            if let Err(error) = done
-                && error.is_panic()
-            {
-                tracing::error!(%error, "writing deadline markers panicked");
-            }
+    /// Decodes a batch, looks up in the store (at once, for the whole
+    /// batch) the RFQs its answers name that the window does not know,
+    /// judges it without I/O, dead-letters what it refused, and hands the
+    /// effects and offsets to the writer.
+    async fn on_batch(&mut self, batch: &[BorrowedMessage<'_>]) -> anyhow::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
         }
-        let now = Utc::now();
-        let due = self.window.ticks_due(now);
-        if due.is_empty() {
-            return;
-        }
-        if self.ticking.len() >= MAX_TICK_ROUNDS {
-            // The registry or the broker is not answering. The window holds
-            // these as on their way and writes them again once overdue.
-            tracing::warn!(
-                rounds = self.ticking.len(),
-                "earlier deadline markers are still being sent; these wait for the retry"
-            );
-            return;
-        }
-        let producer = self.producer.clone();
-        let codec = self.codec.clone();
-        let topic = self.pipeline.topics.quotes_topic.clone();
-        let writer = self.instance.clone();
-        self.ticking.spawn(async move {
-            let sends = due.into_iter().map(|partition| {
-                let tick = Record::Tick(DeadlineTick {
-                    partition,
-                    at: now,
-                    writer: writer.clone(),
-                });
-                let (producer, codec, topic) = (&producer, &codec, &topic);
-                async move {
-                    let payload = rfq_avro::encode_patiently(codec.as_ref(), topic, &tick).await?;
-                    producer
-                        .send(
-                            FutureRecord::<str, [u8]>::to(topic)
-                                .partition(partition)
-                                .key("deadline-tick")
-                                .payload(&payload),
-                            DELIVERY_TIMEOUT,
-                        )
-                        .await
-                        .map_err(|(error, _)| anyhow::anyhow!("{error}"))?;
-                    anyhow::Ok(partition)
-                }
-            });
-            for result in futures::future::join_all(sends).await {
-                match result {
-                    Ok(_) => TICKS.inc(),
-                    // Retried by the window once the marker is overdue.
-                    Err(error) => {
-                        tracing::warn!(error = format!("{error:#}"), "writing a deadline marker")
-                    }
-                }
-            }
-        });
-    }
-
-    async fn on_batch(
-        &mut self,
-        consumer: &QuotesConsumer,
-        batch: &[BorrowedMessage<'_>],
-    ) -> anyhow::Result<()> {
-        let mut effects = Vec::new();
-        let mut last_offsets: HashMap<i32, i64> = HashMap::new();
-        let mut judge = Judge::new(
-            &self.codec,
-            &self.dead_letters,
-            &mut self.window,
-            &self.writer,
-            &self.partners,
-        );
+        let mut records = Vec::with_capacity(batch.len());
         for message in batch {
-            judge.record(message, &mut effects).await?;
-            last_offsets.insert(message.partition(), message.offset());
+            let payload = message.payload().unwrap_or_default();
+            records.push(
+                rfq_avro::decode_patiently(self.codec.as_ref(), message.topic(), payload).await,
+            );
         }
-        self.writer.write(effects).await?;
-        // Everything the batch stands for is durable: now its offsets may be stored.
-        let topic = &self.pipeline.topics.quotes_topic;
-        for (partition, offset) in last_offsets {
-            if let Err(error) = consumer.store_offset(topic, partition, offset) {
-                tracing::warn!(%error, partition, "storing offset (partition revoked?)");
-            }
+        let wanted = Lookups::wanted(&self.window, batch, &records);
+        let lookups = if wanted.is_empty() {
+            Lookups::default()
+        } else {
+            // Settle what is pending so the store answers truthfully.
+            self.writer.flush().await?;
+            Lookups::fetch(self.writer.store(), &mut self.window, wanted).await?
+        };
+        let mut judged = Judged::default();
+        let mut judge = Judge::new(&mut self.window, &lookups, &self.partners);
+        let mut offsets: HashMap<i32, i64> = HashMap::new();
+        for (at, (message, record)) in batch.iter().zip(records).enumerate() {
+            judge.record(at, message, record, &mut judged);
+            offsets.insert(message.partition(), message.offset());
         }
-        Ok(())
+        // Refused records are in the dead-letter topic before their
+        // offsets can be stored (all of the batch's at once).
+        let letters = judged.refusals.iter().map(|refusal| {
+            self.dead_letters.send_from(
+                &batch[refusal.at],
+                refusal.kind,
+                &refusal.reason,
+                refusal.provider.as_deref(),
+            )
+        });
+        futures::future::try_join_all(letters).await?;
+        self.writer
+            .submit(judged.effects, offsets.into_iter().collect())
+            .await
     }
 }

@@ -3,7 +3,7 @@
 //! the close ([`ScoreLine`]). Kept apart from the closing rules, which it
 //! only follows.
 
-use super::{Gathering, Heard, Providers};
+use super::gathering::{Gathering, Heard, Providers};
 use chrono::{DateTime, Utc};
 use rfq_core::{CorrelationId, Effect, Price, ScoreLine, ScoreOutcome};
 

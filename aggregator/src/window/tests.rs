@@ -1,5 +1,6 @@
 use super::{Verdict, Window};
 
+mod closed;
 mod scores;
 use chrono::{TimeZone, Utc};
 use rfq_core::*;
@@ -195,9 +196,9 @@ fn a_deadline_marker_closes_what_is_due_in_its_partition_only() {
     // Once read back, the next deadline of the partition is due for a marker.
     assert_eq!(w.ticks_due(t(45)), vec![0]);
     assert_eq!(
-        w.respond(answer(&r, "silent", true), 0, t(29)),
-        None,
-        "closed: the service decides late or unknown"
+        outcome(w.respond(answer(&r, "silent", true), 0, t(29))),
+        Some(AnswerOutcome::Late),
+        "closed lately: late, by the after-close rule"
     );
 }
 
@@ -254,9 +255,9 @@ fn duplicates_and_strangers_are_refused() {
         Some(AnswerOutcome::NotAddressed)
     );
     assert_eq!(
-        w.respond(answer(&r, "b", true), 1, t(2)),
-        None,
-        "wrong partition"
+        outcome(w.respond(answer(&r, "b", true), 1, t(2))),
+        Some(AnswerOutcome::WrongPartition),
+        "in another partition than its RFQ's"
     );
     let unknown = rfq(&["a"], 60);
     assert_eq!(w.respond(answer(&unknown, "a", true), 0, t(2)), None);
@@ -388,11 +389,12 @@ fn markers_are_pipelined_at_most_one_round_per_gap() {
     assert!(w.is_empty() && w.next_wake(t(100)).is_none());
 }
 
-/// However many deadlines pass while markers are lost, a partition has at
-/// most TICKS_IN_FLIGHT on their way; after TICK_RETRY they are written
-/// again.
+/// However many deadlines pass while markers do not come back (the
+/// partition's reader is behind, or they were lost), every deadline gets a
+/// marker within BEHIND_GAP of passing: the first TICKS_IN_FLIGHT go
+/// TICK_GAP apart, the next BEHIND_GAP apart, and the writing never stops.
 #[test]
-fn markers_on_their_way_are_bounded_and_retried() {
+fn markers_keep_coming_while_they_do_not_come_back() {
     let mut w = Window::default();
     let n = i64::try_from(super::TICKS_IN_FLIGHT).unwrap() + 5;
     for i in 0..n {
@@ -405,12 +407,55 @@ fn markers_on_their_way_are_bounded_and_retried() {
         written += w.ticks_due(ms(10, 10 * i)).len();
     }
     assert_eq!(written, super::TICKS_IN_FLIGHT);
-    assert_eq!(w.next_wake(ms(10, 200)), Some(t(10) + super::TICK_RETRY));
-    assert!(w.ticks_due(ms(14, 999)).is_empty());
-    assert_eq!(w.ticks_due(t(15)), vec![0], "overdue: written again");
-    assert_eq!(w.tick(0, t(15)).len(), usize::try_from(n).unwrap());
+    let newest = ms(10, 10 * (n - 6));
+    assert_eq!(
+        w.next_wake(ms(10, 10 * n)),
+        Some(newest + super::BEHIND_GAP)
+    );
+    assert_eq!(
+        w.ticks_due(newest + super::BEHIND_GAP),
+        vec![0],
+        "behind: one per BEHIND_GAP"
+    );
+    // That one covers every deadline: the next is a retry.
+    let covering = newest + super::BEHIND_GAP;
+    assert_eq!(w.next_wake(covering), Some(covering + super::TICK_RETRY));
+    assert_eq!(
+        w.ticks_due(covering + super::TICK_RETRY),
+        vec![0],
+        "overdue: written again"
+    );
+    // A later deadline passing gets its own, BEHIND_GAP after the newest.
+    let mut later = rfq(&["a"], 10);
+    later.deadline = covering + super::TICK_RETRY + chrono::Duration::milliseconds(1);
+    w.open(&later);
+    let retried = covering + super::TICK_RETRY;
+    assert_eq!(w.next_wake(retried), Some(retried + super::BEHIND_GAP));
+    assert_eq!(w.tick(0, covering).len(), usize::try_from(n).unwrap());
     // One that was presumed lost comes back late: nothing left to close.
     assert!(w.tick(0, t(10)).is_empty());
+}
+
+/// A backlog read long after its deadlines passed: the RFQs it opens are
+/// covered by the marker written when they passed (appended after their
+/// records), so reading them asks for no new marker; one written after it
+/// closes them all.
+#[test]
+fn rfqs_read_from_a_backlog_are_covered_by_the_marker_on_its_way() {
+    let mut w = Window::default();
+    let first = rfq(&["a"], 10);
+    w.open(&first);
+    assert_eq!(w.ticks_due(t(10)), vec![0]);
+    // Read later from the backlog: records appended before the marker.
+    let backlog: Vec<Rfq> = (0..3).map(|_| rfq(&["a"], 8)).collect();
+    for r in &backlog {
+        w.open(r);
+    }
+    assert!(
+        w.ticks_due(ms(10, 20)).is_empty(),
+        "covered by the marker at 10 s"
+    );
+    assert_eq!(w.tick(0, t(10)).len(), 4);
 }
 
 /// A marker presumed lost while its RFQs closed otherwise: the partition

@@ -67,6 +67,33 @@ impl Notice {
         Some(Notice { rfq, change, at })
     }
 
+    /// The notices a round of effects made durable at `at` deserves, one
+    /// per RFQ changed (a reader re-reads the store, so the latest change
+    /// says all): its close if it closed, else its highest answer kept.
+    pub fn latest(effects: &[Effect], at: DateTime<Utc>) -> Vec<Notice> {
+        let mut latest: Vec<Notice> = Vec::new();
+        let mut index: std::collections::HashMap<CorrelationId, usize> =
+            std::collections::HashMap::new();
+        for notice in effects.iter().filter_map(|effect| Notice::of(effect, at)) {
+            match index.get(&notice.rfq) {
+                Some(&at) => {
+                    let kept = &mut latest[at];
+                    kept.change = match (kept.change, notice.change) {
+                        (Change::Closed, _) | (_, Change::Closed) => Change::Closed,
+                        (Change::Answered { seq: a }, Change::Answered { seq: b }) => {
+                            Change::Answered { seq: a.max(b) }
+                        }
+                    };
+                }
+                None => {
+                    index.insert(notice.rfq, latest.len());
+                    latest.push(notice);
+                }
+            }
+        }
+        latest
+    }
+
     /// The record's key: the RFQ's id.
     pub fn key(&self) -> String {
         self.rfq.to_string()
@@ -151,5 +178,45 @@ mod tests {
             let error = Notice::parse(key, value).unwrap_err();
             assert!(error.contains(wanted), "{error}");
         }
+    }
+
+    #[test]
+    fn a_round_gives_one_notice_per_rfq_its_latest_change() {
+        let (one, two) = (Rfq::sample(&["a", "b"]), Rfq::sample(&["a"]));
+        let at = Utc.timestamp_millis_opt(1_700_000_000_123).unwrap();
+        let answer = |rfq: &Rfq, seq: u32| {
+            let answer = crate::Answer {
+                rfq: rfq.id,
+                provider: crate::ProviderId::parse("a").unwrap(),
+                responded_at: at,
+                reply: crate::Reply::Declined {
+                    reason: String::new(),
+                },
+            };
+            Effect::Answer(crate::JudgedAnswer::in_time(answer, at, seq))
+        };
+        let effects = [
+            Effect::Open(one.clone()),
+            answer(&one, 1),
+            answer(&two, 1),
+            answer(&one, 2),
+            Effect::Close {
+                rfq: two.id,
+                partition: 0,
+                reason: CloseReason::AllAnswered,
+                closed_at: at,
+            },
+            answer(&two, 2),
+        ];
+        let latest = Notice::latest(&effects, at);
+        let changes: Vec<(CorrelationId, Change)> =
+            latest.iter().map(|n| (n.rfq, n.change)).collect();
+        assert_eq!(
+            changes,
+            vec![
+                (one.id, Change::Answered { seq: 2 }),
+                (two.id, Change::Closed)
+            ]
+        );
     }
 }
