@@ -21,6 +21,7 @@
 mod config;
 pub mod explain;
 mod judge;
+mod lag;
 mod lookup;
 mod metrics;
 pub mod partners;

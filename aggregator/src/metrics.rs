@@ -8,8 +8,12 @@
 //! partition after a crash counts those records again: they are rates for
 //! a dashboard, not a record (the store's lines are).
 
-use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge};
-use rfq_core::metrics::{counter, counter_vec, gauge, histogram, histogram_vec};
+use prometheus::{
+    GaugeVec, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+};
+use rfq_core::metrics::{
+    counter, counter_vec, float_gauge_vec, gauge, gauge_vec, histogram, histogram_vec,
+};
 use std::sync::LazyLock;
 
 /// Answers by verdict: accepted, late, duplicate, not-addressed, unknown-rfq, wrong-partition.
@@ -119,5 +123,33 @@ pub static WRITE_ROUND_EFFECTS: LazyLock<Histogram> = LazyLock::new(|| {
         "rfq_aggregator_write_round_effects",
         "Effects written to the store in one round (the judged batches waiting for the writer, written as one store write).",
         vec![1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0],
+    )
+});
+
+/// Records of the quotes topic past the last whose effects are durable,
+/// per partition owned.
+pub static LAG_RECORDS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    gauge_vec(
+        "rfq_aggregator_lag_records",
+        "Records of the quotes topic past the last one whose effects are durable (the broker's high watermark minus the offset stored), per partition this aggregator owns; updated every second.",
+        &["partition"],
+    )
+});
+
+/// How long the oldest waiting record has waited, per partition owned.
+pub static LAG_SECONDS: LazyLock<GaugeVec> = LazyLock::new(|| {
+    float_gauge_vec(
+        "rfq_aggregator_lag_seconds",
+        "How far behind this aggregator is, per partition it owns: when records wait, now minus the broker timestamp of the last record whose effects are durable; 0 when none waits. Deadlines close this late at least. Updated every second.",
+        &["partition"],
+    )
+});
+
+/// Open RFQs past their deadline by more than a second, per partition owned.
+pub static OPEN_PAST_DEADLINE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    gauge_vec(
+        "rfq_aggregator_open_past_deadline",
+        "RFQs this aggregator holds open more than a second past their deadline (their marker has not been read back yet), per partition it owns; RFQs not read yet (a backlog) are in rfq_aggregator_lag_records instead. Updated every second.",
+        &["partition"],
     )
 });

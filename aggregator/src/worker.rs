@@ -4,13 +4,14 @@
 
 use crate::{
     AggregatorSettings,
-    judge::{Judge, Judged},
+    judge::{Judge, Judged, stamp},
+    lag::{self, Lag},
     lookup::Lookups,
     metrics::{OPEN, OPENED},
     partners::{self, Partners},
     ticker::{TickWriter, Ticker},
     window::Window,
-    writer::{EffectWriter, Notifier},
+    writer::{EffectWriter, Last, Notifier},
 };
 use anyhow::Context as _;
 use futures::FutureExt as _;
@@ -48,6 +49,8 @@ struct RebalanceContext {
     topic: String,
     /// To the loop.
     events: mpsc::UnboundedSender<Assignment>,
+    /// Takes the consumer's statistics (how far the broker is ahead).
+    lag: Lag,
 }
 
 impl RebalanceContext {
@@ -59,7 +62,13 @@ impl RebalanceContext {
     }
 }
 
-impl ClientContext for RebalanceContext {}
+impl ClientContext for RebalanceContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        if let Some(topic) = statistics.topics.get(&self.topic) {
+            self.lag.statistics(topic);
+        }
+    }
+}
 
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -100,6 +109,8 @@ struct Aggregator {
     partners: Partners,
     /// Partitions of the quotes topic we own.
     owned: BTreeSet<i32>,
+    /// How far behind we are (reported by a task of its own).
+    lag: Lag,
     /// Stops the loop.
     shutdown: CancellationToken,
 }
@@ -114,13 +125,22 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (events_tx, mut events) = mpsc::unbounded_channel();
+    let lag = Lag::default();
     let context = RebalanceContext {
         topic: pipeline.topics.quotes_topic.clone(),
         events: events_tx,
+        lag: lag.clone(),
     };
+    // Statistics every second: how far the broker is ahead (the lag).
+    let every = lag::REPORT_EVERY.as_millis().to_string();
     let consumer: QuotesConsumer = pipeline
         .kafka
-        .consumer("rfq-aggregator", &settings.group_id, context)
+        .consumer_with(
+            "rfq-aggregator",
+            &settings.group_id,
+            context,
+            &[("statistics.interval.ms", &every)],
+        )
         .context("creating the aggregator's consumer")?;
     let (consumer, assigned) = pipeline
         .kafka
@@ -151,13 +171,24 @@ pub async fn run(
     };
     let offsets = {
         let (consumer, topic) = (consumer.clone(), pipeline.topics.quotes_topic.clone());
-        Box::new(move |partition: i32, offset: i64| {
-            if let Err(error) = consumer.store_offset(&topic, partition, offset) {
+        let lag = lag.clone();
+        Box::new(move |partition: i32, last: Last| {
+            lag.durable(partition, last.stamp);
+            if let Err(error) = consumer.store_offset(&topic, partition, last.offset) {
                 tracing::warn!(%error, partition, "storing offset (partition revoked?)");
             }
         })
     };
     let writer = EffectWriter::start(store, notices, offsets, shutdown.clone());
+    let reporting_stop = shutdown.child_token();
+    let reporting = tokio::spawn(lag::report(
+        lag.clone(),
+        window.schedule(),
+        producer.clone(),
+        pipeline.topics.progress_topic.clone(),
+        instance.clone(),
+        reporting_stop.clone(),
+    ));
     // Metrics only: a follower that fails leaves providers `unknown` and
     // says so, it does not stop the aggregator.
     let partners = Partners::default();
@@ -186,6 +217,7 @@ pub async fn run(
         ticker,
         partners,
         owned: BTreeSet::new(),
+        lag,
         shutdown: shutdown.clone(),
     };
     tracing::info!(group = %aggregator.settings.group_id, %instance, "aggregator started");
@@ -212,7 +244,9 @@ pub async fn run(
         Err(_) => tracing::error!("the aggregator's consumer is still shared at shutdown"),
     }
     partners_stop.cancel();
+    reporting_stop.cancel();
     let _ = following.await;
+    let _ = reporting.await;
     OPEN.set(0);
     tracing::info!("aggregator stopped");
     result.and(written)
@@ -312,6 +346,7 @@ impl Aggregator {
                     self.owned.remove(partition);
                     self.window.forget_partition(*partition);
                 }
+                self.lag.owned(&self.owned);
                 tracing::info!(?partitions, open = self.window.len(), "partitions revoked");
             }
             Assignment::Assigned(partitions) => {
@@ -335,6 +370,7 @@ impl Aggregator {
                     }
                     self.owned.insert(*partition);
                 }
+                self.lag.owned(&self.owned);
                 tracing::info!(?partitions, open = self.window.len(), "partitions assigned");
             }
         }
@@ -366,10 +402,16 @@ impl Aggregator {
         };
         let mut judged = Judged::default();
         let mut judge = Judge::new(&mut self.window, &lookups, &self.partners);
-        let mut offsets: HashMap<i32, i64> = HashMap::new();
+        let mut offsets: HashMap<i32, Last> = HashMap::new();
         for (at, (message, record)) in batch.iter().zip(records).enumerate() {
             judge.record(at, message, record, &mut judged);
-            offsets.insert(message.partition(), message.offset());
+            let last = Last {
+                offset: message.offset(),
+                stamp: stamp(message),
+            };
+            if offsets.insert(message.partition(), last).is_none() {
+                self.lag.read(message.partition(), last.stamp);
+            }
         }
         // Refused records are in the dead-letter topic before their
         // offsets can be stored (all of the batch's at once).

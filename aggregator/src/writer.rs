@@ -11,6 +11,7 @@
 
 use crate::metrics::{CLOSED, NOTICES, WRITE_ROUND_EFFECTS};
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rfq_core::{Effect, kafka::notices::Notice};
 use rfq_store::Store;
@@ -28,16 +29,26 @@ const QUEUED: usize = 16;
 /// in the next).
 const ROUND_EFFECTS: usize = 20_000;
 
+/// The last record of a partition in a batch: its offset and broker
+/// timestamp.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Last {
+    /// Its offset.
+    pub(crate) offset: i64,
+    /// Its broker timestamp.
+    pub(crate) stamp: DateTime<Utc>,
+}
+
 /// Stores an offset once the effects of its records are durable:
-/// `(partition, offset of the last record)`.
-pub(crate) type OffsetSink = Box<dyn Fn(i32, i64) + Send + Sync>;
+/// `(partition, its last record)`.
+pub(crate) type OffsetSink = Box<dyn Fn(i32, Last) + Send + Sync>;
 
 /// What the loop hands the writer.
 enum Job {
-    /// A judged batch: its effects, then the last offset read per partition.
+    /// A judged batch: its effects, then its last record per partition.
     Batch {
         effects: Vec<Effect>,
-        offsets: Vec<(i32, i64)>,
+        offsets: Vec<(i32, Last)>,
     },
     /// Answered once everything handed over before it is durable.
     Flush(oneshot::Sender<()>),
@@ -113,13 +124,13 @@ impl EffectWriter {
         &*self.store
     }
 
-    /// Hands a judged batch over: `effects` to write, then the last
-    /// offset read per partition to store. Waits only while the writer is
-    /// [`QUEUED`] batches behind.
+    /// Hands a judged batch over: `effects` to write, then its last record
+    /// per partition, whose offset to store. Waits only while the writer
+    /// is [`QUEUED`] batches behind.
     pub(crate) async fn submit(
         &self,
         effects: Vec<Effect>,
-        offsets: Vec<(i32, i64)>,
+        offsets: Vec<(i32, Last)>,
     ) -> anyhow::Result<()> {
         if self
             .jobs
@@ -154,8 +165,8 @@ impl EffectWriter {
 #[derive(Default)]
 struct Round {
     effects: Vec<Effect>,
-    /// The last offset per partition.
-    offsets: HashMap<i32, i64>,
+    /// The last record per partition.
+    offsets: HashMap<i32, Last>,
     flushes: Vec<oneshot::Sender<()>>,
 }
 
@@ -164,9 +175,11 @@ impl Round {
         match job {
             Job::Batch { effects, offsets } => {
                 self.effects.extend(effects);
-                for (partition, offset) in offsets {
-                    let last = self.offsets.entry(partition).or_insert(offset);
-                    *last = (*last).max(offset);
+                for (partition, last) in offsets {
+                    let kept = self.offsets.entry(partition).or_insert(last);
+                    if last.offset > kept.offset {
+                        *kept = last;
+                    }
                 }
             }
             Job::Flush(done) => self.flushes.push(done),
@@ -192,8 +205,8 @@ async fn write_rounds(
         }
         write_durably(&*store, &round.effects, &shutdown).await?;
         // Everything up to these offsets is durable: now they may be stored.
-        for (partition, offset) in &round.offsets {
-            offsets(*partition, *offset);
+        for (partition, last) in &round.offsets {
+            offsets(*partition, *last);
         }
         for effect in &round.effects {
             if let Effect::Close { reason, .. } = effect {

@@ -3,7 +3,7 @@
 
 use axum::{Router, http::header, response::IntoResponse, routing::get};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, TextEncoder,
 };
 
@@ -44,6 +44,14 @@ pub fn gauge(name: &str, help: &str) -> IntGauge {
 /// A gauge with labels.
 pub fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     match IntGaugeVec::new(Opts::new(name, help), labels) {
+        Ok(metric) => register(metric),
+        Err(error) => unreachable_metric(name, error),
+    }
+}
+
+/// A gauge of fractional values (seconds, say) with labels.
+pub fn float_gauge_vec(name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    match GaugeVec::new(Opts::new(name, help), labels) {
         Ok(metric) => register(metric),
         Err(error) => unreachable_metric(name, error),
     }

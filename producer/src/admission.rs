@@ -1,13 +1,15 @@
-//! The bound on in-flight work: at most `max_open_rfqs` RFQs open at once,
-//! pipeline-wide. Past it the producer answers 503 with Retry-After instead
-//! of queueing more work than the aggregators can close.
+//! The bounds on in-flight work: at most `max_open_rfqs` RFQs open at once,
+//! pipeline-wide, and an RFQ only into a partition whose aggregator is at
+//! most `max_aggregator_lag_ms` behind. Past either the producer answers
+//! 503 with Retry-After instead of queueing more work than the aggregators
+//! can close, or accepting an RFQ whose result could not come by its ETA.
 //!
 //! The open count is read from the store (the source of truth shared by
 //! every producer and aggregator), at most every [`REFRESH`], and the RFQs
 //! this producer accepted since are added to it. Several producers may
 //! overshoot the limit by what each accepts within one refresh interval.
 
-use crate::{error::IntakeError, metrics::OPEN_ESTIMATE};
+use crate::{error::IntakeError, lag::Lags, metrics::OPEN_ESTIMATE};
 use rfq_store::Store;
 use std::{
     sync::Arc,
@@ -40,14 +42,21 @@ pub struct Admission {
     store: Arc<dyn Store>,
     /// The estimate, behind a lock held across the (rare) store read.
     estimate: Mutex<Estimate>,
+    /// How far behind each partition's aggregator is.
+    lags: Lags,
+    /// The most lag accepted, in milliseconds.
+    max_lag_ms: u64,
 }
 
 impl Admission {
-    /// An admission bound of `limit` open RFQs counted in `store`.
-    pub fn new(limit: u64, store: Arc<dyn Store>) -> Self {
+    /// An admission bound of `limit` open RFQs counted in `store`, and of
+    /// `max_lag_ms` behind for the aggregator of an RFQ's partition.
+    pub fn new(limit: u64, store: Arc<dyn Store>, lags: Lags, max_lag_ms: u64) -> Self {
         Self {
             limit,
             store,
+            lags,
+            max_lag_ms,
             estimate: Mutex::new(Estimate {
                 open: 0,
                 read_at: None,
@@ -56,8 +65,19 @@ impl Admission {
         }
     }
 
-    /// Takes one slot, or says why not.
-    pub async fn admit(&self) -> Result<(), IntakeError> {
+    /// Takes one slot for an RFQ into `partition` of the quotes topic, or
+    /// says why not.
+    pub async fn admit(&self, partition: i32) -> Result<(), IntakeError> {
+        if let Some(lag) = self.lags.estimate(partition, chrono::Utc::now()) {
+            let lag_ms = lag.num_milliseconds();
+            if lag_ms > i64::try_from(self.max_lag_ms).unwrap_or(i64::MAX) {
+                return Err(IntakeError::Behind {
+                    lag_ms,
+                    limit_ms: self.max_lag_ms,
+                    retry_after: RETRY_AFTER_SECONDS,
+                });
+            }
+        }
         let mut estimate = self.estimate.lock().await;
         if estimate.read_at.is_none_or(|at| at.elapsed() >= REFRESH) {
             estimate.open = self

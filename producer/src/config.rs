@@ -14,6 +14,15 @@ pub struct ProducerSettings {
     #[arg(long, env = "RFQ_MAX_OPEN_RFQS", default_value_t = 100_000)]
     pub max_open_rfqs: u64,
 
+    /// How far behind (ms) the aggregator of an RFQ's partition may be for
+    /// the RFQ to be accepted: beyond it `POST /rfqs` answers 503 with
+    /// Retry-After, since its result could not come by its ETA. Within it,
+    /// the ETA in the `202` is the deadline plus the lag. The lag is what
+    /// the aggregators report every second, aged when they fall silent
+    /// (`rfq.progress`).
+    #[arg(long, env = "RFQ_MAX_AGGREGATOR_LAG_MS", default_value_t = 5_000)]
+    pub max_aggregator_lag_ms: u64,
+
     /// Most `POST /rfqs` handled at once by this producer; beyond it a
     /// request is answered 503 with Retry-After at once instead of queueing
     /// (a queue would make every accepted RFQ slow). About the latency you

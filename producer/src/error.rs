@@ -27,6 +27,19 @@ pub enum IntakeError {
         /// Seconds the client should wait.
         retry_after: u64,
     },
+    /// The aggregator of the RFQ's partition is too far behind for the
+    /// result to come by its ETA.
+    #[error(
+        "the aggregator is {lag_ms} ms behind (at most {limit_ms} ms is accepted): try again shortly"
+    )]
+    Behind {
+        /// How far behind.
+        lag_ms: i64,
+        /// The configured limit.
+        limit_ms: u64,
+        /// Seconds the client should wait.
+        retry_after: u64,
+    },
     /// Kafka or the store did not acknowledge: try again shortly.
     #[error("the RFQ could not be recorded right now: {0}")]
     Unavailable(String),
@@ -83,6 +96,7 @@ impl IntakeError {
         match self {
             IntakeError::Unavailable(_) => "unavailable",
             IntakeError::Overloaded { .. } => "overloaded",
+            IntakeError::Behind { .. } => "behind",
             IntakeError::Busy(_) => "busy",
             IntakeError::KeyInFlight { .. } => "in-flight",
             IntakeError::Unauthorized(_) => "unauthorized",
@@ -138,6 +152,14 @@ impl IntoResponse for IntakeError {
             .with("open-rfqs", open)
             .with("limit", limit)
             .retry_after(retry_after),
+            IntakeError::Behind {
+                lag_ms,
+                limit_ms,
+                retry_after,
+            } => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Aggregator Behind", detail)
+                .with("lag-ms", lag_ms)
+                .with("limit-ms", limit_ms)
+                .retry_after(retry_after),
             IntakeError::Unavailable(_) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service Unavailable",

@@ -15,7 +15,9 @@
 //! the customer's own limits are checked (`429`, see `customers.rs`), and
 //! the admission
 //! bound refuses the RFQ with `503` and `Retry-After` if the configured
-//! number of RFQs is already open. Each step waits for the broker's or
+//! number of RFQs is already open or the aggregator of its partition is
+//! too far behind (its progress reports, `lag.rs`); the ETA of the `202`
+//! is the deadline plus that lag. Each step waits for the broker's or
 //! the store's acknowledgement; a failure answers `503` and the client may
 //! retry (an RFQ whose step 3 failed closes at its deadline, unseen). With
 //! an `Idempotency-Key` the retry gets the first RFQ instead of a second
@@ -28,6 +30,7 @@ mod config;
 mod customers;
 mod error;
 mod idempotency;
+mod lag;
 mod metrics;
 pub mod openapi;
 mod registry;
@@ -39,5 +42,6 @@ pub use config::ProducerSettings;
 pub use customers::{CustomerLimitSettings, CustomerLimits, Limited};
 pub use error::IntakeError;
 pub use idempotency::{IDEMPOTENCY_KEY, KEYED_INTAKE_LIMIT, TAKEOVER_AFTER, fingerprint};
+pub use lag::Lags;
 pub use registry::Registry;
 pub use worker::Intake;

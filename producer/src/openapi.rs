@@ -63,11 +63,13 @@ fn post(settings: &ProducerSettings) -> Value {
                 "429": problem("This customer submits faster, or has more RFQs open, than allowed",
                     &["Rate Limited", "Too Many Open RFQs For This Customer"], &["Retry-After"],
                     json!({"limit": {"type": "integer"}})),
-                "503": problem("Too many RFQs open, the intake busy, or Kafka or the store did \
-                    not record the RFQ: try again",
-                    &["Too Many Open RFQs", "Intake Busy", "Service Unavailable"],
+                "503": problem("Too many RFQs open, the intake busy, the aggregator of the \
+                    RFQ's partition too far behind for its result to come by its ETA, or Kafka \
+                    or the store did not record the RFQ: try again",
+                    &["Too Many Open RFQs", "Intake Busy", "Aggregator Behind", "Service Unavailable"],
                     &["Retry-After"],
-                    json!({"open-rfqs": {"type": "integer"}, "limit": {"type": "integer"}})),
+                    json!({"open-rfqs": {"type": "integer"}, "limit": {"type": "integer"},
+                        "lag-ms": {"type": "integer"}, "limit-ms": {"type": "integer"}})),
             },
         }}},
         "components": {"schemas": {

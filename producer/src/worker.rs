@@ -8,6 +8,7 @@ use crate::{
     body::{self, NewRfq},
     customers::CustomerLimits,
     error::IntakeError,
+    lag::{self, Lags},
     metrics::ADDRESSED,
     registry::{self, Registry},
     routes,
@@ -40,8 +41,9 @@ struct Inner {
     pipeline: PipelineSettings,
     /// The producer's own settings.
     settings: ProducerSettings,
-    /// The task following the providers topic; its result says why it ended.
-    registry_task: std::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<()>>>>,
+    /// The tasks following the providers and the progress topics; their
+    /// results say why they ended.
+    followers: std::sync::Mutex<Vec<tokio::task::JoinHandle<anyhow::Result<()>>>>,
     /// Partitions of the quotes topic (read from the broker at start).
     quote_partitions: i32,
     /// Who is where: the providers an RFQ is addressed to.
@@ -52,8 +54,10 @@ struct Inner {
     codec: SharedCodec,
     /// Records the RFQ before the 202.
     store: Arc<dyn Store>,
-    /// The bound on open RFQs.
+    /// The bound on open RFQs and on the aggregators' lag.
     admission: Admission,
+    /// How far behind the aggregators are (for the admission and the ETA).
+    lags: Lags,
     /// The bound on submissions handled at once.
     submissions: Arc<tokio::sync::Semaphore>,
     /// Who is asking (API keys).
@@ -100,40 +104,39 @@ impl Intake {
             pipeline.topics.dead_letter_topic.clone(),
             "producer",
         );
-        let registry_task = tokio::spawn({
+        let registry_task = {
             let (kafka, topic) = (
                 pipeline.kafka.clone(),
                 pipeline.topics.providers_topic.clone(),
             );
             let (registry, codec) = (registry.clone(), codec.clone());
             let precision = pipeline.region_precision;
-            async move {
-                let followed = registry::follow(
-                    kafka,
-                    topic.clone(),
-                    precision,
-                    registry,
-                    codec,
-                    dead_letters,
-                    shutdown.clone(),
-                )
-                .await;
-                // Only a shutdown ends the follower: any other end is a failure,
-                // which the caller of `stopped` reports (and stops for).
-                let result = match followed {
-                    Ok(()) if !shutdown.is_cancelled() => Err(anyhow::anyhow!(
-                        "stopped reading {topic} although no shutdown was requested"
-                    )),
-                    other => {
-                        other.with_context(|| format!("following the provider registry on {topic}"))
-                    }
-                };
-                if let Err(error) = &result {
-                    tracing::error!(error = format!("{error:#}"), "provider registry stopped");
-                }
-                result
-            }
-        });
+            let (dead_letters, stop) = (dead_letters.clone(), shutdown.clone());
+            follower(
+                "the provider registry",
+                topic.clone(),
+                shutdown.clone(),
+                async move {
+                    registry::follow(kafka, topic, precision, registry, codec, dead_letters, stop)
+                        .await
+                },
+            )
+        };
+        let lags = Lags::default();
+        let lags_task = {
+            let (kafka, topic) = (
+                pipeline.kafka.clone(),
+                pipeline.topics.progress_topic.clone(),
+            );
+            let follow = lag::follow(
+                kafka,
+                topic.clone(),
+                lags.clone(),
+                dead_letters,
+                shutdown.clone(),
+            );
+            follower("the aggregators' progress", topic, shutdown, follow)
+        };
         let auth = Authenticator::new(
             settings
                 .auth
@@ -145,12 +148,18 @@ impl Intake {
             inner: Arc::new(Inner {
                 auth,
                 customers: CustomerLimits::new(settings.customers),
-                registry_task: std::sync::Mutex::new(Some(registry_task)),
+                followers: std::sync::Mutex::new(vec![registry_task, lags_task]),
                 quote_partitions,
                 registry,
                 producer,
                 codec,
-                admission: Admission::new(settings.max_open_rfqs, store.clone()),
+                admission: Admission::new(
+                    settings.max_open_rfqs,
+                    store.clone(),
+                    lags.clone(),
+                    settings.max_aggregator_lag_ms,
+                ),
+                lags,
                 submissions: Arc::new(tokio::sync::Semaphore::new(
                     settings.max_concurrent_submissions.max(1),
                 )),
@@ -186,26 +195,36 @@ impl Intake {
         &self.inner.registry
     }
 
-    /// Waits until the registry follower has stopped, so that its Kafka
-    /// client is closed before the broker goes away. The follower stops on
-    /// shutdown (then this is `Ok`) or when it fails for good: then this is
-    /// the error, and the caller must stop the producer (without an up to
-    /// date registry it would address RFQs to the wrong providers). A second
-    /// call returns `Ok` at once.
+    /// Waits until the followers (of the provider registry and of the
+    /// aggregators' progress) have stopped, so that their Kafka clients are
+    /// closed before the broker goes away. They stop on shutdown (then this
+    /// is `Ok`) or when one fails for good: then this is the error, and the
+    /// caller must stop the producer (without an up to date registry it
+    /// would address RFQs to the wrong providers; without the progress, it
+    /// would refuse every RFQ as the reports age). A second call returns
+    /// `Ok` at once.
     pub async fn stopped(&self) -> anyhow::Result<()> {
-        let task = self
-            .inner
-            .registry_task
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        match task {
-            Some(task) => task
-                .await
-                .context("the provider registry task")
-                .and_then(|result| result),
-            None => Ok(()),
+        let mut tasks = std::mem::take(
+            &mut *self
+                .inner
+                .followers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        while !tasks.is_empty() {
+            let (ended, _, rest) = futures::future::select_all(tasks).await;
+            ended.context("a follower task")??;
+            tasks = rest;
         }
+        Ok(())
+    }
+
+    /// When the result of `rfq` should come at the latest, as of now: its
+    /// deadline, plus how far behind its partition's aggregator is.
+    pub(crate) fn eta(&self, rfq: &Rfq) -> chrono::DateTime<Utc> {
+        let partition = rfq.return_address.partition;
+        let lag = self.inner.lags.estimate(partition, Utc::now());
+        rfq.deadline + lag.unwrap_or_default().max(chrono::Duration::zero())
     }
 
     /// A slot for one submission, or [`IntakeError::Busy`] when every slot
@@ -235,7 +254,10 @@ impl Intake {
     /// it durable in Kafka and the store, and returns the RFQ.
     pub(crate) async fn accept(&self, new: NewRfq, id: CorrelationId) -> Result<Rfq, IntakeError> {
         let inner = &self.inner;
-        inner.admission.admit().await?;
+        inner
+            .admission
+            .admit(id.partition(inner.quote_partitions))
+            .await?;
         let now = Utc::now();
         let region = Region::of(&new.from, inner.pipeline.region_precision);
         let deadline = now
@@ -308,4 +330,27 @@ impl Intake {
             .map(|_| ())
             .map_err(|(error, _)| IntakeError::Unavailable(format!("Kafka: {error}")))
     }
+}
+
+/// Runs `follow` (following `topic`, for `what`) as a task that only a
+/// shutdown may end: any other end is a failure, which
+/// [`Intake::stopped`] reports.
+fn follower(
+    what: &'static str,
+    topic: String,
+    shutdown: CancellationToken,
+    follow: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    tokio::spawn(async move {
+        let result = match follow.await {
+            Ok(()) if !shutdown.is_cancelled() => Err(anyhow::anyhow!(
+                "stopped reading {topic} although no shutdown was requested"
+            )),
+            other => other.with_context(|| format!("following {what} on {topic}")),
+        };
+        if let Err(error) = &result {
+            tracing::error!(error = format!("{error:#}"), "{what} stopped");
+        }
+        result
+    })
 }

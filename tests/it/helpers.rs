@@ -221,6 +221,7 @@ pub fn settings(
             &mut topics.providers_topic,
             &mut topics.dead_letter_topic,
             &mut topics.events_topic,
+            &mut topics.progress_topic,
             &mut settings.registry.schemas_topic,
         ] {
             *topic = format!("{prefix}.{topic}");

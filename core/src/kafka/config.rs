@@ -158,8 +158,20 @@ impl KafkaSettings {
         group_id: &str,
         context: C,
     ) -> KafkaResult<StreamConsumer<C>> {
+        self.consumer_with(client_id, group_id, context, &[])
+    }
+
+    /// [`KafkaSettings::consumer`] with more defaults of the caller's
+    /// (still overridden by the tuning and the options given).
+    pub fn consumer_with<C: ConsumerContext + 'static>(
+        &self,
+        client_id: &str,
+        group_id: &str,
+        context: C,
+        more: &[(&str, &str)],
+    ) -> KafkaResult<StreamConsumer<C>> {
         let group_id = self.group(group_id);
-        let defaults = [
+        let mut defaults = vec![
             ("group.id", group_id.as_str()),
             ("enable.auto.commit", "true"),
             ("auto.commit.interval.ms", "1000"),
@@ -169,6 +181,7 @@ impl KafkaSettings {
             ("heartbeat.interval.ms", "1000"),
             ("enable.partition.eof", "false"),
         ];
+        defaults.extend_from_slice(more);
         self.consumer_config(client_id, &defaults)
             .create_with_context(context)
     }

@@ -10,6 +10,7 @@ mod config;
 mod dead_letter;
 pub mod notices;
 mod offsets;
+pub mod progress;
 mod to_end;
 mod topics;
 

@@ -38,6 +38,12 @@ pub struct TopicSettings {
     #[arg(long, env = "RFQ_EVENTS_TOPIC", default_value = "rfq.events")]
     pub events_topic: String,
 
+    /// The aggregators' progress (how far behind each is, per partition of
+    /// the quotes topic), keyed by partition and instance: read by the
+    /// producers' admission (`rfq_core::kafka::progress`).
+    #[arg(long, env = "RFQ_PROGRESS_TOPIC", default_value = "rfq.progress")]
+    pub progress_topic: String,
+
     /// Records that could not be decoded or were refused, with the reason in headers.
     #[arg(long, env = "RFQ_DEAD_LETTER_TOPIC", default_value = "rfq.dead-letter")]
     pub dead_letter_topic: String,
@@ -77,6 +83,10 @@ impl Default for TopicSettings {
 /// How long the events topic keeps a notice: an hour.
 const EVENTS_RETENTION_MS: &str = "3600000";
 
+/// How long the progress topic keeps a report it has a newer one for
+/// (compacted) or one of an instance gone (deleted): a day.
+const PROGRESS_RETENTION_MS: &str = "86400000";
+
 /// A topic as we create it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicSpec {
@@ -100,7 +110,9 @@ impl TopicSettings {
     ///   forever;
     /// - events: as many partitions as the quotes topic (its writers), kept
     ///   an hour (a notice is worth something for milliseconds; streams
-    ///   read the store).
+    ///   read the store);
+    /// - progress: one partition, compacted (a reader starts from each
+    ///   instance's latest report), deleted after a day (instances gone).
     pub fn wanted(&self) -> Vec<TopicSpec> {
         let min_isr = ("min.insync.replicas", self.min_insync_replicas.to_string());
         let retention_ms = u64::from(self.retention_hours) * 3_600_000;
@@ -140,6 +152,15 @@ impl TopicSettings {
                     min_isr.clone(),
                     ("cleanup.policy", "delete".to_owned()),
                     ("retention.ms", EVENTS_RETENTION_MS.to_owned()),
+                ],
+            },
+            TopicSpec {
+                name: self.progress_topic.clone(),
+                partitions: 1,
+                config: vec![
+                    min_isr.clone(),
+                    ("cleanup.policy", "compact,delete".to_owned()),
+                    ("retention.ms", PROGRESS_RETENTION_MS.to_owned()),
                 ],
             },
             TopicSpec {

@@ -132,6 +132,8 @@ impl Cluster {
                 ("RFQ_QUOTES_TOPIC", "rfq.quotes"),
                 ("RFQ_PROVIDERS_TOPIC", "rfq.providers"),
                 ("RFQ_DEAD_LETTER_TOPIC", "rfq.dead-letter"),
+                ("RFQ_EVENTS_TOPIC", "rfq.events"),
+                ("RFQ_PROGRESS_TOPIC", "rfq.progress"),
                 ("RFQ_SCHEMAS_TOPIC", "rfq.schemas"),
             ] {
                 env.push((var.to_owned(), format!("{prefix}.{topic}")));
