@@ -474,6 +474,31 @@ EOF
     _servers_log "Cassandra $(_servers_pom_prop cassandra.version) ready at $SCYLLA_URI (data centre $dc) in $((SECONDS - start))s (pid $_SERVERS_CASSANDRA_PID, dir $dir)"
 }
 
+# Stops the processes PID...: SIGCONT (a frozen one acts on nothing else),
+# SIGTERM, and SIGKILL to those still there after TENTHS tenths of a second.
+# Usage: _servers_terminate TENTHS PID...
+_servers_terminate() {
+    local tenths=$1 pid pids alive
+    shift
+    pids="$*"
+    for pid in $pids; do
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for _ in $(seq "$tenths"); do
+        alive=""
+        for pid in $pids; do
+            if kill -0 "$pid" 2>/dev/null; then alive="$alive $pid"; fi
+        done
+        pids=$alive
+        [ -n "$pids" ] || break
+        sleep 0.1
+    done
+    for pid in $pids; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+
 # Stops the named servers (kafka, cassandra): SIGTERM, SIGKILL after 5 s,
 # then removes their temp dirs. Never fails.
 _servers_stop() {
@@ -487,23 +512,10 @@ _servers_stop() {
             kill -KILL "$watchdog" 2>/dev/null || true
             wait "$watchdog" 2>/dev/null || true
         fi
-        if [ -n "$pid" ]; then
-            kill -TERM "$pid" 2>/dev/null || true
-            pids="$pids $pid"
-        fi
+        if [ -n "$pid" ]; then pids="$pids $pid"; fi
     done
-    for _ in $(seq 50); do
-        local alive=""
-        for pid in $pids; do
-            if kill -0 "$pid" 2>/dev/null; then alive="$alive $pid"; fi
-        done
-        pids=$alive
-        [ -n "$pids" ] || break
-        sleep 0.1
-    done
-    for pid in $pids; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    # shellcheck disable=SC2086
+    _servers_terminate 50 $pids
     for name in "$@"; do
         case $name in
             kafka) pid=$_SERVERS_KAFKA_PID dir=$_SERVERS_KAFKA_DIR ;;
@@ -745,24 +757,10 @@ stop_kafka_cluster() {
     fi
     if [ -d "$dir" ]; then
         for node in $(_servers_nodes); do
-            if pid=$(kafka_node_pid "$node"); then
-                kill -CONT "$pid" 2>/dev/null || true
-                kill -TERM "$pid" 2>/dev/null || true
-                pids="$pids $node"
-            fi
+            if pid=$(kafka_node_pid "$node"); then pids="$pids $pid"; fi
         done
-        for _ in $(seq 100); do
-            local alive=""
-            for node in $pids; do
-                if kafka_node_pid "$node" >/dev/null; then alive="$alive $node"; fi
-            done
-            pids=$alive
-            [ -n "$pids" ] || break
-            sleep 0.1
-        done
-        for node in $pids; do
-            pid=$(kafka_node_pid "$node") && kill -KILL "$pid" 2>/dev/null
-        done
+        # shellcheck disable=SC2086
+        _servers_terminate 100 $pids
         [ -n "${RFQ_SERVERS_KEEP:-}" ] || rm -rf "$dir" || true
     fi
     unset RFQ_TEST_KAFKA_CLUSTER_DIR RFQ_TEST_KAFKA_CLUSTER_BROKERS
