@@ -128,7 +128,7 @@ impl Model {
             .unwrap();
         let codec = crate::helpers::codec_for(registry, &Default::default());
         let mut model = Model::default();
-        for (partition, stamp, _key, payload) in records {
+        for (partition, stamp, payload) in records {
             // Undecodable records are the dead-letter test's business.
             if let Ok(record) = codec.decode("rfq.quotes", &payload).await {
                 model.apply(partition, stamp, record);
@@ -140,11 +140,11 @@ impl Model {
     }
 }
 
-/// A record read back: partition, timestamp, key, payload.
-pub type Stamped = (i32, DateTime<Utc>, Option<Vec<u8>>, Vec<u8>);
+/// A record read back: partition, timestamp, payload.
+type Stamped = (i32, DateTime<Utc>, Vec<u8>);
 
-/// Every record of `topic`, partition by partition in log order. Blocks.
-pub fn read_all(brokers: &str, topic: &str) -> Vec<Stamped> {
+/// Every record of `topic`, partition by partition in log order.
+fn read_all(brokers: &str, topic: &str) -> Vec<Stamped> {
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("model-{}", uuid::Uuid::new_v4()))
@@ -196,7 +196,6 @@ pub fn read_all(brokers: &str, topic: &str) -> Vec<Stamped> {
             by_partition.entry(partition).or_default().push((
                 partition,
                 stamp,
-                message.key().map(<[u8]>::to_vec),
                 message.payload().unwrap_or_default().to_vec(),
             ));
         }
