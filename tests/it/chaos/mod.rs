@@ -262,10 +262,10 @@ impl Scenario {
     }
 
     /// Waits until every RFQ of `tally` whose deadline has passed is
-    /// closed (its status answers `303`).
-    async fn until_due_closed(&self, tally: &Tally) {
+    /// closed (its status answers `303`), for at most `within`.
+    async fn until_due_closed(&self, tally: &Tally, within: Duration) {
         use futures::StreamExt as _;
-        let give_up = Instant::now() + Duration::from_secs(120);
+        let give_up = Instant::now() + within;
         let now = chrono::Utc::now();
         let mut due: Vec<rfq_core::CorrelationId> = tally
             .due
@@ -448,7 +448,8 @@ impl Scenario {
                     // RFQ due by now is closed first (the bound of each
                     // outage is checked on its own).
                     let settled = Instant::now();
-                    self.until_due_closed(&tally).await;
+                    self.until_due_closed(&tally, Duration::from_secs(120))
+                        .await;
                     eprintln!("chaos: every RFQ due closed {:?} later", settled.elapsed());
                     self.cluster.assert_running("aggregator-2");
                     self.cluster.kill("aggregator-2");

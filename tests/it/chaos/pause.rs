@@ -82,7 +82,9 @@ async fn an_aggregator_frozen_30_s_closes_every_overdue_rfq_within_2_s_of_resumi
     if let Some(wait) = last_deadline.and_then(|d| (d - Utc::now()).to_std().ok()) {
         tokio::time::sleep(wait).await;
     }
-    scenario.until_due_closed(&tally).await;
+    scenario
+        .until_due_closed(&tally, Duration::from_secs(120))
+        .await;
     for name in ["producer", "api", "aggregator-1"] {
         scenario.cluster.assert_running(name);
     }
