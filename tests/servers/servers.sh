@@ -705,7 +705,7 @@ start_kafka_cluster() {
         _servers_log "Kafka cluster already running at ${RFQ_TEST_KAFKA_CLUSTER_BROKERS:-?}"
         return 0
     fi
-    local n=${RFQ_KAFKA_CLUSTER_NODES:-3} dir ports voters="" brokers="" i cluster_id pids=() start=$SECONDS
+    local n=${RFQ_KAFKA_CLUSTER_NODES:-3} dir ports voters="" brokers="" i cluster_id formats=() start=$SECONDS
     _servers_need_lib
     _servers_install_traps
     dir=$(mktemp -d "${TMPDIR:-/tmp}/rfq-kafka-cluster.XXXXXX")
@@ -719,9 +719,9 @@ start_kafka_cluster() {
     for i in $(seq "$n"); do
         _servers_kafka_config "$dir/node$i" "$i" "$voters" "${ports[2 * i - 2]}" "${ports[2 * i - 1]}" "$n"
         _servers_kafka_format "$dir/node$i" "$cluster_id" &
-        pids+=($!)
+        formats+=($!)
     done
-    for i in "${pids[@]}"; do
+    for i in "${formats[@]}"; do
         if ! wait "$i"; then
             stop_kafka_cluster
             return 1
