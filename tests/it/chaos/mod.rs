@@ -504,7 +504,7 @@ impl Scenario {
         report.unavailable = tally.unavailable.load(Ordering::Relaxed);
         report.elapsed = started.elapsed();
         load_done.cancel();
-        report.max_open_past_deadline = watcher.await.unwrap().longest;
+        report.max_open_past_deadline = watcher.await.unwrap();
         report.all_closed_after = started.elapsed();
         let bound = report.longest_outage + recovery_bound(embedded);
         eprintln!(
@@ -616,30 +616,19 @@ impl Scenario {
 /// RFQs of each scenario explained after its checks.
 const SAMPLE: usize = 20;
 
-/// What [`watch`] saw.
-struct Watched {
-    /// The longest time an RFQ was seen open past its deadline.
-    longest: Duration,
-    /// When each RFQ was first seen closed (at most this late: the time
-    /// its `303` was asked for).
-    closed: std::collections::HashMap<rfq_core::CorrelationId, chrono::DateTime<chrono::Utc>>,
-}
-
 /// Polls every accepted RFQ once its deadline has passed until it answers
 /// 303, as a customer app would; returns the longest time one was seen
-/// open past its deadline and when each was seen closed. Ends once
-/// `load_done` and every RFQ closed.
+/// open past its deadline. Ends once `load_done` and every RFQ closed.
 async fn watch(
     client: reqwest::Client,
     api: String,
     tally: Arc<Tally>,
     load_done: tokio_util::sync::CancellationToken,
-) -> Watched {
+) -> Duration {
     use futures::StreamExt as _;
     let mut pending: Vec<(rfq_core::CorrelationId, chrono::DateTime<chrono::Utc>)> = Vec::new();
     let mut seen = 0;
     let mut longest = chrono::Duration::zero();
-    let mut closed_at = std::collections::HashMap::new();
     let mut give_up: Option<Instant> = None;
     loop {
         let finished = load_done.is_cancelled();
@@ -649,10 +638,7 @@ async fn watch(
             seen = due.len();
         }
         if finished && pending.is_empty() {
-            return Watched {
-                longest: longest.to_std().unwrap_or_default(),
-                closed: closed_at,
-            };
+            return longest.to_std().unwrap_or_default();
         }
         if finished {
             let give_up = *give_up.get_or_insert_with(|| Instant::now() + Duration::from_secs(120));
@@ -692,9 +678,8 @@ async fn watch(
             .collect();
         closed.sort_unstable_by_key(|&(index, _)| std::cmp::Reverse(index));
         for (index, asked_at) in closed {
-            let (id, deadline) = pending.swap_remove(index);
+            let (_, deadline) = pending.swap_remove(index);
             longest = longest.max(asked_at - deadline);
-            closed_at.insert(id, asked_at);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
