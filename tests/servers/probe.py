@@ -7,6 +7,14 @@
   probe.py cql HOST PORT    exit 0 when the node answers a CQL query
                             (STARTUP, then SELECT data_center FROM system.local)
                             and print the data centre it reports
+  probe.py leader HOST PORT TOPIC PARTITION
+                            print the node id leading that partition (Metadata)
+  probe.py in-sync HOST PORT REPLICAS
+                            exit 0 when every partition of every topic has a
+                            leader and REPLICAS in-sync replicas (Metadata)
+  probe.py controller HOST CONTROLLER_PORT
+                            print the node id of the active KRaft controller
+                            (DescribeQuorum, asked of a controller listener)
 
 Any failure (refused, timeout, error frame, not ready yet) exits 1 with a reason
 on stderr, so the caller can poll.
@@ -65,22 +73,54 @@ class Reader:
         n = self.i16()
         return None if n < 0 else self.take(n).decode()
 
+    def uvarint(self):
+        shift = value = 0
+        while True:
+            byte = self.take(1)[0]
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+
+    def tagged(self):
+        for _ in range(self.uvarint()):
+            self.uvarint()
+            self.take(self.uvarint())
+
 
 # --- Kafka -----------------------------------------------------------------
 
-def kafka_probe(host, port):
+def kafka_request(host, port, api_key, version, body, flexible=False):
+    """Sends one request (header v1, or v2 for a flexible version) and
+    returns a Reader on the response body (after its header)."""
     client_id = b"rfq-servers-probe"
-    # Request header v1 + Metadata v4 body: topics = null (all), no auto-create.
-    # (Kafka 4 dropped Metadata v0-v3; v4 is the oldest non-flexible one left.)
-    body = struct.pack(">hhih", 3, 4, 7, len(client_id)) + client_id
-    body += struct.pack(">ib", -1, 0)
+    header = struct.pack(">hhih", api_key, version, 7, len(client_id)) + client_id
+    if flexible:
+        header += b"\x00"  # no tagged fields
+    request = header + body
     with socket.create_connection((host, port), timeout=TIMEOUT) as s:
         s.settimeout(TIMEOUT)
-        s.sendall(struct.pack(">i", len(body)) + body)
+        s.sendall(struct.pack(">i", len(request)) + request)
         size = struct.unpack(">i", recv_exact(s, 4))[0]
         r = Reader(recv_exact(s, size))
     if r.i32() != 7:
         raise ValueError("wrong correlation id")
+    if flexible:
+        r.tagged()
+    return r
+
+
+def kafka_metadata(host, port, topics=None):
+    """Metadata v4 (Kafka 4 dropped v0-v3; v4 is the oldest non-flexible one
+    left): (brokers, cluster id, controller, {topic: {partition: (leader,
+    replicas, isr)}}). All topics when `topics` is None; no auto-create."""
+    if topics is None:
+        body = struct.pack(">i", -1)
+    else:
+        body = struct.pack(">i", len(topics))
+        for name in topics:
+            body += struct.pack(">h", len(name)) + name.encode()
+    r = kafka_request(host, port, 3, 4, body + struct.pack(">b", 0))
     r.i32()  # throttle_time_ms
     brokers = []
     for _ in range(r.i32()):
@@ -88,9 +128,77 @@ def kafka_probe(host, port):
         brokers.append((node_id, bhost, bport))
     cluster_id = r.string16()
     controller = r.i32()
+    found = {}
+    for _ in range(r.i32()):
+        error, name, _internal = r.i16(), r.string16(), r.i8()
+        partitions = {}
+        for _ in range(r.i32()):
+            _perror, index, leader = r.i16(), r.i32(), r.i32()
+            replicas = [r.i32() for _ in range(r.i32())]
+            isr = [r.i32() for _ in range(r.i32())]
+            partitions[index] = (leader, replicas, isr)
+        if error == 0:
+            found[name] = partitions
+    return brokers, cluster_id, controller, found
+
+
+def kafka_probe(host, port):
+    brokers, cluster_id, controller, _ = kafka_metadata(host, port, [])
     if not any(b[2] == port for b in brokers):
         raise ValueError(f"no live broker on port {port} yet (brokers={brokers})")
     return f"cluster {cluster_id}, controller {controller}, brokers {brokers}"
+
+
+def kafka_leader(host, port, topic, partition):
+    _, _, _, topics = kafka_metadata(host, port, [topic])
+    leader = topics.get(topic, {}).get(partition, (-1,))[0]
+    if leader < 0:
+        raise ValueError(f"{topic} partition {partition} has no leader")
+    return str(leader)
+
+
+def kafka_in_sync(host, port, replicas):
+    _, _, _, topics = kafka_metadata(host, port)
+    short = [f"{name}-{index} (leader {leader}, isr {isr})"
+             for name, partitions in sorted(topics.items())
+             for index, (leader, _replicas, isr) in sorted(partitions.items())
+             if leader < 0 or len(isr) < replicas]
+    if short:
+        raise ValueError(f"{len(short)} partitions not fully in sync, e.g. {short[:3]}")
+    return f"{sum(len(p) for p in topics.values())} partitions in sync"
+
+
+def kraft_controller(host, port):
+    """The active controller: DescribeQuorum v0 (flexible) for
+    __cluster_metadata-0, asked of a controller listener (KIP-919)."""
+    topic = b"__cluster_metadata"
+    body = uvarint(2) + uvarint(len(topic) + 1) + topic  # one topic
+    body += uvarint(2) + struct.pack(">i", 0) + b"\x00"  # one partition, no tags
+    body += b"\x00" + b"\x00"  # topic's tags, request's tags
+    r = kafka_request(host, port, 55, 0, body, flexible=True)
+    error = r.i16()
+    if error:
+        raise ValueError(f"DescribeQuorum error {error}")
+    if r.uvarint() - 1 < 1:
+        raise ValueError("DescribeQuorum: no topic in the answer")
+    r.take(r.uvarint() - 1)  # topic name
+    if r.uvarint() - 1 < 1:
+        raise ValueError("DescribeQuorum: no partition in the answer")
+    _index, perror, leader = r.i32(), r.i16(), r.i32()
+    if perror or leader < 0:
+        raise ValueError(f"no active controller (error {perror}, leader {leader})")
+    return str(leader)
+
+
+def uvarint(n):
+    out = b""
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([byte | 0x80])
+        else:
+            return out + bytes([byte])
 
 
 # --- CQL (native protocol v4) ------------------------------------------------
@@ -147,9 +255,15 @@ def main(argv):
             print(kafka_probe(argv[2], int(argv[3])))
         elif argv[1] == "cql":
             print(cql_probe(argv[2], int(argv[3])))
+        elif argv[1] == "leader":
+            print(kafka_leader(argv[2], int(argv[3]), argv[4], int(argv[5])))
+        elif argv[1] == "in-sync":
+            print(kafka_in_sync(argv[2], int(argv[3]), int(argv[4])))
+        elif argv[1] == "controller":
+            print(kraft_controller(argv[2], int(argv[3])))
         else:
             raise SystemExit(__doc__)
-    except (OSError, EOFError, ValueError, struct.error) as e:
+    except (OSError, EOFError, ValueError, IndexError, struct.error) as e:
         print(f"{argv[1]} probe: {e}", file=sys.stderr)
         return 1
     return 0

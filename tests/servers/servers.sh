@@ -194,27 +194,22 @@ _servers_need_lib() {
     fi
 }
 
-# Starts a single-node Kafka (combined broker + controller, KRaft) on a free
-# loopback port; exports RFQ_TEST_KAFKA_BROKERS=127.0.0.1:<port>.
-start_kafka() {
-    if [ -n "$_SERVERS_KAFKA_PID" ]; then
-        _servers_log "Kafka already running at ${RFQ_TEST_KAFKA_BROKERS:-?}"
-        return 0
-    fi
-    local lib dir ports port cport cluster_id start=$SECONDS
-    _servers_need_lib
-    lib=$RFQ_SERVERS_LIB/lib-kafka
-    _servers_install_traps
-    dir=$(mktemp -d "${TMPDIR:-/tmp}/rfq-kafka.XXXXXX")
-    _SERVERS_KAFKA_DIR=$dir
-    ports=$(python3 "$_SERVERS_HERE/probe.py" ports 2)
-    port=${ports%% *}
-    cport=${ports##* }
+# Writes a KRaft node's server.properties and log4j2.properties into DIR
+# (data and logs there too): combined broker + controller NODE_ID of the
+# quorum VOTERS (id@host:port,...), listening on PORT (clients) and CPORT
+# (controllers). REPLICAS is the cluster's size: the internal topics' and
+# the default replication factor (min ISR 2 when there is more than one).
+# Usage: _servers_kafka_config DIR NODE_ID VOTERS PORT CPORT REPLICAS
+_servers_kafka_config() {
+    local dir=$1 id=$2 voters=$3 port=$4 cport=$5 rf=$6 isr=1
+    if [ "$rf" -gt 1 ]; then isr=2; fi
     mkdir -p "$dir/data" "$dir/logs"
+    echo "$port" >"$dir/port"
+    echo "$cport" >"$dir/cport"
     cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
+node.id=$id
+controller.quorum.voters=$voters
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
@@ -222,18 +217,18 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$dir/data
 
-# One node: every internal topic has replication factor 1, and few partitions
+# Internal topics: replicated on every node, and as many partitions as nodes
 # (the defaults are 50 each, slow to create on the first group join).
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=$rf
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
 share.coordinator.state.topic.num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
+default.replication.factor=$rf
+min.insync.replicas=$isr
 
 # Topics are created explicitly, like in production.
 auto.create.topics.enable=false
@@ -267,25 +262,70 @@ logger.statechange.level = WARN
 logger.kafkalog.name = org.apache.kafka.storage.internals.log
 logger.kafkalog.level = WARN
 EOF
-    # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding, not starting with '-'.
-    cluster_id=$(python3 -c 'import base64, os
+}
+
+# A Kafka Uuid: 16 random bytes, URL-safe base64 without padding, not starting with '-'.
+_servers_kafka_cluster_id() {
+    python3 -c 'import base64, os
 while True:
     s = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
-    if not s.startswith("-"): print(s); break')
-    local jvm=(-Djava.awt.headless=true -XX:+UseSerialGC -XX:TieredStopAtLevel=1
-        "-Dlog4j2.configurationFile=$dir/log4j2.properties" "-Dkafka.logs.dir=$dir/logs"
-        -cp "$lib/*")
-    if ! java -Xmx128m "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-        -c "$dir/server.properties" >"$dir/logs/format.out" 2>&1; then
+    if not s.startswith("-"): print(s); break'
+}
+
+# Sets _SERVERS_KAFKA_JVM to the JVM options of the Kafka node configured in DIR.
+_servers_kafka_jvm() {
+    _SERVERS_KAFKA_JVM=(-Djava.awt.headless=true -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+        "-Dlog4j2.configurationFile=$1/log4j2.properties" "-Dkafka.logs.dir=$1/logs"
+        -cp "$RFQ_SERVERS_LIB/lib-kafka/*")
+}
+
+# Formats the storage of the node configured in DIR for cluster CLUSTER_ID.
+# Usage: _servers_kafka_format DIR CLUSTER_ID
+_servers_kafka_format() {
+    _servers_kafka_jvm "$1"
+    if ! java -Xmx128m "${_SERVERS_KAFKA_JVM[@]}" kafka.tools.StorageTool format -t "$2" \
+        -c "$1/server.properties" >"$1/logs/format.out" 2>&1; then
         echo "servers: formatting Kafka's storage failed:" >&2
-        cat "$dir/logs/format.out" >&2
+        cat "$1/logs/format.out" >&2
+        return 1
+    fi
+}
+
+# Starts the Kafka node configured in DIR in the background with max heap
+# HEAP; its pid goes to DIR/pid and _SERVERS_LAST_PID. Every descriptor is
+# redirected, so the caller may be a short-lived shell that the JVM outlives.
+# Usage: _servers_kafka_launch DIR HEAP
+_servers_kafka_launch() {
+    _servers_kafka_jvm "$1"
+    # shellcheck disable=SC2086
+    java -Xms64m "-Xmx$2" -XX:+ExitOnOutOfMemoryError "${_SERVERS_KAFKA_JVM[@]}" \
+        ${RFQ_KAFKA_JAVA_OPTS:-} kafka.Kafka "$1/server.properties" >>"$1/logs/stdout.log" 2>&1 </dev/null &
+    _SERVERS_LAST_PID=$!
+    echo "$_SERVERS_LAST_PID" >"$1/pid"
+}
+
+# Starts a single-node Kafka (combined broker + controller, KRaft) on a free
+# loopback port; exports RFQ_TEST_KAFKA_BROKERS=127.0.0.1:<port>.
+start_kafka() {
+    if [ -n "$_SERVERS_KAFKA_PID" ]; then
+        _servers_log "Kafka already running at ${RFQ_TEST_KAFKA_BROKERS:-?}"
+        return 0
+    fi
+    local dir ports port cport start=$SECONDS
+    _servers_need_lib
+    _servers_install_traps
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/rfq-kafka.XXXXXX")
+    _SERVERS_KAFKA_DIR=$dir
+    ports=$(python3 "$_SERVERS_HERE/probe.py" ports 2)
+    port=${ports%% *}
+    cport=${ports##* }
+    _servers_kafka_config "$dir" 1 "1@127.0.0.1:$cport" "$port" "$cport" 1
+    if ! _servers_kafka_format "$dir" "$(_servers_kafka_cluster_id)"; then
         _servers_stop kafka
         return 1
     fi
-    # shellcheck disable=SC2086
-    java -Xms64m "-Xmx${RFQ_KAFKA_HEAP:-384m}" -XX:+ExitOnOutOfMemoryError "${jvm[@]}" \
-        ${RFQ_KAFKA_JAVA_OPTS:-} kafka.Kafka "$dir/server.properties" >"$dir/logs/stdout.log" 2>&1 </dev/null &
-    _SERVERS_KAFKA_PID=$!
+    _servers_kafka_launch "$dir" "${RFQ_KAFKA_HEAP:-384m}"
+    _SERVERS_KAFKA_PID=$_SERVERS_LAST_PID
     _servers_watchdog "$_SERVERS_KAFKA_PID" "$dir"
     _SERVERS_KAFKA_WATCHDOG=$_SERVERS_LAST_WATCHDOG
     if ! _servers_wait Kafka "$_SERVERS_KAFKA_PID" "${RFQ_KAFKA_TIMEOUT:-120}" "$port" \
@@ -296,6 +336,11 @@ while True:
     fi
     export RFQ_TEST_KAFKA_BROKERS="127.0.0.1:$port"
     _servers_log "Kafka $(_servers_pom_prop kafka.version) ready at $RFQ_TEST_KAFKA_BROKERS in $((SECONDS - start))s (pid $_SERVERS_KAFKA_PID, dir $dir)"
+}
+
+# Stops the single-node Kafka (e.g. to free its memory for the cluster).
+stop_kafka() {
+    _servers_stop kafka
 }
 
 # Starts a single-node Cassandra on free loopback ports; exports
@@ -429,6 +474,31 @@ EOF
     _servers_log "Cassandra $(_servers_pom_prop cassandra.version) ready at $SCYLLA_URI (data centre $dc) in $((SECONDS - start))s (pid $_SERVERS_CASSANDRA_PID, dir $dir)"
 }
 
+# Stops the processes PID...: SIGCONT (a frozen one acts on nothing else),
+# SIGTERM, and SIGKILL to those still there after TENTHS tenths of a second.
+# Usage: _servers_terminate TENTHS PID...
+_servers_terminate() {
+    local tenths=$1 pid pids alive
+    shift
+    pids="$*"
+    for pid in $pids; do
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for _ in $(seq "$tenths"); do
+        alive=""
+        for pid in $pids; do
+            if kill -0 "$pid" 2>/dev/null; then alive="$alive $pid"; fi
+        done
+        pids=$alive
+        [ -n "$pids" ] || break
+        sleep 0.1
+    done
+    for pid in $pids; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+
 # Stops the named servers (kafka, cassandra): SIGTERM, SIGKILL after 5 s,
 # then removes their temp dirs. Never fails.
 _servers_stop() {
@@ -442,23 +512,10 @@ _servers_stop() {
             kill -KILL "$watchdog" 2>/dev/null || true
             wait "$watchdog" 2>/dev/null || true
         fi
-        if [ -n "$pid" ]; then
-            kill -TERM "$pid" 2>/dev/null || true
-            pids="$pids $pid"
-        fi
+        if [ -n "$pid" ]; then pids="$pids $pid"; fi
     done
-    for _ in $(seq 50); do
-        local alive=""
-        for pid in $pids; do
-            if kill -0 "$pid" 2>/dev/null; then alive="$alive $pid"; fi
-        done
-        pids=$alive
-        [ -n "$pids" ] || break
-        sleep 0.1
-    done
-    for pid in $pids; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    # shellcheck disable=SC2086
+    _servers_terminate 50 $pids
     for name in "$@"; do
         case $name in
             kafka) pid=$_SERVERS_KAFKA_PID dir=$_SERVERS_KAFKA_DIR ;;
@@ -480,6 +537,250 @@ stop_servers() {
     _servers_stop kafka cassandra || true
 }
 
+# --- A Kafka cluster (KRaft) and the faults it suffers -----------------------
+#
+# start_kafka_cluster starts RFQ_KAFKA_CLUSTER_NODES (3) combined broker +
+# controller nodes, one static quorum, node i's config, data, logs, pid and
+# ports in $RFQ_TEST_KAFKA_CLUSTER_DIR/node<i>. The node functions read that
+# directory only, so a test injecting faults runs them as a command:
+#
+#   bash tests/servers/servers.sh kafka_node_kill 2     # kill -9 node 2
+#   bash tests/servers/servers.sh kafka_node_start 2    # start it again, wait until it serves
+#   bash tests/servers/servers.sh kafka_node_freeze 3   # SIGSTOP (kafka_node_thaw: SIGCONT)
+#   bash tests/servers/servers.sh kafka_cluster_leader rfq.quotes 0   # node leading that partition
+#   bash tests/servers/servers.sh kafka_cluster_controller            # node of the active controller
+#   bash tests/servers/servers.sh kafka_cluster_wait_in_sync          # until no partition is under-replicated
+
+# The directory of node N (after start_kafka_cluster, here or in a parent shell).
+_servers_node_dir() {
+    local dir=${RFQ_TEST_KAFKA_CLUSTER_DIR:-}/node$1
+    if [ -z "${RFQ_TEST_KAFKA_CLUSTER_DIR:-}" ] || [ ! -f "$dir/server.properties" ]; then
+        echo "servers: no Kafka cluster node $1 (RFQ_TEST_KAFKA_CLUSTER_DIR=${RFQ_TEST_KAFKA_CLUSTER_DIR:-unset})" >&2
+        return 1
+    fi
+    echo "$dir"
+}
+
+# The node numbers of the cluster, one a line.
+_servers_nodes() {
+    local f
+    for f in "${RFQ_TEST_KAFKA_CLUSTER_DIR:?no Kafka cluster}"/node*/server.properties; do
+        f=${f%/server.properties}
+        echo "${f##*/node}"
+    done
+}
+
+# Prints the pid of node N's JVM if it runs (stopped counts; a zombie or a
+# reused pid does not); returns 1 otherwise.
+kafka_node_pid() {
+    local dir pid state
+    dir=$(_servers_node_dir "$1") || return 1
+    pid=$(cat "$dir/pid" 2>/dev/null) || return 1
+    state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d ' ' -f 1) || return 1
+    if [ -z "$state" ] || [ "$state" = Z ] || [ "$state" = X ] ||
+        ! tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$dir/server.properties"; then
+        return 1
+    fi
+    echo "$pid"
+}
+
+# kill -9 node N and waits until it is gone.
+kafka_node_kill() {
+    local pid
+    pid=$(kafka_node_pid "$1") || { echo "servers: node $1 is not running" >&2; return 1; }
+    kill -KILL "$pid"
+    for _ in $(seq 100); do
+        kafka_node_pid "$1" >/dev/null || { _servers_log "node $1 killed (pid $pid)"; return 0; }
+        sleep 0.1
+    done
+    echo "servers: node $1 (pid $pid) still there 10 s after SIGKILL" >&2
+    return 1
+}
+
+# Freezes node N (SIGSTOP): it neither answers nor heartbeats, its sockets stay open.
+kafka_node_freeze() {
+    local pid
+    pid=$(kafka_node_pid "$1") || { echo "servers: node $1 is not running" >&2; return 1; }
+    kill -STOP "$pid"
+    _servers_log "node $1 frozen (pid $pid)"
+}
+
+# Resumes a frozen node N (SIGCONT).
+kafka_node_thaw() {
+    local pid
+    pid=$(kafka_node_pid "$1") || { echo "servers: node $1 is not running" >&2; return 1; }
+    kill -CONT "$pid"
+    _servers_log "node $1 resumed (pid $pid)"
+}
+
+# Starts node N again (same config, same data: an unclean restart after a
+# kill) and waits until it is a live broker again.
+kafka_node_start() {
+    local dir start=$SECONDS
+    dir=$(_servers_node_dir "$1") || return 1
+    if kafka_node_pid "$1" >/dev/null; then
+        echo "servers: node $1 is already running" >&2
+        return 1
+    fi
+    _servers_need_lib >/dev/null
+    _servers_kafka_launch "$dir" "${RFQ_KAFKA_CLUSTER_HEAP:-256m}"
+    if ! _servers_wait "Kafka node $1" "$_SERVERS_LAST_PID" "${RFQ_KAFKA_TIMEOUT:-120}" "$(cat "$dir/port")" \
+        "$dir/logs/server.log" python3 "$_SERVERS_HERE/probe.py" kafka 127.0.0.1 "$(cat "$dir/port")" >/dev/null; then
+        return 1
+    fi
+    _servers_log "node $1 serving again in $((SECONDS - start))s (pid $_SERVERS_LAST_PID)"
+}
+
+# Asks the running nodes in turn: probe.py WHAT HOST <port file>'s port ARGS...
+_servers_ask_cluster() {
+    local what=$1 portfile=$2 node dir out
+    shift 2
+    for node in $(_servers_nodes); do
+        dir=$(_servers_node_dir "$node")
+        # A frozen node would only time out.
+        [ "$(sed 's/^.*) //' "/proc/$(cat "$dir/pid")/stat" 2>/dev/null | cut -d ' ' -f 1)" = T ] && continue
+        kafka_node_pid "$node" >/dev/null || continue
+        if out=$(python3 "$_SERVERS_HERE/probe.py" "$what" 127.0.0.1 "$(cat "$dir/$portfile")" "$@" 2>&1); then
+            echo "$out"
+            return 0
+        fi
+    done
+    echo "servers: no node answered $what: ${out:-none running}" >&2
+    return 1
+}
+
+# Prints the node id leading partition PARTITION of TOPIC.
+kafka_cluster_leader() {
+    _servers_ask_cluster leader port "$1" "$2"
+}
+
+# Prints the node id of the active KRaft controller.
+kafka_cluster_controller() {
+    _servers_ask_cluster controller cport
+}
+
+# Waits (at most TIMEOUT seconds, default 120) until every partition of every
+# topic has a leader and all the cluster's nodes in sync.
+kafka_cluster_wait_in_sync() {
+    local timeout=${1:-120} start=$SECONDS nodes out
+    nodes=$(_servers_nodes | wc -l)
+    until out=$(_servers_ask_cluster in-sync port "$nodes" 2>&1); do
+        if [ $((SECONDS - start)) -ge "$timeout" ]; then
+            echo "servers: the cluster is not in sync after ${timeout}s: $out" >&2
+            return 1
+        fi
+        sleep 0.5
+    done
+    _servers_log "cluster in sync ($out) after $((SECONDS - start))s"
+}
+
+# If the calling shell dies without running its EXIT trap (SIGKILL), kill
+# every node of the cluster in DIR (restarted ones too: their pids are read
+# from DIR) and remove it. Sets _SERVERS_CLUSTER_WATCHDOG.
+_servers_cluster_watchdog() {
+    local parent=$$ dir=$1
+    (
+        set +e
+        while kill -0 "$parent" 2>/dev/null && [ -d "$dir" ]; do
+            sleep 2
+        done
+        kill -0 "$parent" 2>/dev/null && exit 0 # stopped by stop_kafka_cluster
+        for f in "$dir"/node*/pid; do
+            kill -KILL "$(cat "$f")"
+        done
+        [ -n "${RFQ_SERVERS_KEEP:-}" ] || rm -rf "$dir"
+    ) </dev/null >/dev/null 2>&1 &
+    _SERVERS_CLUSTER_WATCHDOG=$!
+}
+
+_SERVERS_CLUSTER_WATCHDOG=${_SERVERS_CLUSTER_WATCHDOG:-}
+
+# Starts a Kafka cluster on free loopback ports: RFQ_KAFKA_CLUSTER_NODES (3)
+# combined broker + controller nodes with max heap RFQ_KAFKA_CLUSTER_HEAP
+# (256m) each, replication factor 3 and min ISR 2 for the internal topics;
+# waits until every node serves. Exports RFQ_TEST_KAFKA_CLUSTER_BROKERS (the
+# bootstrap list) and RFQ_TEST_KAFKA_CLUSTER_DIR (read by the node functions).
+start_kafka_cluster() {
+    if [ -n "${RFQ_TEST_KAFKA_CLUSTER_DIR:-}" ] && [ -d "$RFQ_TEST_KAFKA_CLUSTER_DIR" ]; then
+        _servers_log "Kafka cluster already running at ${RFQ_TEST_KAFKA_CLUSTER_BROKERS:-?}"
+        return 0
+    fi
+    local n=${RFQ_KAFKA_CLUSTER_NODES:-3} dir ports voters="" brokers="" i cluster_id formats=() start=$SECONDS
+    _servers_need_lib
+    _servers_install_traps
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/rfq-kafka-cluster.XXXXXX")
+    export RFQ_TEST_KAFKA_CLUSTER_DIR=$dir
+    read -ra ports <<<"$(python3 "$_SERVERS_HERE/probe.py" ports $((2 * n)))"
+    for i in $(seq "$n"); do
+        voters="$voters${voters:+,}$i@127.0.0.1:${ports[2 * i - 1]}"
+        brokers="$brokers${brokers:+,}127.0.0.1:${ports[2 * i - 2]}"
+    done
+    cluster_id=$(_servers_kafka_cluster_id)
+    for i in $(seq "$n"); do
+        _servers_kafka_config "$dir/node$i" "$i" "$voters" "${ports[2 * i - 2]}" "${ports[2 * i - 1]}" "$n"
+        _servers_kafka_format "$dir/node$i" "$cluster_id" &
+        formats+=($!)
+    done
+    for i in "${formats[@]}"; do
+        if ! wait "$i"; then
+            stop_kafka_cluster
+            return 1
+        fi
+    done
+    # Each from a subshell, so the JVM is no child of this shell: a node
+    # killed by a test is no job that this shell reports as "Killed".
+    for i in $(seq "$n"); do
+        (_servers_kafka_launch "$dir/node$i" "${RFQ_KAFKA_CLUSTER_HEAP:-256m}")
+    done
+    _servers_cluster_watchdog "$dir"
+    for i in $(seq "$n"); do
+        if ! _servers_wait "Kafka node $i" "$(cat "$dir/node$i/pid")" "${RFQ_KAFKA_TIMEOUT:-120}" \
+            "${ports[2 * i - 2]}" "$dir/node$i/logs/server.log" \
+            python3 "$_SERVERS_HERE/probe.py" kafka 127.0.0.1 "${ports[2 * i - 2]}" >/dev/null; then
+            stop_kafka_cluster
+            return 1
+        fi
+    done
+    export RFQ_TEST_KAFKA_CLUSTER_BROKERS=$brokers
+    _servers_log "Kafka $(_servers_pom_prop kafka.version) cluster of $n nodes ready at $brokers in $((SECONDS - start))s (active controller: node $(kafka_cluster_controller), dir $dir)"
+}
+
+# Stops every node of the cluster (thawed first, SIGTERM, SIGKILL after
+# 10 s) and removes its directory; safe to call twice. Never fails.
+stop_kafka_cluster() {
+    local dir=${RFQ_TEST_KAFKA_CLUSTER_DIR:-} node pid pids=""
+    [ -n "$dir" ] || return 0
+    if [ -n "$_SERVERS_CLUSTER_WATCHDOG" ]; then
+        kill -KILL "$_SERVERS_CLUSTER_WATCHDOG" 2>/dev/null || true
+        wait "$_SERVERS_CLUSTER_WATCHDOG" 2>/dev/null || true
+        _SERVERS_CLUSTER_WATCHDOG=""
+    fi
+    if [ -d "$dir" ]; then
+        for node in $(_servers_nodes); do
+            if pid=$(kafka_node_pid "$node"); then pids="$pids $pid"; fi
+        done
+        # shellcheck disable=SC2086
+        _servers_terminate 100 $pids
+        [ -n "${RFQ_SERVERS_KEEP:-}" ] || rm -rf "$dir" || true
+    fi
+    unset RFQ_TEST_KAFKA_CLUSTER_DIR RFQ_TEST_KAFKA_CLUSTER_BROKERS
+    return 0
+}
+
 # The pinned versions, for reports.
 servers_kafka_version() { _servers_pom_prop kafka.version; }
 servers_cassandra_version() { _servers_pom_prop cassandra.version; }
+
+# Run as a command (`bash tests/servers/servers.sh kafka_node_kill 2`): the
+# cluster's node functions, for a test that injects faults.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    case ${1:-} in
+        kafka_node_pid | kafka_node_kill | kafka_node_freeze | kafka_node_thaw | kafka_node_start | \
+            kafka_cluster_leader | kafka_cluster_controller | kafka_cluster_wait_in_sync) "$@" ;;
+        *)
+            echo "usage: $0 kafka_node_{pid,kill,freeze,thaw,start} N | kafka_cluster_leader TOPIC PARTITION | kafka_cluster_controller | kafka_cluster_wait_in_sync [TIMEOUT]" >&2
+            exit 2
+            ;;
+    esac
+fi

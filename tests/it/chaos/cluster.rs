@@ -92,6 +92,19 @@ struct Recipe {
     log: PathBuf,
 }
 
+/// How a scenario is deployed, besides its broker.
+#[derive(Debug, Default, Clone)]
+pub struct Deployment {
+    /// Replication factor and `min.insync.replicas` of the topics, as
+    /// `rfq migrate --replication-factor --min-insync-replicas` creates
+    /// them on a cluster (and every process that creates a missing topic,
+    /// the schema registry's first); `None`: the defaults (1 and 1).
+    pub replication: Option<(u32, u32)>,
+    /// ScyllaDB contact points (`SCYLLA_NODES`): the ScyllaDB store, in a
+    /// keyspace of the scenario's own; `None`: the embedded store.
+    pub scylla: Option<String>,
+}
+
 /// The running processes of one scenario, by name.
 pub struct Cluster {
     /// Scratch directory: store, broker data, logs.
@@ -104,13 +117,19 @@ pub struct Cluster {
     pub quotes_topic: String,
     /// The providers topic (named as the quotes topic is).
     pub providers_topic: String,
+    /// The change notices' topic (named as the quotes topic is).
+    pub events_topic: String,
+    /// Prefix of the consumer groups (`RFQ_GROUP_PREFIX`).
+    pub group_prefix: String,
     /// The schema registry every process uses (an `rfq registry` process).
     pub registry_url: String,
     /// Environment of every process: topic names and group prefix of their own
     /// on an outside Kafka, which several scenarios share.
     env: Vec<(String, String)>,
-    /// Path of the shared result store.
+    /// Path of the shared result store (when it is the embedded one).
     pub store: PathBuf,
+    /// The ScyllaDB store's nodes and keyspace, when it is that one.
+    pub scylla: Option<(Vec<String>, String)>,
     binary: PathBuf,
     children: HashMap<String, Child>,
     recipes: HashMap<String, Recipe>,
@@ -121,27 +140,50 @@ impl Cluster {
     /// (with topics and groups of its own, created by `rfq migrate` as a
     /// deployment does), else an embedded broker process started here.
     pub fn new(dir: &Path, external: Option<&str>) -> Cluster {
+        Cluster::deploy(dir, external, Deployment::default())
+    }
+
+    /// [`Cluster::new`], deployed as `deployment` says.
+    pub fn deploy(dir: &Path, external: Option<&str>, deployment: Deployment) -> Cluster {
         let mut env = Vec::new();
-        let mut quotes_topic = "rfq.quotes".to_owned();
-        let mut providers_topic = "rfq.providers".to_owned();
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let mut prefix = String::new();
         if external.is_some() {
-            let run = uuid::Uuid::new_v4().simple().to_string();
-            let prefix = format!("chaos{}", &run[..10]);
+            prefix = format!("chaos{}.", &run[..10]);
             for (var, topic) in [
                 ("RFQ_REQUESTS_TOPIC", "rfq.requests"),
                 ("RFQ_QUOTES_TOPIC", "rfq.quotes"),
                 ("RFQ_PROVIDERS_TOPIC", "rfq.providers"),
+                ("RFQ_EVENTS_TOPIC", "rfq.events"),
                 ("RFQ_DEAD_LETTER_TOPIC", "rfq.dead-letter"),
                 ("RFQ_EVENTS_TOPIC", "rfq.events"),
                 ("RFQ_PROGRESS_TOPIC", "rfq.progress"),
                 ("RFQ_SCHEMAS_TOPIC", "rfq.schemas"),
             ] {
-                env.push((var.to_owned(), format!("{prefix}.{topic}")));
+                env.push((var.to_owned(), format!("{prefix}{topic}")));
             }
-            quotes_topic = format!("{prefix}.rfq.quotes");
-            providers_topic = format!("{prefix}.rfq.providers");
-            env.push(("RFQ_GROUP_PREFIX".to_owned(), format!("{prefix}.")));
+            env.push(("RFQ_GROUP_PREFIX".to_owned(), prefix.clone()));
         }
+        let mut migrate_args = vec!["migrate".to_owned()];
+        if let Some((factor, min_insync)) = deployment.replication {
+            env.push(("RFQ_REPLICATION_FACTOR".to_owned(), factor.to_string()));
+            env.push(("RFQ_MIN_INSYNC_REPLICAS".to_owned(), min_insync.to_string()));
+            migrate_args.extend([
+                "--replication-factor".to_owned(),
+                factor.to_string(),
+                "--min-insync-replicas".to_owned(),
+                min_insync.to_string(),
+            ]);
+        }
+        let scylla = deployment.scylla.map(|nodes| {
+            let keyspace = format!("chaos_{}", &run[..10]);
+            env.push(("SCYLLA_NODES".to_owned(), nodes.clone()));
+            env.push(("RFQ_SCYLLA_KEYSPACE".to_owned(), keyspace.clone()));
+            // One Cassandra node in the tests.
+            env.push(("RFQ_SCYLLA_REPLICATION".to_owned(), "1".to_owned()));
+            let nodes = nodes.split(',').map(str::to_owned).collect();
+            (nodes, keyspace)
+        });
         let registry_port = free_port();
         let registry_url = format!("http://127.0.0.1:{registry_port}");
         env.push(("RFQ_SCHEMA_REGISTRY_URL".to_owned(), registry_url.clone()));
@@ -162,10 +204,13 @@ impl Cluster {
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("127.0.0.1:{}", free_port())),
             embedded_broker: external.is_none(),
-            quotes_topic,
-            providers_topic,
+            quotes_topic: format!("{prefix}rfq.quotes"),
+            providers_topic: format!("{prefix}rfq.providers"),
+            events_topic: format!("{prefix}rfq.events"),
+            group_prefix: prefix,
             env,
             store: dir.join("results.db"),
+            scylla,
             binary: rfq_binary(),
             children: HashMap::new(),
             recipes: HashMap::new(),
@@ -192,7 +237,8 @@ impl Cluster {
         // migrate registers the schemas there).
         if !cluster.embedded_broker {
             let migrated = Command::new(&cluster.binary)
-                .args(["migrate", "--brokers", &cluster.brokers])
+                .args(&migrate_args)
+                .args(["--brokers", &cluster.brokers])
                 .env("RFQ_STORE_PATH", &cluster.store)
                 .envs(cluster.env.iter().map(|(k, v)| (k, v)))
                 .status()
@@ -200,6 +246,45 @@ impl Cluster {
             assert!(migrated.success(), "rfq migrate failed");
         }
         cluster
+    }
+
+    /// The result store the processes share, as they open it.
+    pub fn store_settings(&self) -> rfq_store::StoreSettings {
+        match &self.scylla {
+            Some((nodes, keyspace)) => rfq_store::StoreSettings {
+                store_path: None,
+                scylla: rfq_store::ScyllaSettings::new(nodes.clone(), keyspace),
+            },
+            None => rfq_store::StoreSettings::embedded(&self.store),
+        }
+    }
+
+    /// Drops the ScyllaDB store's keyspace, if the store is that one.
+    pub async fn drop_store(&self) {
+        if let Some((nodes, keyspace)) = &self.scylla {
+            let session = rfq_store::ScyllaSettings::new(nodes.clone(), keyspace)
+                .connect()
+                .await
+                .unwrap();
+            session
+                .query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), ())
+                .await
+                .unwrap();
+        }
+    }
+
+    /// The lines process `name` logged that contain `what`, with their
+    /// timestamps, in order (every start of the process appends to one log).
+    pub fn logged(&self, name: &str, what: &str) -> Vec<(chrono::DateTime<chrono::Utc>, String)> {
+        let log = std::fs::read_to_string(&self.recipes[name].log).unwrap_or_default();
+        log.lines()
+            .filter(|line| line.contains(what))
+            .filter_map(|line| {
+                let (stamp, rest) = line.split_once(' ')?;
+                let at = chrono::DateTime::parse_from_rfc3339(stamp).ok()?.to_utc();
+                Some((at, rest.trim().to_owned()))
+            })
+            .collect()
     }
 
     /// Common arguments of a component that talks to Kafka.
@@ -267,6 +352,11 @@ impl Cluster {
     /// Freezes `name` (`SIGSTOP`): it stops heartbeating to its group.
     pub fn pause(&self, name: &str) {
         self.signal(name, "-STOP");
+    }
+
+    /// Resumes a frozen `name` (`SIGCONT`).
+    pub fn resume(&self, name: &str) {
+        self.signal(name, "-CONT");
     }
 
     /// Graceful stop (`SIGTERM`): drains, commits, leaves the group; waits

@@ -8,6 +8,7 @@ use std::sync::{
     atomic::{AtomicUsize, Ordering},
 };
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Pickup points served by the scenario's adapters.
 pub const PICKUPS: [(f64, f64); 2] = [(52.52, 13.40), (52.40, 13.06)];
@@ -51,18 +52,40 @@ pub async fn run(
     client: reqwest::Client,
     producer: String,
     total: usize,
+    pace: (usize, f64),
+    tally: Arc<Tally>,
+) {
+    run_until(
+        client,
+        producer,
+        total,
+        pace,
+        tally,
+        CancellationToken::new(),
+    )
+    .await;
+}
+
+/// [`run`], ending early once `stop` is cancelled (an RFQ on its way is
+/// seen through: an RFQ posted is an RFQ counted).
+pub async fn run_until(
+    client: reqwest::Client,
+    producer: String,
+    total: usize,
     (concurrency, rate): (usize, f64),
     tally: Arc<Tally>,
+    stop: CancellationToken,
 ) {
     let next = Arc::new(AtomicUsize::new(0));
     let start = tokio::time::Instant::now();
     let mut customers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
-        let (client, producer, next, tally) = (
+        let (client, producer, next, tally, stop) = (
             client.clone(),
             producer.clone(),
             next.clone(),
             tally.clone(),
+            stop.clone(),
         );
         customers.spawn(async move {
             loop {
@@ -70,7 +93,11 @@ pub async fn run(
                 if i >= total {
                     return;
                 }
-                tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
+                let at = start + Duration::from_secs_f64(i as f64 / rate);
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep_until(at) => {}
+                }
                 submit(&client, &producer, i, &tally).await;
             }
         });

@@ -16,13 +16,16 @@
 //! meanwhile. Besides the results, every scenario measures how long any
 //! RFQ stayed open past its deadline, and bounds it.
 
+mod closes;
 pub mod cluster;
+mod kraft;
 mod load;
 mod memory;
 mod model;
+mod pause;
 
 use crate::helpers::TestBroker;
-use cluster::{Cluster, counter_sum, free_port, wait_http};
+use cluster::{Cluster, Deployment, counter_sum, free_port, wait_http};
 use load::{PICKUPS, Tally};
 use model::Model;
 use std::{
@@ -46,6 +49,20 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// A scratch directory for a scenario's processes (store, logs), removed
+/// after it; kept, and named, with `RFQ_CHAOS_KEEP=1`.
+fn scratch() -> tempfile::TempDir {
+    let mut dir = tempfile::tempdir().unwrap();
+    if std::env::var("RFQ_CHAOS_KEEP").is_ok_and(|keep| keep == "1") {
+        dir.disable_cleanup(true);
+        eprintln!(
+            "chaos: the processes' logs stay in {}",
+            dir.path().display()
+        );
+    }
+    dir
 }
 
 /// How long after its deadline an RFQ may still be open, beyond the time
@@ -117,12 +134,24 @@ fn kafka_option() -> Vec<String> {
 
 impl Scenario {
     async fn start(broker: &TestBroker, dir: &std::path::Path, max_open: usize) -> Scenario {
+        Scenario::deploy(broker, dir, max_open, Deployment::default(), 1).await
+    }
+
+    /// [`Scenario::start`] deployed as `deployment` says, with `aggregators`
+    /// aggregators in one group (`aggregator-1`, `aggregator-2`, …).
+    async fn deploy(
+        broker: &TestBroker,
+        dir: &std::path::Path,
+        max_open: usize,
+        deployment: Deployment,
+        aggregators: usize,
+    ) -> Scenario {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let external = match broker {
             TestBroker::Embedded => None,
             TestBroker::Kafka(brokers) => Some(brokers.as_str()),
         };
-        let mut cluster = Cluster::new(dir, external);
+        let mut cluster = Cluster::deploy(dir, external, deployment);
         let (producer_port, api_port) = (free_port(), free_port());
         let mut args = vec!["producer".into(), "--http-addr".into()];
         args.push(format!("127.0.0.1:{producer_port}"));
@@ -143,7 +172,9 @@ impl Scenario {
             api: format!("http://127.0.0.1:{api_port}"),
             aggregator_metrics: Vec::new(),
         };
-        scenario.spawn_aggregator("aggregator-1");
+        for n in 1..=aggregators {
+            scenario.spawn_aggregator(&format!("aggregator-{n}"));
+        }
         // Two instances of adapter "alpha" (one consumer group: on Kafka they
         // share its partitions; on the embedded broker both read every
         // partition and the aggregator drops the second answer) and one
@@ -231,10 +262,10 @@ impl Scenario {
     }
 
     /// Waits until every RFQ of `tally` whose deadline has passed is
-    /// closed (its status answers `303`).
-    async fn until_due_closed(&self, tally: &Tally) {
+    /// closed (its status answers `303`), for at most `within`.
+    async fn until_due_closed(&self, tally: &Tally, within: Duration) {
         use futures::StreamExt as _;
-        let give_up = Instant::now() + Duration::from_secs(120);
+        let give_up = Instant::now() + within;
         let now = chrono::Utc::now();
         let mut due: Vec<rfq_core::CorrelationId> = tally
             .due
@@ -270,22 +301,30 @@ impl Scenario {
     /// So a probe RFQ is posted every 100 ms meanwhile, each on the
     /// partition of its own correlation id.
     async fn recovery(&self, port: u16, since: Instant, tally: &Arc<Tally>) -> Duration {
-        let url = format!("http://127.0.0.1:{port}/metrics");
         let stop = CancellationToken::new();
         let probes = self.probe_until(tally, stop.clone());
+        self.until_closing(port, since + Duration::from_secs(120))
+            .await;
+        let closing = since.elapsed();
+        stop.cancel();
+        probes.await.unwrap();
+        closing
+    }
+
+    /// Waits until the aggregator whose metrics are at `port` has closed
+    /// an RFQ, for at most until `give_up`.
+    async fn until_closing(&self, port: u16, give_up: Instant) {
+        let url = format!("http://127.0.0.1:{port}/metrics");
         loop {
             if let Ok(response) = self.client.get(&url).send().await {
                 let scrape = response.text().await.unwrap_or_default();
                 if counter_sum(&scrape, "rfq_aggregator_closed_total") > 0.0 {
-                    let closing = since.elapsed();
-                    stop.cancel();
-                    probes.await.unwrap();
-                    return closing;
+                    return;
                 }
             }
             assert!(
-                since.elapsed() < Duration::from_secs(120),
-                "restarted aggregator never closed an RFQ"
+                Instant::now() < give_up,
+                "the aggregator at port {port} never closed an RFQ"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -409,7 +448,8 @@ impl Scenario {
                     // RFQ due by now is closed first (the bound of each
                     // outage is checked on its own).
                     let settled = Instant::now();
-                    self.until_due_closed(&tally).await;
+                    self.until_due_closed(&tally, Duration::from_secs(120))
+                        .await;
                     eprintln!("chaos: every RFQ due closed {:?} later", settled.elapsed());
                     self.cluster.assert_running("aggregator-2");
                     self.cluster.kill("aggregator-2");
@@ -526,10 +566,7 @@ impl Scenario {
             providers_topic: self.cluster.providers_topic.clone(),
             ..Default::default()
         };
-        let store = rfq_store::StoreSettings::embedded(&self.cluster.store)
-            .open()
-            .await
-            .unwrap();
+        let store = self.cluster.store_settings().open().await.unwrap();
         let explainer = rfq_aggregator::explain::Explainer::new(
             rfq_core::kafka::KafkaSettings::new(self.cluster.brokers.clone()),
             topics.clone(),
