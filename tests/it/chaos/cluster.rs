@@ -156,7 +156,6 @@ impl Cluster {
                 ("RFQ_PROVIDERS_TOPIC", "rfq.providers"),
                 ("RFQ_EVENTS_TOPIC", "rfq.events"),
                 ("RFQ_DEAD_LETTER_TOPIC", "rfq.dead-letter"),
-                ("RFQ_EVENTS_TOPIC", "rfq.events"),
                 ("RFQ_PROGRESS_TOPIC", "rfq.progress"),
                 ("RFQ_SCHEMAS_TOPIC", "rfq.schemas"),
             ] {
