@@ -103,6 +103,8 @@ pub struct Deployment {
     /// ScyllaDB contact points (`SCYLLA_NODES`): the ScyllaDB store, in a
     /// keyspace of the scenario's own; `None`: the embedded store.
     pub scylla: Option<String>,
+    /// More flags of the producer.
+    pub producer: Vec<String>,
 }
 
 /// The running processes of one scenario, by name.

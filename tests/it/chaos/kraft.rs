@@ -146,6 +146,7 @@ async fn faults_on_a_three_node_kafka_cluster() {
     let deployment = Deployment {
         replication: Some((3, 2)),
         scylla: Some(scylla),
+        ..Deployment::default()
     };
     let broker = TestBroker::Kafka(brokers);
     let mut scenario = Scenario::deploy(&broker, dir.path(), 100_000, deployment, 2).await;

@@ -151,12 +151,14 @@ impl Scenario {
             TestBroker::Embedded => None,
             TestBroker::Kafka(brokers) => Some(brokers.as_str()),
         };
+        let producer_args = deployment.producer.clone();
         let mut cluster = Cluster::deploy(dir, external, deployment);
         let (producer_port, api_port) = (free_port(), free_port());
         let mut args = vec!["producer".into(), "--http-addr".into()];
         args.push(format!("127.0.0.1:{producer_port}"));
         args.extend(cluster.kafka_args());
         args.extend(["--max-open-rfqs".into(), max_open.to_string()]);
+        args.extend(producer_args);
         cluster.spawn("producer", args);
         let mut args = vec![
             "api".into(),
@@ -210,6 +212,25 @@ impl Scenario {
         wait_http(&scenario.client, &format!("{}/metrics", scenario.api), up).await;
         scenario.wait_for_providers().await;
         scenario
+    }
+
+    /// Starts one more producer, `name`, with `flags`; its base URL once
+    /// it serves.
+    async fn spawn_producer(&mut self, name: &str, flags: &[&str]) -> String {
+        let port = free_port();
+        let mut args = vec!["producer".into(), "--http-addr".into()];
+        args.push(format!("127.0.0.1:{port}"));
+        args.extend(self.cluster.kafka_args());
+        args.extend(flags.iter().map(|flag| (*flag).to_owned()));
+        self.cluster.spawn(name, args);
+        let url = format!("http://127.0.0.1:{port}");
+        wait_http(
+            &self.client,
+            &format!("{url}/metrics"),
+            Duration::from_secs(60),
+        )
+        .await;
+        url
     }
 
     fn spawn_aggregator(&mut self, name: &str) {

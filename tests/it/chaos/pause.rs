@@ -18,6 +18,14 @@
 //! case again). The report splits the time into the rejoin (resume to
 //! "partitions assigned" in the aggregator's log) and the catch-up after it.
 //!
+//! The producer the load goes to accepts RFQs however far behind the
+//! aggregator is (`--max-aggregator-lag-ms` of an hour), so the whole 30 s
+//! of load waits for the catch-up. A second producer, as deployed by
+//! default (5 s), is asked too: before the freeze it accepts with an ETA
+//! of the deadline; once the frozen aggregator's progress reports have
+//! gone stale it refuses (`503 Aggregator Behind`, the lag given), rather
+//! than accept an RFQ whose result could not come by its ETA.
+//!
 //! Sizes: `RFQ_PAUSE_SECONDS` (30), `RFQ_PAUSE_RATE` (RFQs per second, 50),
 //! `RFQ_PAUSE_BOUND_MS` (2000).
 
@@ -51,7 +59,12 @@ async fn an_aggregator_frozen_30_s_closes_every_overdue_rfq_within_2_s_of_resumi
     let rate = env_usize("RFQ_PAUSE_RATE", 50) as f64;
     let bound = Duration::from_millis(env_usize("RFQ_PAUSE_BOUND_MS", 2000) as u64);
     let rfqs = (rate * (BEFORE + frozen + AFTER).as_secs_f64()) as usize;
-    let mut scenario = Scenario::start(&broker, dir.path(), rfqs.max(1000)).await;
+    let deployment = super::cluster::Deployment {
+        producer: vec!["--max-aggregator-lag-ms".into(), "3600000".into()],
+        ..Default::default()
+    };
+    let mut scenario = Scenario::deploy(&broker, dir.path(), rfqs.max(1000), deployment, 1).await;
+    let strict = scenario.spawn_producer("producer-strict", &[]).await;
     let started = Instant::now();
     let tally = Arc::new(Tally::default());
     let load = tokio::spawn(load::run(
@@ -67,13 +80,27 @@ async fn an_aggregator_frozen_30_s_closes_every_overdue_rfq_within_2_s_of_resumi
         .until_closing(scenario.aggregator_metrics[0], give_up)
         .await;
     tokio::time::sleep(BEFORE.saturating_sub(started.elapsed())).await;
+    let (status, accepted) = ask(&scenario.client, &strict).await;
+    assert_eq!(status, 202, "{accepted}");
+    let eta = eta_past_deadline(&accepted);
+    assert!(
+        eta < 1000,
+        "eta {eta} ms past the deadline while keeping up: {accepted}"
+    );
     let paused_at = Utc::now();
     scenario.cluster.pause("aggregator-1");
     eprintln!(
         "chaos: aggregator-1 frozen at {} accepted",
         tally.accepted_count.load(Ordering::Relaxed)
     );
-    tokio::time::sleep(frozen).await;
+    // Reports stale (2 s) and past the limit (5 s), with a margin.
+    let refusing = Duration::from_secs(10).min(frozen);
+    tokio::time::sleep(refusing).await;
+    let (status, refused) = ask(&scenario.client, &strict).await;
+    assert_eq!(status, 503, "{refused}");
+    assert_eq!(refused["title"], "Aggregator Behind", "{refused}");
+    assert!(refused["lag-ms"].as_i64().unwrap_or(0) > 5000, "{refused}");
+    tokio::time::sleep(frozen.saturating_sub(refusing)).await;
     scenario.cluster.resume("aggregator-1");
     let resumed_at = Utc::now();
     load.await.unwrap();
@@ -171,4 +198,27 @@ async fn an_aggregator_frozen_30_s_closes_every_overdue_rfq_within_2_s_of_resumi
         "the last of {} overdue RFQs closed {slowest:?} after the resume (bound {bound:?})",
         overdue.len()
     );
+}
+
+/// Posts one RFQ to the producer at `producer`: its status and body.
+async fn ask(client: &reqwest::Client, producer: &str) -> (u16, serde_json::Value) {
+    let response = client
+        .post(format!("{producer}/rfqs"))
+        .json(&load::body(3))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// How far past its deadline (now plus the `deadline-seconds` asked) the
+/// ETA of a `202` is, in milliseconds.
+fn eta_past_deadline(accepted: &serde_json::Value) -> i64 {
+    let asked = load::body(3)["deadline-seconds"].as_i64().unwrap_or(0);
+    let eta = accepted["eta"].as_str().unwrap_or_default();
+    let eta = DateTime::parse_from_rfc3339(eta)
+        .unwrap()
+        .with_timezone(&Utc);
+    (eta - (Utc::now() + chrono::Duration::seconds(asked))).num_milliseconds()
 }
