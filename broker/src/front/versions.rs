@@ -20,10 +20,13 @@ const UNSUPPORTED_VERSION: i16 = 35;
 const INVALID_REQUEST: i16 = 42;
 
 /// Versions the front offers below what the broker behind it can do.
-/// Fetch stops at v12: later versions name topics by id, and the front
-/// parks fetches by topic name. Produce starts at v3: older ones carry
-/// message sets the broker cannot store (magic 0 and 1).
-const CAPS: &[(ApiKey, i16, i16)] = &[(ApiKey::Fetch, 4, 12), (ApiKey::Produce, 3, i16::MAX)];
+/// Fetch stops at v11 and Produce at v8, the last versions before
+/// flexible ones: in those tansu 0.6 writes tagged fields the versions do
+/// not have (`NodeEndpoints` in a Fetch v12 response), which the front
+/// must read to park fetches and learn ends (clients skip them). Produce
+/// starts at v3: older ones carry message sets (magic 0 and 1) tansu
+/// cannot store.
+const CAPS: &[(ApiKey, i16, i16)] = &[(ApiKey::Fetch, 4, 11), (ApiKey::Produce, 3, 8)];
 
 /// The API versions the front answers with.
 #[derive(Debug, Clone)]
@@ -173,8 +176,8 @@ mod tests {
             version(ApiKey::ApiVersions, 0, 3),
             version(ApiKey::Metadata, 0, 12),
         ]);
-        assert_eq!(versions.range(ApiKey::Fetch), Some((4, 12)));
-        assert_eq!(versions.range(ApiKey::Produce), Some((3, 11)));
+        assert_eq!(versions.range(ApiKey::Fetch), Some((4, 11)));
+        assert_eq!(versions.range(ApiKey::Produce), Some((3, 8)));
         assert_eq!(versions.range(ApiKey::ApiVersions), Some((0, 4)));
         assert_eq!(versions.range(ApiKey::Metadata), Some((0, 12)));
         assert_eq!(versions.range(ApiKey::JoinGroup), None);
