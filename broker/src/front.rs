@@ -42,10 +42,19 @@ pub trait Filter: Send + Sync {
     async fn handle(&self, request: Request, next: &mut Next<'_>) -> anyhow::Result<Reply>;
 }
 
+/// What filters keep for one client connection (an authorization filter
+/// would keep the authenticated partner here).
+#[derive(Debug, Default)]
+pub struct Session {
+    /// The connection's last fetch answered empty ([`fetch::Fetch`]).
+    pub empty_fetch: Option<fetch::EmptyFetch>,
+}
+
 /// The rest of the chain, then the broker.
 pub struct Next<'a> {
     filters: &'a [Arc<dyn Filter>],
     upstream: &'a mut Upstream,
+    session: &'a mut Session,
 }
 
 impl Next<'_> {
@@ -56,11 +65,17 @@ impl Next<'_> {
                 let mut next = Next {
                     filters: rest,
                     upstream: &mut *self.upstream,
+                    session: &mut *self.session,
                 };
                 first.handle(request, &mut next).await
             }
             None => self.upstream.call(&request).await,
         }
+    }
+
+    /// The client connection's session.
+    pub fn session(&mut self) -> &mut Session {
+        self.session
     }
 }
 
@@ -161,11 +176,13 @@ async fn serve_client(
     let (reader, writer) = client.into_split();
     let mut reader = BufReader::new(reader);
     let mut writer = BufWriter::new(writer);
+    let mut session = Session::default();
     while let Some(frame) = wire::read_frame(&mut reader).await? {
         let request = Request::parse(frame)?;
         let mut next = Next {
             filters: chain,
             upstream: &mut upstream,
+            session: &mut session,
         };
         let reply = next.run(request).await?;
         if reply.to_client {

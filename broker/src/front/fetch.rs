@@ -4,6 +4,11 @@
 //! for its whole wait even when records arrive, so the front asks it with
 //! a wait of 0 and asks again when woken.
 //!
+//! A consumer with nothing to read sends the same fetch again at the end
+//! of each wait; while nothing was produced to its partitions the answer
+//! is the one tansu gave last time ([`EmptyFetch`]), so it is not asked
+//! again (for [`REUSE`] at most): idle consumers cost tansu nothing.
+//!
 //! Every fetch response also tells the [`Tails`] how far the records it
 //! served go, and never gives a high watermark behind them or behind an
 //! acknowledged produce: tansu can read its watermark from an older view
@@ -14,9 +19,38 @@ use super::{
     tails::{Partition, Tails},
     wire::{Reply, Request},
 };
+use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
 use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
+
+/// How long an empty answer from tansu is given again without asking it.
+pub const REUSE: Duration = Duration::from_secs(10);
+
+/// A connection's last fetch that tansu answered empty.
+#[derive(Debug, Clone)]
+pub struct EmptyFetch {
+    /// The fetch's body as the client sent it.
+    body: Bytes,
+    /// The produce counter before tansu was asked.
+    since: u64,
+    /// The answer (its correlation id is replaced when given again).
+    reply: Bytes,
+    /// When tansu answered.
+    at: Instant,
+}
+
+impl EmptyFetch {
+    /// The answer, for `request`.
+    fn reply_to(&self, request: &Request) -> Reply {
+        let mut frame = bytes::BytesMut::from(&self.reply[..]);
+        frame[..4].copy_from_slice(&request.header.correlation_id.to_be_bytes());
+        Reply {
+            frame: frame.freeze(),
+            to_client: true,
+        }
+    }
+}
 
 /// The fetch filter.
 #[derive(Debug)]
@@ -57,20 +91,43 @@ impl Filter for Fetch {
         let mut quick = fetch.clone();
         quick.max_wait_ms = 0;
         let quick = request.with_body(&quick)?;
+        let body = request.frame.slice(request.body_at..);
         let mut produced = self.tails.watch();
+        let mut cached = next
+            .session()
+            .empty_fetch
+            .take()
+            .filter(|empty| empty.body == body && empty.at.elapsed() < REUSE);
         loop {
-            let since = *produced.borrow_and_update();
-            let reply = next.run(quick.clone()).await?;
-            let response: FetchResponse = request.decode_reply(&reply)?;
-            if enough(&response, fetch.min_bytes) || Instant::now() >= deadline {
-                return self.patched(&request, reply, response);
-            }
+            produced.borrow_and_update();
+            let empty = match cached.take() {
+                Some(empty) if !self.tails.produced_since(&partitions, empty.since) => empty,
+                _ => {
+                    let since = *produced.borrow_and_update();
+                    let reply = next.run(quick.clone()).await?;
+                    let response: FetchResponse = request.decode_reply(&reply)?;
+                    let reply = self.patched(&request, reply, response.clone())?;
+                    if enough(&response, fetch.min_bytes) || Instant::now() >= deadline {
+                        return Ok(reply);
+                    }
+                    EmptyFetch {
+                        body: body.clone(),
+                        since,
+                        reply: reply.frame,
+                        at: Instant::now(),
+                    }
+                }
+            };
             // Parked: until a produce to one of these partitions, or the wait's end.
             loop {
                 match tokio::time::timeout_at(deadline, produced.changed()).await {
-                    Ok(Ok(())) if self.tails.produced_since(&partitions, since) => break,
+                    Ok(Ok(())) if self.tails.produced_since(&partitions, empty.since) => break,
                     Ok(Ok(())) => continue,
-                    Ok(Err(_)) | Err(_) => return self.patched(&request, reply, response),
+                    Ok(Err(_)) | Err(_) => {
+                        let reply = empty.reply_to(&request);
+                        next.session().empty_fetch = Some(empty);
+                        return Ok(reply);
+                    }
                 }
             }
         }
