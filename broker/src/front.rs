@@ -179,6 +179,7 @@ async fn serve_client(
     let mut session = Session::default();
     while let Some(frame) = wire::read_frame(&mut reader).await? {
         let request = Request::parse(frame)?;
+        tracing::trace!(key = ?request.key, version = request.version(), "request");
         let mut next = Next {
             filters: chain,
             upstream: &mut upstream,
