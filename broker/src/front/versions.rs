@@ -28,6 +28,12 @@ const INVALID_REQUEST: i16 = 42;
 /// cannot store.
 const CAPS: &[(ApiKey, i16, i16)] = &[(ApiKey::Fetch, 4, 11), (ApiKey::Produce, 3, 8)];
 
+/// APIs the front does not offer although tansu answers them: client
+/// telemetry (KIP-714). librdkafka asked tansu for its subscription about
+/// twice a second per client, idle; a broker that does not offer it is
+/// never asked.
+const LEFT_OUT: &[ApiKey] = &[ApiKey::GetTelemetrySubscriptions, ApiKey::PushTelemetry];
+
 /// The API versions the front answers with.
 #[derive(Debug, Clone)]
 pub struct Versions {
@@ -42,6 +48,9 @@ impl Versions {
             .iter()
             .filter_map(|theirs| {
                 let key = ApiKey::try_from(theirs.api_key).ok()?;
+                if LEFT_OUT.contains(&key) {
+                    return None;
+                }
                 let ours = key.valid_versions();
                 let (cap_min, cap_max) = CAPS
                     .iter()
@@ -175,12 +184,14 @@ mod tests {
             version(ApiKey::Produce, 0, 11),
             version(ApiKey::ApiVersions, 0, 3),
             version(ApiKey::Metadata, 0, 12),
+            version(ApiKey::GetTelemetrySubscriptions, 0, 0),
         ]);
         assert_eq!(versions.range(ApiKey::Fetch), Some((4, 11)));
         assert_eq!(versions.range(ApiKey::Produce), Some((3, 8)));
         assert_eq!(versions.range(ApiKey::ApiVersions), Some((0, 4)));
         assert_eq!(versions.range(ApiKey::Metadata), Some((0, 12)));
         assert_eq!(versions.range(ApiKey::JoinGroup), None);
+        assert_eq!(versions.range(ApiKey::GetTelemetrySubscriptions), None);
 
         let current = ask(&versions, 3);
         assert_eq!(current.error_code, 0);
