@@ -2,15 +2,26 @@
 //!
 //! [tansu](https://crates.io/crates/tansu-broker) speaks the Kafka wire
 //! protocol, so our components (and outside clients such as Python's
-//! confluent-kafka) talk to it through librdkafka exactly as they would to a
-//! real cluster; only the process boundary is saved. Records, topics and
-//! committed offsets live in one SQLite file under the data directory and
-//! survive a restart. Known limits of tansu 0.6 (see the README): no topic
-//! auto-creation, no transactions, and a consumer killed without leaving its
-//! group stays a member (persisted across restarts), so our consumers take
-//! every partition directly instead of joining a group when they see this
-//! broker's cluster id ([`rfq_core::kafka::EMBEDDED_CLUSTER_ID`], see
+//! confluent-kafka, franz-go, Apache Kafka's Java client and kcat) talk to
+//! it exactly as they would to a real cluster; only the process boundary is
+//! saved. Records, topics and committed offsets live in one SQLite file
+//! under the data directory and survive a restart.
+//!
+//! Clients reach tansu through our [`front`]: it listens on the advertised
+//! address and tansu on a loopback port of its own (tansu advertises the
+//! front's address, so metadata sends clients back to it). The front
+//! answers ApiVersions (KIP-511 included), transcodes or refuses the
+//! batches tansu could not serve back, parks empty fetches until a produce
+//! wakes them, and keeps ListOffsets' end from lagging the records.
+//!
+//! Known limits of tansu 0.6 that remain (see the README): no topic
+//! auto-creation, no transactions, and a consumer killed without leaving
+//! its group stays a member (persisted across restarts), so our consumers
+//! take every partition directly instead of joining a group when they see
+//! this broker's cluster id ([`rfq_core::kafka::EMBEDDED_CLUSTER_ID`], see
 //! [`rfq_core::kafka::PartitionAssignment`]).
+
+pub mod front;
 
 use anyhow::Context as _;
 use std::{
@@ -59,8 +70,12 @@ impl EmbeddedBroker {
     /// close, a synchronous commit) that wait for the broker, and a broker
     /// sharing their runtime could be starved by them.
     pub async fn start(settings: BrokerSettings) -> anyhow::Result<EmbeddedBroker> {
-        let addr = resolve_port(settings.listen)?;
-        let listener = Url::parse(&format!("tcp://{addr}")).context("listener URL")?;
+        // The front takes the advertised address; tansu a loopback port.
+        let front = bind(settings.listen)?;
+        let addr = front.local_addr().context("reading the chosen port")?;
+        let internal = resolve_port(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let listener = Url::parse(&format!("tcp://{internal}")).context("listener URL")?;
+        let advertised = Url::parse(&format!("tcp://{addr}")).context("advertised URL")?;
         let storage = match &settings.storage {
             BrokerStorage::Sqlite(path) => sqlite_url(path)?,
             BrokerStorage::Memory => Url::parse("memory://tansu/").context("memory URL")?,
@@ -72,7 +87,7 @@ impl EmbeddedBroker {
             .build()
             .context("starting the broker's runtime")?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (failed_tx, mut failed) = tokio::sync::oneshot::channel::<String>();
+        let (ready_tx, ready) = tokio::sync::oneshot::channel::<Result<(), String>>();
         let thread = std::thread::Builder::new()
             .name("kafka-broker".into())
             .spawn(move || {
@@ -81,7 +96,7 @@ impl EmbeddedBroker {
                         .node_id(tansu_broker::NODE_ID)
                         .cluster_id(rfq_core::kafka::EMBEDDED_CLUSTER_ID)
                         .incarnation_id(uuid::Uuid::new_v4())
-                        .advertised_listener(listener.clone())
+                        .advertised_listener(advertised)
                         .storage(storage)
                         .listener(listener)
                         .silent(true)
@@ -90,22 +105,52 @@ impl EmbeddedBroker {
                     let mut broker = match built {
                         Ok(broker) => broker,
                         Err(error) => {
-                            let _ = failed_tx.send(format!("building the broker: {error:?}"));
+                            let _ = ready_tx.send(Err(format!("building the broker: {error:?}")));
                             return;
+                        }
+                    };
+                    let mut ready_tx = Some(ready_tx);
+                    let fronted = async {
+                        let front = async {
+                            wait_until_listening(internal).await?;
+                            let listener = tokio::net::TcpListener::from_std(front)
+                                .context("serving the front")?;
+                            anyhow::Ok((front::Front::new(internal, Vec::new()).await?, listener))
+                        };
+                        match front.await {
+                            Ok((front, listener)) => {
+                                if let Some(ready) = ready_tx.take() {
+                                    let _ = ready.send(Ok(()));
+                                }
+                                front.serve(listener).await;
+                            }
+                            Err(error) => {
+                                if let Some(ready) = ready_tx.take() {
+                                    let _ = ready.send(Err(format!("{error:#}")));
+                                }
+                            }
                         }
                     };
                     tokio::select! {
                         served = broker.serve(Instant::now()) => {
-                            let _ = failed_tx.send(format!("broker stopped: {served:?}"));
+                            tracing::error!(?served, "the embedded broker stopped");
                         }
+                        () = fronted => {}
                         _ = stopped => {}
                     }
                 });
                 // Dropping the runtime here ends the broker's remaining tasks.
             })
             .context("spawning the broker thread")?;
-        wait_until_listening(addr, &mut failed).await?;
-        tracing::info!(%addr, "embedded Kafka broker listening");
+        match tokio::time::timeout(Duration::from_secs(30), ready).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(reason))) => {
+                anyhow::bail!("embedded broker failed to start on {addr}: {reason}")
+            }
+            Ok(Err(_)) => anyhow::bail!("embedded broker failed to start on {addr}: it stopped"),
+            Err(_) => anyhow::bail!("embedded broker did not serve on {addr} within 30 s"),
+        }
+        tracing::info!(%addr, %internal, "embedded Kafka broker listening");
         Ok(EmbeddedBroker {
             addr,
             stop: Some(stop),
@@ -141,15 +186,23 @@ impl Drop for EmbeddedBroker {
     }
 }
 
-/// tansu advertises the address it is given, so port 0 is replaced by a
-/// free port chosen here. A port already taken is refused here too:
-/// otherwise the start-up probe would find whatever listens there (another
-/// broker, say) and take it for ours.
-fn resolve_port(listen: SocketAddr) -> anyhow::Result<SocketAddr> {
-    let probe = TcpListener::bind(listen).with_context(|| {
+/// Binds the front's listener. A port already taken is refused here
+/// (port 0 picks a free one).
+fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(listen).with_context(|| {
         format!("binding the embedded broker to {listen} (is the port in use? --kafka-addr chooses another)")
     })?;
-    probe.local_addr().context("reading the chosen port")
+    listener
+        .set_nonblocking(true)
+        .context("making the listener non-blocking")?;
+    Ok(listener)
+}
+
+/// A free port for tansu's own listener (tansu binds it itself).
+fn resolve_port(listen: SocketAddr) -> anyhow::Result<SocketAddr> {
+    bind(listen)?
+        .local_addr()
+        .context("reading the chosen port")
 }
 
 /// The SQLite storage URL of `path`. tansu resolves the URL's path against
@@ -168,23 +221,17 @@ fn sqlite_url(path: &Path) -> anyhow::Result<Url> {
     Url::parse(&format!("sqlite:///{text}")).with_context(|| format!("storage URL for {text}"))
 }
 
-async fn wait_until_listening(
-    addr: SocketAddr,
-    failed: &mut tokio::sync::oneshot::Receiver<String>,
-) -> anyhow::Result<()> {
+/// Waits until tansu accepts connections on `addr` (at most 30 s).
+async fn wait_until_listening(addr: SocketAddr) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
             return Ok(());
         }
-        if let Ok(reason) = failed.try_recv() {
-            anyhow::bail!(
-                "embedded broker failed to start on {addr}: {reason} (is the port in use?)"
-            );
-        }
-        if Instant::now() > deadline {
-            anyhow::bail!("embedded broker did not listen on {addr} within 30 s");
-        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "tansu did not listen on {addr} within 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

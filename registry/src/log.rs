@@ -11,7 +11,7 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord},
     types::RDKafkaErrorCode,
 };
-use rfq_core::kafka::{KafkaSettings, QUICK_FETCH, read_to_end};
+use rfq_core::kafka::{KafkaSettings, read_to_end};
 use std::{ops::ControlFlow, time::Duration};
 
 /// An append-only log of events.
@@ -114,7 +114,6 @@ impl EventLog for KafkaLog {
                 ("group.id", "rfq-registry-replay"),
                 ("enable.auto.commit", "false"),
                 ("enable.partition.eof", "false"),
-                QUICK_FETCH,
             ],
         );
         let consumer: BaseConsumer = config.create().context("creating the registry's reader")?;
@@ -123,8 +122,6 @@ impl EventLog for KafkaLog {
             let (low, high) = consumer
                 .fetch_watermarks(&topic, 0, Duration::from_secs(30))
                 .with_context(|| format!("reading the extent of {topic}"))?;
-            // Up to `high` and on while more comes: the embedded broker's
-            // `high` can be behind (so an empty-looking log is read too).
             let mut events = Vec::new();
             read_to_end(&consumer, &topic, 0, (low, high), Duration::from_secs(60), |message| {
                 match message.payload().map(serde_json::from_slice::<Event>) {

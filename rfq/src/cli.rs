@@ -289,8 +289,6 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
     );
     let topics = settings.intake.pipeline.topics.clone();
     let data_dir = settings.broker.data_dir.clone();
-    let embedded = settings.intake.pipeline.kafka.brokers.is_none();
-    let given = settings.intake.pipeline.kafka.options.clone();
     let partners: Vec<String> = settings
         .adapter
         .partners
@@ -306,15 +304,6 @@ async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result
         ),
     };
     let pipeline = Pipeline::start(settings).await?;
-    if embedded {
-        let tuning = crate::EMBEDDED_BROKER_TUNING.describe(&given);
-        if !tuning.is_empty() {
-            eprintln!(
-                "tuned for the embedded broker: {} (it answers a waiting fetch only at the wait's end, and each accepted RFQ waits for two produce requests; --kafka-option overrides)",
-                tuning.join(", ")
-            );
-        }
-    }
     let http = pipeline.http_addr();
     let (page, key_line, bearer) = match pipeline.demo_key() {
         Some(key) => {

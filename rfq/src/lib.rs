@@ -11,7 +11,5 @@ mod keys;
 mod pipeline;
 mod telemetry;
 
-pub use pipeline::{
-    EMBEDDED_BROKER_TUNING, EmbeddedBrokerSettings, IntakeSettings, Pipeline, Tuning, UpSettings,
-};
+pub use pipeline::{EmbeddedBrokerSettings, IntakeSettings, Pipeline, UpSettings};
 pub use telemetry::init_tracing;

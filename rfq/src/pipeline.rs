@@ -143,48 +143,6 @@ pub struct Pipeline {
     demo_key: Option<rfq_core::auth::ApiKey>,
 }
 
-/// The librdkafka options `rfq up` adds when it runs its own broker
-/// (`KafkaSettings::consumer_tuning` and `producer_tuning`;
-/// `--kafka-option` overrides). Against a real Kafka nothing is added.
-pub const EMBEDDED_BROKER_TUNING: Tuning = Tuning {
-    // The embedded broker answers a waiting fetch only when
-    // `fetch.wait.max.ms` runs out (it is not woken when data arrives), so
-    // librdkafka's default (500 ms) would put half a second on every hop.
-    consumer: &[("fetch.wait.max.ms", "10")],
-    // Each accepted RFQ waits for two produce requests in turn; a 1 ms
-    // linger instead of 5 took about 6 ms off `POST /rfqs` at 200 RFQ/s
-    // and left the capacity unchanged (README, "Performance").
-    producer: &[("linger.ms", "1")],
-};
-
-/// librdkafka options added for one kind of broker.
-#[derive(Debug, Clone, Copy)]
-pub struct Tuning {
-    /// Options for every consumer.
-    pub consumer: &'static [(&'static str, &'static str)],
-    /// Options for every producer.
-    pub producer: &'static [(&'static str, &'static str)],
-}
-
-impl Tuning {
-    /// Every option, as `key=value`, leaving out the keys in `given`.
-    pub fn describe(&self, given: &[(String, String)]) -> Vec<String> {
-        self.consumer
-            .iter()
-            .chain(self.producer)
-            .filter(|(key, _)| !given.iter().any(|(g, _)| g == key))
-            .map(|(key, value)| format!("{key}={value}"))
-            .collect()
-    }
-}
-
-fn owned(options: &[(&str, &str)]) -> Vec<(String, String)> {
-    options
-        .iter()
-        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-        .collect()
-}
-
 impl Pipeline {
     /// Starts everything and returns once the HTTP API serves and every
     /// simulated unicorn is registered (so the first RFQ reaches the whole fleet).
@@ -195,8 +153,6 @@ impl Pipeline {
                 let broker = settings.broker.start().await?;
                 let kafka = &mut settings.intake.pipeline.kafka;
                 kafka.brokers = Some(broker.addr().to_string());
-                kafka.consumer_tuning = owned(EMBEDDED_BROKER_TUNING.consumer);
-                kafka.producer_tuning = owned(EMBEDDED_BROKER_TUNING.producer);
                 Some(broker)
             }
         };
@@ -399,8 +355,7 @@ impl Pipeline {
         self.kafka.brokers()
     }
 
-    /// The Kafka settings the components use (with the embedded broker's
-    /// tuning, when it runs one).
+    /// The Kafka settings the components use.
     pub fn kafka(&self) -> &KafkaSettings {
         &self.kafka
     }

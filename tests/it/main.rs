@@ -9,6 +9,7 @@ mod helpers;
 
 mod accounting;
 mod admission;
+mod broker_ends;
 mod chaos;
 mod cli;
 mod completion;
@@ -20,6 +21,7 @@ mod events;
 mod explain;
 mod idempotency;
 mod invalid_input;
+mod odd_batches;
 mod openapi;
 mod outside_client;
 mod page;

@@ -4,9 +4,8 @@
 //!
 //! A plain assigned consumer (no group, nothing committed) finds where to
 //! start by time (`offsets_for_times`) and reads up to the end the
-//! partition had when asked, then on only while more comes at once (at
-//! most [`TAIL`](rfq_core::kafka::TAIL)), so an explanation is bounded even
-//! on a busy partition; every read is bounded by [`SCAN_TIMEOUT`] too.
+//! partition had when asked, so an explanation is bounded even on a busy
+//! partition; every read is bounded by [`SCAN_TIMEOUT`] too.
 
 use super::{Addressed, Explanation, Placing, Replay};
 use anyhow::Context as _;
@@ -18,7 +17,7 @@ use rdkafka::{
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     CorrelationId,
-    kafka::{KafkaSettings, QUICK_FETCH, TopicSettings, read_to_end},
+    kafka::{KafkaSettings, TopicSettings, read_to_end},
 };
 use rfq_store::{Store, StoredRfq};
 use serde::Serialize;
@@ -218,7 +217,6 @@ fn consumer(kafka: &KafkaSettings) -> anyhow::Result<BaseConsumer> {
                 ("enable.auto.commit", "false"),
                 ("enable.auto.offset.store", "false"),
                 ("enable.partition.eof", "false"),
-                QUICK_FETCH,
             ],
         )
         .create()
@@ -289,9 +287,8 @@ fn read_blocking(
     scan(&consumer, topic, partition, start, end, from, sender)
 }
 
-/// Reads `partition` of `topic` from `start` to `end` (exclusive) and on
-/// while more comes at once ([`read_to_end`]: the embedded broker's end can
-/// be behind), handing each record to `sender`.
+/// Reads `partition` of `topic` from `start` to `end` (exclusive)
+/// ([`read_to_end`]), handing each record to `sender`.
 fn scan(
     consumer: &BaseConsumer,
     topic: &str,

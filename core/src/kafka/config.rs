@@ -54,18 +54,6 @@ pub struct KafkaSettings {
     /// access by prefix; tests that share one cluster).
     #[arg(long = "group-prefix", env = "RFQ_GROUP_PREFIX", default_value = "")]
     pub group_prefix: String,
-
-    /// Consumer options the program adds for the broker it runs against
-    /// (`rfq up`'s embedded broker), not a flag: set before `options`, so
-    /// `--kafka-option` wins, and given to consumers only (librdkafka warns
-    /// of a consumer property given to a producer).
-    #[arg(skip)]
-    pub consumer_tuning: Vec<(String, String)>,
-
-    /// Producer options the program adds for the broker it runs against,
-    /// as `consumer_tuning` is for consumers (`--kafka-option` wins).
-    #[arg(skip)]
-    pub producer_tuning: Vec<(String, String)>,
 }
 
 /// The bootstrap servers when none are given.
@@ -113,15 +101,9 @@ impl KafkaSettings {
     }
 
     /// A consumer's configuration: [`KafkaSettings::client_config`] with
-    /// `defaults`, then the consumer tuning, then the options given.
+    /// `defaults`, then the options given.
     pub fn consumer_config(&self, client_id: &str, defaults: &[(&str, &str)]) -> ClientConfig {
-        let mut all = defaults.to_vec();
-        all.extend(
-            self.consumer_tuning
-                .iter()
-                .map(|(key, value)| (key.as_str(), value.as_str())),
-        );
-        self.client_config(client_id, &all)
+        self.client_config(client_id, defaults)
     }
 
     /// A producer that waits for all in-sync replicas and retries without
@@ -131,9 +113,9 @@ impl KafkaSettings {
     }
 
     /// The configuration of [`KafkaSettings::producer`]: its defaults, then
-    /// the producer tuning, then the options given.
+    /// the options given.
     pub fn producer_config(&self, client_id: &str) -> ClientConfig {
-        let mut all = vec![
+        let all = [
             ("acks", "all"),
             ("enable.idempotence", "true"),
             ("linger.ms", "5"),
@@ -141,11 +123,6 @@ impl KafkaSettings {
             // Java clients' default, so keys land where theirs would.
             ("partitioner", "murmur2_random"),
         ];
-        all.extend(
-            self.producer_tuning
-                .iter()
-                .map(|(key, value)| (key.as_str(), value.as_str())),
-        );
         self.client_config(client_id, &all)
     }
 
@@ -250,23 +227,20 @@ mod tests {
     }
 
     #[test]
-    fn tuning_goes_to_its_own_clients_and_options_win() {
+    fn producer_defaults_yield_to_options() {
         let mut settings = KafkaSettings::new("k:9092");
-        settings.consumer_tuning = vec![("fetch.wait.max.ms".into(), "10".into())];
-        settings.producer_tuning = vec![
-            ("linger.ms".into(), "1".into()),
-            ("batch.size".into(), "1000".into()),
-        ];
         settings
             .options
-            .push(parse_key_value("batch.size=2000").unwrap());
+            .push(parse_key_value("linger.ms=50").unwrap());
         let producer = settings.producer_config("p");
-        assert_eq!(producer.get("linger.ms"), Some("1"));
-        assert_eq!(producer.get("batch.size"), Some("2000"));
+        assert_eq!(producer.get("linger.ms"), Some("50"));
         assert_eq!(producer.get("acks"), Some("all"));
-        assert_eq!(producer.get("fetch.wait.max.ms"), None);
-        let consumer = settings.consumer_config("c", &[]);
-        assert_eq!(consumer.get("fetch.wait.max.ms"), Some("10"));
-        assert_eq!(consumer.get("linger.ms"), None);
+        let consumer = settings.consumer_config("c", &[("fetch.wait.max.ms", "100")]);
+        assert_eq!(consumer.get("fetch.wait.max.ms"), Some("100"));
+        assert_eq!(
+            consumer.get("linger.ms"),
+            Some("50"),
+            "options go to every client"
+        );
     }
 }

@@ -26,7 +26,7 @@ pub use dead_letter::{
     MAX_COPIED_VALUE, MAX_REASON, bounded,
 };
 pub use offsets::OffsetTracker;
-pub use to_end::{QUICK_FETCH, TAIL, TAIL_QUIET, read_to_end};
+pub use to_end::read_to_end;
 pub use topics::{TopicSettings, TopicSpec, ensure_topics};
 
 use std::time::Duration;
