@@ -17,7 +17,6 @@ use rdkafka::{
 use rfq_core::{
     CorrelationId,
     kafka::{
-        QUICK_FETCH,
         notices::{Change, Notice},
         read_to_end,
     },
@@ -48,7 +47,6 @@ fn reader(brokers: &str) -> BaseConsumer {
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("closes-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
-        .set(QUICK_FETCH.0, QUICK_FETCH.1)
         .create()
         .unwrap()
 }
