@@ -56,6 +56,16 @@ impl EmbeddedBrokerSettings {
         })
         .await
     }
+
+    /// Starts the broker and points `kafka` at it, with the tuning `rfq up`
+    /// adds for its own broker ([`EMBEDDED_BROKER_TUNING`]).
+    pub async fn start_for(&self, kafka: &mut KafkaSettings) -> anyhow::Result<EmbeddedBroker> {
+        let broker = self.start().await?;
+        kafka.brokers = Some(broker.addr().to_string());
+        kafka.consumer_tuning = owned(EMBEDDED_BROKER_TUNING.consumer);
+        kafka.producer_tuning = owned(EMBEDDED_BROKER_TUNING.producer);
+        Ok(broker)
+    }
 }
 
 /// What the producer process takes (`rfq producer`); `rfq up` takes it all
@@ -191,14 +201,12 @@ impl Pipeline {
     pub async fn start(mut settings: UpSettings) -> anyhow::Result<Pipeline> {
         let broker = match &settings.intake.pipeline.kafka.brokers {
             Some(_) => None,
-            None => {
-                let broker = settings.broker.start().await?;
-                let kafka = &mut settings.intake.pipeline.kafka;
-                kafka.brokers = Some(broker.addr().to_string());
-                kafka.consumer_tuning = owned(EMBEDDED_BROKER_TUNING.consumer);
-                kafka.producer_tuning = owned(EMBEDDED_BROKER_TUNING.producer);
-                Some(broker)
-            }
+            None => Some(
+                settings
+                    .broker
+                    .start_for(&mut settings.intake.pipeline.kafka)
+                    .await?,
+            ),
         };
         let kafka = settings.intake.pipeline.kafka.clone();
         ensure_topics(&kafka, &settings.intake.pipeline.topics).await?;
