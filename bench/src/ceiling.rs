@@ -221,16 +221,18 @@ mod tests {
 
     #[test]
     fn the_ceiling_is_the_last_step_before_one_sheds() {
-        // 100, 200 held; 300 sheds in its second second.
+        // 100, 200 held; 300 sheds in its second second (5), seen while
+        // second 7 is offered: the load stopped there.
         let mut tallies = vec![second(100, 0, 5), second(100, 0, 5)];
         tallies.extend([second(200, 0, 8), second(200, 0, 9)]);
         tallies.extend([second(300, 0, 9), second(300, 4, 30)]);
-        tallies.push(Tally::default());
-        let ceiling = of(&schedule(), &tallies, 50.0, Some(5));
-        assert_eq!(ceiling.steps.len(), 3, "{ceiling:?}");
+        tallies.extend([second(400, 0, 9), Tally::default(), Tally::default()]);
+        let ceiling = of(&schedule(), &tallies, 50.0, Some(7));
+        assert_eq!(ceiling.steps.len(), 4, "{ceiling:?}");
         assert_eq!(ceiling.rfqs_per_second, Some(200.0));
         assert!(ceiling.found);
-        assert!(!ceiling.steps[2].held);
+        assert!(!ceiling.steps[2].held && ceiling.steps[2].complete);
+        assert!(!ceiling.steps[3].complete);
         let ceiling = ceiling.against(Some(20.0), Some(40_000.0));
         assert_eq!(ceiling.records_per_second, Some(4000.0));
         assert_eq!(ceiling.share_of_produce, Some(0.1));

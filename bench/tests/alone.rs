@@ -68,6 +68,11 @@ async fn the_aggregator_alone_closes_every_rfq_the_way_it_must() {
         "{alone:?}"
     );
     assert!(alone.share_of_raw_consume.is_some_and(|s| s > 0.0));
-    assert!(alone.limits.is_some_and(|l| l.consume_per_second > 0.0));
+    assert!(
+        alone
+            .limits
+            .as_ref()
+            .is_some_and(|l| l.consume_per_second > 0.0)
+    );
     assert!(alone.table().contains("every RFQ checked"));
 }

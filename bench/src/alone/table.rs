@@ -14,8 +14,12 @@ impl Alone {
 
     /// The figures as a terminal table.
     pub fn table(&self) -> String {
-        let percent =
-            |share: Option<f64>| share.map_or("?".to_owned(), |s| format!("{:.0} %", s * 100.0));
+        // Small shares with a decimal: 0.2 % is not 0 %.
+        let percent = |share: Option<f64>| match share.map(|s| s * 100.0) {
+            Some(p) if p < 10.0 => format!("{p:.1} %"),
+            Some(p) => format!("{p:.0} %"),
+            None => "?".to_owned(),
+        };
         let rate = |r: Option<f64>| r.map_or("?".to_owned(), |r| format!("{r:.0}"));
         let mut rows: Vec<(String, String)> = vec![
             (
