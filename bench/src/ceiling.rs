@@ -6,8 +6,14 @@
 //! `--bench-ceiling-p99-ms`. The load stops at the first step that does
 //! not hold (overload teaches nothing more), and the ceiling is the rate
 //! of the last step that held, reported next to the broker's own limits.
+//! The run's first second is left out of the judging: connections are
+//! being opened then, and a first step of a few hundred requests would be
+//! judged on them.
 
 use crate::{load::Tally, schedule::Schedule};
+
+/// Seconds at the start of the run left out of the judging.
+const WARM_UP: usize = 1;
 
 /// One step of the climb.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -57,6 +63,11 @@ fn seconds_of(step: usize, steps: usize, seconds: usize) -> std::ops::Range<usiz
     start..end.min(seconds)
 }
 
+/// The seconds of `range` that are judged (the warm-up left out).
+fn judged(range: &std::ops::Range<usize>) -> std::ops::Range<usize> {
+    range.start.max(WARM_UP)..range.end.max(WARM_UP)
+}
+
 /// The figures of one step from its seconds' tallies.
 fn figures(rate: f64, tallies: &[Tally], bound_ms: f64, complete: bool) -> Step {
     let mut latency = crate::load::histogram();
@@ -100,7 +111,10 @@ pub(crate) fn broken(
     else {
         return false;
     };
-    let Some(done) = tallies.get(range.start..=settled) else {
+    let Some(done) = tallies
+        .get(judged(&range).start..settled + 1)
+        .filter(|done| !done.is_empty())
+    else {
         return false;
     };
     !figures(0.0, done, bound_ms, false).held
@@ -124,7 +138,7 @@ pub(crate) fn of(
         }
         let rate = schedule.rate * (step + 1) as f64 / steps as f64;
         let complete = stopped_at.is_none_or(|stop| stop >= range.end);
-        let tallies = tallies.get(range).unwrap_or_default();
+        let tallies = tallies.get(judged(&range)).unwrap_or_default();
         offered.push(figures(rate, tallies, bound_ms, complete));
     }
     let first_not_held = offered.iter().position(|s| !s.held || !s.complete);
@@ -258,8 +272,10 @@ mod tests {
 
     #[test]
     fn a_step_breaks_on_its_settled_seconds() {
-        let mut tallies = vec![second(100, 0, 5), second(100, 0, 5), second(200, 3, 5)];
+        // The first second (warm-up) is slow: it is not judged.
+        let mut tallies = vec![second(100, 0, 500), second(100, 0, 5), second(200, 3, 5)];
         tallies.extend((0..6).map(|_| Tally::default()));
+        assert!(!broken(&schedule(), &tallies, 2, 50.0));
         // Offering second 3: second 1 is settled, its step held.
         assert!(!broken(&schedule(), &tallies, 3, 50.0));
         // Offering second 4: second 2 is settled, and shed.

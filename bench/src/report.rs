@@ -185,8 +185,9 @@ impl Report {
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             machine: machine(),
             load: format!(
-                "{:?} {} RFQ/s{} for {} s; {:.0} % to silent unicorns (deadline {} s); watched {:.1} %, polled every {} ms",
-                settings.shape,
+                "{} {} RFQ/s{} for {} s; {:.0} % to silent unicorns (deadline {} s); watched {:.1} %, polled every {} ms",
+                clap::ValueEnum::to_possible_value(&settings.shape)
+                    .map_or_else(String::new, |v| v.get_name().to_owned()),
                 settings.rate,
                 match settings.shape {
                     crate::schedule::Shape::Burst => {
