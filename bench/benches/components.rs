@@ -106,25 +106,14 @@ fn window(c: &mut Criterion) {
     group.finish();
 }
 
-/// Serves our registry in memory on a free port; its URL.
-async fn registry() -> String {
-    let registry = rfq_registry::Registry::open(Box::new(rfq_registry::MemoryLog::default()))
-        .await
-        .expect("a registry in memory");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let url = format!("http://{}", listener.local_addr().expect("its address"));
-    tokio::spawn(async move { axum::serve(listener, rfq_registry::router(registry)).await });
-    url
-}
-
 fn codec(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let url = runtime.block_on(registry());
+    let registry = runtime
+        .block_on(rfq_bench::registry::InMemoryRegistry::serve())
+        .expect("a registry in memory");
     let confluent = ConfluentCodec::new(
         &SchemaRegistrySettings {
-            registry_url: Some(url),
+            registry_url: Some(registry.url.clone()),
             ..Default::default()
         },
         &TopicSettings::default(),

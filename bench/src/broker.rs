@@ -99,23 +99,7 @@ async fn measure(
     let produce_seconds = started.elapsed().as_secs_f64();
 
     // Consume them back from the start.
-    let group = format!("rfq-bench-{}", uuid::Uuid::new_v4().simple());
-    let consumer = kafka.consumer("rfq-bench", &group, DefaultConsumerContext)?;
-    consumer.subscribe(&[topic])?;
-    let mut read = 0;
-    let mut first = None;
-    let give_up = Instant::now() + Duration::from_secs(120);
-    while read < records {
-        let remaining = give_up.saturating_duration_since(Instant::now());
-        let message = tokio::time::timeout(remaining, consumer.recv())
-            .await
-            .context("consuming: timed out")??;
-        first.get_or_insert_with(Instant::now);
-        drop(message);
-        read += 1;
-    }
-    let consume_seconds = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
-    drop(consumer);
+    let consume_per_second = consume(kafka, topic, records as u64).await?;
 
     let hops = one_hop(kafka, topic, &producer, &payload).await?;
     let ms = |q: f64| hops.value_at_quantile(q) as f64 / 1000.0;
@@ -123,11 +107,52 @@ async fn measure(
         record_bytes: RECORD_BYTES,
         records,
         produce_per_second: records as f64 / produce_seconds,
-        consume_per_second: records as f64 / consume_seconds.max(f64::EPSILON),
+        consume_per_second,
         hop_p50_ms: ms(0.5),
         hop_p99_ms: ms(0.99),
         hop_max_ms: hops.max() as f64 / 1000.0,
     })
+}
+
+/// A plain consumer with the pipeline's consumer settings (a group of its
+/// own) reads `topic` from the start until it has `records`: records per
+/// second, from the first one read (joining the group and finding the
+/// partitions left out).
+pub async fn consume(kafka: &KafkaSettings, topic: &str, records: u64) -> anyhow::Result<f64> {
+    let group = format!("rfq-bench-{}", uuid::Uuid::new_v4().simple());
+    let consumer = kafka.consumer("rfq-bench", &group, DefaultConsumerContext)?;
+    consumer.subscribe(&[topic])?;
+    let mut read = 0;
+    let mut first = None;
+    while read < records {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .with_context(|| format!("consuming {topic}: nothing for 30 s after {read}"))??;
+        first.get_or_insert_with(Instant::now);
+        drop(message);
+        read += 1;
+    }
+    let seconds = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    Ok(records as f64 / seconds.max(f64::EPSILON))
+}
+
+/// Records in `topic` now (the sum over its partitions of high less low
+/// watermark, as the broker gives them).
+pub async fn records_in(kafka: &KafkaSettings, topic: &str) -> anyhow::Result<u64> {
+    let consumer: rdkafka::consumer::BaseConsumer =
+        kafka.client_config("rfq-bench-watermarks", &[]).create()?;
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let timeout = Duration::from_secs(30);
+        let metadata = consumer.fetch_metadata(Some(&topic), timeout)?;
+        let mut records = 0;
+        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            let (low, high) = consumer.fetch_watermarks(&topic, partition.id(), timeout)?;
+            records += u64::try_from(high - low).unwrap_or(0);
+        }
+        anyhow::Ok(records)
+    })
+    .await?
 }
 
 /// One record at a time to a consumer that already has the partitions

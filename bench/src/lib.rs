@@ -17,17 +17,30 @@
 //!    sample closing on completion is also followed live ([`live`]: its
 //!    Server-Sent Events).
 //! 4. **Drain**: every accepted RFQ must close; the run waits for it.
-//! 5. **Reads** ([`read`]): the accepted RFQs' status and result, read
+//! 5. **Check** ([`check`]): every accepted RFQ's result is read: closed
+//!    once, the way it was sent to close.
+//! 6. **Reads** ([`read`]): the accepted RFQs' status and result, read
 //!    in a closed loop: the read API's capacity.
-//! 6. **Report** ([`report`], [`plot`]): a terminal table, `report.json`,
-//!    and `report.svg` (latency and throughput over the run).
+//! 7. **Report** ([`report`], [`plot`]): a terminal table, `report.json`,
+//!    and `report.svg` (latency and throughput over the run); with
+//!    `--bench-shape find-ceiling`, the ceiling ([`ceiling`]).
+//!
+//! `--bench-aggregator N` measures the aggregator alone instead
+//! ([`alone`]): N RFQs and their answers written straight to a fresh
+//! quotes topic, judged and persisted by the aggregator from the start.
 
+pub mod alone;
 pub mod broker;
+pub mod ceiling;
+pub mod check;
 pub mod live;
 pub mod load;
+pub mod overload;
 pub mod plot;
 pub mod preload;
+pub mod quotes;
 pub mod read;
+pub mod registry;
 pub mod report;
 pub mod schedule;
 mod scrape;
@@ -78,7 +91,8 @@ pub struct BenchSettings {
         default_value_t = 100.0
     )]
     pub rate: f64,
-    /// How the offered rate moves: fixed, ramp (0 → rate), step.
+    /// How the offered rate moves: fixed, ramp (0 → rate), step, burst,
+    /// find-ceiling (steps up until one sheds: the ceiling).
     #[arg(
         id = "bench_shape",
         long = "bench-shape",
@@ -87,7 +101,7 @@ pub struct BenchSettings {
         default_value = "fixed"
     )]
     pub shape: schedule::Shape,
-    /// Steps of `--bench-shape step`.
+    /// Steps of `--bench-shape step` and `find-ceiling`.
     #[arg(
         id = "bench_steps",
         long = "bench-steps",
@@ -104,6 +118,33 @@ pub struct BenchSettings {
         env = "RFQ_BENCH_BURST_BASE"
     )]
     pub burst_base: Option<f64>,
+    /// `--bench-shape find-ceiling`: a step holds while its intake p99
+    /// (`POST /rfqs`, from due) is within this, ms, and nothing is shed.
+    #[arg(
+        id = "bench_ceiling_p99_ms",
+        long = "bench-ceiling-p99-ms",
+        default_value_t = 50.0
+    )]
+    pub ceiling_p99_ms: f64,
+    /// Measures the aggregator alone with this many RFQs written straight
+    /// to a fresh quotes topic with their answers (0: the pipeline bench).
+    #[arg(
+        id = "bench_aggregator",
+        long = "bench-aggregator",
+        env = "RFQ_BENCH_AGGREGATOR",
+        default_value_t = 0
+    )]
+    pub aggregator: u64,
+    /// `--bench-aggregator`: providers each RFQ is addressed to (the
+    /// default fleet within the default radius of the demo spot: 18). All
+    /// answer an RFQ that closes on completion; two thirds answer one
+    /// that closes at its deadline.
+    #[arg(
+        id = "bench_aggregator_answers",
+        long = "bench-aggregator-answers",
+        default_value_t = 18
+    )]
+    pub aggregator_answers: usize,
     /// Seconds of load (the drain comes after).
     #[arg(
         id = "bench_seconds",
@@ -286,6 +327,17 @@ pub fn default_headers(target: &Target) -> reqwest::header::HeaderMap {
     headers
 }
 
+/// A client for the run's requests: the API key on each, redirects not
+/// followed (a `303` is an answer), up to `pool` idle connections.
+pub fn client(target: &Target, pool: usize, timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .default_headers(default_headers(target))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(pool)
+        .timeout(timeout)
+        .build()
+}
+
 /// Runs the benchmark against `target`; writes and prints the report.
 pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<report::Report> {
     if let Some(base) = settings.burst_base {
@@ -318,16 +370,27 @@ pub async fn run(settings: &BenchSettings, target: &Target) -> anyhow::Result<re
         .await
         .context("the load run")?;
     let read_url = settings.read_url.as_deref().unwrap_or(&target.url);
-    let reads = read::run(settings, read_url, &run.ids, default_headers(target)).await;
-    let report = report::Report::new(settings, target, broker, run, reads);
-    std::fs::create_dir_all(&settings.report_dir)
-        .with_context(|| format!("creating {}", settings.report_dir.display()))?;
-    let json = settings.report_dir.join("report.json");
-    std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
-        .with_context(|| format!("writing {}", json.display()))?;
+    let client = client(target, settings.read_connections, Duration::from_secs(10))?;
+    let checked = check::over_http(&client, read_url, &run.sent, settings.read_connections).await;
+    let reads = read::run(settings, &client, read_url, &run.sent).await;
+    let report = report::Report::new(settings, target, broker, run, reads, checked);
+    let json = write_json(&settings.report_dir, "report.json", &report)?;
     let svg = settings.report_dir.join("report.svg");
     plot::write(&report, &svg).with_context(|| format!("writing {}", svg.display()))?;
     println!("{}", report.table());
     println!("report: {} and {}", json.display(), svg.display());
     Ok(report)
+}
+
+/// Writes `value` as `dir/name` (pretty JSON); its path.
+pub fn write_json(
+    dir: &std::path::Path,
+    name: &str,
+    value: &impl serde::Serialize,
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(value)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }

@@ -1,11 +1,25 @@
 //! The load: RFQs submitted open-loop at the offered rate, a sample of them
-//! watched until their result is visible, then the drain (every accepted
-//! RFQ closed).
+//! watched until their result is visible ([`watch`]), then the drain
+//! (every accepted RFQ closed, [`drain`]). With `--bench-shape
+//! find-ceiling` the load stops at the first step that does not hold
+//! ([`crate::ceiling`]).
 
-use crate::{BenchSettings, Target, preload::Preload, schedule::Schedule, scrape};
-use chrono::{DateTime, Utc};
+mod drain;
+mod submit;
+mod watch;
+
+pub use drain::Drain;
+
+use crate::{
+    BenchSettings, Target,
+    ceiling::{self, Ceiling},
+    check::Sent,
+    preload::Preload,
+    schedule::{self, Schedule, Shape},
+    scrape,
+};
+use chrono::Utc;
 use hdrhistogram::Histogram;
-use serde_json::Value;
 use std::{
     collections::BTreeMap,
     sync::{
@@ -27,8 +41,11 @@ const MAX_WATCHED_DEADLINES: usize = 64;
 pub struct Run {
     /// The offered load.
     pub schedule: Schedule,
-    /// Requests due.
+    /// Requests due (up to where a find-ceiling load stopped).
     pub offered: u64,
+    /// Seconds of load: the schedule's, or up to where a find-ceiling load
+    /// stopped.
+    pub load_seconds: f64,
     /// Due but not sent: `--bench-max-in-flight` requests were waiting.
     pub not_sent: u64,
     /// Answered `202`.
@@ -60,6 +77,11 @@ pub struct Run {
     pub closed_by: BTreeMap<String, u64>,
     /// RFQs picked to be watched but not, every watcher being busy.
     pub watch_skipped: u64,
+    /// Round trip of each poll of a watched RFQ, µs: with the polling
+    /// interval, what polling adds to the visible figures.
+    pub poll_round_trip: Histogram<u64>,
+    /// `--bench-shape find-ceiling`: the steps and the ceiling.
+    pub ceiling: Option<Ceiling>,
     /// Per second of the run.
     pub seconds: Vec<Second>,
     /// The drain after the load.
@@ -75,12 +97,9 @@ pub struct Run {
     /// The store's write (`apply`) 99th percentile over the run, ms, as
     /// the upper bound of its metrics bucket.
     pub store_write_p99_ms: Option<f64>,
-    /// Ids of accepted RFQs (the first [`MAX_IDS_KEPT`]), for the read phase.
-    pub ids: Vec<String>,
+    /// Every accepted RFQ, and how it must close (for the check).
+    pub sent: Vec<Sent>,
 }
-
-/// Accepted ids kept for the read phase, at most.
-pub const MAX_IDS_KEPT: usize = 100_000;
 
 /// One second of the run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -99,17 +118,6 @@ pub struct Second {
     pub p99_ms: f64,
 }
 
-/// Waiting for every accepted RFQ to close.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Drain {
-    /// Whether every accepted RFQ closed (per the aggregator's metrics).
-    pub all_closed: Option<bool>,
-    /// RFQs closed during the run and the drain.
-    pub closed: Option<u64>,
-    /// Seconds from the first request due to the drain's end.
-    pub seconds: f64,
-}
-
 #[derive(Default)]
 struct Counts {
     not_sent: AtomicU64,
@@ -123,6 +131,33 @@ struct Counts {
     watch_skipped: AtomicU64,
 }
 
+/// What the load tells of one second (by when its requests were due).
+#[derive(Debug)]
+pub(crate) struct Tally {
+    /// Requests sent.
+    pub(crate) offered: u64,
+    /// Accepted (`202`).
+    pub(crate) accepted: u64,
+    /// Sent and not accepted.
+    pub(crate) shed: u64,
+    /// Due and not sent (the client's in-flight bound).
+    pub(crate) not_sent: u64,
+    /// Intake latency from due, µs.
+    pub(crate) latency: Histogram<u64>,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            offered: 0,
+            accepted: 0,
+            shed: 0,
+            not_sent: 0,
+            latency: histogram(),
+        }
+    }
+}
+
 struct Shared {
     client: reqwest::Client,
     url: String,
@@ -132,8 +167,8 @@ struct Shared {
     /// The most open RFQs and the largest RSS seen so far.
     peaks: Mutex<(Option<f64>, Option<u64>)>,
     start: Instant,
-    /// Accepted ids, the first [`MAX_IDS_KEPT`].
-    ids: Mutex<Vec<String>>,
+    /// Every accepted RFQ.
+    sent: Mutex<Vec<Sent>>,
 }
 
 struct Histograms {
@@ -144,8 +179,9 @@ struct Histograms {
     live_event: Histogram<u64>,
     deadline_visible: Histogram<u64>,
     preload_visible: Histogram<u64>,
+    poll_round_trip: Histogram<u64>,
     closed_by: BTreeMap<String, u64>,
-    seconds: Vec<(u64, u64, u64, Histogram<u64>)>,
+    seconds: Vec<Tally>,
 }
 
 pub(crate) fn histogram() -> Histogram<u64> {
@@ -165,12 +201,7 @@ pub async fn run(
 ) -> anyhow::Result<Run> {
     let schedule = settings.schedule();
     let due: Vec<Duration> = schedule.due_times().collect();
-    let client = reqwest::Client::builder()
-        .default_headers(crate::default_headers(target))
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(settings.max_in_flight)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let client = crate::client(target, settings.max_in_flight, Duration::from_secs(30))?;
     let metrics_before = scrape::metrics(&client, &target.metrics_url).await;
     let seconds = settings.seconds as usize + 1;
     let shared = Arc::new(Shared {
@@ -186,17 +217,18 @@ pub async fn run(
             live_event: histogram(),
             deadline_visible: histogram(),
             preload_visible: histogram(),
+            poll_round_trip: histogram(),
             closed_by: BTreeMap::new(),
-            seconds: (0..seconds).map(|_| (0, 0, 0, histogram())).collect(),
+            seconds: (0..seconds).map(|_| Tally::default()).collect(),
         }),
         peaks: Mutex::new((None, None)),
         start: Instant::now(),
-        ids: Mutex::new(Vec::new()),
+        sent: Mutex::new(Vec::new()),
     });
-    let sampler = tokio::spawn(sample(shared.clone(), target.clone()));
+    let sampler = tokio::spawn(drain::sample(shared.clone(), target.clone()));
     let mut preload_watchers = tokio::task::JoinSet::new();
     for (id, deadline) in preload.map(|p| p.watch.clone()).unwrap_or_default() {
-        preload_watchers.spawn(watch_preloaded(shared.clone(), id, deadline));
+        preload_watchers.spawn(watch::preloaded(shared.clone(), id, deadline));
     }
     let progress = indicatif::ProgressBar::new(due.len() as u64);
     progress.set_style(
@@ -205,12 +237,25 @@ pub async fn run(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let deadline_every = every(settings.deadline_share);
-    let watch_every = every(settings.watch_share);
+    let deadline_every = schedule::every(settings.deadline_share);
+    let watch_every = schedule::every(settings.watch_share);
     let mut tasks = tokio::task::JoinSet::new();
     let (mut completions, mut deadlines) = (0_usize, 0_usize);
+    let (mut offered, mut this_second, mut stopped_at) = (0_u64, 0, None);
     for (i, at) in due.iter().enumerate() {
         tokio::time::sleep_until((shared.start + *at).into()).await;
+        let second = at.as_secs() as usize;
+        if schedule.shape == Shape::FindCeiling && second != this_second {
+            this_second = second;
+            let bound = settings.ceiling_p99_ms;
+            if let Ok(h) = shared.histograms.lock()
+                && ceiling::broken(&schedule, &h.seconds, second, bound)
+            {
+                stopped_at = Some(second);
+                break;
+            }
+        }
+        offered += 1;
         progress.inc(1);
         if i % 500 == 0 {
             let accepted = shared.counts.accepted.load(Ordering::Relaxed);
@@ -218,9 +263,14 @@ pub async fn run(
         }
         if shared.counts.in_flight.load(Ordering::Relaxed) >= settings.max_in_flight {
             shared.counts.not_sent.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut h) = shared.histograms.lock()
+                && let Some(tally) = h.seconds.get_mut(second)
+            {
+                tally.not_sent += 1;
+            }
             continue;
         }
-        let to_deadline = deadline_every.is_some_and(|k| i % k == k - 1);
+        let to_deadline = schedule::picked(deadline_every, i);
         // Watched: the same share of each kind.
         let nth = if to_deadline {
             &mut deadlines
@@ -240,7 +290,13 @@ pub async fn run(
             "deadline-seconds": deadline,
         });
         shared.counts.in_flight.fetch_add(1, Ordering::Relaxed);
-        tasks.spawn(submit(shared.clone(), *at, body, watch, to_deadline));
+        tasks.spawn(submit::submit(
+            shared.clone(),
+            *at,
+            body,
+            watch,
+            to_deadline,
+        ));
         // Reap finished tasks now and then (a long run would hold them all).
         while tasks.try_join_next().is_some() {}
     }
@@ -261,7 +317,7 @@ pub async fn run(
     let preload_last = preload
         .filter(|p| p.due_by(drain_end) > 0)
         .map(|p| p.first_due + p.step * i32::try_from(preload_due.saturating_sub(1)).unwrap_or(0));
-    let drain = drain(
+    let drain = drain::drain(
         &shared,
         target,
         &metrics_before,
@@ -301,18 +357,21 @@ pub async fn run(
         .seconds
         .iter()
         .enumerate()
-        .map(|(t, (offered, accepted, shed, latency))| Second {
+        .map(|(t, tally)| Second {
             t: t as u64,
-            offered: *offered,
-            accepted: *accepted,
-            shed: *shed,
-            p50_ms: latency.value_at_quantile(0.5) as f64 / 1000.0,
-            p99_ms: latency.value_at_quantile(0.99) as f64 / 1000.0,
+            offered: tally.offered,
+            accepted: tally.accepted,
+            shed: tally.shed,
+            p50_ms: tally.latency.value_at_quantile(0.5) as f64 / 1000.0,
+            p99_ms: tally.latency.value_at_quantile(0.99) as f64 / 1000.0,
         })
         .collect();
+    let ceiling = (schedule.shape == Shape::FindCeiling)
+        .then(|| ceiling::of(&schedule, &h.seconds, settings.ceiling_p99_ms, stopped_at));
     Ok(Run {
+        load_seconds: stopped_at.map_or(schedule.duration.as_secs_f64(), |s| s as f64),
         schedule,
-        offered: due.len() as u64,
+        offered,
         not_sent: counts.not_sent.load(Ordering::Relaxed),
         accepted,
         shed: counts.shed.load(Ordering::Relaxed),
@@ -328,242 +387,14 @@ pub async fn run(
         preload: preload.map(|p| p.report.clone()),
         closed_by: std::mem::take(&mut h.closed_by),
         watch_skipped: counts.watch_skipped.load(Ordering::Relaxed),
+        poll_round_trip: std::mem::replace(&mut h.poll_round_trip, histogram()),
+        ceiling,
         seconds,
         drain,
         records,
         max_open,
         max_rss,
         store_write_p99_ms,
-        ids: std::mem::take(&mut *shared.ids.lock().unwrap_or_else(|e| e.into_inner())),
+        sent: std::mem::take(&mut *shared.sent.lock().unwrap_or_else(|e| e.into_inner())),
     })
-}
-
-/// Every `k`-th request for a share (`None` for none).
-fn every(share: f64) -> Option<usize> {
-    (share > 0.0).then(|| (1.0 / share.min(1.0)).round().max(1.0) as usize)
-}
-
-/// One request: POST, count, and watch its result if asked.
-async fn submit(shared: Arc<Shared>, due: Duration, body: Value, watch: bool, to_deadline: bool) {
-    let sent = shared
-        .client
-        .post(format!("{}/rfqs", shared.url))
-        .json(&body)
-        .send()
-        .await;
-    let answered = shared.start.elapsed();
-    let latency = answered.saturating_sub(due).as_micros() as u64;
-    let second = due.as_secs() as usize;
-    let counts = &shared.counts;
-    let accepted = match sent {
-        Ok(response) if response.status() == 202 => {
-            counts.accepted.fetch_add(1, Ordering::Relaxed);
-            response.json::<Value>().await.ok()
-        }
-        Ok(response) if matches!(response.status().as_u16(), 429 | 503) => {
-            counts.shed.fetch_add(1, Ordering::Relaxed);
-            None
-        }
-        Ok(_) => {
-            counts.refused.fetch_add(1, Ordering::Relaxed);
-            None
-        }
-        Err(_) => {
-            counts.failed.fetch_add(1, Ordering::Relaxed);
-            None
-        }
-    };
-    if let Ok(mut h) = shared.histograms.lock() {
-        record(&mut h.intake, latency);
-        if accepted.is_some() {
-            record(&mut h.intake_accepted, latency);
-        }
-        if let Some((offered, ok, shed, per_second)) = h.seconds.get_mut(second) {
-            *offered += 1;
-            *ok += u64::from(accepted.is_some());
-            *shed += u64::from(accepted.is_none());
-            record(per_second, latency);
-        }
-    }
-    counts.in_flight.fetch_sub(1, Ordering::Relaxed);
-    let Some(body) = accepted else { return };
-    if let (Some(id), Ok(mut ids)) = (body["id"].as_str(), shared.ids.lock())
-        && ids.len() < MAX_IDS_KEPT
-    {
-        ids.push(id.to_owned());
-    }
-    let (watching, most) = if to_deadline {
-        (&counts.watched_deadlines, MAX_WATCHED_DEADLINES)
-    } else {
-        (&counts.watched, MAX_WATCHED)
-    };
-    if watch && watching.fetch_add(1, Ordering::Relaxed) < most {
-        if to_deadline {
-            watch_result(&shared, &body, to_deadline).await;
-        } else {
-            // Polled and followed live at once, as an app might.
-            let events = body["links"]["events"].as_str().unwrap_or_default();
-            let ((), delays) = tokio::join!(
-                watch_result(&shared, &body, to_deadline),
-                crate::live::follow(&shared.client, events, Duration::from_secs(120)),
-            );
-            if let Ok(mut h) = shared.histograms.lock() {
-                for delay in delays {
-                    record(&mut h.live_event, delay);
-                }
-            }
-        }
-    } else if watch {
-        // Every watcher busy: this one goes unmeasured, and the report says
-        // how many did (a sample short of its slow cases is biased).
-        counts.watch_skipped.fetch_add(1, Ordering::Relaxed);
-    }
-    if watch {
-        watching.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Polls an accepted RFQ until its `303`, as the customer app does, and
-/// records how long after its deadline (or its `202`) the result showed.
-async fn watch_result(shared: &Shared, accepted: &Value, to_deadline: bool) {
-    let accepted_at = Utc::now();
-    let (Some(id), Some(eta)) = (accepted["id"].as_str(), time(&accepted["eta"])) else {
-        return;
-    };
-    if to_deadline {
-        // No need to poll before the deadline draws near.
-        let early = (eta - accepted_at).to_std().unwrap_or_default();
-        tokio::time::sleep(early.saturating_sub(shared.poll * 2)).await;
-    }
-    // The link the 202 gave (the read API may be served elsewhere).
-    let status = accepted["links"]["self"]
-        .as_str()
-        .filter(|link| link.starts_with("http"))
-        .map_or_else(|| format!("{}/rfqs/{id}", shared.url), str::to_owned);
-    let give_up = Instant::now()
-        + (eta - accepted_at).to_std().unwrap_or_default()
-        + Duration::from_secs(120);
-    let visible = loop {
-        if Instant::now() > give_up {
-            return;
-        }
-        if let Ok(response) = shared.client.get(&status).send().await
-            && response.status() == 303
-        {
-            break Utc::now();
-        }
-        tokio::time::sleep(shared.poll).await;
-    };
-    let result = match shared.client.get(format!("{status}/result")).send().await {
-        Ok(response) => response.json::<Value>().await.unwrap_or_default(),
-        Err(_) => Value::Null,
-    };
-    let ms = |from: DateTime<Utc>| (visible - from).num_milliseconds().max(0) as u64;
-    let Ok(mut h) = shared.histograms.lock() else {
-        return;
-    };
-    let closed_by = result["closed-by"].as_str().unwrap_or("unknown").to_owned();
-    *h.closed_by.entry(closed_by).or_default() += 1;
-    if to_deadline {
-        record(&mut h.deadline_visible, ms(eta));
-        return;
-    }
-    record(&mut h.completion_visible, ms(accepted_at));
-    let last = ["quotes", "declines"]
-        .iter()
-        .filter_map(|list| result[*list].as_array())
-        .flatten()
-        .filter_map(|answer| time(&answer["received-at"]))
-        .max();
-    if let Some(last) = last {
-        record(&mut h.after_last_answer, ms(last));
-    }
-}
-
-fn time(value: &Value) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(value.as_str()?)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// Polls a preloaded RFQ from just before its deadline until its `303`.
-async fn watch_preloaded(
-    shared: Arc<Shared>,
-    id: rfq_core::CorrelationId,
-    deadline: DateTime<Utc>,
-) {
-    let early = (deadline - Utc::now()).to_std().unwrap_or_default();
-    tokio::time::sleep(early.saturating_sub(shared.poll * 2)).await;
-    let status = format!("{}/rfqs/{id}", shared.url);
-    let visible = loop {
-        if let Ok(response) = shared.client.get(&status).send().await
-            && response.status() == 303
-        {
-            break Utc::now();
-        }
-        tokio::time::sleep(shared.poll).await;
-    };
-    if let Ok(mut h) = shared.histograms.lock() {
-        record(
-            &mut h.preload_visible,
-            (visible - deadline).num_milliseconds().max(0) as u64,
-        );
-    }
-}
-
-/// Waits until the aggregator closed as many RFQs as must be closed (its
-/// metrics), and it is past `not_before` (the last preloaded deadline that
-/// must pass), or `within` passes.
-async fn drain(
-    shared: &Shared,
-    target: &Target,
-    before: &str,
-    accepted: u64,
-    not_before: Option<DateTime<Utc>>,
-    within: Duration,
-) -> Drain {
-    let give_up = Instant::now() + within;
-    let closed_before = scrape::sum(before, "rfq_aggregator_closed_total");
-    loop {
-        let now = scrape::metrics(&shared.client, &target.metrics_url).await;
-        if now.is_empty() {
-            return Drain {
-                all_closed: None,
-                closed: None,
-                seconds: shared.start.elapsed().as_secs_f64(),
-            };
-        }
-        let closed = (scrape::sum(&now, "rfq_aggregator_closed_total") - closed_before) as u64;
-        let past = not_before.is_none_or(|at| Utc::now() > at);
-        if (closed >= accepted && past) || Instant::now() > give_up {
-            return Drain {
-                all_closed: Some(closed >= accepted),
-                closed: Some(closed),
-                seconds: shared.start.elapsed().as_secs_f64(),
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Every second: the aggregator's open RFQs and this process's memory.
-async fn sample(shared: Arc<Shared>, target: Target) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let text = scrape::metrics(&shared.client, &target.metrics_url).await;
-        let open = (!text.is_empty()).then(|| scrape::sum(&text, "rfq_aggregator_open_rfqs"));
-        let rss = target.in_process.then(scrape::rss_bytes).flatten();
-        if let Ok(mut peaks) = shared.peaks.lock() {
-            peaks.0 = max(peaks.0, open, f64::max);
-            peaks.1 = max(peaks.1, rss, u64::max);
-        }
-    }
-}
-
-fn max<T: Copy>(a: Option<T>, b: Option<T>, larger: fn(T, T) -> T) -> Option<T> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(larger(a, b)),
-        (a, b) => a.or(b),
-    }
 }

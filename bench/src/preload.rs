@@ -13,14 +13,12 @@
 //! watched like the load's (a sample polled from just before the
 //! deadline), as "deadline → visible with N open".
 
-use crate::{BenchSettings, Target, scrape};
+use crate::{BenchSettings, Target, quotes::QuotesWriter, scrape};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use rdkafka::producer::FutureRecord;
-use rfq_avro::Record;
 use rfq_core::{
-    Completion, CorrelationId, CustomerId, GeoPoint, ProviderId, Region, ReturnAddress, Rfq,
+    Completion, CorrelationId, CustomerId, GeoPoint, ProviderId, Region, Rfq,
     settings::PipelineSettings,
 };
 use std::{
@@ -94,21 +92,7 @@ pub async fn run(
     let (codec, _) = rfq_avro::open_codec(pipeline)
         .await
         .context("the pipeline's codec (schema registry)")?;
-    let producer = pipeline.kafka.producer("rfq-bench-preload")?;
-    let topic = pipeline.topics.quotes_topic.clone();
-    let partitions = {
-        let producer = producer.clone();
-        let topic = topic.clone();
-        tokio::task::spawn_blocking(move || {
-            use rdkafka::producer::Producer as _;
-            producer
-                .client()
-                .fetch_metadata(Some(&topic), Duration::from_secs(30))
-                .map(|m| m.topics().first().map_or(0, |t| t.partitions().len()))
-        })
-        .await??
-    };
-    anyhow::ensure!(partitions > 0, "the quotes topic {topic} has no partitions");
+    let writer = QuotesWriter::open(pipeline, codec, "rfq-bench-preload").await?;
     let addressed: BTreeSet<ProviderId> = ADDRESSED
         .iter()
         .map(|p| ProviderId::parse(p))
@@ -151,30 +135,13 @@ pub async fn run(
                 addressed: addressed.clone(),
                 radius: Some(pipeline.vicinity_radius),
                 completion: Completion::All,
-                return_address: ReturnAddress {
-                    topic: topic.clone(),
-                    partition: id.partition(partitions as i32),
-                },
+                return_address: writer.return_address(id),
             };
             if i % watch_every == 0 {
                 watch.push((id, deadline));
             }
-            let (codec, producer, topic) = (&codec, &producer, &topic);
-            async move {
-                let payload = codec.encode(topic, &Record::Rfq(rfq.clone())).await?;
-                let key = id.to_string();
-                producer
-                    .send(
-                        FutureRecord::to(topic)
-                            .partition(rfq.return_address.partition)
-                            .key(&key)
-                            .payload(&payload),
-                        Duration::from_secs(60),
-                    )
-                    .await
-                    .map_err(|(error, _)| error)?;
-                anyhow::Ok(())
-            }
+            let writer = &writer;
+            async move { writer.write(&rfq, &[]).await }
         })
         .buffer_unordered(10_000);
     while let Some(written) = sent.next().await {

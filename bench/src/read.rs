@@ -8,8 +8,11 @@
 //! second at full use), not the latency at a given rate; the load phase
 //! does that for the intake.
 
-use crate::BenchSettings;
+use crate::{BenchSettings, check::Sent};
 use std::time::{Duration, Instant};
+
+/// Accepted RFQs read in the read phase, at most (the first ones).
+pub const MAX_IDS: usize = 100_000;
 
 /// What one read endpoint did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -26,28 +29,20 @@ pub struct Reads {
     pub latency: crate::report::Latency,
 }
 
-/// Reads the RFQs `ids` at `url` (the API's base URL): the status, then
-/// the result. Empty when `--bench-read-seconds` is 0 or nothing was
-/// accepted.
+/// Reads the accepted RFQs `sent` (the first [`MAX_IDS`]) at `url` (the
+/// API's base URL) with `client` ([`crate::client`]): the status, then the
+/// result. Empty when `--bench-read-seconds` is 0 or nothing was accepted.
 pub async fn run(
     settings: &BenchSettings,
+    client: &reqwest::Client,
     url: &str,
-    ids: &[String],
-    headers: reqwest::header::HeaderMap,
+    sent: &[Sent],
 ) -> Vec<Reads> {
-    if settings.read_seconds == 0 || ids.is_empty() {
+    if settings.read_seconds == 0 || sent.is_empty() {
         return Vec::new();
     }
     let connections = settings.read_connections.max(1);
-    let Ok(client) = reqwest::Client::builder()
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(connections)
-        .timeout(Duration::from_secs(10))
-        .build()
-    else {
-        return Vec::new();
-    };
+    let ids: Vec<&str> = sent.iter().take(MAX_IDS).map(|s| s.id.as_str()).collect();
     let url = url.trim_end_matches('/');
     let duration = Duration::from_secs(settings.read_seconds);
     let mut reads = Vec::new();

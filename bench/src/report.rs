@@ -1,7 +1,12 @@
 //! What a run measured, as JSON (`report.json`) and as a terminal table,
 //! each figure next to the broker's own limit where one applies.
 
-use crate::{BenchSettings, Target, broker::BrokerLimits, load::Run, load::Second};
+mod table;
+
+use crate::{
+    BenchSettings, Target, broker::BrokerLimits, ceiling::Ceiling, check::Checked, load::Run,
+    load::Second, overload::Overload,
+};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 
@@ -60,56 +65,33 @@ pub struct Intake {
     pub accepted_latency: Latency,
 }
 
-/// An overload (`--bench-shape burst`: `--bench-rate` after a lower base), and how
-/// soon the intake was back to normal after it.
+/// What polling every `--bench-poll-ms` adds to each "visible" figure:
+/// a result becomes visible somewhere in a poll's cycle (one round trip
+/// plus the interval), and is seen half a round trip after the next poll
+/// reaches the server. So it adds at least half a round trip, on average
+/// about half the interval plus one round trip, at most about the
+/// interval plus one and a half.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Overload {
-    /// The intake's per-second p99 before the burst (the median of the
-    /// first third's seconds, the first left out), ms.
-    pub normal_p99_ms: f64,
-    /// "Back to normal": a second's p99 at most this, and nothing shed, ms
-    /// (twice normal, or normal + 10 ms if more).
-    pub normal_bound_ms: f64,
-    /// The worst per-second p99 during the burst, ms.
-    pub burst_p99_ms: f64,
-    /// Requests shed during the burst.
-    pub burst_shed: u64,
-    /// Seconds after the burst until the first normal second (0: the first
-    /// second after it was normal); `None`: not within the run.
-    pub back_to_normal_after_seconds: Option<u64>,
+pub struct PollingAdds {
+    /// The interval, ms.
+    pub poll_ms: u64,
+    /// A poll's round trip (`GET /rfqs/{id}`), ms.
+    pub round_trip: Latency,
+    /// Added on average: interval / 2 + the median round trip, ms.
+    pub mean_ms: f64,
+    /// Added at most, about: interval + 1.5 × the p99 round trip, ms.
+    pub max_ms: f64,
 }
 
-impl Overload {
-    /// From the per-second figures of a burst run of `duration` seconds.
-    fn of(seconds: &[Second], duration: u64) -> Option<Overload> {
-        let (start, end) = (duration / 3, (2 * duration).div_ceil(3));
-        let mut before: Vec<f64> = seconds
-            .iter()
-            .filter(|s| (1..start).contains(&s.t) && s.offered > 0)
-            .map(|s| s.p99_ms)
-            .collect();
-        if before.is_empty() {
-            return None;
+impl PollingAdds {
+    fn of(poll_ms: u64, round_trip: &Histogram<u64>) -> PollingAdds {
+        let round_trip = Latency::of(round_trip, 1000.0);
+        PollingAdds {
+            poll_ms,
+            mean_ms: poll_ms as f64 / 2.0 + round_trip.p50_ms,
+            max_ms: poll_ms as f64 + 1.5 * round_trip.p99_ms,
+            round_trip,
         }
-        before.sort_by(f64::total_cmp);
-        let normal = before[before.len() / 2];
-        let bound = (normal * 2.0).max(normal + 10.0);
-        let burst = seconds.iter().filter(|s| (start..end).contains(&s.t));
-        let (burst_p99, burst_shed) = burst.fold((0.0_f64, 0), |(p99, shed), s| {
-            (p99.max(s.p99_ms), shed + s.shed)
-        });
-        let back = seconds
-            .iter()
-            .filter(|s| s.t >= end && s.offered > 0)
-            .find(|s| s.p99_ms <= bound && s.shed == 0)
-            .map(|s| s.t - end);
-        Some(Overload {
-            normal_p99_ms: normal,
-            normal_bound_ms: bound,
-            burst_p99_ms: burst_p99,
-            burst_shed,
-            back_to_normal_after_seconds: back,
-        })
     }
 }
 
@@ -156,6 +138,12 @@ pub struct Report {
     pub store_write_p99_ms: Option<f64>,
     /// How the watched RFQs closed.
     pub closed_by: BTreeMap<String, u64>,
+    /// What polling adds to the visible figures above.
+    pub polling: PollingAdds,
+    /// Every accepted RFQ's result, checked.
+    pub check: Checked,
+    /// `--bench-shape find-ceiling`: the steps and the ceiling.
+    pub ceiling: Option<Ceiling>,
     /// RFQs picked to be watched but not (every watcher busy): if many,
     /// the visible-latency figures lack their slowest cases.
     pub watch_skipped: u64,
@@ -185,16 +173,21 @@ impl Report {
         broker: Option<BrokerLimits>,
         run: Run,
         reads: Vec<crate::read::Reads>,
+        check: Checked,
     ) -> Report {
-        let load_seconds = run.schedule.duration.as_secs_f64().max(f64::EPSILON);
+        let load_seconds = run.load_seconds.max(f64::EPSILON);
         let records_per_second = run.records / load_seconds;
+        let records_per_rfq =
+            (run.records > 0.0 && run.accepted > 0).then(|| run.records / run.accepted as f64);
+        let produce = broker.as_ref().map(|b| b.produce_per_second);
         Report {
             target: target.description.clone(),
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             machine: machine(),
             load: format!(
-                "{:?} {} RFQ/s{} for {} s; {:.0} % to silent unicorns (deadline {} s); watched {:.1} %, polled every {} ms",
-                settings.shape,
+                "{} {} RFQ/s{} for {} s; {:.0} % to silent unicorns (deadline {} s); watched {:.1} %, polled every {} ms",
+                clap::ValueEnum::to_possible_value(&settings.shape)
+                    .map_or_else(String::new, |v| v.get_name().to_owned()),
                 settings.rate,
                 match settings.shape {
                     crate::schedule::Shape::Burst => {
@@ -227,6 +220,9 @@ impl Report {
             preload_visible: Latency::of(&run.preload_visible, 1.0),
             store_write_p99_ms: run.store_write_p99_ms,
             closed_by: run.closed_by,
+            polling: PollingAdds::of(settings.poll_ms, &run.poll_round_trip),
+            check,
+            ceiling: run.ceiling.map(|c| c.against(records_per_rfq, produce)),
             watch_skipped: run.watch_skipped,
             throughput: Throughput {
                 rfqs_per_second: run.accepted as f64 / load_seconds,
@@ -248,165 +244,23 @@ impl Report {
             seconds: run.seconds,
         }
     }
+}
 
-    /// Whether the run is sound: every accepted RFQ closed.
-    pub fn all_closed(&self) -> bool {
-        self.drain.all_closed == Some(true)
-    }
-
-    /// The figures as a terminal table.
-    pub fn table(&self) -> String {
-        let mut rows: Vec<(String, String)> = Vec::new();
-        let mut row = |what: &str, value: String| rows.push((what.to_owned(), value));
-        let latency = |l: &Latency| {
-            format!(
-                "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",
-                l.p50_ms, l.p99_ms, l.max_ms, l.samples
-            )
-        };
-        row("target", self.target.clone());
-        row("machine", self.machine.clone());
-        row("load", self.load.clone());
-        if let Some(b) = &self.broker {
-            row(
-                "broker: raw produce / consume",
-                format!(
-                    "{:.0} / {:.0} records/s ({} × {} B)",
-                    b.produce_per_second, b.consume_per_second, b.records, b.record_bytes
-                ),
-            );
-            row(
-                "broker: one hop",
-                format!(
-                    "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-                    b.hop_p50_ms, b.hop_p99_ms, b.hop_max_ms
-                ),
-            );
-        }
-        let i = &self.intake;
-        row(
-            "POST /rfqs",
-            format!(
-                "{} due, {} accepted ({:.0}/s), {} shed, {} refused, {} failed, {} not sent",
-                i.offered,
-                i.accepted,
-                i.accepted_per_second,
-                i.shed,
-                i.refused,
-                i.failed,
-                i.not_sent
-            ),
-        );
-        row("POST /rfqs latency (from due)", latency(&i.latency));
-        if i.accepted < i.offered {
-            row("  of the accepted", latency(&i.accepted_latency));
-        }
-        row(
-            "202 → result visible (completion)",
-            latency(&self.completion_visible),
-        );
-        row(
-            "last answer → result visible",
-            latency(&self.after_last_answer),
-        );
-        row("answer → its live event (SSE)", latency(&self.live_event));
-        row("deadline → result visible", latency(&self.deadline_visible));
-        if self.watch_skipped > 0 {
-            row(
-                "  not watched (watchers busy)",
-                format!("{} picked RFQs", self.watch_skipped),
-            );
-        }
-        if let Some(p) = &self.preload {
-            row(
-                "preload",
-                format!(
-                    "{} RFQs at {:.0}/s; all open after {}; due {} s later over {} s",
-                    p.rfqs,
-                    p.written_per_second,
-                    p.opened_after_seconds
-                        .map_or("— (not all opened)".to_owned(), |s| format!("{s:.1} s")),
-                    p.due_after_seconds,
-                    p.due_over_seconds
-                ),
-            );
-            row(
-                "  deadline → visible (preloaded)",
-                latency(&self.preload_visible),
-            );
-        }
-        if let Some(ms) = self.store_write_p99_ms {
-            row("store write p99 (bucket bound)", format!("≤ {ms:.1} ms"));
-        }
-        if let Some(o) = &self.overload {
-            row(
-                "overload (the middle third)",
-                format!(
-                    "p99 {:.1} ms before, worst second {:.1} ms during ({} shed); back to normal (p99 ≤ {:.1} ms, none shed) {}",
-                    o.normal_p99_ms,
-                    o.burst_p99_ms,
-                    o.burst_shed,
-                    o.normal_bound_ms,
-                    o.back_to_normal_after_seconds
-                        .map_or("not within the run".to_owned(), |s| format!(
-                            "{s} s after it"
-                        )),
-                ),
-            );
-        }
-        let t = &self.throughput;
-        row(
-            "sustained",
-            format!(
-                "{:.0} RFQ/s, {:.0} records/s{}",
-                t.rfqs_per_second,
-                t.records_per_second,
-                t.share_of_broker
-                    .map(|s| format!(" = {:.0} % of the broker's raw produce rate", s * 100.0))
-                    .unwrap_or_default()
-            ),
-        );
-        row(
-            "every accepted RFQ closed",
-            match (self.drain.all_closed, self.drain.closed) {
-                (Some(all), Some(closed)) => {
-                    format!("{} ({closed} closed)", if all { "yes" } else { "NO" })
-                }
-                _ => "unknown (no metrics)".to_owned(),
-            },
-        );
-        if let Some(open) = self.max_open_rfqs {
-            row("open RFQs, most at once", format!("{open:.0}"));
-        }
-        for r in &self.reads {
-            row(
-                &r.endpoint,
-                format!(
-                    "{:.0} req/s, {} ({} not as expected; {})",
-                    r.requests_per_second,
-                    latency(&r.latency),
-                    r.failed,
-                    self.read_phase
-                ),
-            );
-        }
-        if let Some(rss) = self.max_rss_mib {
-            row("RSS, largest (pipeline + bench)", format!("{rss:.0} MiB"));
-        }
-        let width = rows
-            .iter()
-            .map(|(w, _)| w.chars().count())
-            .max()
-            .unwrap_or(0);
-        rows.iter()
-            .map(|(what, value)| format!("{what:<width$}  {value}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+/// Rows of a terminal table, the names aligned.
+pub(crate) fn align(rows: &[(String, String)]) -> String {
+    let width = rows
+        .iter()
+        .map(|(what, _)| what.chars().count())
+        .max()
+        .unwrap_or(0);
+    rows.iter()
+        .map(|(what, value)| format!("{what:<width$}  {value}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// CPUs and memory of this machine, from /proc (Linux).
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let memory = std::fs::read_to_string("/proc/meminfo")
         .ok()

@@ -19,6 +19,10 @@ pub enum Shape {
     /// then `--rate` for the middle third of the run, then the base again:
     /// an overload, and the recovery after it.
     Burst,
+    /// As `Step`, stopping at the first step that sheds or breaks the
+    /// latency bound: the ceiling ([`crate::ceiling`]).
+    #[serde(rename = "find-ceiling")]
+    FindCeiling,
 }
 
 /// The offered rate over a run.
@@ -44,7 +48,7 @@ impl Schedule {
         match self.shape {
             Shape::Fixed => self.rate,
             Shape::Ramp => self.rate * share,
-            Shape::Step => {
+            Shape::Step | Shape::FindCeiling => {
                 let steps = f64::from(self.steps.max(1));
                 let step = (share * steps).floor().min(steps - 1.0) + 1.0;
                 self.rate * step / steps
@@ -84,6 +88,17 @@ impl Schedule {
     }
 }
 
+/// Every `k`-th of a share (`None` for none): one of `every(0.2)` is 5.
+pub fn every(share: f64) -> Option<usize> {
+    (share > 0.0).then(|| (1.0 / share.min(1.0)).round().max(1.0) as usize)
+}
+
+/// Whether the `i`-th (from 0) is one of the share picked [`every`] `k`-th
+/// (the last of each `k`): which RFQs go where nobody answers.
+pub fn picked(every: Option<usize>, i: usize) -> bool {
+    every.is_some_and(|k| i % k == k - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +111,16 @@ mod tests {
             steps: 4,
             burst_base: None,
         }
+    }
+
+    #[test]
+    fn a_share_picks_every_kth() {
+        let fifth = every(0.2);
+        assert_eq!(fifth, Some(5));
+        assert_eq!((0..100).filter(|i| picked(fifth, *i)).count(), 20);
+        assert!(picked(fifth, 4) && !picked(fifth, 5));
+        assert_eq!((0..100).filter(|i| picked(every(0.0), *i)).count(), 0);
+        assert_eq!((0..100).filter(|i| picked(every(1.0), *i)).count(), 100);
     }
 
     #[test]
@@ -155,6 +180,10 @@ mod tests {
 
     #[test]
     fn steps_climb_to_the_peak() {
+        assert_eq!(
+            schedule(Shape::FindCeiling).rate_at(Duration::from_secs(6)),
+            75.0
+        );
         let s = schedule(Shape::Step);
         assert_eq!(s.rate_at(Duration::from_secs(1)), 25.0);
         assert_eq!(s.rate_at(Duration::from_secs(6)), 75.0);

@@ -74,20 +74,7 @@ pub enum Command {
     /// Measures the pipeline (open-loop load, latency as the customer app
     /// sees it) next to its broker's own limits; starts `rfq up` in this
     /// process unless `--bench-url` names a running pipeline.
-    Bench(Box<BenchArgs>),
-}
-
-/// `rfq bench`.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// The load and the report.
-    #[command(flatten)]
-    pub bench: rfq_bench::BenchSettings,
-    /// The pipeline started in this process (every `rfq up` setting; its
-    /// data goes to a fresh temporary directory), or the Kafka of the one
-    /// at `--bench-url` (`--brokers`, for the broker's own limits).
-    #[command(flatten)]
-    pub up: UpSettings,
+    Bench(Box<crate::bench::BenchArgs>),
 }
 
 /// `rfq migrate`.
@@ -277,7 +264,7 @@ impl Cli {
             Command::Keys(args) => crate::keys::run(args).await,
             Command::Explain(args) => crate::explain::run(*args).await,
             Command::Registry(args) => registry(args, shutdown).await,
-            Command::Bench(args) => bench(*args).await,
+            Command::Bench(args) => crate::bench::run(*args).await,
         }
     }
 }
@@ -418,83 +405,6 @@ fn registering(pipeline: &PipelineSettings) -> String {
         "registering the pipeline's schemas at {}",
         pipeline.registry.url()
     )
-}
-
-async fn bench(args: BenchArgs) -> anyhow::Result<()> {
-    let BenchArgs { bench, mut up } = args;
-    let kafka = up.intake.pipeline.kafka.clone();
-    if let Some(url) = &bench.url {
-        let target = rfq_bench::Target {
-            url: url.clone(),
-            metrics_url: bench.metrics_url.clone().unwrap_or_else(|| url.clone()),
-            description: format!("the pipeline at {url}"),
-            pipeline: kafka.brokers.is_some().then(|| up.intake.pipeline.clone()),
-            kafka: kafka.brokers.is_some().then_some(kafka),
-            in_process: false,
-            api_key: bench.api_key.clone(),
-        };
-        return finish(rfq_bench::run(&bench, &target).await?);
-    }
-    // `rfq up` here, on free ports and a fresh data directory, with a
-    // second, silent fleet where the deadline RFQs go.
-    let data = tempfile::tempdir().context("a temporary data directory")?;
-    up.broker.data_dir = data.path().to_path_buf();
-    up.broker.kafka_addr = ([127, 0, 0, 1], 0).into();
-    up.intake.http_addr = ([127, 0, 0, 1], 0).into();
-    up.registry.schema_registry_addr = ([127, 0, 0, 1], 0).into();
-    let silent = rfq_adapters::FleetSettings {
-        center: bench.silent_at,
-        ring: 0,
-        per_region: 2,
-        silent_per_region: 2,
-        ..up.adapter.fleet.clone()
-    };
-    up.adapters = Some(vec![
-        up.adapter.clone(),
-        AdapterSettings::new("bench-silent", silent),
-    ]);
-    let broker = if up.intake.pipeline.kafka.brokers.is_some() {
-        "Kafka at ".to_owned() + up.intake.pipeline.kafka.brokers()
-    } else {
-        "the embedded broker".to_owned()
-    };
-    // The load is one customer at many times a person's rate.
-    up.intake.producer.customers.customer_rate = 1e9;
-    up.intake.producer.customers.customer_burst = u32::MAX;
-    up.intake.producer.customers.customer_max_open_rfqs = u32::MAX;
-    let mut settings = up.intake.pipeline.clone();
-    let pipeline = Pipeline::start(up).await.context("starting rfq up")?;
-    let api_key = bench
-        .api_key
-        .clone()
-        .or_else(|| pipeline.demo_key().map(|key| key.expose().to_owned()));
-    let url = format!("http://{}", pipeline.http_addr());
-    settings.kafka = pipeline.kafka().clone();
-    settings.registry.registry_url = Some(pipeline.schema_registry_url());
-    let target = rfq_bench::Target {
-        metrics_url: url.clone(),
-        url,
-        description: format!("rfq up in this process, {broker}"),
-        kafka: Some(pipeline.kafka().clone()),
-        in_process: true,
-        pipeline: Some(settings),
-        api_key,
-    };
-    let report = rfq_bench::run(&bench, &target).await;
-    pipeline.stop().await?;
-    finish(report?)
-}
-
-/// A run is sound only if every accepted RFQ closed.
-fn finish(report: rfq_bench::report::Report) -> anyhow::Result<()> {
-    match report.drain.all_closed {
-        Some(false) => anyhow::bail!(
-            "not every accepted RFQ closed: {} accepted, {:?} closed",
-            report.intake.accepted,
-            report.drain.closed
-        ),
-        _ => Ok(()),
-    }
 }
 
 /// Opens the configured store (applying its schema), saying which one.

@@ -4,6 +4,7 @@
 //! [`Pipeline`] is what `rfq up` runs; the integration tests start the same
 //! thing on free ports, so what they check is what a user runs.
 
+pub mod bench;
 pub mod cli;
 pub mod demo_key;
 pub mod explain;

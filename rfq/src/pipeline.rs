@@ -56,6 +56,13 @@ impl EmbeddedBrokerSettings {
         })
         .await
     }
+
+    /// Starts the broker and points `kafka` at it.
+    pub async fn start_for(&self, kafka: &mut KafkaSettings) -> anyhow::Result<EmbeddedBroker> {
+        let broker = self.start().await?;
+        kafka.brokers = Some(broker.addr().to_string());
+        Ok(broker)
+    }
 }
 
 /// What the producer process takes (`rfq producer`); `rfq up` takes it all
@@ -149,12 +156,12 @@ impl Pipeline {
     pub async fn start(mut settings: UpSettings) -> anyhow::Result<Pipeline> {
         let broker = match &settings.intake.pipeline.kafka.brokers {
             Some(_) => None,
-            None => {
-                let broker = settings.broker.start().await?;
-                let kafka = &mut settings.intake.pipeline.kafka;
-                kafka.brokers = Some(broker.addr().to_string());
-                Some(broker)
-            }
+            None => Some(
+                settings
+                    .broker
+                    .start_for(&mut settings.intake.pipeline.kafka)
+                    .await?,
+            ),
         };
         let kafka = settings.intake.pipeline.kafka.clone();
         ensure_topics(&kafka, &settings.intake.pipeline.topics).await?;

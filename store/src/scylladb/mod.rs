@@ -12,9 +12,10 @@
 //! above its insertion, so a replayed open cannot resurrect it.
 //!
 //! An [`apply`](Store::apply) is not one transaction (a logged batch across
-//! partitions would cost more than it buys): it writes opens, then answers,
-//! then closes, each group concurrently, and returns once all are
-//! acknowledged at the configured consistency. A crash half-way leaves
+//! partitions would cost more than it buys): it writes opens, then answers
+//! (an RFQ's as one unlogged batch: one partition, one round trip), then
+//! closes, then scorecard lines, each group concurrently, and returns once
+//! all are acknowledged at the configured consistency. A crash half-way leaves
 //! effects that the replay of the same records rewrites: the contract's
 //! "apply then store the offset" still makes it exactly-once in effect.
 //!
@@ -44,8 +45,13 @@ use rows::{
     RfqValues, Stamped,
 };
 use scylla::{
-    client::session::Session, response::query_result::QueryResult, serialize::row::SerializeRow,
-    statement::prepared::PreparedStatement,
+    client::session::Session,
+    response::query_result::QueryResult,
+    serialize::row::SerializeRow,
+    statement::{
+        batch::{Batch, BatchType},
+        prepared::PreparedStatement,
+    },
 };
 use std::{collections::HashMap, time::Duration};
 use tokio::sync::Semaphore;
@@ -205,6 +211,39 @@ impl ScyllaStore {
             .map_err(backend)
     }
 
+    /// Writes answers of one RFQ, in this order, as one unlogged batch
+    /// (one partition: atomic and isolated).
+    async fn write_answers(&self, answers: &[&JudgedAnswer]) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let statement = &self.statements.insert_response;
+        let rows: Vec<Stamped<ResponseRow>> = answers
+            .iter()
+            .map(|kept| Stamped {
+                row: ResponseRow::new(kept),
+                stamp: rows::first_wins_stamp(&kept.received_at),
+                ttl: rows::ttl(&now, &now, self.retention + ANSWER_SLACK),
+            })
+            .collect();
+        if let [row] = &rows[..] {
+            self.run(statement, row).await?;
+            return Ok(());
+        }
+        let mut batch = Batch::new(BatchType::Unlogged);
+        for _ in &rows {
+            batch.append_statement(statement.clone());
+        }
+        if let Some(consistency) = statement.get_consistency() {
+            batch.set_consistency(consistency);
+        }
+        batch.set_is_idempotent(true);
+        let _permit = self.in_flight.acquire().await.map_err(backend)?;
+        self.session
+            .batch(&batch, rows)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     async fn write(&self, effect: &Effect) -> Result<(), StoreError> {
         let now = Utc::now();
         let s = &self.statements;
@@ -227,14 +266,7 @@ impl ScyllaStore {
                 self.run(&s.insert_open, (key.0, key.1, key.2, stamp, ttl))
                     .await?;
             }
-            Effect::Answer(kept) => {
-                let values = Stamped {
-                    row: ResponseRow::new(kept),
-                    stamp: rows::first_wins_stamp(&kept.received_at),
-                    ttl: rows::ttl(&now, &now, self.retention + ANSWER_SLACK),
-                };
-                self.run(&s.insert_response, values).await?;
-            }
+            Effect::Answer(kept) => self.write_answers(&[kept]).await?,
             Effect::Close {
                 rfq,
                 partition,
@@ -305,27 +337,22 @@ impl Store for ScyllaStore {
         };
         for current in 0..4 {
             if current == 1 {
-                // The answers of one RFQ one after another, in the order
-                // of their numbers (RFQs in parallel): a reader sees an
+                // The answers of one RFQ as one batch, in the order of
+                // their numbers (RFQs in parallel): one partition, so the
+                // batch is atomic and isolated, and a reader sees an
                 // unbroken run 1..k of an RFQ's answers, never answer 4
                 // without 3, which a live stream resuming after 4 would
                 // miss for good, and a recovery after a failed write
                 // would number twice.
-                let mut by_rfq: HashMap<CorrelationId, Vec<&Effect>> = HashMap::new();
+                let mut by_rfq: HashMap<CorrelationId, Vec<&JudgedAnswer>> = HashMap::new();
                 for effect in effects {
                     if let Effect::Answer(kept) = effect {
-                        by_rfq.entry(kept.answer.rfq).or_default().push(effect);
+                        by_rfq.entry(kept.answer.rfq).or_default().push(kept);
                     }
                 }
                 try_join_all(by_rfq.into_values().map(|mut answers| async move {
-                    answers.sort_by_key(|effect| match effect {
-                        Effect::Answer(kept) => kept.seq,
-                        _ => 0,
-                    });
-                    for effect in answers {
-                        self.write(effect).await?;
-                    }
-                    Ok::<(), StoreError>(())
+                    answers.sort_by_key(|kept| kept.seq);
+                    self.write_answers(&answers).await
                 }))
                 .await?;
                 continue;
