@@ -311,16 +311,20 @@ async fn check_stored(store: &dyn Store, rfqs: &[(CorrelationId, Expected)]) -> 
                 Ok(None) => Some((Violation::NoResult, "not in the store".to_owned())),
                 Ok(Some(stored)) => match stored.status {
                     RfqStatus::Open => Some((Violation::NotClosed, "open".to_owned())),
-                    RfqStatus::Closed { reason, closed_at } => {
-                        check::judge(*expected, reason.as_str(), Some(closed_at)).map(|v| {
-                            let seen = format!(
-                                "closed-by {} at {closed_at}, deadline {}",
-                                reason.as_str(),
-                                stored.rfq.deadline
-                            );
-                            (v, seen)
-                        })
-                    }
+                    RfqStatus::Closed { reason, closed_at } => check::judge(
+                        *expected,
+                        reason.as_str(),
+                        Some(closed_at),
+                        Some(stored.rfq.deadline),
+                    )
+                    .map(|v| {
+                        let seen = format!(
+                            "closed-by {} at {closed_at}, deadline {}",
+                            reason.as_str(),
+                            stored.rfq.deadline
+                        );
+                        (v, seen)
+                    }),
                 },
             };
             (id, outcome)

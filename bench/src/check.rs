@@ -19,8 +19,9 @@ const EXAMPLES: usize = 10;
 pub enum Expected {
     /// Where unicorns answer: by its completion rule, before its deadline.
     Completion,
-    /// Where nobody answers: by `deadline`, at this deadline (`None`: the
-    /// `202` did not say when).
+    /// Where nobody answers: by `deadline`, at the deadline it states,
+    /// which is not after this ETA of its `202` (the ETA adds the
+    /// aggregator's lag when it is behind; `None`: the `202` gave none).
     Deadline(Option<DateTime<Utc>>),
 }
 
@@ -34,8 +35,8 @@ pub struct Sent {
 }
 
 impl Sent {
-    /// From the body of a `202`: its `id`, and its `eta` (the deadline) for
-    /// an RFQ sent to close at its deadline.
+    /// From the body of a `202`: its `id`, and its `eta` (the deadline, or
+    /// later) for an RFQ sent to close at its deadline.
     pub fn accepted(body: &Value, to_deadline: bool) -> Sent {
         let expected = if to_deadline {
             Expected::Deadline(time(&body["eta"]))
@@ -80,20 +81,25 @@ impl Violation {
     }
 }
 
-/// The rule: whether a closed RFQ (`closed_by`, `closed_at`) closed the
-/// way it was sent to. `closed_by` is the close reason's name
-/// (`CloseReason::as_str`).
+/// The rule: whether a closed RFQ (`closed_by`, `closed_at`, the
+/// `deadline` it states) closed the way it was sent to. `closed_by` is the
+/// close reason's name (`CloseReason::as_str`).
 pub fn judge(
     expected: Expected,
     closed_by: &str,
     closed_at: Option<DateTime<Utc>>,
+    deadline: Option<DateTime<Utc>>,
 ) -> Option<Violation> {
     let by_deadline = closed_by == rfq_core::CloseReason::Deadline.as_str();
     match expected {
         Expected::Completion if by_deadline => Some(Violation::CompletionClosedByDeadline),
         Expected::Completion => None,
         Expected::Deadline(_) if !by_deadline => Some(Violation::DeadlineClosedByAnotherRule),
-        Expected::Deadline(deadline) if deadline.is_none() || deadline != closed_at => {
+        Expected::Deadline(eta)
+            if deadline.is_none()
+                || deadline != closed_at
+                || eta.is_none_or(|eta| deadline.is_some_and(|d| d > eta)) =>
+        {
             Some(Violation::DeadlineClosedOffItsDeadline)
         }
         Expected::Deadline(_) => None,
@@ -219,7 +225,13 @@ async fn read_one(client: &reqwest::Client, url: &str, rfq: &Sent) -> Option<(Vi
     }
     let closed_by = result["closed-by"].as_str().unwrap_or_default();
     let closed_at = time(&result["closed-at"]);
-    judge(rfq.expected, closed_by, closed_at).map(|violation| {
+    judge(
+        rfq.expected,
+        closed_by,
+        closed_at,
+        time(&result["deadline"]),
+    )
+    .map(|violation| {
         let seen = format!(
             "closed-by {closed_by:?} at {}, deadline {}",
             result["closed-at"], result["deadline"]
@@ -245,7 +257,10 @@ mod tests {
 
     #[test]
     fn a_completion_rfq_must_not_close_by_its_deadline() {
-        let by = |reason: &str| judge(Expected::Completion, reason, at("2026-12-07T10:00:00Z"));
+        let by = |reason: &str| {
+            let at = at("2026-12-07T10:00:00Z");
+            judge(Expected::Completion, reason, at, at)
+        };
         assert_eq!(by("all-answered"), None);
         assert_eq!(by("quorum"), None);
         assert_eq!(by("deadline"), Some(Violation::CompletionClosedByDeadline));
@@ -255,17 +270,31 @@ mod tests {
     fn a_deadline_rfq_must_close_by_its_deadline_at_it() {
         let deadline = at("2026-12-07T10:00:05.123Z");
         let expected = Expected::Deadline(deadline);
-        assert_eq!(judge(expected, "deadline", deadline), None);
+        assert_eq!(judge(expected, "deadline", deadline, deadline), None);
         assert_eq!(
-            judge(expected, "deadline", at("2026-12-07T10:00:05.124Z")),
+            judge(
+                expected,
+                "deadline",
+                at("2026-12-07T10:00:05.124Z"),
+                deadline
+            ),
             Some(Violation::DeadlineClosedOffItsDeadline)
         );
         assert_eq!(
-            judge(expected, "all-answered", deadline),
+            judge(expected, "all-answered", deadline, deadline),
             Some(Violation::DeadlineClosedByAnotherRule)
         );
         assert_eq!(
-            judge(Expected::Deadline(None), "deadline", deadline),
+            judge(Expected::Deadline(None), "deadline", deadline, deadline),
+            Some(Violation::DeadlineClosedOffItsDeadline)
+        );
+        // The 202's ETA is the deadline plus the aggregator's lag: a
+        // deadline before it is the RFQ's; one after it is not.
+        let eta = Expected::Deadline(at("2026-12-07T10:00:06Z"));
+        assert_eq!(judge(eta, "deadline", deadline, deadline), None);
+        let late = at("2026-12-07T10:00:07Z");
+        assert_eq!(
+            judge(eta, "deadline", late, late),
             Some(Violation::DeadlineClosedOffItsDeadline)
         );
     }

@@ -69,7 +69,10 @@ pub(super) async fn result(shared: &Shared, accepted: &Value, to_deadline: bool)
     let closed_by = result["closed-by"].as_str().unwrap_or("unknown").to_owned();
     *h.closed_by.entry(closed_by).or_default() += 1;
     if to_deadline {
-        record(&mut h.deadline_visible, ms(eta));
+        // From the deadline the result states: the 202's ETA adds the
+        // aggregator's lag when it is behind.
+        let deadline = time(&result["deadline"]).unwrap_or(eta);
+        record(&mut h.deadline_visible, ms(deadline));
         return;
     }
     record(&mut h.completion_visible, ms(accepted_at));
