@@ -267,8 +267,10 @@ fn every_link_in_the_docs_leads_somewhere() {
 /// The `rfq` commands of the docs' shell blocks, each as its words: lines
 /// joined at a trailing `\`, a comment (`#` at the start or after a space)
 /// cut off, a command starting `rfq`, `target/{release,debug}/rfq` or
-/// `cargo run --bin rfq --`. Commands that need a shell or stand for
-/// something (`…`, `$`, `<…>`, quotes, pipes) are left out.
+/// `cargo run --bin rfq --`; a variable set to a command in quotes
+/// (`B="rfq bench …"`) and used at the start of a line (`$B --flag`) is
+/// expanded. Commands that need a shell or stand for something (`…`, `$`,
+/// `<…>`, quotes, pipes) are left out.
 fn rfq_commands(text: &str) -> Vec<Vec<String>> {
     let mut commands = Vec::new();
     for block in shell_blocks(text) {
@@ -291,8 +293,24 @@ fn rfq_commands(text: &str) -> Vec<Vec<String>> {
             }
             continued = continues;
         }
+        // `B="rfq bench …"` then `$B --bench-rate 200`: the variable expanded.
+        let mut variables: Vec<(String, String)> = Vec::new();
         for line in joined {
-            let line = line.trim();
+            let mut line = line.trim().to_owned();
+            if let Some((name, value)) = line.split_once("=\"")
+                && !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                && let Some(value) = value.strip_suffix('"')
+            {
+                variables.push((format!("${name} "), format!("{value} ")));
+                continue;
+            }
+            for (name, value) in &variables {
+                if let Some(rest) = line.strip_prefix(name.as_str()) {
+                    line = format!("{value}{rest}");
+                }
+            }
+            let line = line.as_str();
             let rest = if let Some(rest) = line.strip_prefix("cargo run --bin rfq --") {
                 rest
             } else if let Some(rest) = ["rfq", "target/release/rfq", "target/debug/rfq"]
@@ -393,10 +411,13 @@ fn the_path_rules_catch_what_they_should() {
         "every-result-explained-rfq-explain"
     );
     let commands = rfq_commands(
-        "```sh\nrfq bench --bench-rate 10 \\\n    --bench-seconds 1   # a comment\nrfq explain 5b0c…\necho rfq\n```\n",
+        "```sh\nrfq bench --bench-rate 10 \\\n    --bench-seconds 1   # a comment\nrfq explain 5b0c…\necho rfq\nB=\"rfq bench --bench-rate 5\"\n$B --bench-seconds 2\n```\n",
     );
     assert_eq!(
         commands,
-        vec![vec!["rfq", "bench", "--bench-rate", "10", "--bench-seconds", "1"]]
+        vec![
+            vec!["rfq", "bench", "--bench-rate", "10", "--bench-seconds", "1"],
+            vec!["rfq", "bench", "--bench-rate", "5", "--bench-seconds", "2"],
+        ]
     );
 }
