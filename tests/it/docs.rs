@@ -53,14 +53,10 @@ fn documents() -> Vec<PathBuf> {
 /// the files of a server's run directory too).
 fn path_documents() -> Vec<PathBuf> {
     let root = root();
-    let mut found: Vec<PathBuf> = [
-        "README.md",
-        "ARCHITECTURE.md",
-        "tests/README.md",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .collect();
+    let mut found: Vec<PathBuf> = ["README.md", "ARCHITECTURE.md", "tests/README.md"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
     let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -218,7 +214,10 @@ fn every_path_the_docs_name_exists() {
         "paths named in the docs that do not exist (fix the doc, or see the rules in tests/it/docs.rs):\n{}",
         missing.join("\n")
     );
-    assert!(checked > 100, "only {checked} paths found: is the scan broken?");
+    assert!(
+        checked > 100,
+        "only {checked} paths found: is the scan broken?"
+    );
 }
 
 #[test]
@@ -251,12 +250,11 @@ fn every_link_in_the_docs_leads_somewhere() {
                     broken.push(format!("{at}: no such file"));
                     continue;
                 }
-                if let Some(fragment) = fragment {
-                    if linked.extension().is_some_and(|ext| ext == "md")
-                        && !anchors(&read(&linked)).iter().any(|a| a == fragment)
-                    {
-                        broken.push(format!("{at}: no heading with that anchor"));
-                    }
+                if let Some(fragment) = fragment
+                    && linked.extension().is_some_and(|ext| ext == "md")
+                    && !anchors(&read(&linked)).iter().any(|a| a == fragment)
+                {
+                    broken.push(format!("{at}: no heading with that anchor"));
                 }
             }
         }
@@ -353,7 +351,10 @@ fn every_rfq_command_in_the_docs_parses() {
         "commands in the docs the real command line refuses:\n{}",
         refused.join("\n")
     );
-    assert!(parsed >= 10, "only {parsed} rfq commands found: is the scan broken?");
+    assert!(
+        parsed >= 10,
+        "only {parsed} rfq commands found: is the scan broken?"
+    );
 }
 
 #[test]
