@@ -16,6 +16,7 @@ mod completion;
 mod compose;
 mod customers;
 mod dead_letter;
+mod docs;
 mod end_to_end;
 mod events;
 mod explain;

@@ -23,8 +23,8 @@ from datetime import datetime
 
 from outside_client import check, free_port, request, wait_for_http
 
-# How long after (deadline, restart) a result may take: the README's stated
-# recovery time of the embedded pipeline.
+# How long after (deadline, restart) a result may take: the stated
+# recovery time of the embedded pipeline (docs/design.md, "Guarantees").
 RECOVERY = 10.0
 CYCLES = 3
 
