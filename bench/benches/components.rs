@@ -7,8 +7,8 @@
 //!
 //! `cargo bench -p rfq-bench --bench components` runs them (add a name,
 //! e.g. `-- window`, to run a group); `rfq bench` measures the pipeline
-//! as a whole. Figures from this machine are in the README's
-//! "Performance" section.
+//! as a whole. Figures from this machine are in `docs/performance.md`
+//! (the criterion table).
 
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 

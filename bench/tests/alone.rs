@@ -1,8 +1,8 @@
 //! The aggregator-alone bench (`rfq bench --bench-aggregator N`) end to
 //! end, small: on the embedded broker and the embedded store, every RFQ
 //! written is closed by the aggregator the way it must be, and the figures
-//! are there. (By hand, on Apache Kafka and Cassandra: README,
-//! "Performance".)
+//! are there. (By hand, on Apache Kafka and Cassandra:
+//! `docs/performance.md`.)
 
 use clap::Parser as _;
 use rfq_aggregator::AggregatorSettings;

@@ -14,7 +14,8 @@
 //! batches tansu could not serve back, parks empty fetches until a produce
 //! wakes them, and keeps ListOffsets' end from lagging the records.
 //!
-//! Known limits of tansu 0.6 that remain (see the README): no topic
+//! Known limits of tansu 0.6 that remain (see `tests/README.md`, "What is
+//! real here"): no topic
 //! auto-creation, no transactions, and a consumer killed without leaving
 //! its group stays a member (persisted across restarts), so our consumers
 //! take every partition directly instead of joining a group when they see
