@@ -15,10 +15,11 @@
 //! wakes them, and keeps ListOffsets' end from lagging the records.
 //!
 //! Known limits of tansu 0.6 that remain (see `tests/README.md`, "What is
-//! real here"): no topic auto-creation, no transactions, and a consumer killed without leaving
-//! its group stays a member (persisted across restarts), so our consumers
-//! take every partition directly instead of joining a group when they see
-//! this broker's cluster id ([`rfq_core::kafka::EMBEDDED_CLUSTER_ID`], see
+//! real here"): no topic auto-creation, no transactions, and a consumer
+//! killed without leaving its group stays a member (persisted across
+//! restarts), so our consumers take every partition directly instead of
+//! joining a group when they see this broker's cluster id
+//! ([`rfq_core::kafka::EMBEDDED_CLUSTER_ID`], see
 //! [`rfq_core::kafka::PartitionAssignment`]).
 
 pub mod front;
