@@ -14,12 +14,12 @@ use crate::{
         PROVIDER_WINS, RESPONSES,
     },
     partners::Partners,
-    window::{Verdict, Window},
 };
 use chrono::{DateTime, TimeZone, Utc};
 use rdkafka::{Message, message::BorrowedMessage};
 use rfq_avro::{CodecError, Record};
 use rfq_core::{Answer, AnswerOutcome, Effect, ProviderId, kafka::DeadLetterKind};
+use rfq_rules::{Verdict, Window};
 
 /// When a record reached the topic: its Kafka timestamp (the producer's
 /// create time, or the broker's append time if the topic is configured so).

@@ -19,14 +19,12 @@
 //! are in [`window`], free of I/O.
 
 mod config;
-pub mod explain;
 mod judge;
 mod lag;
 mod lookup;
 mod metrics;
 pub mod partners;
 mod ticker;
-pub mod window;
 mod worker;
 mod writer;
 

@@ -10,7 +10,6 @@ use crate::{
     metrics::{OPEN, OPENED},
     partners::{self, Partners},
     ticker::{TickWriter, Ticker},
-    window::Window,
     writer::{EffectWriter, Last, Notifier},
 };
 use anyhow::Context as _;
@@ -26,6 +25,7 @@ use rfq_core::{
     kafka::{Assigned, DeadLetters, close_consumer, on_consumer_error},
     settings::PipelineSettings,
 };
+use rfq_rules::Window;
 use rfq_store::Store;
 use std::{
     collections::{BTreeSet, HashMap},

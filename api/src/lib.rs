@@ -22,7 +22,6 @@
 pub mod live;
 pub mod openapi;
 pub mod page;
-pub mod representation;
 mod routes;
 pub mod scorecards;
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //! - [`shutdown`]: the token every long-running task is handed.
 
 pub mod auth;
-pub mod domain;
+pub use rfq_domain as domain;
 pub mod http;
 pub mod kafka;
 pub mod metrics;

@@ -285,7 +285,7 @@ impl Pipeline {
             });
         }
 
-        let explainer = rfq_aggregator::explain::Explainer::new(
+        let explainer = rfq_explain::Explainer::new(
             self.kafka.clone(),
             pipeline.topics.clone(),
             codec.clone(),

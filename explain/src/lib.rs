@@ -16,6 +16,7 @@
 
 mod document;
 mod log;
+pub mod openapi;
 mod placing;
 #[cfg(test)]
 mod tests;
@@ -25,10 +26,10 @@ pub use document::{Addressed, Close, Event, Explanation, Stored, What};
 pub use log::{Explainer, Scan};
 pub use placing::{PlacedBy, Placing};
 
-use crate::window::Window;
 use chrono::{DateTime, Utc};
 use rfq_avro::Record;
 use rfq_core::{AnswerOutcome, CloseReason, Effect, JudgedAnswer, Reply, Rfq};
+use rfq_rules::{Verdict, Window};
 use rfq_store::{RfqStatus, StoredRfq};
 
 /// One RFQ's replay: a fresh window fed its records in log order.
@@ -159,7 +160,7 @@ impl Replay {
         let verdict = self
             .window
             .respond(answer.clone(), partition, stamp)
-            .unwrap_or_else(|| crate::window::Verdict::refused(AnswerOutcome::UnknownRfq));
+            .unwrap_or_else(|| Verdict::refused(AnswerOutcome::UnknownRfq));
         let kept = verdict.effects.iter().find_map(|effect| match effect {
             Effect::Answer(kept) => Some(kept.clone()),
             _ => None,

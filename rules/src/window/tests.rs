@@ -3,7 +3,7 @@ use super::{Verdict, Window};
 mod closed;
 mod scores;
 use chrono::{TimeZone, Utc};
-use rfq_core::*;
+use rfq_domain::*;
 
 fn t(seconds: i64) -> chrono::DateTime<Utc> {
     Utc.timestamp_opt(1_700_000_000 + seconds, 0).unwrap()
