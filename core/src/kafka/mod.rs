@@ -1,6 +1,7 @@
 //! Kafka plumbing shared by every component: client settings (with
 //! librdkafka options passed through), topic creation, at-least-once offset
-//! tracking, the dead-letter topic and reading a partition to its end.
+//! tracking, the dead-letter topic, following every partition of a topic
+//! ([`Follower`]) and reading a partition to its end.
 //!
 //! All components reach Kafka through rdkafka only, so the same code runs
 //! against the embedded broker of `rfq up` and against a real cluster.
@@ -8,6 +9,7 @@
 mod assignment;
 mod config;
 mod dead_letter;
+mod follow;
 pub mod notices;
 mod offsets;
 pub mod progress;
@@ -25,6 +27,7 @@ pub use dead_letter::{
     DeadLetter, DeadLetterHeaders, DeadLetterKind, DeadLetterSource, DeadLetters, MAX_COPIED_KEY,
     MAX_COPIED_VALUE, MAX_REASON, bounded,
 };
+pub use follow::{Follow, Follower};
 pub use offsets::OffsetTracker;
 pub use to_end::read_to_end;
 pub use topics::{TopicSettings, TopicSpec, ensure_topics};
