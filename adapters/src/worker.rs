@@ -21,7 +21,7 @@ use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     Answer, ProviderStatus, RegionPrecision, Rfq,
     kafka::{DeadLetterKind, DeadLetters, OffsetTracker, close_consumer, on_consumer_error},
-    settings::PipelineSettings,
+    pipeline::PipelineSettings,
 };
 use std::{sync::Arc, time::Duration};
 use tokio::{sync::mpsc, task::JoinSet};

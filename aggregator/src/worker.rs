@@ -23,7 +23,7 @@ use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     DeadlineTick,
     kafka::{Assigned, DeadLetters, close_consumer, on_consumer_error},
-    settings::PipelineSettings,
+    pipeline::PipelineSettings,
 };
 use rfq_rules::Window;
 use rfq_store::Store;

@@ -22,6 +22,7 @@ pub mod http;
 pub mod kafka;
 pub mod metrics;
 pub mod openapi;
+pub mod pipeline;
 pub mod problem;
 pub mod settings;
 pub mod shutdown;

@@ -17,7 +17,7 @@ use rfq_api::{ApiSettings, live::LiveEvents};
 use rfq_core::auth::{AuthSettings, Authenticator};
 use rfq_core::{
     kafka::{KafkaSettings, TopicSettings, ensure_topics},
-    settings::{PipelineSettings, SchemaRegistrySettings},
+    pipeline::{PipelineSettings, SchemaRegistrySettings},
     shutdown::{CancellationToken, cancel_on_signal},
 };
 use rfq_producer::Intake;

@@ -10,7 +10,7 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use rfq_core::{CorrelationId, settings::PipelineSettings};
+use rfq_core::{CorrelationId, pipeline::PipelineSettings};
 use rfq_store::StoreSettings;
 
 /// `rfq explain`.

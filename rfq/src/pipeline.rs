@@ -13,7 +13,7 @@ use rfq_broker::{BrokerSettings, BrokerStorage, EmbeddedBroker};
 use rfq_core::{
     ProviderId,
     kafka::{KafkaSettings, ensure_topics},
-    settings::PipelineSettings,
+    pipeline::PipelineSettings,
 };
 use rfq_producer::{Intake, ProducerSettings};
 use rfq_registry::{KafkaLog, Registry, RegistrySettings};
