@@ -272,15 +272,20 @@ impl Pipeline {
             None => beside_the_fleet(&settings.adapter),
         };
         for adapter in &adapters {
-            // An HTTP partners' adapter registers whatever they list.
-            if adapter.partners.partners.is_empty() {
-                let fleet = Fleet::generate(&adapter.name, &adapter.fleet, &pipeline.vicinity());
-                unicorns.extend(fleet.unicorns().iter().map(|u| u.id.clone()));
-            }
+            // Built once, here: its unicorns are waited for below. An HTTP
+            // partners' adapter registers whatever they list.
+            let fleet = adapter
+                .partners
+                .partners
+                .is_empty()
+                .then(|| Fleet::generate(&adapter.name, &adapter.fleet, &pipeline.vicinity()));
+            let hosted = fleet.iter().flat_map(Fleet::unicorns);
+            unicorns.extend(hosted.map(|unicorn| unicorn.id.clone()));
             let (pipeline, adapter) = (pipeline.clone(), adapter.clone());
             let (codec, shutdown) = (codec.clone(), shutdown.clone());
             tasks.spawn(async move {
-                let result = rfq_adapters::run(pipeline, adapter, codec, shutdown).await;
+                let result =
+                    rfq_adapters::run_hosting(pipeline, adapter, fleet, codec, shutdown).await;
                 ("adapter", result)
             });
         }
