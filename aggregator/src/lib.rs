@@ -24,6 +24,7 @@ mod lag;
 mod lookup;
 mod metrics;
 pub mod partners;
+mod rebalance;
 mod ticker;
 mod worker;
 mod writer;
