@@ -1,5 +1,8 @@
 //! Every result explained: one RFQ's story rebuilt from the log and
 //! checked against the store (`rfq explain`, `GET /rfqs/{id}/timeline`).
+//! A shared crate, not a role: the read API serves it and the CLI prints
+//! it; it judges nothing itself, the rules (`rfq-rules`) do, as for the
+//! aggregator. Its OpenAPI schema is [`openapi::schema`].
 //!
 //! Decisions are a function of the log, so the story is told by replaying
 //! it: a fresh [`Window`] is fed this RFQ's records of its return-address
