@@ -32,8 +32,21 @@ pub use offsets::OffsetTracker;
 pub use to_end::read_to_end;
 pub use topics::{TopicSettings, TopicSpec, ensure_topics};
 
+use chrono::{DateTime, TimeZone as _, Utc};
 use std::time::Duration;
 
 /// How long a producer waits for a record to be acknowledged before the
 /// caller gets an error (librdkafka `message.timeout.ms` bounds it too).
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// When a record reached its topic: its Kafka timestamp (the producer's
+/// create time, or the broker's append time if the topic is configured
+/// so); `None` for a record without one. Decisions depend on it (an answer
+/// counts if stamped before the deadline), so the aggregator's judge and
+/// the replay of `rfq explain` both read it here.
+pub fn record_time(message: &impl rdkafka::Message) -> Option<DateTime<Utc>> {
+    message
+        .timestamp()
+        .to_millis()
+        .and_then(|millis| Utc.timestamp_millis_opt(millis).single())
+}
