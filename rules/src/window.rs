@@ -18,7 +18,7 @@
 //!
 //! The deadlines live in a [`Schedule`] shared with the ticker, which
 //! writes the markers on a thread of its own; the RFQs it closed lately
-//! stay known for the after-close rule ([`closed`]).
+//! stay known for the after-close rule (`window/closed.rs`, [`Verdict`]).
 
 use chrono::{DateTime, Utc};
 use rfq_domain::{
