@@ -3,7 +3,7 @@ use rfq_core::{Currency, GeoPoint};
 use std::time::Duration;
 
 /// Settings of one adapter process (besides the
-/// [`PipelineSettings`](rfq_core::settings::PipelineSettings) every role shares).
+/// [`PipelineSettings`](rfq_core::pipeline::PipelineSettings) every role shares).
 #[derive(Debug, Clone, clap::Args)]
 pub struct AdapterSettings {
     /// Name of this adapter: prefixes its unicorns' ids and names its consumer group.

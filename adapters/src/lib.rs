@@ -24,4 +24,4 @@ mod worker;
 
 pub use config::{AdapterSettings, FleetSettings};
 pub use partner::{PartnerSettings, PartnerSpec};
-pub use worker::run;
+pub use worker::{run, run_hosting};

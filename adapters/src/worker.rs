@@ -21,7 +21,7 @@ use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     Answer, ProviderStatus, RegionPrecision, Rfq,
     kafka::{DeadLetterKind, DeadLetters, OffsetTracker, close_consumer, on_consumer_error},
-    settings::PipelineSettings,
+    pipeline::PipelineSettings,
 };
 use std::{sync::Arc, time::Duration};
 use tokio::{sync::mpsc, task::JoinSet};
@@ -42,10 +42,27 @@ pub async fn run(
     codec: SharedCodec,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let fleet = settings
+        .partners
+        .partners
+        .is_empty()
+        .then(|| Fleet::generate(&settings.name, &settings.fleet, &pipeline.vicinity()));
+    run_hosting(pipeline, settings, fleet, codec, shutdown).await
+}
+
+/// [`run`], hosting `fleet`: a simulated fleet the caller built (`rfq up`
+/// builds each once, and waits until its unicorns are registered), or
+/// `None` for HTTP partners' providers (`settings.partners`).
+pub async fn run_hosting(
+    pipeline: PipelineSettings,
+    settings: AdapterSettings,
+    fleet: Option<Fleet>,
+    codec: SharedCodec,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let vicinity = pipeline.vicinity();
     // HTTP partners' providers, or a simulated fleet.
-    let (fleet, partners, updates) = if settings.partners.partners.is_empty() {
-        let fleet = Fleet::generate(&settings.name, &settings.fleet, &vicinity);
+    let (fleet, partners, updates) = if let Some(fleet) = fleet {
         (fleet, None, None)
     } else {
         let partners = Partners::start(&settings.partners, shutdown.clone()).await?;

@@ -1,5 +1,5 @@
 /// Settings of the aggregator (besides the
-/// [`PipelineSettings`](rfq_core::settings::PipelineSettings) every role shares).
+/// [`PipelineSettings`](rfq_core::pipeline::PipelineSettings) every role shares).
 #[derive(Debug, Clone, clap::Args)]
 pub struct AggregatorSettings {
     /// Consumer group shared by all aggregator instances.

@@ -14,22 +14,21 @@ use crate::{
         PROVIDER_WINS, RESPONSES,
     },
     partners::Partners,
-    window::{Verdict, Window},
 };
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rdkafka::{Message, message::BorrowedMessage};
 use rfq_avro::{CodecError, Record};
-use rfq_core::{Answer, AnswerOutcome, Effect, ProviderId, kafka::DeadLetterKind};
+use rfq_core::{
+    Answer, AnswerOutcome, Effect, ProviderId,
+    kafka::{DeadLetterKind, record_time},
+};
+use rfq_rules::{Verdict, Window};
 
 /// When a record reached the topic: its Kafka timestamp (the producer's
 /// create time, or the broker's append time if the topic is configured so).
 /// Falls back to now for a record without one.
 pub(crate) fn stamp(message: &BorrowedMessage<'_>) -> DateTime<Utc> {
-    message
-        .timestamp()
-        .to_millis()
-        .and_then(|millis| Utc.timestamp_millis_opt(millis).single())
-        .unwrap_or_else(Utc::now)
+    record_time(message).unwrap_or_else(Utc::now)
 }
 
 /// A record to dead-letter: which of the batch, and why.

@@ -10,14 +10,12 @@
 //! of its own, so an aggregator whose loop is stuck still reports its lag
 //! growing; one that is stopped reports nothing, which readers age.
 
-use crate::{
-    metrics::{LAG_RECORDS, LAG_SECONDS, OPEN_PAST_DEADLINE},
-    window::SharedSchedule,
-};
+use crate::metrics::{LAG_RECORDS, LAG_SECONDS, OPEN_PAST_DEADLINE};
 use chrono::{DateTime, Utc};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rfq_core::kafka::progress::Progress;
 pub(crate) use rfq_core::kafka::progress::REPORT_EVERY;
+use rfq_rules::window::SharedSchedule;
 use std::{
     collections::{BTreeSet, HashMap},
     sync::{Arc, Mutex, MutexGuard, PoisonError},

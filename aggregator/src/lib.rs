@@ -15,18 +15,27 @@
 //! a replay after a crash reaches the same result. Offsets are stored only
 //! after the effects of their records are durable in the store, and every
 //! store write is idempotent (first wins); open RFQs of a newly assigned
-//! partition are recovered from the store. The closing rules themselves
-//! are in [`window`], free of I/O.
+//! partition are recovered from the store.
+//!
+//! A role, and the Kafka-facing side of the rules only: the closing rules
+//! themselves (the window, completion, the after-close rule, scoring) are
+//! the pure crate `rfq-rules`, which `rfq-explain` replays through too, so
+//! an explanation cannot disagree with the judge. Here are the loop and
+//! its assignments (`worker.rs`, `rebalance.rs`), judging a batch by the
+//! window (`judge.rs`, with the store's lookups `lookup.rs`), writing the
+//! effects until durable (`writer.rs`), the deadline markers (`ticker.rs`),
+//! the lag and the partner map ([`partners`], a
+//! [`Follower`](rfq_core::kafka::Follower) of the providers topic). It
+//! depends on the shared crates and on no other role.
 
 mod config;
-pub mod explain;
 mod judge;
 mod lag;
 mod lookup;
 mod metrics;
 pub mod partners;
+mod rebalance;
 mod ticker;
-pub mod window;
 mod worker;
 mod writer;
 

@@ -9,11 +9,11 @@
 //! thousands of answers to RFQs closed before it — costs a few store
 //! round trips, not one per record.
 
-use crate::window::Window;
 use futures::StreamExt as _;
 use rdkafka::{Message, message::BorrowedMessage};
 use rfq_avro::{CodecError, Record};
 use rfq_core::CorrelationId;
+use rfq_rules::Window;
 use rfq_store::{RfqStatus, Store, StoreError};
 use std::collections::{HashMap, HashSet};
 

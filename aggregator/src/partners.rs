@@ -18,11 +18,11 @@
 //! (at start-up, the topic is still being read) labels a few answers
 //! `unknown`, which is harmless.
 
-use rdkafka::{Message as _, Offset};
+use rdkafka::{Message as _, Offset, message::BorrowedMessage};
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     ProviderHeartbeat, ProviderId,
-    kafka::{KafkaSettings, consumer_of_every_partition, on_consumer_error},
+    kafka::{Follow, Follower, KafkaSettings},
 };
 use std::{
     collections::{BTreeSet, HashMap},
@@ -109,36 +109,40 @@ pub async fn follow(
     codec: SharedCodec,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer =
-        consumer_of_every_partition(&kafka, "rfq-aggregator-partners", &topic, Offset::Beginning)
+    let follower =
+        Follower::every_partition(&kafka, "rfq-aggregator-partners", &topic, Offset::Beginning)
             .await?;
-    let result = async {
-        loop {
-            let message = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                message = consumer.recv() => match message {
-                    Ok(message) => message,
-                    Err(error) => {
-                        on_consumer_error(error, &topic).await?;
-                        continue;
-                    }
-                },
-            };
-            let payload = message.payload().unwrap_or_default();
-            match rfq_avro::decode_patiently(codec.as_ref(), &topic, payload).await {
-                Ok(Record::Heartbeat(heartbeat)) => partners.apply(&heartbeat),
-                Ok(other) => tracing::debug!(
-                    record = ?other.record_type(),
-                    "not a heartbeat on the providers topic: skipped"
-                ),
-                Err(error) => tracing::debug!(%error, "unreadable heartbeat: skipped"),
-            }
+    let heartbeats = Heartbeats {
+        topic,
+        partners,
+        codec,
+    };
+    follower.run(heartbeats, shutdown).await
+}
+
+/// What the follower does with each record of the providers topic.
+struct Heartbeats {
+    /// The providers topic.
+    topic: String,
+    /// The map to fill.
+    partners: Partners,
+    /// Decodes the records.
+    codec: SharedCodec,
+}
+
+impl Follow for Heartbeats {
+    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
+        let payload = message.payload().unwrap_or_default();
+        match rfq_avro::decode_patiently(self.codec.as_ref(), &self.topic, payload).await {
+            Ok(Record::Heartbeat(heartbeat)) => self.partners.apply(&heartbeat),
+            Ok(other) => tracing::debug!(
+                record = ?other.record_type(),
+                "not a heartbeat on the providers topic: skipped"
+            ),
+            Err(error) => tracing::debug!(%error, "unreadable heartbeat: skipped"),
         }
+        Ok(())
     }
-    .await;
-    // Closing blocks.
-    let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
-    result
 }
 
 #[cfg(test)]

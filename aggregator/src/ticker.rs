@@ -6,16 +6,17 @@
 //! its own producer (its own connections, no linger), so neither a backlog
 //! in the consumer loop, nor a store that blocks a worker, nor a queue of
 //! change notices holds a marker back: a deadline that passes gets its
-//! marker within [`TICK_GAP`](crate::window::TICK_GAP) (or
-//! [`BEHIND_GAP`](crate::window::BEHIND_GAP) while markers pile up
+//! marker within [`TICK_GAP`](rfq_rules::window::TICK_GAP) (or
+//! [`BEHIND_GAP`](rfq_rules::window::BEHIND_GAP) while markers pile up
 //! unread), whatever the loop is doing.
 
-use crate::{metrics::TICKS, window::SharedSchedule};
+use crate::metrics::TICKS;
 use anyhow::Context as _;
 use chrono::Utc;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{DeadlineTick, kafka::DELIVERY_TIMEOUT};
+use rfq_rules::window::SharedSchedule;
 use std::sync::Arc;
 use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;

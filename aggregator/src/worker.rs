@@ -1,6 +1,7 @@
 //! The aggregator's Kafka loop: assignments and batches. Deadline markers
 //! are written by the [`Ticker`](crate::ticker) on its own thread, effects
-//! made durable by the [`EffectWriter`] behind the loop.
+//! made durable by the [`EffectWriter`] behind the loop; rebalances reach
+//! the loop through [`crate::rebalance`].
 
 use crate::{
     AggregatorSettings,
@@ -9,23 +10,20 @@ use crate::{
     lookup::Lookups,
     metrics::{OPEN, OPENED},
     partners::{self, Partners},
+    rebalance::{Assignment, QuotesConsumer, RebalanceContext},
     ticker::{TickWriter, Ticker},
-    window::Window,
     writer::{EffectWriter, Last, Notifier},
 };
 use anyhow::Context as _;
 use futures::FutureExt as _;
-use rdkafka::{
-    ClientContext, Message, TopicPartitionList,
-    consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer},
-    message::BorrowedMessage,
-};
+use rdkafka::{Message, consumer::Consumer, message::BorrowedMessage};
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     DeadlineTick,
     kafka::{Assigned, DeadLetters, close_consumer, on_consumer_error},
-    settings::PipelineSettings,
+    pipeline::PipelineSettings,
 };
+use rfq_rules::Window;
 use rfq_store::Store;
 use std::{
     collections::{BTreeSet, HashMap},
@@ -33,60 +31,6 @@ use std::{
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// A partition assignment change, reported by the consumer's rebalance callbacks.
-enum Assignment {
-    /// These partitions of the quotes topic are now ours.
-    Assigned(Vec<i32>),
-    /// These are no longer ours.
-    Revoked(Vec<i32>),
-}
-
-/// Forwards rebalances to the loop, which handles them before it processes
-/// any record of a newly assigned partition.
-struct RebalanceContext {
-    /// The quotes topic.
-    topic: String,
-    /// To the loop.
-    events: mpsc::UnboundedSender<Assignment>,
-    /// Takes the consumer's statistics (how far the broker is ahead).
-    lag: Lag,
-}
-
-impl RebalanceContext {
-    fn partitions(&self, list: &TopicPartitionList) -> Vec<i32> {
-        list.elements_for_topic(&self.topic)
-            .iter()
-            .map(|element| element.partition())
-            .collect()
-    }
-}
-
-impl ClientContext for RebalanceContext {
-    fn stats(&self, statistics: rdkafka::Statistics) {
-        if let Some(topic) = statistics.topics.get(&self.topic) {
-            self.lag.statistics(topic);
-        }
-    }
-}
-
-impl ConsumerContext for RebalanceContext {
-    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(list) = rebalance {
-            let _ = self.events.send(Assignment::Revoked(self.partitions(list)));
-        }
-    }
-
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(list) = rebalance {
-            let _ = self
-                .events
-                .send(Assignment::Assigned(self.partitions(list)));
-        }
-    }
-}
-
-type QuotesConsumer = StreamConsumer<RebalanceContext>;
 
 /// The aggregator's state and collaborators.
 struct Aggregator {

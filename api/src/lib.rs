@@ -13,16 +13,20 @@
 //!   follows them live.
 //! - `GET /providers/{id}/scorecard`, `GET /providers`: providers'
 //!   scorecards over a time window ([`scorecards`]).
+//! - `GET /rfqs/{id}/timeline`: the RFQ's story replayed from the log and
+//!   checked against the store, told by `rfq-explain`.
 //!
 //! Its part of the OpenAPI document is [`openapi::part`].
 //!
 //! It reads the store, and the events topic for the change notices that
-//! wake live streams ([`live::follow`]).
+//! wake live streams ([`live::follow`], a
+//! [`Follower`](rfq_core::kafka::Follower)). A role: the shapes it shows
+//! (and the producer's `202` shows) are `rfq-representation`'s, the
+//! timeline `rfq-explain`'s; it depends on no other role.
 
 pub mod live;
 pub mod openapi;
 pub mod page;
-pub mod representation;
 mod routes;
 pub mod scorecards;
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The read API's part of the OpenAPI document ([`rfq_core::openapi`]):
 //! `GET /rfqs/{id}`, `/rfqs/{id}/result`, `/rfqs/{id}/events`,
 //! `/rfqs/{id}/timeline`, the page
-//! and its files, and the schemas of the representations
-//! ([`crate::representation`]), which the producer's `202` shares.
+//! and its files, the schemas of the representations
+//! ([`rfq_representation::openapi`], shared with the producer's `202`) and
+//! of the timeline ([`rfq_explain::openapi`]).
 
 use rfq_core::openapi::{problem, unauthorized, unavailable};
 use serde_json::{Value, json};
@@ -185,165 +186,12 @@ fn page(operation: &str, summary: &str, content_type: &str) -> Value {
     }})
 }
 
-/// The representations: the running RFQ (the `202` and `GET /rfqs/{id}`),
-/// the closed status, the result, an answer and a live `answer` event.
-pub fn schemas() -> Value {
-    let time = json!({"type": "string", "format": "date-time"});
-    let answered = json!({
-        "provider": {"type": "string"},
-        "responded-at": time, "received-at": time,
-    });
-    let mut quote = json!({"type": "object",
-    "required": ["provider", "price", "currency", "pickup-eta-seconds", "responded-at", "received-at"],
-    "properties": {
-        "price": {"type": "string", "pattern": "^[0-9]+\\.[0-9]{2}$"},
-        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-        "pickup-eta-seconds": {"type": "integer", "minimum": 0},
-    }});
-    let mut decline = json!({"type": "object",
-        "required": ["provider", "declined", "reason", "responded-at", "received-at"],
-        "properties": {"declined": {"const": true}, "reason": {"type": "string"}}});
-    for shape in [&mut quote, &mut decline] {
-        if let (Some(properties), Some(common)) =
-            (shape["properties"].as_object_mut(), answered.as_object())
-        {
-            properties.extend(common.clone());
-        }
+/// The representations ([`rfq_representation::openapi::schemas`]) and the
+/// timeline ([`rfq_explain::openapi::schema`]).
+fn schemas() -> Value {
+    let mut schemas = rfq_representation::openapi::schemas();
+    if let Some(all) = schemas.as_object_mut() {
+        all.insert("Timeline".to_owned(), rfq_explain::openapi::schema());
     }
-    let list = |schema: &str| json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{schema}")}});
-    let count = json!({"type": "integer", "minimum": 0});
-    let radius = json!({"type": ["integer", "null"], "minimum": 0,
-        "description": "Metres around the pickup the providers were asked in; null for an RFQ from before vicinity"});
-    let closed_by = json!({"enum": ["all-answered", "first-n", "quorum", "quality", "deadline"]});
-    json!({
-        "Links": {"type": "object", "required": ["self", "result", "events"], "properties": {
-            "self": {"type": "string"}, "result": {"type": "string"}, "events": {"type": "string"}}},
-        "Point": {"type": "object", "required": ["lat", "lon"], "additionalProperties": false,
-            "properties": {
-                "lat": {"type": "number", "minimum": -90, "maximum": 90},
-                "lon": {"type": "number", "minimum": -180, "maximum": 180}}},
-        "Completion": {
-            "description": "The completion rule (as resolved: a quorum always has its n)",
-            "type": "object", "required": ["rule"], "properties": {
-                "rule": {"enum": ["all", "first-n", "quorum", "deadline", "quality"]},
-                "n": {"type": "integer", "minimum": 1},
-                "max-price": {"type": "string"}, "currency": {"type": "string"}}},
-        "Quote": quote,
-        "Decline": decline,
-        "Answer": {"oneOf": [{"$ref": "#/components/schemas/Quote"}, {"$ref": "#/components/schemas/Decline"}]},
-        "EventAnswer": {"description": "The data of an `answer` event",
-            "allOf": [{"$ref": "#/components/schemas/Answer"}, {"type": "object",
-                "required": ["seq", "outcome"], "properties": {
-                    "seq": {"type": "integer", "minimum": 1},
-                    "outcome": {"enum": ["quoted", "declined"]}}}]},
-        "RunningRfq": {"type": "object",
-            "required": ["links", "id", "status", "responses-received", "providers-addressed",
-                "region", "radius-m", "completion", "eta", "quotes", "declines"],
-            "properties": {
-                "links": {"$ref": "#/components/schemas/Links"},
-                "id": {"type": "string"}, "status": {"const": "running"},
-                "responses-received": count, "providers-addressed": count,
-                "region": {"type": "string"}, "radius-m": radius,
-                "completion": {"$ref": "#/components/schemas/Completion"},
-                "eta": time, "quotes": list("Quote"), "declines": list("Decline")}},
-        "Timeline": timeline_schema(),
-        "ClosedRfq": {"type": "object",
-            "required": ["links", "id", "status", "responses-received", "closed-by", "closed-at"],
-            "properties": {
-                "links": {"$ref": "#/components/schemas/Links"},
-                "id": {"type": "string"}, "status": {"const": "closed"},
-                "responses-received": count, "closed-by": closed_by, "closed-at": time}},
-        "Result": {"type": "object",
-            "required": ["links", "id", "status", "from", "to", "customer", "region", "radius-m",
-                "created-at", "deadline", "closed-at", "closed-by", "completion",
-                "providers-addressed", "quotes", "declines", "unanswered", "late"],
-            "properties": {
-                "links": {"$ref": "#/components/schemas/Links"},
-                "id": {"type": "string"}, "status": {"const": "closed"},
-                "from": {"$ref": "#/components/schemas/Point"},
-                "to": {"$ref": "#/components/schemas/Point"},
-                "customer": {"type": "string"}, "region": {"type": "string"}, "radius-m": radius,
-                "created-at": time, "deadline": time, "closed-at": time, "closed-by": closed_by,
-                "completion": {"$ref": "#/components/schemas/Completion"},
-                "providers-addressed": count,
-                "quotes": list("Quote"), "declines": list("Decline"),
-                "unanswered": {"type": "array", "items": {"type": "string"}},
-                "late": list("Answer")}},
-    })
-}
-
-/// `GET /rfqs/{id}/timeline`'s document ([`rfq_aggregator::explain::Explanation`]).
-fn timeline_schema() -> Value {
-    let time = json!({"type": "string", "format": "date-time"});
-    let maybe_time = json!({"type": ["string", "null"], "format": "date-time"});
-    let maybe_count = json!({"type": ["integer", "null"], "minimum": 0});
-    let reason = json!({"enum": ["all-answered", "first-n", "quorum", "quality", "deadline"]});
-    let verdict = json!({"enum": ["quoted", "declined", "late", "duplicate", "unknown-rfq",
-        "not-addressed", "wrong-partition"]});
-    let event = |kind: &str, required: &[&str], properties: Value| {
-        let mut all = vec!["kind", "at", "after-ms", "offset"];
-        all.extend_from_slice(required);
-        let mut shape = json!({"type": "object", "required": all, "properties": {
-            "kind": {"const": kind}, "at": time, "after-ms": {"type": "integer"},
-            "offset": {"type": ["integer", "null"]}}});
-        if let (Some(into), Some(more)) =
-            (shape["properties"].as_object_mut(), properties.as_object())
-        {
-            into.extend(more.clone());
-        }
-        shape
-    };
-    json!({"type": "object",
-    "required": ["id", "partition", "created-at", "deadline", "completion", "radius-m",
-        "addressed", "timeline", "markers-read", "close", "stored", "agrees-with-store",
-        "differences", "scan"],
-    "properties": {
-        "id": {"type": "string"}, "partition": {"type": "integer", "minimum": 0},
-        "created-at": time, "deadline": time, "completion": {"type": "string"},
-        "radius-m": maybe_count,
-        "addressed": {"type": "array", "items": {"type": "object",
-            "required": ["provider", "distance-m", "within-radius", "heartbeat-at",
-                "heartbeat-age-ms", "placed-by"],
-            "properties": {"provider": {"type": "string"}, "distance-m": maybe_count,
-                "within-radius": {"type": ["boolean", "null"]}, "heartbeat-at": maybe_time,
-                "heartbeat-age-ms": {"type": ["integer", "null"],
-                    "description": "Age of that heartbeat at acceptance (negative: sent after)"},
-                "placed-by": {"enum": ["last-heartbeat-before-acceptance",
-                    "first-heartbeat-after-acceptance", null],
-                    "description": "The heartbeat the distance is by: the last at or before \
-                        acceptance (the one the RFQ was addressed by) or, that one compacted \
-                        away, the first kept after; null when none was found"}}}},
-        "timeline": {"type": "array", "items": {"oneOf": [
-            event("accepted", &[], json!({})),
-            event("answer", &["provider", "reply", "verdict", "seq", "why"], json!({
-                "provider": {"type": "string"}, "reply": {"type": "string"},
-                "verdict": verdict, "seq": {"type": ["integer", "null"], "minimum": 1},
-                "why": {"type": "string"}})),
-            event("marker", &["marker-at", "writer"], json!({
-                "marker-at": time, "writer": {"type": "string"}})),
-            event("closed", &["reason", "rule"], json!({
-                "reason": reason, "rule": {"type": "string"}})),
-        ]}},
-        "markers-read": {"type": "integer", "minimum": 0},
-        "close": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["reason", "at"],
-            "properties": {"reason": reason, "at": time}}]},
-        "stored": {"type": "object",
-            "required": ["status", "closed-by", "closed-at", "counted", "late"],
-            "properties": {"status": {"enum": ["open", "closed"]},
-                "closed-by": {"oneOf": [{"type": "null"}, reason]}, "closed-at": maybe_time,
-                "counted": {"type": "integer", "minimum": 0},
-                "late": {"type": "integer", "minimum": 0}}},
-        "agrees-with-store": {"type": "boolean"},
-        "differences": {"type": "array", "items": {"type": "string"}},
-        "scan": {"type": "object",
-            "required": ["topic", "from-offset", "to-offset", "end-offset", "records",
-                "undecodable", "stopped-after-close"],
-            "properties": {"topic": {"type": "string"},
-                "from-offset": {"type": ["integer", "null"]},
-                "to-offset": {"type": ["integer", "null"]},
-                "end-offset": {"type": ["integer", "null"]},
-                "records": {"type": "integer", "minimum": 0},
-                "undecodable": {"type": "integer", "minimum": 0},
-                "stopped-after-close": {"type": "boolean"}}},
-    }})
+    schemas
 }

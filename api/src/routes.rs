@@ -1,7 +1,4 @@
-use crate::{
-    live::{self, LiveEvents},
-    representation,
-};
+use crate::live::{self, LiveEvents};
 use axum::{
     Json, Router,
     extract::{FromRequestParts, Path, State},
@@ -9,13 +6,14 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use rfq_aggregator::explain::Explainer;
 use rfq_core::{
     CorrelationId, CustomerId,
     auth::{AuthError, Authenticator},
     http::{LinkSettings, RfqLinks},
     problem::Problem,
 };
+use rfq_explain::Explainer;
+use rfq_representation as representation;
 use rfq_store::{RfqStatus, Store, StoreError, StoredRfq};
 use std::sync::Arc;
 
@@ -275,7 +273,7 @@ async fn events(
 }
 
 /// `GET /rfqs/{id}/timeline`: the RFQ's story rebuilt from the log and
-/// checked against the store ([`rfq_aggregator::explain`]).
+/// checked against the store ([`rfq_explain`]).
 async fn timeline(
     requested: Requested,
     State(state): State<ApiState>,

@@ -50,11 +50,11 @@ pub(crate) fn quote(minor: i64) -> Reply {
 
 /// An explainer of `store`'s RFQs on the default Kafka and schema
 /// registry (reached only by a timeline that passed authentication).
-pub(crate) fn explainer(store: &Arc<dyn Store>) -> rfq_aggregator::explain::Explainer {
+pub(crate) fn explainer(store: &Arc<dyn Store>) -> rfq_explain::Explainer {
     rfq_avro::choose_crypto_provider();
-    let pipeline = rfq_core::settings::PipelineSettings::default();
+    let pipeline = rfq_core::pipeline::PipelineSettings::default();
     let codec = rfq_avro::codec(&pipeline).unwrap();
-    rfq_aggregator::explain::Explainer::new(pipeline.kafka, pipeline.topics, codec, store.clone())
+    rfq_explain::Explainer::new(pipeline.kafka, pipeline.topics, codec, store.clone())
 }
 
 /// GET `path` with `Host: api.test`: status, headers, JSON body.

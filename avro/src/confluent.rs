@@ -27,7 +27,7 @@ pub use client::COMPATIBILITY;
 
 use crate::{Codec, CodecError, Record, RecordType, Schemas, datum};
 use client::Admin;
-use rfq_core::{kafka::TopicSettings, settings::SchemaRegistrySettings};
+use rfq_core::{kafka::TopicSettings, pipeline::SchemaRegistrySettings};
 use schema_registry_converter::{
     async_impl::{
         avro::AvroDecoder,

@@ -124,7 +124,7 @@ pub fn single_object_codec() -> SharedCodec {
 
 /// The pipeline's codec: Confluent's wire format against the configured
 /// schema registry. The registry is not called yet: see [`open_codec`].
-pub fn codec(pipeline: &rfq_core::settings::PipelineSettings) -> Result<SharedCodec, CodecError> {
+pub fn codec(pipeline: &rfq_core::pipeline::PipelineSettings) -> Result<SharedCodec, CodecError> {
     Ok(Arc::new(ConfluentCodec::new(
         &pipeline.registry,
         &pipeline.topics,
@@ -136,7 +136,7 @@ pub fn codec(pipeline: &rfq_core::settings::PipelineSettings) -> Result<SharedCo
 /// start. Waits out a registry that cannot be reached (logged); fails when
 /// the registry refuses, with its reason.
 pub async fn open_codec(
-    pipeline: &rfq_core::settings::PipelineSettings,
+    pipeline: &rfq_core::pipeline::PipelineSettings,
 ) -> Result<(SharedCodec, Vec<Registration>), CodecError> {
     register(pipeline, None).await
 }
@@ -144,7 +144,7 @@ pub async fn open_codec(
 /// Registers the pipeline's schemas as [`open_codec`] does, but sets every
 /// subject's compatibility to `level` if given (what `rfq migrate` does).
 pub async fn register(
-    pipeline: &rfq_core::settings::PipelineSettings,
+    pipeline: &rfq_core::pipeline::PipelineSettings,
     level: Option<&str>,
 ) -> Result<(SharedCodec, Vec<Registration>), CodecError> {
     let codec = ConfluentCodec::new(&pipeline.registry, &pipeline.topics)?;

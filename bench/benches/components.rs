@@ -14,10 +14,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use rfq_aggregator::window::Window;
 use rfq_avro::{Codec, ConfluentCodec, Record, SingleObjectCodec};
 use rfq_core::{Answer, CorrelationId, Currency, Price, ProviderId, Reply, Rfq};
-use rfq_core::{kafka::TopicSettings, settings::SchemaRegistrySettings};
+use rfq_core::{kafka::TopicSettings, pipeline::SchemaRegistrySettings};
+use rfq_rules::Window;
 use std::hint::black_box;
 
 /// The providers an RFQ of the benches is addressed to.

@@ -33,7 +33,7 @@ use crate::{
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use rfq_aggregator::AggregatorSettings;
-use rfq_core::{CorrelationId, kafka::ensure_topics, settings::PipelineSettings};
+use rfq_core::{CorrelationId, kafka::ensure_topics, pipeline::PipelineSettings};
 use rfq_store::{RfqStatus, Store, StoreSettings};
 use std::{
     sync::Arc,

@@ -309,7 +309,7 @@ pub struct Target {
     /// Whether the pipeline runs in this process (its RSS is ours).
     pub in_process: bool,
     /// Its Kafka, topics and registry, if known (for the preload).
-    pub pipeline: Option<rfq_core::settings::PipelineSettings>,
+    pub pipeline: Option<rfq_core::pipeline::PipelineSettings>,
     /// The API key requests carry (the customer the load submits as).
     pub api_key: Option<String>,
 }

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use rfq_core::{
     Completion, CorrelationId, CustomerId, GeoPoint, ProviderId, Region, Rfq,
-    settings::PipelineSettings,
+    pipeline::PipelineSettings,
 };
 use std::{
     collections::BTreeSet,

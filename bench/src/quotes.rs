@@ -11,7 +11,7 @@ use rdkafka::{
     producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _},
 };
 use rfq_avro::{Record, SharedCodec};
-use rfq_core::{Answer, CorrelationId, ReturnAddress, Rfq, settings::PipelineSettings};
+use rfq_core::{Answer, CorrelationId, ReturnAddress, Rfq, pipeline::PipelineSettings};
 use std::time::Duration;
 
 /// Writes RFQs and answers to the pipeline's quotes topic.

@@ -8,7 +8,7 @@ use clap::Parser as _;
 use rfq_aggregator::AggregatorSettings;
 use rfq_bench::BenchSettings;
 use rfq_broker::{BrokerSettings, BrokerStorage, EmbeddedBroker};
-use rfq_core::settings::PipelineSettings;
+use rfq_core::pipeline::PipelineSettings;
 use rfq_store::StoreSettings;
 use std::time::Duration;
 

@@ -2,7 +2,7 @@ use crate::{body::Limits, customers::CustomerLimitSettings};
 use rfq_core::{auth::AuthSettings, http::LinkSettings};
 
 /// Settings of the producer (besides the
-/// [`PipelineSettings`](rfq_core::settings::PipelineSettings) every role shares).
+/// [`PipelineSettings`](rfq_core::pipeline::PipelineSettings) every role shares).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProducerSettings {
     /// What a submission may ask for.

@@ -5,9 +5,9 @@
 //! `202` (the deadline plus the lag of the RFQ's partition).
 
 use chrono::{DateTime, Duration, Utc};
-use rdkafka::{Message as _, Offset, consumer::StreamConsumer};
+use rdkafka::{Message as _, Offset, message::BorrowedMessage};
 use rfq_core::kafka::{
-    DeadLetterKind, DeadLetters, KafkaSettings, consumer_of_every_partition, on_consumer_error,
+    DeadLetterKind, DeadLetters, Follow, Follower, KafkaSettings,
     progress::{self, Progress},
 };
 use std::sync::{Arc, PoisonError, RwLock};
@@ -41,49 +41,41 @@ pub(crate) async fn follow(
     dead_letters: DeadLetters,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer =
-        consumer_of_every_partition(&kafka, "rfq-producer-progress", &topic, Offset::Beginning)
+    let follower =
+        Follower::every_partition(&kafka, "rfq-producer-progress", &topic, Offset::Beginning)
             .await?;
-    let result = read(&consumer, &topic, &lags, &dead_letters, &shutdown).await;
-    // Closing blocks.
-    let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
-    result
+    let reports = Reports { lags, dead_letters };
+    follower.run(reports, shutdown).await
 }
 
-async fn read(
-    consumer: &StreamConsumer,
-    topic: &str,
-    lags: &Lags,
-    dead_letters: &DeadLetters,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            message = consumer.recv() => match message {
-                Ok(message) => message,
-                Err(error) => {
-                    on_consumer_error(error, topic).await?;
-                    continue;
-                }
-            },
-        };
+/// What the follower does with each record of the progress topic.
+struct Reports {
+    /// The latest reports.
+    lags: Lags,
+    /// Where a record that is not a report goes.
+    dead_letters: DeadLetters,
+}
+
+impl Follow for Reports {
+    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
         match Progress::parse(message.key(), message.payload()) {
             Ok(report) => {
                 let key = String::from_utf8_lossy(message.key().unwrap_or_default());
-                lags.take(&key, report);
+                self.lags.take(&key, report);
             }
             Err(reason) => {
                 let reason = format!("not a progress report: {reason}");
                 // Reports only inform the admission: failing to set a bad
                 // record aside is logged, and reading goes on.
-                if let Err(error) = dead_letters
-                    .send(&message, DeadLetterKind::Decode, &reason)
+                if let Err(error) = self
+                    .dead_letters
+                    .send(message, DeadLetterKind::Decode, &reason)
                     .await
                 {
                     tracing::error!(%error, %reason, "a record on the progress topic not dead-lettered");
                 }
             }
         }
+        Ok(())
     }
 }

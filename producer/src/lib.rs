@@ -23,6 +23,12 @@
 //! an `Idempotency-Key` the retry gets the first RFQ instead of a second
 //! one (see `idempotency.rs`). Its part of the OpenAPI document:
 //! [`openapi::part`].
+//!
+//! A role: it depends on the shared crates (`rfq-core`, `rfq-avro`,
+//! `rfq-store`, and `rfq-representation` for the `202`'s body, the running
+//! RFQ the read API shows too) and on no other role; it meets them on
+//! Kafka and in the store. Its followers (the provider registry, the
+//! aggregators' progress) are [`rfq_core::kafka::Follower`]s.
 
 mod admission;
 mod body;

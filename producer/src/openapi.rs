@@ -1,7 +1,7 @@
 //! The producer's part of the OpenAPI document ([`rfq_core::openapi`]):
 //! `POST /rfqs`, its body with the bounds this producer enforces, the
 //! `Idempotency-Key` header, every answer. The `202`'s body is the read
-//! API's running representation ([`rfq_api::openapi::schemas`]).
+//! API's running representation ([`rfq_representation::openapi::schemas`]).
 
 use crate::ProducerSettings;
 use rfq_core::openapi::{problem, unauthorized};
@@ -12,7 +12,7 @@ pub fn part(settings: &ProducerSettings) -> Value {
     let mut part = post(settings);
     if let (Some(schemas), Value::Object(shared)) = (
         part["components"]["schemas"].as_object_mut(),
-        rfq_api::openapi::schemas(),
+        rfq_representation::openapi::schemas(),
     ) {
         schemas.extend(shared);
     }

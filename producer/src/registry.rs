@@ -15,13 +15,11 @@
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use rdkafka::{Message, Offset, consumer::StreamConsumer};
+use rdkafka::{Message, Offset, message::BorrowedMessage};
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     GeoPoint, ProviderHeartbeat, ProviderId, Region, RegionPrecision, Vicinity,
-    kafka::{
-        DeadLetterKind, DeadLetters, KafkaSettings, consumer_of_every_partition, on_consumer_error,
-    },
+    kafka::{DeadLetterKind, DeadLetters, Follow, Follower, KafkaSettings},
 };
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -167,77 +165,72 @@ pub async fn follow(
 ) -> anyhow::Result<()> {
     // The whole log, every time: the registry is the latest heartbeat of
     // every provider.
-    let consumer =
-        consumer_of_every_partition(&kafka, "rfq-producer-registry", &topic, Offset::Beginning)
+    let follower =
+        Follower::every_partition(&kafka, "rfq-producer-registry", &topic, Offset::Beginning)
             .await?;
-    let result = read(
-        &consumer,
-        &topic,
+    let heartbeats = Heartbeats {
+        topic,
         precision,
-        &registry,
-        &codec,
-        &dead_letters,
-        &shutdown,
-    )
-    .await;
-    // Closing blocks too.
-    let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
-    result
+        registry,
+        codec,
+        dead_letters,
+    };
+    follower.run(heartbeats, shutdown).await
 }
 
-async fn read(
-    consumer: &StreamConsumer,
-    topic: &str,
+/// What the follower does with each record of the providers topic.
+struct Heartbeats {
+    /// The providers topic.
+    topic: String,
+    /// The region precision heartbeats must be cut at.
     precision: RegionPrecision,
-    registry: &Registry,
-    codec: &SharedCodec,
-    dead_letters: &DeadLetters,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            message = consumer.recv() => match message {
-                Ok(message) => message,
-                Err(error) => {
-                    on_consumer_error(error, topic).await?;
-                    continue;
-                }
-            },
-        };
+    /// The registry to fill.
+    registry: Registry,
+    /// Decodes the records.
+    codec: SharedCodec,
+    /// Where a record that is not a usable heartbeat goes.
+    dead_letters: DeadLetters,
+}
+
+impl Follow for Heartbeats {
+    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
+        let dead_letters = &self.dead_letters;
         let payload = message.payload().unwrap_or_default();
-        match rfq_avro::decode_patiently(codec.as_ref(), topic, payload).await {
-            Ok(Record::Heartbeat(heartbeat)) => match region_disagreement(&heartbeat, precision) {
-                None => registry.apply(heartbeat),
-                Some(reason) => {
-                    tracing::error!(provider = %heartbeat.provider, adapter = %heartbeat.adapter, "{reason}");
-                    let provider = heartbeat.provider.as_str();
-                    dead_letters
-                        .send_from(
-                            &message,
-                            DeadLetterKind::WrongRegion,
-                            &reason,
-                            Some(provider),
-                        )
-                        .await?;
+        match rfq_avro::decode_patiently(self.codec.as_ref(), &self.topic, payload).await {
+            Ok(Record::Heartbeat(heartbeat)) => {
+                match region_disagreement(&heartbeat, self.precision) {
+                    None => self.registry.apply(heartbeat),
+                    Some(reason) => {
+                        tracing::error!(provider = %heartbeat.provider, adapter = %heartbeat.adapter, "{reason}");
+                        let provider = heartbeat.provider.as_str();
+                        dead_letters
+                            .send_from(
+                                message,
+                                DeadLetterKind::WrongRegion,
+                                &reason,
+                                Some(provider),
+                            )
+                            .await?;
+                    }
                 }
-            },
+            }
             Ok(other) => {
                 let reason = format!(
                     "expected a ProviderHeartbeat, got {:?}",
                     other.record_type()
                 );
                 dead_letters
-                    .send(&message, DeadLetterKind::UnexpectedType, &reason)
+                    .send(message, DeadLetterKind::UnexpectedType, &reason)
                     .await?;
             }
             Err(error) => {
                 let reason = error.to_string();
                 dead_letters
-                    .send_from(&message, DeadLetterKind::Decode, &reason, error.provider())
+                    .send_from(message, DeadLetterKind::Decode, &reason, error.provider())
                     .await?
             }
         }
+        Ok(())
     }
 }
 

@@ -89,9 +89,9 @@ async fn submit(
             SUBMISSIONS.with_label_values(&[outcome]).inc();
             ACCEPT_SECONDS.observe(started.elapsed().as_secs_f64());
             let links = intake.settings().links.rfq(&headers, &rfq.id);
-            let mut shown = rfq_api::representation::running(&links, &rfq, 0, &[]);
+            let mut shown = rfq_representation::running(&links, &rfq, 0, &[]);
             // Honest: the deadline plus how far behind its aggregator is.
-            shown["eta"] = serde_json::json!(rfq_api::representation::time(&intake.eta(&rfq)));
+            shown["eta"] = serde_json::json!(rfq_representation::time(&intake.eta(&rfq)));
             (
                 StatusCode::ACCEPTED,
                 [(header::LOCATION, links.status_location())],

@@ -22,7 +22,7 @@ use rfq_core::{
     CorrelationId, CustomerId, Effect, Region, ReturnAddress, Rfq,
     auth::Authenticator,
     kafka::{DELIVERY_TIMEOUT, DeadLetters},
-    settings::PipelineSettings,
+    pipeline::PipelineSettings,
 };
 use rfq_store::Store;
 use std::{sync::Arc, time::Duration};

@@ -17,7 +17,7 @@ use rfq_api::{ApiSettings, live::LiveEvents};
 use rfq_core::auth::{AuthSettings, Authenticator};
 use rfq_core::{
     kafka::{KafkaSettings, TopicSettings, ensure_topics},
-    settings::{PipelineSettings, SchemaRegistrySettings},
+    pipeline::{PipelineSettings, SchemaRegistrySettings},
     shutdown::{CancellationToken, cancel_on_signal},
 };
 use rfq_producer::Intake;
@@ -239,12 +239,8 @@ impl Cli {
                 };
                 // Reading only: nothing to register.
                 let codec = rfq_avro::codec(&pipeline).context("the schema registry settings")?;
-                let explainer = rfq_aggregator::explain::Explainer::new(
-                    args.kafka,
-                    args.topics,
-                    codec,
-                    store.clone(),
-                );
+                let explainer =
+                    rfq_explain::Explainer::new(args.kafka, args.topics, codec, store.clone());
                 let router = rfq_api::router(store, args.api, live, auth, explainer)
                     .merge(rfq_core::metrics::router())
                     .merge(rfq_core::openapi::router(document));

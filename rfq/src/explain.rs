@@ -1,5 +1,5 @@
 //! `rfq explain <rfq-id>`: one RFQ's story, rebuilt from the log and
-//! checked against the stored result ([`rfq_aggregator::explain`]), as
+//! checked against the stored result ([`rfq_explain`]), as
 //! text or as the JSON document `GET /rfqs/{id}/timeline` serves.
 //!
 //! It reads the store and Kafka directly, with the same layered settings
@@ -10,7 +10,7 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use rfq_core::{CorrelationId, settings::PipelineSettings};
+use rfq_core::{CorrelationId, pipeline::PipelineSettings};
 use rfq_store::StoreSettings;
 
 /// `rfq explain`.
@@ -43,12 +43,8 @@ pub async fn run(args: ExplainArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening the result store ({})", args.store.describe()))?;
     let codec = rfq_avro::codec(&args.pipeline).context("the schema registry settings")?;
     let pipeline = args.pipeline;
-    let explainer = rfq_aggregator::explain::Explainer::new(
-        pipeline.kafka.clone(),
-        pipeline.topics,
-        codec,
-        store,
-    );
+    let explainer =
+        rfq_explain::Explainer::new(pipeline.kafka.clone(), pipeline.topics, codec, store);
     let explanation = explainer
         .explain(&id)
         .await
@@ -62,7 +58,7 @@ pub async fn run(args: ExplainArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&explanation)?);
     } else {
-        print!("{}", rfq_aggregator::explain::text::render(&explanation));
+        print!("{}", rfq_explain::text::render(&explanation));
     }
     anyhow::ensure!(
         explanation.agrees_with_store,

@@ -1,133 +1,27 @@
 //! `rfq up`: broker, producer, adapters, aggregator and read API in one
-//! process, all talking Kafka through rdkafka to the embedded broker.
+//! process, all talking Kafka through rdkafka to the embedded broker. Its
+//! settings are in [`settings`]; the one place each component, and each
+//! simulated fleet, is built is [`Pipeline::start`].
+
+mod settings;
+
+pub use settings::{EmbeddedBrokerSettings, IntakeSettings, UpSettings};
 
 use anyhow::Context as _;
 use axum::Router;
 use rfq_adapters::{AdapterSettings, fleet::Fleet};
-use rfq_aggregator::AggregatorSettings;
-use rfq_api::{
-    ApiSettings,
-    live::{LiveEvents, LiveSettings},
-};
-use rfq_broker::{BrokerSettings, BrokerStorage, EmbeddedBroker};
+use rfq_api::{ApiSettings, live::LiveEvents};
+use rfq_broker::EmbeddedBroker;
 use rfq_core::{
     ProviderId,
     kafka::{KafkaSettings, ensure_topics},
-    settings::PipelineSettings,
 };
-use rfq_producer::{Intake, ProducerSettings};
-use rfq_registry::{KafkaLog, Registry, RegistrySettings};
-use rfq_store::{Store, StoreSettings};
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use rfq_producer::Intake;
+use rfq_registry::{KafkaLog, Registry};
+use rfq_store::Store;
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-
-/// The embedded broker: where it listens and keeps its log (`rfq up`, `rfq broker`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct EmbeddedBrokerSettings {
-    /// Address of the embedded Kafka broker (outside clients connect here;
-    /// port 0: any free port).
-    #[arg(long, env = "RFQ_KAFKA_ADDR", default_value = rfq_core::kafka::DEFAULT_BROKERS)]
-    pub kafka_addr: SocketAddr,
-
-    /// Directory of the broker's log and (for `rfq up`) the result store,
-    /// kept across restarts.
-    #[arg(long, env = "RFQ_DATA_DIR", default_value = rfq_store::DEFAULT_DATA_DIR)]
-    pub data_dir: PathBuf,
-
-    /// Keep the broker's data in memory only (lost at exit).
-    #[arg(long, env = "RFQ_BROKER_IN_MEMORY")]
-    pub broker_in_memory: bool,
-}
-
-impl EmbeddedBrokerSettings {
-    /// Starts the broker these settings describe.
-    pub async fn start(&self) -> anyhow::Result<EmbeddedBroker> {
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("creating {}", self.data_dir.display()))?;
-        let storage = if self.broker_in_memory {
-            BrokerStorage::Memory
-        } else {
-            BrokerStorage::Sqlite(self.data_dir.join("broker.db"))
-        };
-        EmbeddedBroker::start(BrokerSettings {
-            listen: self.kafka_addr,
-            storage,
-        })
-        .await
-    }
-
-    /// Starts the broker and points `kafka` at it.
-    pub async fn start_for(&self, kafka: &mut KafkaSettings) -> anyhow::Result<EmbeddedBroker> {
-        let broker = self.start().await?;
-        kafka.brokers = Some(broker.addr().to_string());
-        Ok(broker)
-    }
-}
-
-/// What the producer process takes (`rfq producer`); `rfq up` takes it all
-/// and serves the read API beside it.
-#[derive(Debug, Clone, clap::Args)]
-pub struct IntakeSettings {
-    /// Address of the HTTP API (port 0: any free port).
-    #[arg(long, env = "RFQ_HTTP_ADDR", default_value = "127.0.0.1:8080")]
-    pub http_addr: SocketAddr,
-
-    /// Kafka, topics, region precision: shared by every role. With
-    /// `--brokers`, `rfq up` runs against that Kafka and no embedded broker
-    /// starts.
-    #[command(flatten)]
-    pub pipeline: PipelineSettings,
-
-    /// The producer (its links are the read API's too).
-    #[command(flatten)]
-    pub producer: ProducerSettings,
-
-    /// The result store (`rfq up`: the embedded one in its data directory
-    /// by default).
-    #[command(flatten)]
-    pub store: StoreSettings,
-}
-
-/// Settings of `rfq up`: every setting of every role it runs, declared by
-/// the roles themselves, plus where the embedded parts live.
-#[derive(Debug, Clone, clap::Args)]
-pub struct UpSettings {
-    /// The embedded broker (unless `--brokers` names an outside Kafka).
-    #[command(flatten)]
-    pub broker: EmbeddedBrokerSettings,
-
-    /// The HTTP API, the pipeline's shared settings, the producer, the store.
-    #[command(flatten)]
-    pub intake: IntakeSettings,
-
-    /// The aggregator.
-    #[command(flatten)]
-    pub aggregator: AggregatorSettings,
-
-    /// The simulated adapter and its fleet.
-    #[command(flatten)]
-    pub adapter: AdapterSettings,
-
-    /// The embedded schema registry.
-    #[command(flatten)]
-    pub registry: RegistrySettings,
-
-    /// Bounds on the read API's live streams.
-    #[command(flatten)]
-    pub live: LiveSettings,
-
-    /// The simulated adapters when not just the one `adapter` describes
-    /// (tests run several fleets, or none).
-    #[arg(skip)]
-    pub adapters: Option<Vec<AdapterSettings>>,
-}
-
-impl Default for UpSettings {
-    fn default() -> Self {
-        rfq_core::settings::defaults()
-    }
-}
 
 /// The running pipeline.
 pub struct Pipeline {
@@ -272,20 +166,25 @@ impl Pipeline {
             None => beside_the_fleet(&settings.adapter),
         };
         for adapter in &adapters {
-            // An HTTP partners' adapter registers whatever they list.
-            if adapter.partners.partners.is_empty() {
-                let fleet = Fleet::generate(&adapter.name, &adapter.fleet, &pipeline.vicinity());
-                unicorns.extend(fleet.unicorns().iter().map(|u| u.id.clone()));
-            }
+            // Built once, here: its unicorns are waited for below. An HTTP
+            // partners' adapter registers whatever they list.
+            let fleet = adapter
+                .partners
+                .partners
+                .is_empty()
+                .then(|| Fleet::generate(&adapter.name, &adapter.fleet, &pipeline.vicinity()));
+            let hosted = fleet.iter().flat_map(Fleet::unicorns);
+            unicorns.extend(hosted.map(|unicorn| unicorn.id.clone()));
             let (pipeline, adapter) = (pipeline.clone(), adapter.clone());
             let (codec, shutdown) = (codec.clone(), shutdown.clone());
             tasks.spawn(async move {
-                let result = rfq_adapters::run(pipeline, adapter, codec, shutdown).await;
+                let result =
+                    rfq_adapters::run_hosting(pipeline, adapter, fleet, codec, shutdown).await;
                 ("adapter", result)
             });
         }
 
-        let explainer = rfq_aggregator::explain::Explainer::new(
+        let explainer = rfq_explain::Explainer::new(
             self.kafka.clone(),
             pipeline.topics.clone(),
             codec.clone(),

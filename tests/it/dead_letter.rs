@@ -525,7 +525,7 @@ async fn a_registry_failing_for_good_fails_the_producer_with_the_reason() {
     // The pipeline's own producer dead-letters the record too.
     let dir = tempfile::tempdir().unwrap();
     let (_counting, t) = counting_pipeline(dir.path()).await;
-    let mut pipeline = rfq_core::settings::PipelineSettings {
+    let mut pipeline = rfq_core::pipeline::PipelineSettings {
         kafka: rfq_core::kafka::KafkaSettings::new(t.brokers()),
         ..Default::default()
     };

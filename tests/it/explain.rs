@@ -5,8 +5,8 @@
 //! rule, the addressed providers within the radius.
 
 use crate::helpers::*;
-use rfq_aggregator::explain::{Explainer, Explanation, PlacedBy, What};
 use rfq_core::CorrelationId;
+use rfq_explain::{Explainer, Explanation, PlacedBy, What};
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -490,7 +490,7 @@ pub fn header(message: &impl rdkafka::Message, name: &str) -> Option<String> {
 
 /// The pipeline's codec against the schema registry at `url`.
 pub fn codec_for(url: &str, topics: &TopicSettings) -> rfq_avro::SharedCodec {
-    let mut pipeline = rfq_core::settings::PipelineSettings {
+    let mut pipeline = rfq_core::pipeline::PipelineSettings {
         topics: topics.clone(),
         ..Default::default()
     };

@@ -22,6 +22,7 @@ mod events;
 mod explain;
 mod idempotency;
 mod invalid_input;
+mod layering;
 mod odd_batches;
 mod openapi;
 mod outside_client;

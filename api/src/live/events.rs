@@ -11,7 +11,7 @@
 //! tells an `EventSource` to stop.
 
 use super::{LiveEvents, limits::Refused};
-use crate::{representation, routes::Requested};
+use crate::routes::Requested;
 use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{
@@ -20,6 +20,7 @@ use axum::{
     },
 };
 use rfq_core::{JudgedAnswer, problem::Problem};
+use rfq_representation as representation;
 use rfq_store::{RfqStatus, StoreError};
 use std::{convert::Infallible, time::Duration};
 use tokio::sync::mpsc;

@@ -2,11 +2,11 @@
 
 use super::Live;
 use prometheus::{Histogram, IntCounterVec};
-use rdkafka::{Message as _, Offset, consumer::StreamConsumer};
+use rdkafka::{Message as _, Offset, message::BorrowedMessage};
 use rfq_core::{
     kafka::{
-        DeadLetterKind, DeadLetters, KafkaSettings, TopicSettings, consumer_of_every_partition,
-        notices::Notice, on_consumer_error,
+        DeadLetterKind, DeadLetters, Follow, Follower, KafkaSettings, TopicSettings,
+        notices::Notice,
     },
     metrics::{counter_vec, histogram},
 };
@@ -43,7 +43,6 @@ pub async fn follow(
     live: Live,
     shutdown: CancellationToken,
 ) -> anyhow::Result<impl Future<Output = anyhow::Result<()>> + Send + 'static> {
-    let topic = topics.events_topic.clone();
     let dead_letters = DeadLetters::new(
         kafka.producer("rfq-api")?,
         topics.dead_letter_topic.clone(),
@@ -51,37 +50,25 @@ pub async fn follow(
     );
     // From the end: a stream starts by reading the store, so only what
     // changes after it began matters.
-    let consumer =
-        consumer_of_every_partition(kafka, "rfq-api-events", &topic, Offset::End).await?;
-    Ok(async move {
-        let result = read(&consumer, &topic, &live, &dead_letters, &shutdown).await;
-        // Closing blocks too.
-        let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
-        result
-    })
+    let follower =
+        Follower::every_partition(kafka, "rfq-api-events", &topics.events_topic, Offset::End)
+            .await?;
+    Ok(follower.run(Notices { live, dead_letters }, shutdown))
 }
 
-async fn read(
-    consumer: &StreamConsumer,
-    topic: &str,
-    live: &Live,
-    dead_letters: &DeadLetters,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            message = consumer.recv() => match message {
-                Ok(message) => message,
-                Err(error) => {
-                    on_consumer_error(error, topic).await?;
-                    continue;
-                }
-            },
-        };
+/// What the follower does with each record of the events topic.
+struct Notices {
+    /// The streams to wake.
+    live: Live,
+    /// Where a record that is not a notice goes.
+    dead_letters: DeadLetters,
+}
+
+impl Follow for Notices {
+    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
         match Notice::parse(message.key(), message.payload()) {
             Ok(notice) => {
-                let result = if live.notify(&notice.rfq) {
+                let result = if self.live.notify(&notice.rfq) {
                     let lag = chrono::Utc::now() - notice.at;
                     LAG.observe(lag.as_seconds_f64().max(0.0));
                     "watched"
@@ -95,13 +82,15 @@ async fn read(
                 let reason = format!("not a change notice: {reason}");
                 // A notice only saves time: failing to set a bad record
                 // aside is logged, and reading goes on.
-                if let Err(error) = dead_letters
-                    .send(&message, DeadLetterKind::Decode, &reason)
+                if let Err(error) = self
+                    .dead_letters
+                    .send(message, DeadLetterKind::Decode, &reason)
                     .await
                 {
                     tracing::error!(%error, %reason, "a record on the events topic not dead-lettered");
                 }
             }
         }
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! (a subject's compatibility level).
 
 use crate::CodecError;
-use rfq_core::settings::SchemaRegistrySettings;
+use rfq_core::pipeline::SchemaRegistrySettings;
 use schema_registry_converter::async_impl::schema_registry::SrSettings;
 use std::time::Duration;
 

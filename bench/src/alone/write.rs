@@ -12,7 +12,7 @@ use chrono::{DateTime, SubsecRound as _, Utc};
 use futures::StreamExt as _;
 use rfq_core::{
     Answer, Completion, CorrelationId, Currency, CustomerId, Effect, GeoPoint, Price, ProviderId,
-    Region, Reply, Rfq, settings::PipelineSettings,
+    Region, Reply, Rfq, pipeline::PipelineSettings,
 };
 use rfq_store::Store;
 use std::{collections::BTreeSet, time::Instant};

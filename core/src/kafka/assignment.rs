@@ -155,9 +155,8 @@ pub fn assign_every_partition<C: ConsumerContext>(
 
 /// A consumer named `name` (its client id; its group id is `name` under the
 /// group prefix, used only if offsets were committed) that is assigned
-/// every partition of `topic`, each from `start`: for followers that every
-/// instance runs over the whole topic (the producer's provider registry,
-/// the API's change notices, the aggregator's partner map), no group
+/// every partition of `topic`, each from `start`: for the followers that
+/// every instance runs over the whole topic ([`Follower`](super::Follower)), no group
 /// membership, no automatic commits. Creation and assignment block while
 /// librdkafka asks the broker, so they run off the async runtime.
 pub async fn consumer_of_every_partition(

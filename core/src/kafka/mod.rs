@@ -1,6 +1,7 @@
 //! Kafka plumbing shared by every component: client settings (with
 //! librdkafka options passed through), topic creation, at-least-once offset
-//! tracking, the dead-letter topic and reading a partition to its end.
+//! tracking, the dead-letter topic, following every partition of a topic
+//! ([`Follower`]) and reading a partition to its end.
 //!
 //! All components reach Kafka through rdkafka only, so the same code runs
 //! against the embedded broker of `rfq up` and against a real cluster.
@@ -8,6 +9,7 @@
 mod assignment;
 mod config;
 mod dead_letter;
+mod follow;
 pub mod notices;
 mod offsets;
 pub mod progress;
@@ -25,12 +27,26 @@ pub use dead_letter::{
     DeadLetter, DeadLetterHeaders, DeadLetterKind, DeadLetterSource, DeadLetters, MAX_COPIED_KEY,
     MAX_COPIED_VALUE, MAX_REASON, bounded,
 };
+pub use follow::{Follow, Follower};
 pub use offsets::OffsetTracker;
 pub use to_end::read_to_end;
 pub use topics::{TopicSettings, TopicSpec, ensure_topics};
 
+use chrono::{DateTime, TimeZone as _, Utc};
 use std::time::Duration;
 
 /// How long a producer waits for a record to be acknowledged before the
 /// caller gets an error (librdkafka `message.timeout.ms` bounds it too).
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// When a record reached its topic: its Kafka timestamp (the producer's
+/// create time, or the broker's append time if the topic is configured
+/// so); `None` for a record without one. Decisions depend on it (an answer
+/// counts if stamped before the deadline), so the aggregator's judge and
+/// the replay of `rfq explain` both read it here.
+pub fn record_time(message: &impl rdkafka::Message) -> Option<DateTime<Utc>> {
+    message
+        .timestamp()
+        .to_millis()
+        .and_then(|millis| Utc.timestamp_millis_opt(millis).single())
+}

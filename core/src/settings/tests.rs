@@ -152,11 +152,3 @@ fn unknown_keys_sections_and_bad_files_are_errors_that_name_them() {
         .to_string();
     assert!(missing.contains("/nonexistent/rfq.yaml"), "{missing}");
 }
-
-#[test]
-fn pipeline_settings_have_defaults() {
-    let settings = PipelineSettings::default();
-    assert_eq!(settings.region_precision, RegionPrecision::DEFAULT);
-    assert_eq!(settings.vicinity().radius.metres(), 5_000);
-    assert_eq!(settings.topics.quotes_topic, "rfq.quotes");
-}

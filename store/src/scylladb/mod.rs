@@ -237,10 +237,7 @@ impl ScyllaStore {
         }
         batch.set_is_idempotent(true);
         let _permit = self.in_flight.acquire().await.map_err(backend)?;
-        self.session
-            .batch(&batch, rows)
-            .await
-            .map_err(backend)?;
+        self.session.batch(&batch, rows).await.map_err(backend)?;
         Ok(())
     }
 

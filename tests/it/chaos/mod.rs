@@ -588,7 +588,7 @@ impl Scenario {
             ..Default::default()
         };
         let store = self.cluster.store_settings().open().await.unwrap();
-        let explainer = rfq_aggregator::explain::Explainer::new(
+        let explainer = rfq_explain::Explainer::new(
             rfq_core::kafka::KafkaSettings::new(self.cluster.brokers.clone()),
             topics.clone(),
             crate::helpers::codec_for(&self.cluster.registry_url, &topics),
@@ -619,7 +619,7 @@ impl Scenario {
                 explained.agrees_with_store,
                 "{id}: {:#?}\n{}",
                 explained.differences,
-                rfq_aggregator::explain::text::render(&explained)
+                rfq_explain::text::render(&explained)
             );
             let close = explained
                 .close

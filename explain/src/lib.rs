@@ -1,5 +1,8 @@
 //! Every result explained: one RFQ's story rebuilt from the log and
 //! checked against the store (`rfq explain`, `GET /rfqs/{id}/timeline`).
+//! A shared crate, not a role: the read API serves it and the CLI prints
+//! it; it judges nothing itself, the rules (`rfq-rules`) do, as for the
+//! aggregator. Its OpenAPI schema is [`openapi::schema`].
 //!
 //! Decisions are a function of the log, so the story is told by replaying
 //! it: a fresh [`Window`] is fed this RFQ's records of its return-address
@@ -16,6 +19,7 @@
 
 mod document;
 mod log;
+pub mod openapi;
 mod placing;
 #[cfg(test)]
 mod tests;
@@ -25,10 +29,10 @@ pub use document::{Addressed, Close, Event, Explanation, Stored, What};
 pub use log::{Explainer, Scan};
 pub use placing::{PlacedBy, Placing};
 
-use crate::window::Window;
 use chrono::{DateTime, Utc};
 use rfq_avro::Record;
 use rfq_core::{AnswerOutcome, CloseReason, Effect, JudgedAnswer, Reply, Rfq};
+use rfq_rules::{Verdict, Window};
 use rfq_store::{RfqStatus, StoredRfq};
 
 /// One RFQ's replay: a fresh window fed its records in log order.
@@ -159,7 +163,7 @@ impl Replay {
         let verdict = self
             .window
             .respond(answer.clone(), partition, stamp)
-            .unwrap_or_else(|| crate::window::Verdict::refused(AnswerOutcome::UnknownRfq));
+            .unwrap_or_else(|| Verdict::refused(AnswerOutcome::UnknownRfq));
         let kept = verdict.effects.iter().find_map(|effect| match effect {
             Effect::Answer(kept) => Some(kept.clone()),
             _ => None,

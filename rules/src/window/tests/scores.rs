@@ -3,7 +3,7 @@
 use super::super::Window;
 use super::priced as reply;
 use chrono::{TimeZone, Utc};
-use rfq_core::*;
+use rfq_domain::*;
 
 fn t(millis: i64) -> chrono::DateTime<Utc> {
     Utc.timestamp_millis_opt(1_700_000_000_000 + millis)

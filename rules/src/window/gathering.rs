@@ -4,7 +4,9 @@
 
 use super::scoring;
 use chrono::{DateTime, Utc};
-use rfq_core::{AnswerOutcome, Completion, JudgedAnswer, Progress, ProviderId, Reply, latency_ms};
+use rfq_domain::{
+    AnswerOutcome, Completion, JudgedAnswer, Progress, ProviderId, Reply, latency_ms,
+};
 use std::collections::HashMap;
 
 /// What was heard from an addressed provider.

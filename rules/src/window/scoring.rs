@@ -5,7 +5,7 @@
 
 use super::gathering::{Gathering, Heard, Providers};
 use chrono::{DateTime, Utc};
-use rfq_core::{CorrelationId, Effect, Price, ScoreLine, ScoreOutcome};
+use rfq_domain::{CorrelationId, Effect, Price, ScoreLine, ScoreOutcome};
 
 /// The answers of an RFQ as scorecard lines need them.
 #[derive(Debug, Default)]

@@ -1,4 +1,10 @@
-//! The JSON representations of an RFQ task and its result.
+//! The JSON representations of an RFQ and its result, shared by the roles
+//! that show them: the producer's `202` (a running RFQ, nothing answered
+//! yet) and the read API (`GET /rfqs/{id}`, its result, live events). Their
+//! OpenAPI schemas are beside them ([`openapi`]), so the document cannot
+//! describe a shape the code does not write.
+
+pub mod openapi;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rfq_core::{

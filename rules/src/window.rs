@@ -6,22 +6,22 @@
 //! Every decision depends on the log alone (record order and record
 //! timestamps), never on when a record happens to be processed: an answer
 //! counts if it is stamped before the deadline and precedes the deadline
-//! marker ([`DeadlineTick`](rfq_core::DeadlineTick)) that closes its RFQ.
+//! marker ([`DeadlineTick`](rfq_domain::DeadlineTick)) that closes its RFQ.
 //! Replaying a partition after a crash therefore yields the same effects,
 //! which the store applies idempotently.
 //!
 //! At a close it also decides each addressed provider's scorecard line
-//! ([`ScoreLine`](rfq_core::ScoreLine): quoted, declined, late or silent, latency, rank, win,
+//! ([`ScoreLine`](rfq_domain::ScoreLine): quoted, declined, late or silent, latency, rank, win,
 //! duplicates), from what it kept of the RFQ's answers: the window is the
 //! one place that sees an RFQ's answers and its close together, in log
 //! order, so the lines are a function of the log too.
 //!
 //! The deadlines live in a [`Schedule`] shared with the ticker, which
 //! writes the markers on a thread of its own; the RFQs it closed lately
-//! stay known for the after-close rule ([`closed`]).
+//! stay known for the after-close rule (`window/closed.rs`, [`Verdict`]).
 
 use chrono::{DateTime, Utc};
-use rfq_core::{
+use rfq_domain::{
     Answer, AnswerOutcome, CloseReason, CorrelationId, Effect, JudgedAnswer, Rfq, latency_ms,
 };
 use std::collections::HashMap;

@@ -12,7 +12,7 @@
 //! newest marker passes.
 
 use chrono::{DateTime, Utc};
-use rfq_core::CorrelationId;
+use rfq_domain::CorrelationId;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -9,7 +9,7 @@
 
 use super::{Addressed, Explanation, Placing, Replay};
 use anyhow::Context as _;
-use chrono::{DateTime, TimeZone as _, Utc};
+use chrono::{DateTime, Utc};
 use rdkafka::{
     Message as _, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer as _},
@@ -17,7 +17,7 @@ use rdkafka::{
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
     CorrelationId,
-    kafka::{KafkaSettings, TopicSettings, read_to_end},
+    kafka::{KafkaSettings, TopicSettings, read_to_end, record_time},
 };
 use rfq_store::{Store, StoredRfq};
 use serde::Serialize;
@@ -309,11 +309,7 @@ fn scan(
         (start, end),
         SCAN_TIMEOUT,
         |message| {
-            let stamp = message
-                .timestamp()
-                .to_millis()
-                .and_then(|millis| Utc.timestamp_millis_opt(millis).single())
-                .unwrap_or(from);
+            let stamp = record_time(message).unwrap_or(from);
             let raw = Raw {
                 offset: message.offset(),
                 stamp,

@@ -3,7 +3,7 @@
 
 use super::super::{CLOSED_KEPT, Window};
 use super::{answer, outcome, t, with_rule};
-use rfq_core::*;
+use rfq_domain::*;
 
 /// What the rule decides for these answers after the close, in order.
 fn after_close(w: &mut Window, rfq: &Rfq) -> Vec<(AnswerOutcome, Vec<Effect>)> {

@@ -105,7 +105,7 @@ impl FromStr for Radius {
 
 /// Who is near whom: within `radius`, found through the cells at
 /// `precision`. Every role of a pipeline uses the same one
-/// ([`PipelineSettings::vicinity`](crate::settings::PipelineSettings::vicinity)).
+/// (`PipelineSettings::vicinity` in `rfq-core`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Vicinity {
     /// How far a provider may be from the pickup point.

@@ -12,7 +12,7 @@
 
 use super::gathering::{Heard, Providers};
 use chrono::{DateTime, Utc};
-use rfq_core::{Answer, AnswerOutcome, CorrelationId, Effect, JudgedAnswer, Rfq, latency_ms};
+use rfq_domain::{Answer, AnswerOutcome, CorrelationId, Effect, JudgedAnswer, Rfq, latency_ms};
 use std::collections::{HashMap, VecDeque};
 
 /// Recently closed RFQs kept per window: at a thousand RFQs a second

@@ -1,4 +1,7 @@
-//! Domain types of the RFQ pipeline.
+//! Domain types of the RFQ pipeline, free of I/O: the bottom of the crate
+//! graph. Every other crate speaks in them (`rfq-core` re-exports them at
+//! its root and as `rfq_core::domain`), and the decision rules
+//! (`rfq-rules`) depend on them alone.
 //!
 //! Values from outside the process (HTTP bodies, Kafka records) are parsed
 //! into these types once, at the edge; code past the edge never re-checks a
