@@ -276,10 +276,16 @@ impl Aggregator {
                     self.on_batch(&batch).await?;
                 }
             }
-            if self.window.schedule().lock().take_sooner() {
-                self.ticker.nudge();
-            }
+            self.nudge_ticker();
             OPEN.set(i64::try_from(self.window.len()).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Tells the ticker to plan again if the schedule changed so that a
+    /// marker may be due sooner than it planned.
+    fn nudge_ticker(&self) {
+        if self.window.schedule().lock().take_sooner() {
+            self.ticker.nudge();
         }
     }
 
@@ -315,6 +321,10 @@ impl Aggregator {
                     self.owned.insert(*partition);
                 }
                 self.lag.owned(&self.owned);
+                // The RFQs recovered may be due before the ticker's plan
+                // (which may be none): told now, not at the next record,
+                // which may never come.
+                self.nudge_ticker();
                 tracing::info!(?partitions, open = self.window.len(), "partitions assigned");
             }
         }
