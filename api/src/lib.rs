@@ -28,4 +28,4 @@ pub mod scorecards;
 #[cfg(test)]
 mod tests;
 
-pub use routes::{ApiSettings, router};
+pub use routes::{ApiSettings, router, served};

@@ -14,7 +14,8 @@
 //! - [`metrics`]: the Prometheus registry and its `/metrics` endpoint;
 //! - [`settings`]: settings declared once and layered (defaults < file <
 //!   environment < flags), and the ones every role must agree on;
-//! - [`shutdown`]: the token every long-running task is handed.
+//! - [`shutdown`]: the token every long-running task is handed;
+//! - [`sse`]: Server-Sent Events read as a client reads them.
 
 pub mod auth;
 pub mod domain;
@@ -25,5 +26,6 @@ pub mod openapi;
 pub mod problem;
 pub mod settings;
 pub mod shutdown;
+pub mod sse;
 
 pub use domain::*;

@@ -29,6 +29,7 @@ mod keys;
 mod rows;
 mod schema;
 mod scores;
+mod statements;
 
 pub use config::{Replication, ScyllaSettings, parse_consistency};
 pub use schema::MIGRATIONS;
@@ -40,10 +41,7 @@ use rfq_core::{
     CorrelationId, CustomerId, Effect, JudgedAnswer, ProviderId, ScoreLine, ScoreWindow,
     auth::KeyDigest,
 };
-use rows::{
-    OPEN_BUCKETS, RESPONSE_COLUMNS, RFQ_COLUMNS, RFQ_VALUES_COLUMNS, ResponseRow, RfqRow,
-    RfqValues, Stamped,
-};
+use rows::{OPEN_BUCKETS, ResponseRow, RfqRow, RfqValues, Stamped};
 use scylla::{
     client::session::Session,
     response::query_result::QueryResult,
@@ -53,6 +51,7 @@ use scylla::{
         prepared::PreparedStatement,
     },
 };
+use statements::Statements;
 use std::{collections::HashMap, time::Duration};
 use tokio::sync::Semaphore;
 
@@ -63,36 +62,6 @@ const ANSWER_SLACK: Duration = Duration::from_secs(rfq_core::MAX_DEADLINE_SECOND
 
 fn backend(error: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(error.to_string())
-}
-
-/// The prepared statements, prepared once per store.
-struct Statements {
-    /// Writes an RFQ (stamped lowest: a replay never wins over a close).
-    insert_rfq: PreparedStatement,
-    /// Adds an RFQ to the open index of its partition's bucket.
-    insert_open: PreparedStatement,
-    /// Keeps an answer (stamped so that the earliest wins).
-    insert_response: PreparedStatement,
-    /// Closes an RFQ (stamped so that the first close wins).
-    close_rfq: PreparedStatement,
-    /// Removes a closed RFQ from the open index.
-    delete_open: PreparedStatement,
-    /// Reads one RFQ.
-    select_rfq: PreparedStatement,
-    /// Reads an RFQ's answers.
-    select_responses: PreparedStatement,
-    /// Reads the open index of one bucket and partition.
-    select_open: PreparedStatement,
-    /// Counts the open index of one bucket.
-    count_open: PreparedStatement,
-    /// The idempotency keys' (lightweight transactions).
-    keys: keys::KeyStatements,
-    /// The customer of an API key digest.
-    select_api_key: PreparedStatement,
-    /// Records an API key digest.
-    insert_api_key: PreparedStatement,
-    /// The scorecard lines'.
-    scores: scores::ScoreStatements,
 }
 
 /// The ScyllaDB store.
@@ -112,60 +81,7 @@ impl ScyllaStore {
     pub async fn open(settings: &ScyllaSettings) -> Result<ScyllaStore, StoreError> {
         let session = settings.connect().await?;
         schema::migrate(&session, &settings.keyspace, &settings.replication.cql()).await?;
-        let ks = &settings.keyspace;
-        let prepare = async |cql: String| -> Result<PreparedStatement, StoreError> {
-            let mut statement = session
-                .prepare(cql.as_str())
-                .await
-                .map_err(|e| backend(format!("preparing {cql}: {e}")))?;
-            statement.set_consistency(settings.consistency);
-            statement.set_is_idempotent(true);
-            Ok(statement)
-        };
-        let statements = Statements {
-            insert_rfq: prepare(stamped_insert(&format!("{ks}.rfqs"), RFQ_VALUES_COLUMNS)).await?,
-            insert_open: prepare(format!(
-                "INSERT INTO {ks}.open_rfqs (bucket, partition, id) VALUES (?, ?, ?) \
-                 USING TIMESTAMP ? AND TTL ?"
-            ))
-            .await?,
-            insert_response: prepare(stamped_insert(&format!("{ks}.responses"), RESPONSE_COLUMNS))
-                .await?,
-            close_rfq: prepare(format!(
-                "UPDATE {ks}.rfqs USING TIMESTAMP ? AND TTL ? \
-                 SET closed_at = ?, close_reason = ? WHERE id = ?"
-            ))
-            .await?,
-            delete_open: prepare(format!(
-                "DELETE FROM {ks}.open_rfqs USING TIMESTAMP ? \
-                 WHERE bucket = ? AND partition = ? AND id = ?"
-            ))
-            .await?,
-            select_rfq: prepare(format!("SELECT {RFQ_COLUMNS} FROM {ks}.rfqs WHERE id = ?"))
-                .await?,
-            select_responses: prepare(format!(
-                "SELECT {RESPONSE_COLUMNS} FROM {ks}.responses WHERE rfq_id = ?"
-            ))
-            .await?,
-            select_open: prepare(format!(
-                "SELECT id FROM {ks}.open_rfqs WHERE bucket = ? AND partition = ?"
-            ))
-            .await?,
-            count_open: prepare(format!(
-                "SELECT COUNT(*) FROM {ks}.open_rfqs WHERE bucket = ?"
-            ))
-            .await?,
-            keys: keys::KeyStatements::prepare(&session, ks, settings.consistency).await?,
-            select_api_key: prepare(format!(
-                "SELECT customer FROM {ks}.api_keys WHERE digest = ?"
-            ))
-            .await?,
-            insert_api_key: prepare(format!(
-                "INSERT INTO {ks}.api_keys (digest, customer, created_at) VALUES (?, ?, ?)"
-            ))
-            .await?,
-            scores: scores::ScoreStatements::prepare(&session, ks, settings.consistency).await?,
-        };
+        let statements = Statements::prepare(&session, settings).await?;
         let permits = usize::try_from(settings.max_in_flight).unwrap_or(256);
         Ok(ScyllaStore {
             session,
@@ -237,10 +153,7 @@ impl ScyllaStore {
         }
         batch.set_is_idempotent(true);
         let _permit = self.in_flight.acquire().await.map_err(backend)?;
-        self.session
-            .batch(&batch, rows)
-            .await
-            .map_err(backend)?;
+        self.session.batch(&batch, rows).await.map_err(backend)?;
         Ok(())
     }
 
@@ -315,13 +228,6 @@ impl ScyllaStore {
             None => Ok(None),
         }
     }
-}
-
-/// `INSERT INTO table (columns) VALUES (?, ...) USING TIMESTAMP ? AND TTL ?`,
-/// one bind marker a column: the statement a [`Stamped`] row binds.
-fn stamped_insert(table: &str, columns: &str) -> String {
-    let markers = vec!["?"; columns.split(',').count()].join(", ");
-    format!("INSERT INTO {table} ({columns}) VALUES ({markers}) USING TIMESTAMP ? AND TTL ?")
 }
 
 #[async_trait::async_trait]
