@@ -48,12 +48,14 @@ fn field_of(body: &str) -> String {
 
 #[test]
 fn valid_body_with_default_and_custom_deadline() {
-    let body = r#"{"from":{"lat":52.52,"lon":13.40},"to":{"lat":52.5,"lon":13.45},"customer":"alice"}"#;
+    let body =
+        r#"{"from":{"lat":52.52,"lon":13.40},"to":{"lat":52.5,"lon":13.45},"customer":"alice"}"#;
     let rfq = parse(body.as_bytes(), limits()).unwrap();
     assert_eq!(rfq.deadline, Duration::from_secs(300));
     assert_eq!(rfq.completion, CompletionRequest::All);
     assert_eq!(rfq.customer.as_str(), "alice");
-    let body = r#"{"from":{"lat":0,"lon":0},"to":{"lat":1,"lon":1},"customer":"b","deadline-seconds":20}"#;
+    let body =
+        r#"{"from":{"lat":0,"lon":0},"to":{"lat":1,"lon":1},"customer":"b","deadline-seconds":20}"#;
     assert_eq!(
         parse(body.as_bytes(), limits()).unwrap().deadline,
         Duration::from_secs(20)
@@ -71,8 +73,7 @@ fn valid_body_with_default_and_custom_deadline() {
     assert_eq!(rfq.deadline, Duration::from_secs(300));
     assert_eq!(rfq.completion, CompletionRequest::Quorum(None));
     for fraction in [r#""deadline-seconds":2.5"#, r#""deadline-seconds":"2""#] {
-        let body =
-            format!(r#"{{"from":{{"lat":0,"lon":0}},"to":{{"lat":1,"lon":1}},{fraction}}}"#);
+        let body = format!(r#"{{"from":{{"lat":0,"lon":0}},"to":{{"lat":1,"lon":1}},{fraction}}}"#);
         assert_eq!(field_of(&body), "deadline-seconds", "{body}");
     }
 }
@@ -170,9 +171,7 @@ fn each_invalid_field_is_named() {
     );
     assert_eq!(field_of(&format!(r#"{{{to},"customer":"c"}}"#)), "");
     let with = |completion: &str| {
-        format!(
-            r#"{{"from":{{"lat":0,"lon":0}},{to},"customer":"c","completion":{completion}}}"#
-        )
+        format!(r#"{{"from":{{"lat":0,"lon":0}},{to},"customer":"c","completion":{completion}}}"#)
     };
     assert_eq!(
         field_of(&with(r#"{"rule":"first-n","n":0}"#)),
