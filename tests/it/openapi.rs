@@ -88,7 +88,7 @@ async fn the_document_describes_every_route_served() {
     );
     let unserved: Vec<_> = documented.difference(&served_named).collect();
     assert!(unserved.is_empty(), "documented, not served: {unserved:?}");
-    assert!(served.len() >= 14, "{served:?}");
+    assert!(!documented.is_empty(), "no operations documented");
 
     // Each operation reaches its route: not the fallbacks' 404 or 405.
     let id = uuid::Uuid::new_v4();

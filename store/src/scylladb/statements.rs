@@ -85,7 +85,7 @@ impl Statements {
                 "SELECT COUNT(*) FROM {ks}.open_rfqs WHERE bucket = ?"
             ))
             .await?,
-            keys: keys::KeyStatements::prepare(&session, ks, settings.consistency).await?,
+            keys: keys::KeyStatements::prepare(session, ks, settings.consistency).await?,
             select_api_key: prepare(format!(
                 "SELECT customer FROM {ks}.api_keys WHERE digest = ?"
             ))
@@ -94,7 +94,7 @@ impl Statements {
                 "INSERT INTO {ks}.api_keys (digest, customer, created_at) VALUES (?, ?, ?)"
             ))
             .await?,
-            scores: scores::ScoreStatements::prepare(&session, ks, settings.consistency).await?,
+            scores: scores::ScoreStatements::prepare(session, ks, settings.consistency).await?,
         })
     }
 }
