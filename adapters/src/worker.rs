@@ -1,6 +1,10 @@
 //! The adapter's Kafka loop: reads RFQs, plans its unicorns' answers and
 //! stores each record's offset once they are all acknowledged.
 
+mod lists;
+
+use lists::{next_list, refresh_lists};
+
 use crate::{
     AdapterSettings,
     delivery::Delivery,
@@ -19,7 +23,7 @@ use rdkafka::{
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
-    Answer, ProviderStatus, RegionPrecision, Rfq,
+    Answer, ProviderStatus, Rfq,
     kafka::{DeadLetterKind, DeadLetters, OffsetTracker, close_consumer, on_consumer_error},
     pipeline::PipelineSettings,
 };
@@ -348,47 +352,6 @@ impl Adapter {
         )
     }
 
-    /// Takes the partners' new provider lists: registers them, and
-    /// deregisters the providers no longer listed.
-    async fn relist(&mut self, unicorns: Vec<Unicorn>, valid_for: Duration) {
-        let fleet = Arc::new(Fleet::of(
-            &self.settings.fleet,
-            unicorns,
-            &self.pipeline.vicinity(),
-        ));
-        let gone: Vec<Unicorn> = self
-            .fleet
-            .unicorns()
-            .iter()
-            .filter(|unicorn| !fleet.has(&unicorn.id))
-            .cloned()
-            .collect();
-        self.fleet = fleet;
-        let topic = &self.pipeline.topics.providers_topic;
-        let name = &self.settings.name;
-        for (unicorns, status) in [
-            (self.fleet.unicorns(), ProviderStatus::Online),
-            (gone.as_slice(), ProviderStatus::Offline),
-        ] {
-            let published = heartbeat::publish(
-                &self.producer,
-                &self.codec,
-                topic,
-                name,
-                unicorns,
-                status,
-                valid_for,
-            )
-            .await;
-            if let Err(error) = published {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "registering partners' providers"
-                );
-            }
-        }
-    }
-
     /// Dead-letters a record the adapter cannot use; true: it is done with.
     async fn dead_letter(
         &self,
@@ -446,43 +409,4 @@ impl Adapter {
             self.answering.abort_all();
         }
     }
-}
-
-/// The next provider lists, or never when the fleet is simulated.
-async fn next_list(updates: &mut Option<mpsc::Receiver<Vec<Unicorn>>>) -> Option<Vec<Unicorn>> {
-    match updates {
-        Some(updates) => updates.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Fetches the partners' provider lists every `--partner-refresh-seconds`
-/// until `shutdown`, off the adapter's loop.
-fn refresh_lists(
-    partners: &Arc<Partners>,
-    settings: &AdapterSettings,
-    precision: RegionPrecision,
-    shutdown: &CancellationToken,
-) -> mpsc::Receiver<Vec<Unicorn>> {
-    let (sender, updates) = mpsc::channel(1);
-    let (partners, every, shutdown) = (
-        partners.clone(),
-        settings.partners.refresh(),
-        shutdown.clone(),
-    );
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.tick().await;
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = ticks.tick() => {}
-            }
-            let unicorns = partners.refresh(precision).await;
-            if sender.send(unicorns).await.is_err() {
-                return;
-            }
-        }
-    });
-    updates
 }

@@ -32,4 +32,4 @@ pub mod scorecards;
 #[cfg(test)]
 mod tests;
 
-pub use routes::{ApiSettings, router};
+pub use routes::{ApiSettings, router, served};

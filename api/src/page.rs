@@ -12,11 +12,10 @@
 //! browser revalidates and sees a new binary's page at once.
 
 use axum::{
-    Router,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
+use rfq_core::http::Routes;
 use std::sync::LazyLock;
 
 /// The page's Content-Security-Policy: scripts, styles, images and
@@ -60,15 +59,12 @@ static STYLE: Asset = asset!("app.css", "text/css; charset=utf-8");
 static ICON: Asset = asset!("favicon.svg", "image/svg+xml");
 
 /// The page's routes: `/` and the files it loads.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(|headers: HeaderMap| serve(&INDEX, headers)))
-        .route("/app.js", get(|headers: HeaderMap| serve(&SCRIPT, headers)))
-        .route("/app.css", get(|headers: HeaderMap| serve(&STYLE, headers)))
-        .route(
-            "/favicon.svg",
-            get(|headers: HeaderMap| serve(&ICON, headers)),
-        )
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Routes<S> {
+    Routes::new()
+        .get("/", |headers: HeaderMap| serve(&INDEX, headers))
+        .get("/app.js", |headers: HeaderMap| serve(&SCRIPT, headers))
+        .get("/app.css", |headers: HeaderMap| serve(&STYLE, headers))
+        .get("/favicon.svg", |headers: HeaderMap| serve(&ICON, headers))
 }
 
 /// `asset`, or `304` when the browser holds it already (`If-None-Match`).
@@ -127,7 +123,8 @@ mod tests {
         if let Some(tag) = if_none_match {
             request = request.header(header::IF_NONE_MATCH, tag);
         }
-        let response = router::<()>()
+        let response = routes::<()>()
+            .into_router()
             .oneshot(request.body(Body::empty()).unwrap())
             .await
             .unwrap();

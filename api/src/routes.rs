@@ -4,12 +4,11 @@ use axum::{
     extract::{FromRequestParts, Path, State},
     http::{HeaderMap, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use rfq_core::{
     CorrelationId, CustomerId,
     auth::{AuthError, Authenticator},
-    http::{LinkSettings, RfqLinks},
+    http::{LinkSettings, RfqLinks, Routes, Served},
     problem::Problem,
 };
 use rfq_explain::Explainer;
@@ -53,24 +52,31 @@ pub fn router(
     auth: Authenticator,
     explainer: Explainer,
 ) -> Router {
-    Router::new()
-        .merge(crate::page::router())
-        .route("/rfqs/{id}", get(status))
-        .route("/rfqs/{id}/result", get(result))
-        .route("/rfqs/{id}/events", get(events))
-        .route("/rfqs/{id}/timeline", get(timeline))
-        .route("/providers", get(crate::scorecards::providers))
-        .route(
-            "/providers/{id}/scorecard",
-            get(crate::scorecards::scorecard),
-        )
-        .with_state(ApiState {
-            store,
-            settings,
-            live,
-            auth,
-            explainer,
-        })
+    routes().into_router().with_state(ApiState {
+        store,
+        settings,
+        live,
+        auth,
+        explainer,
+    })
+}
+
+/// What [`router`] serves, (method, path): the list its routes are built
+/// with (`tests/it/openapi.rs` compares it with the OpenAPI document).
+pub fn served() -> Vec<Served> {
+    routes().served().to_vec()
+}
+
+/// The routes, before their state.
+fn routes() -> Routes<ApiState> {
+    Routes::new()
+        .merge(crate::page::routes())
+        .get("/rfqs/{id}", status)
+        .get("/rfqs/{id}/result", result)
+        .get("/rfqs/{id}/events", events)
+        .get("/rfqs/{id}/timeline", timeline)
+        .get("/providers", crate::scorecards::providers)
+        .get("/providers/{id}/scorecard", crate::scorecards::scorecard)
 }
 
 impl ApiState {

@@ -1,9 +1,13 @@
 //! HTTP pieces shared by the producer and the read API: serving a router
 //! until shutdown, the links to an RFQ's resources (one rule for bodies and
 //! `Location` headers), and problem documents for requests no route takes
-//! (and for errors axum answers itself: see [`edge`]).
+//! (and for errors axum answers itself: see [`edge`]); routers that know
+//! what they serve ([`Routes`]).
 
 mod edge;
+mod routes;
+
+pub use routes::{Routes, Served};
 
 use crate::{CorrelationId, problem::Problem};
 use axum::{

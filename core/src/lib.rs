@@ -21,7 +21,8 @@
 //!   environment < flags), the machinery only;
 //! - [`pipeline`]: the settings every role must agree on (Kafka, topics,
 //!   region precision, vicinity radius, the schema registry);
-//! - [`shutdown`]: the token every long-running task is handed.
+//! - [`shutdown`]: the token every long-running task is handed;
+//! - [`sse`]: Server-Sent Events read as a client reads them.
 
 pub mod auth;
 pub use rfq_domain as domain;
@@ -33,5 +34,6 @@ pub mod pipeline;
 pub mod problem;
 pub mod settings;
 pub mod shutdown;
+pub mod sse;
 
 pub use domain::*;

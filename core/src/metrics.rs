@@ -1,7 +1,8 @@
 //! Prometheus metrics: one process-wide registry, helpers to register
 //! typed metrics in it, and the `/metrics` route every HTTP server mounts.
 
-use axum::{Router, http::header, response::IntoResponse, routing::get};
+use crate::http::Routes;
+use axum::{Router, http::header, response::IntoResponse};
 use prometheus::{
     Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, TextEncoder,
@@ -93,24 +94,23 @@ pub fn render() -> String {
 /// `{"status":"ok"}` while the process serves HTTP: the liveness probe of
 /// containers).
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route(
-            "/health",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    r#"{"status":"ok"}"#,
-                )
-            }),
-        )
-        .route(
-            "/metrics",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    render(),
-                )
-                    .into_response()
-            }),
-        )
+    routes().into_router()
+}
+
+/// The routes of [`router`], with what they serve.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Routes<S> {
+    Routes::new()
+        .get("/health", || async {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"status":"ok"}"#,
+            )
+        })
+        .get("/metrics", || async {
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                render(),
+            )
+                .into_response()
+        })
 }

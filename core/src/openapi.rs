@@ -15,11 +15,11 @@
 //! document schema, and helpers for problem responses with their titles
 //! and headers.
 
+use crate::http::Routes;
 use axum::{
     Router,
     http::{HeaderValue, header},
     response::IntoResponse,
-    routing::get,
 };
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -91,23 +91,25 @@ fn extend(target: &mut Value, entries: Map<String, Value>) {
 
 /// `GET /openapi.json`, serving `document`.
 pub fn router<S: Clone + Send + Sync + 'static>(document: Value) -> Router<S> {
+    routes(document).into_router()
+}
+
+/// The routes of [`router`], with what they serve.
+pub fn routes<S: Clone + Send + Sync + 'static>(document: Value) -> Routes<S> {
     let body: Arc<str> = document.to_string().into();
-    Router::new().route(
-        OPENAPI_PATH,
-        get(move || {
-            let body = body.clone();
-            async move {
-                (
-                    [(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    )],
-                    body.to_string(),
-                )
-                    .into_response()
-            }
-        }),
-    )
+    Routes::new().get(OPENAPI_PATH, move || {
+        let body = body.clone();
+        async move {
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body.to_string(),
+            )
+                .into_response()
+        }
+    })
 }
 
 /// This crate's routes: `/health`, `/metrics` (see [`crate::metrics`])

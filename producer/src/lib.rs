@@ -50,4 +50,5 @@ pub use error::IntakeError;
 pub use idempotency::{IDEMPOTENCY_KEY, KEYED_INTAKE_LIMIT, TAKEOVER_AFTER, fingerprint};
 pub use lag::Lags;
 pub use registry::Registry;
+pub use routes::served;
 pub use worker::Intake;

@@ -12,17 +12,31 @@ use axum::{
     extract::{DefaultBodyLimit, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::post,
 };
-use rfq_core::CorrelationId;
+use rfq_core::{
+    CorrelationId,
+    http::{Routes, Served},
+};
 use std::time::Instant;
 
 /// The routes of the producer: `POST /rfqs`, served by `intake`.
 pub(crate) fn router(intake: Intake) -> Router {
-    Router::new()
-        .route("/rfqs", post(submit))
+    routes()
+        .into_router()
         .layer(DefaultBodyLimit::max(intake.settings().max_body_bytes))
         .with_state(intake)
+}
+
+/// What the producer's router serves, (method, path): the list its routes
+/// are built with (`tests/it/openapi.rs` compares it with the OpenAPI
+/// document).
+pub fn served() -> Vec<Served> {
+    routes().served().to_vec()
+}
+
+/// The routes, before their state.
+fn routes() -> Routes<Intake> {
+    Routes::new().post("/rfqs", submit)
 }
 
 fn is_json(headers: &HeaderMap) -> Result<(), IntakeError> {

@@ -14,14 +14,19 @@
 //! `application/vnd.schemaregistry.v1+json`; refusals carry Confluent's
 //! error codes. Deletes and schema references are refused with 42204.
 
-use crate::{CONTENT_TYPE, Level, Registry, RegistryError, VersionSpec, canonical};
+mod compatibility;
+
+use crate::{CONTENT_TYPE, Registry, RegistryError, VersionSpec};
 use axum::{
     Router,
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::header,
     response::{IntoResponse, Response},
     routing::{get, post},
+};
+use compatibility::{
+    check_all, check_version, global_level, set_global_level, set_subject_level, subject_level,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -260,216 +265,5 @@ async fn raw_version(
     one_version(&r, &subject, &version, true).await
 }
 
-/// `PUT /config` bodies.
-#[derive(Deserialize)]
-struct LevelRequest {
-    /// The level's name.
-    compatibility: String,
-}
-
-fn level_request(body: &[u8]) -> Result<Level, RegistryError> {
-    let request: LevelRequest = serde_json::from_slice(body)
-        .map_err(|e| RegistryError::InvalidLevel(format!("the request body: {e}")))?;
-    Level::parse(&request.compatibility)
-}
-
-async fn global_level(State(r): State<Registry>) -> Response {
-    reply(json!({"compatibilityLevel": r.read().await.level(None)}))
-}
-
-async fn set_global_level(
-    State(r): State<Registry>,
-    body: Bytes,
-) -> Result<Response, RegistryError> {
-    let level = level_request(&body)?;
-    r.set_level(None, level).await?;
-    Ok(reply(json!({"compatibility": level})))
-}
-
-async fn subject_level(
-    State(r): State<Registry>,
-    Path(subject): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, RegistryError> {
-    let state = r.read().await;
-    let level = match state.own_level(&subject) {
-        Some(level) => level,
-        None if flag(&query, "defaultToGlobal") => state.level(None),
-        None => return Err(RegistryError::NoSubjectLevel(subject)),
-    };
-    Ok(reply(json!({"compatibilityLevel": level})))
-}
-
-async fn set_subject_level(
-    State(r): State<Registry>,
-    Path(subject): Path<String>,
-    body: Bytes,
-) -> Result<Response, RegistryError> {
-    let level = level_request(&body)?;
-    r.set_level(Some(&subject), level).await?;
-    Ok(reply(json!({"compatibility": level})))
-}
-
-/// `{"is_compatible": ...}`, with the reason when asked (`verbose`).
-async fn check(
-    r: &Registry,
-    subject: &str,
-    against: VersionSpec,
-    all_covered: bool,
-    body: &[u8],
-    verbose: bool,
-) -> Result<Response, RegistryError> {
-    let (schema, _) = canonical(&schema_request(body)?)?;
-    let state = r.read().await;
-    if let VersionSpec::Number(_) = against {
-        state.version(subject, against)?;
-    }
-    Ok(match state.check(subject, against, &schema, all_covered) {
-        Ok(()) => reply(json!({"is_compatible": true})),
-        Err(RegistryError::Incompatible { details, .. }) if verbose => {
-            reply(json!({"is_compatible": false, "messages": [details]}))
-        }
-        Err(RegistryError::Incompatible { .. }) => reply(json!({"is_compatible": false})),
-        Err(other) => return Err(other),
-    })
-}
-
-async fn check_all(
-    State(r): State<Registry>,
-    Path(subject): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Result<Response, RegistryError> {
-    check(
-        &r,
-        &subject,
-        VersionSpec::Latest,
-        true,
-        &body,
-        flag(&query, "verbose"),
-    )
-    .await
-}
-
-async fn check_version(
-    State(r): State<Registry>,
-    Path((subject, version)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Result<Response, RegistryError> {
-    let against = VersionSpec::parse(&version)?;
-    check(&r, &subject, against, false, &body, flag(&query, "verbose")).await
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::MemoryLog;
-    use axum::{body::Body, http::Request};
-    use tower::ServiceExt as _;
-
-    const SCHEMA: &str = r#"{"type":"record","name":"T","fields":[{"name":"a","type":"long"}]}"#;
-
-    async fn call(registry: &Registry, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let response = router(registry.clone()).oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let kind = response.headers()[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert_eq!(kind, CONTENT_TYPE, "{method} {path}");
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    #[tokio::test]
-    async fn register_read_and_refuse_in_confluents_words() {
-        let registry = Registry::open(Box::new(MemoryLog::default()))
-            .await
-            .unwrap();
-        let body = json!({"schema": SCHEMA});
-        let (status, id) = call(
-            &registry,
-            "POST",
-            "/subjects/t-value/versions",
-            body.clone(),
-        )
-        .await;
-        assert_eq!((status, id["id"].as_u64()), (200, Some(1)));
-        let (_, found) = call(
-            &registry,
-            "POST",
-            "/subjects/t-value?normalize=False&deleted=False",
-            body,
-        )
-        .await;
-        assert_eq!(found["version"], 1);
-        let (_, latest) = call(
-            &registry,
-            "GET",
-            "/subjects/t-value/versions/latest",
-            Value::Null,
-        )
-        .await;
-        assert_eq!(
-            (latest["id"].as_u64(), latest["subject"].as_str()),
-            (Some(1), Some("t-value"))
-        );
-        let (status, error) = call(&registry, "GET", "/schemas/ids/9", Value::Null).await;
-        assert_eq!((status, error["error_code"].as_u64()), (404, Some(40403)));
-        let (status, error) = call(
-            &registry,
-            "GET",
-            "/subjects/t-value/versions/x",
-            Value::Null,
-        )
-        .await;
-        assert_eq!((status, error["error_code"].as_u64()), (422, Some(42202)));
-        let (status, error) = call(&registry, "GET", "/config/t-value", Value::Null).await;
-        assert_eq!((status, error["error_code"].as_u64()), (404, Some(40408)));
-        let (_, level) = call(
-            &registry,
-            "GET",
-            "/config/t-value?defaultToGlobal=true",
-            Value::Null,
-        )
-        .await;
-        assert_eq!(level["compatibilityLevel"], "BACKWARD");
-        let (status, _) = call(
-            &registry,
-            "PUT",
-            "/config",
-            json!({"compatibility": "SIDEWAYS"}),
-        )
-        .await;
-        assert_eq!(status, 422);
-        let (status, _) = call(&registry, "DELETE", "/subjects/t-value", Value::Null).await;
-        assert_eq!(status, 422, "deletes are refused, not pretended");
-        let breaking = json!({"schema": r#"{"type":"record","name":"T","fields":[{"name":"a","type":"long"},{"name":"b","type":"int"}]}"#});
-        let (_, verdict) = call(
-            &registry,
-            "POST",
-            "/compatibility/subjects/t-value/versions/latest?verbose=True",
-            breaking.clone(),
-        )
-        .await;
-        assert_eq!(verdict["is_compatible"], false);
-        assert!(
-            verdict["messages"][0].as_str().unwrap().contains('b'),
-            "{verdict}"
-        );
-        let (status, error) = call(&registry, "POST", "/subjects/t-value/versions", breaking).await;
-        assert_eq!((status, error["error_code"].as_u64()), (409, Some(409)));
-    }
-}
+mod tests;

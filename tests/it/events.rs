@@ -20,57 +20,32 @@ pub struct Received {
     pub at: Instant,
 }
 
-/// A Server-Sent Events stream read as a browser's `EventSource` does.
-pub struct EventStream {
-    /// The response being read.
-    response: reqwest::Response,
-    /// Text read but not yet a whole event.
-    pending: String,
-}
+/// A Server-Sent Events stream read as a browser's `EventSource` does
+/// (`rfq_bench::live::EventStream`, the one client of the live events).
+pub struct EventStream(rfq_bench::live::EventStream);
 
 impl EventStream {
     /// Opens the stream at `url` (resuming after `last_event_id`); the
     /// response must be `200 text/event-stream`.
     pub async fn open(client: &reqwest::Client, url: &str, last_event_id: Option<&str>) -> Self {
-        let mut request = client.get(url).header("accept", "text/event-stream");
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 200, "{url}");
-        assert_eq!(response.headers()["content-type"], "text/event-stream");
-        EventStream {
-            response,
-            pending: String::new(),
-        }
+        EventStream(
+            rfq_bench::live::EventStream::open(client, url, last_event_id)
+                .await
+                .unwrap(),
+        )
     }
 
     /// The next event; `None` once the server ended the stream. Keep-alive
     /// comments are skipped.
     pub async fn next(&mut self) -> Option<Received> {
-        loop {
-            while let Some(end) = self.pending.find("\n\n") {
-                let block: String = self.pending.drain(..end + 2).collect();
-                if block.lines().all(|line| line.starts_with(':')) {
-                    continue;
-                }
-                let field = |name: &str| {
-                    block
-                        .lines()
-                        .find_map(|line| line.strip_prefix(&format!("{name}:")))
-                        .map(|value| value.trim().to_owned())
-                        .unwrap_or_default()
-                };
-                return Some(Received {
-                    event: field("event"),
-                    id: field("id"),
-                    data: serde_json::from_str(&field("data")).unwrap(),
-                    at: Instant::now(),
-                });
-            }
-            let chunk = self.response.chunk().await.unwrap()?;
-            self.pending.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
+        let event = self.0.next().await.unwrap()?;
+        Some(Received {
+            data: serde_json::from_str(&event.data)
+                .unwrap_or_else(|error| panic!("{event:?}: {error}")),
+            event: event.event,
+            id: event.id,
+            at: Instant::now(),
+        })
     }
 
     /// Every event until the server ends the stream (at most `within`).

@@ -1,71 +1,19 @@
+mod copy;
+mod headers;
+
+pub use headers::{DeadLetterHeaders, MAX_COPIED_KEY, MAX_COPIED_VALUE, MAX_REASON, bounded};
+
 use super::DELIVERY_TIMEOUT;
 use crate::AnswerOutcome;
+use copy::{CopyMode, refused_for_good};
 use prometheus::IntCounterVec;
 use rdkafka::{
     Message,
     error::KafkaError,
     message::{BorrowedMessage, Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
-    types::RDKafkaErrorCode,
 };
 use std::sync::LazyLock;
-
-/// Header names on dead-letter records.
-///
-/// A dead letter carries the original key and value when they are small
-/// enough ([`COPY`](Self::COPY) `whole`), so that it can be replayed; a
-/// larger value is cut to its first [`MAX_COPIED_VALUE`] bytes (and a key
-/// to [`MAX_COPIED_KEY`]; `truncated`), and a record the broker still
-/// refuses is replaced by a reference to the original (no key, no value;
-/// `reference`). The source headers always say where the original is and
-/// how large it was.
-pub struct DeadLetterHeaders;
-
-impl DeadLetterHeaders {
-    /// Why the record was refused (at most [`MAX_REASON`] bytes).
-    pub const REASON: &'static str = "rfq.dlq.reason";
-    /// The kind of reason: one of [`DeadLetterKind::ALL`], as in the metric.
-    pub const KIND: &'static str = "rfq.dlq.kind";
-    /// Which component refused it.
-    pub const COMPONENT: &'static str = "rfq.dlq.component";
-    /// Topic it was read from.
-    pub const TOPIC: &'static str = "rfq.dlq.source.topic";
-    /// Partition it was read from.
-    pub const PARTITION: &'static str = "rfq.dlq.source.partition";
-    /// Offset it was read from.
-    pub const OFFSET: &'static str = "rfq.dlq.source.offset";
-    /// Size of the original value in bytes (0 when it had none).
-    pub const SIZE: &'static str = "rfq.dlq.source.size";
-    /// Size of the original key in bytes (0 when it had none).
-    pub const KEY_SIZE: &'static str = "rfq.dlq.source.key-size";
-    /// How much of the original the dead letter holds: `whole`, `truncated`
-    /// (the first bytes of the value and key; the sizes say how many the
-    /// original had) or `reference` (neither key nor value).
-    pub const COPY: &'static str = "rfq.dlq.copy";
-    /// On a `reference`: the broker's refusal of the copy.
-    pub const REFUSED: &'static str = "rfq.dlq.copy.refused";
-    /// For an answer that could not be delivered: the topic it was for.
-    pub const DESTINATION_TOPIC: &'static str = "rfq.dlq.destination.topic";
-    /// For an answer that could not be delivered: the partition it was for.
-    pub const DESTINATION_PARTITION: &'static str = "rfq.dlq.destination.partition";
-    /// The provider the record is from or for, when it could be read (a
-    /// partner filters its own dead letters by it).
-    pub const PROVIDER: &'static str = "rfq.dlq.provider";
-}
-
-/// Most bytes of the original value a dead letter carries: well under the
-/// 1 MiB a broker accepts by default (`message.max.bytes`), leaving room
-/// for the key and the headers, so that the dead letter of a record the
-/// broker accepted is accepted too.
-pub const MAX_COPIED_VALUE: usize = 64 * 1024;
-
-/// Most bytes of the original key a dead letter carries. Our keys are
-/// regions, ids and correlation ids: a longer key is not one of ours.
-pub const MAX_COPIED_KEY: usize = 4 * 1024;
-
-/// Most bytes of a reason written into the headers and the log. Reasons
-/// may quote the record (an invalid id, say), which may be large.
-pub const MAX_REASON: usize = 2 * 1024;
 
 /// Why a record is dead-lettered: the `kind` label of
 /// `rfq_dead_letters_total` and the [`DeadLetterHeaders::KIND`] header. A
@@ -202,77 +150,6 @@ impl<'a> DeadLetter<'a> {
             provider: None,
         }
     }
-}
-
-/// How much of the original a dead letter holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CopyMode {
-    /// Key and value as they were.
-    Whole,
-    /// The first bytes of each.
-    Truncated,
-    /// Neither: the headers refer to the original.
-    Reference,
-}
-
-impl CopyMode {
-    fn of(letter: &DeadLetter<'_>) -> CopyMode {
-        let long = |bytes: Option<&[u8]>, max: usize| bytes.is_some_and(|b| b.len() > max);
-        if long(letter.value, MAX_COPIED_VALUE) || long(letter.key, MAX_COPIED_KEY) {
-            CopyMode::Truncated
-        } else {
-            CopyMode::Whole
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            CopyMode::Whole => "whole",
-            CopyMode::Truncated => "truncated",
-            CopyMode::Reference => "reference",
-        }
-    }
-
-    /// The key and value to write.
-    fn apply<'a>(self, letter: &DeadLetter<'a>) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
-        let cut = |bytes: Option<&'a [u8]>, max: usize| bytes.map(|b| b.get(..max).unwrap_or(b));
-        match self {
-            CopyMode::Whole => (letter.key, letter.value),
-            CopyMode::Truncated => (
-                cut(letter.key, MAX_COPIED_KEY),
-                cut(letter.value, MAX_COPIED_VALUE),
-            ),
-            CopyMode::Reference => (None, None),
-        }
-    }
-}
-
-/// Whether the broker (or the client, checking before sending) refused
-/// this record for what it is (its size, its form), so that sending it
-/// again cannot succeed, as opposed to a failure of the moment.
-fn refused_for_good(error: &KafkaError) -> bool {
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::MessageSizeTooLarge
-                | RDKafkaErrorCode::MessageBatchTooLarge
-                | RDKafkaErrorCode::InvalidMessageSize
-                | RDKafkaErrorCode::InvalidMessage
-                | RDKafkaErrorCode::InvalidRecord
-        )
-    )
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary and marked.
-pub fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    if text.len() <= max {
-        return text.into();
-    }
-    let mut end = max.saturating_sub(3);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &text[..end], text.len()).into()
 }
 
 /// Sends records that cannot be used to the dead-letter topic, with the
@@ -440,81 +317,4 @@ impl DeadLetters {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn letter<'a>(key: Option<&'a [u8]>, value: Option<&'a [u8]>) -> DeadLetter<'a> {
-        DeadLetter {
-            key,
-            value,
-            source: DeadLetterSource {
-                topic: "t",
-                partition: 0,
-                offset: 7,
-            },
-            destination: None,
-            kind: DeadLetterKind::Decode,
-            reason: "r",
-            provider: None,
-        }
-    }
-
-    #[test]
-    fn small_records_are_copied_whole_and_large_ones_cut() {
-        let small = vec![1_u8; MAX_COPIED_VALUE];
-        let whole = letter(Some(b"k"), Some(&small));
-        assert_eq!(CopyMode::of(&whole), CopyMode::Whole);
-        assert_eq!(
-            CopyMode::Whole.apply(&whole),
-            (Some(&b"k"[..]), Some(&small[..]))
-        );
-
-        let large = vec![2_u8; 1_000_000];
-        let cut = letter(Some(b"k"), Some(&large));
-        assert_eq!(CopyMode::of(&cut), CopyMode::Truncated);
-        let (key, value) = CopyMode::Truncated.apply(&cut);
-        assert_eq!(key, Some(&b"k"[..]));
-        assert_eq!(value.map(<[u8]>::len), Some(MAX_COPIED_VALUE));
-
-        let long_key = vec![3_u8; MAX_COPIED_KEY + 1];
-        let cut = letter(Some(&long_key), None);
-        assert_eq!(CopyMode::of(&cut), CopyMode::Truncated);
-        let (key, value) = CopyMode::Truncated.apply(&cut);
-        assert_eq!(key.map(<[u8]>::len), Some(MAX_COPIED_KEY));
-        assert_eq!(value, None);
-
-        assert_eq!(CopyMode::Reference.apply(&cut), (None, None));
-        assert_eq!(CopyMode::of(&letter(None, None)), CopyMode::Whole);
-    }
-
-    #[test]
-    fn size_refusals_are_told_from_failures_of_the_moment() {
-        let refused = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
-        assert!(refused_for_good(&refused));
-        let down = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
-        assert!(!refused_for_good(&down));
-        let transport = KafkaError::MessageProduction(RDKafkaErrorCode::BrokerTransportFailure);
-        assert!(!refused_for_good(&transport));
-    }
-
-    #[test]
-    fn reasons_are_bounded_at_a_character_boundary() {
-        assert_eq!(bounded("short", 10), "short");
-        let long = "é".repeat(5_000);
-        let cut = bounded(&long, MAX_REASON);
-        assert!(cut.len() <= MAX_REASON + 32, "{}", cut.len());
-        assert!(cut.ends_with("(10000 bytes)"), "{cut}");
-    }
-
-    #[test]
-    fn kinds_are_a_small_set_of_distinct_labels() {
-        let labels: std::collections::HashSet<_> =
-            DeadLetterKind::ALL.iter().map(|k| k.as_str()).collect();
-        assert_eq!(labels.len(), DeadLetterKind::ALL.len());
-        assert!(
-            labels
-                .iter()
-                .all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
-        );
-    }
-}
+mod tests;

@@ -26,7 +26,10 @@ async fn a_store_of_the_first_schema_is_migrated_in_place() {
     {
         let db = libsql::Builder::new_local(&path).build().await.unwrap();
         let connection = db.connect().unwrap();
-        connection.execute_batch(super::SCHEMA).await.unwrap();
+        connection
+            .execute_batch(super::schema::SCHEMA)
+            .await
+            .unwrap();
         connection
             .execute(
                 "INSERT INTO responses (rfq_id, provider, seq, kind, decline_reason, \

@@ -29,6 +29,8 @@ mod keys;
 mod rows;
 mod schema;
 mod scores;
+mod statements;
+mod writes;
 
 pub use config::{Replication, ScyllaSettings, parse_consistency};
 pub use schema::MIGRATIONS;
@@ -40,59 +42,17 @@ use rfq_core::{
     CorrelationId, CustomerId, Effect, JudgedAnswer, ProviderId, ScoreLine, ScoreWindow,
     auth::KeyDigest,
 };
-use rows::{
-    OPEN_BUCKETS, RESPONSE_COLUMNS, RFQ_COLUMNS, RFQ_VALUES_COLUMNS, ResponseRow, RfqRow,
-    RfqValues, Stamped,
-};
+use rows::{OPEN_BUCKETS, ResponseRow, RfqRow};
 use scylla::{
-    client::session::Session,
-    response::query_result::QueryResult,
-    serialize::row::SerializeRow,
-    statement::{
-        batch::{Batch, BatchType},
-        prepared::PreparedStatement,
-    },
+    client::session::Session, response::query_result::QueryResult, serialize::row::SerializeRow,
+    statement::prepared::PreparedStatement,
 };
+use statements::Statements;
 use std::{collections::HashMap, time::Duration};
 use tokio::sync::Semaphore;
 
-/// Answers are kept this much longer than their RFQ's retention: the
-/// longest deadline an RFQ can have (the producer refuses a longer
-/// `--max-deadline-seconds`), so an answer never expires before its RFQ.
-const ANSWER_SLACK: Duration = Duration::from_secs(rfq_core::MAX_DEADLINE_SECONDS as u64);
-
 fn backend(error: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(error.to_string())
-}
-
-/// The prepared statements, prepared once per store.
-struct Statements {
-    /// Writes an RFQ (stamped lowest: a replay never wins over a close).
-    insert_rfq: PreparedStatement,
-    /// Adds an RFQ to the open index of its partition's bucket.
-    insert_open: PreparedStatement,
-    /// Keeps an answer (stamped so that the earliest wins).
-    insert_response: PreparedStatement,
-    /// Closes an RFQ (stamped so that the first close wins).
-    close_rfq: PreparedStatement,
-    /// Removes a closed RFQ from the open index.
-    delete_open: PreparedStatement,
-    /// Reads one RFQ.
-    select_rfq: PreparedStatement,
-    /// Reads an RFQ's answers.
-    select_responses: PreparedStatement,
-    /// Reads the open index of one bucket and partition.
-    select_open: PreparedStatement,
-    /// Counts the open index of one bucket.
-    count_open: PreparedStatement,
-    /// The idempotency keys' (lightweight transactions).
-    keys: keys::KeyStatements,
-    /// The customer of an API key digest.
-    select_api_key: PreparedStatement,
-    /// Records an API key digest.
-    insert_api_key: PreparedStatement,
-    /// The scorecard lines'.
-    scores: scores::ScoreStatements,
 }
 
 /// The ScyllaDB store.
@@ -112,60 +72,7 @@ impl ScyllaStore {
     pub async fn open(settings: &ScyllaSettings) -> Result<ScyllaStore, StoreError> {
         let session = settings.connect().await?;
         schema::migrate(&session, &settings.keyspace, &settings.replication.cql()).await?;
-        let ks = &settings.keyspace;
-        let prepare = async |cql: String| -> Result<PreparedStatement, StoreError> {
-            let mut statement = session
-                .prepare(cql.as_str())
-                .await
-                .map_err(|e| backend(format!("preparing {cql}: {e}")))?;
-            statement.set_consistency(settings.consistency);
-            statement.set_is_idempotent(true);
-            Ok(statement)
-        };
-        let statements = Statements {
-            insert_rfq: prepare(stamped_insert(&format!("{ks}.rfqs"), RFQ_VALUES_COLUMNS)).await?,
-            insert_open: prepare(format!(
-                "INSERT INTO {ks}.open_rfqs (bucket, partition, id) VALUES (?, ?, ?) \
-                 USING TIMESTAMP ? AND TTL ?"
-            ))
-            .await?,
-            insert_response: prepare(stamped_insert(&format!("{ks}.responses"), RESPONSE_COLUMNS))
-                .await?,
-            close_rfq: prepare(format!(
-                "UPDATE {ks}.rfqs USING TIMESTAMP ? AND TTL ? \
-                 SET closed_at = ?, close_reason = ? WHERE id = ?"
-            ))
-            .await?,
-            delete_open: prepare(format!(
-                "DELETE FROM {ks}.open_rfqs USING TIMESTAMP ? \
-                 WHERE bucket = ? AND partition = ? AND id = ?"
-            ))
-            .await?,
-            select_rfq: prepare(format!("SELECT {RFQ_COLUMNS} FROM {ks}.rfqs WHERE id = ?"))
-                .await?,
-            select_responses: prepare(format!(
-                "SELECT {RESPONSE_COLUMNS} FROM {ks}.responses WHERE rfq_id = ?"
-            ))
-            .await?,
-            select_open: prepare(format!(
-                "SELECT id FROM {ks}.open_rfqs WHERE bucket = ? AND partition = ?"
-            ))
-            .await?,
-            count_open: prepare(format!(
-                "SELECT COUNT(*) FROM {ks}.open_rfqs WHERE bucket = ?"
-            ))
-            .await?,
-            keys: keys::KeyStatements::prepare(&session, ks, settings.consistency).await?,
-            select_api_key: prepare(format!(
-                "SELECT customer FROM {ks}.api_keys WHERE digest = ?"
-            ))
-            .await?,
-            insert_api_key: prepare(format!(
-                "INSERT INTO {ks}.api_keys (digest, customer, created_at) VALUES (?, ?, ?)"
-            ))
-            .await?,
-            scores: scores::ScoreStatements::prepare(&session, ks, settings.consistency).await?,
-        };
+        let statements = Statements::prepare(&session, settings).await?;
         let permits = usize::try_from(settings.max_in_flight).unwrap_or(256);
         Ok(ScyllaStore {
             session,
@@ -211,94 +118,6 @@ impl ScyllaStore {
             .map_err(backend)
     }
 
-    /// Writes answers of one RFQ, in this order, as one unlogged batch
-    /// (one partition: atomic and isolated).
-    async fn write_answers(&self, answers: &[&JudgedAnswer]) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let statement = &self.statements.insert_response;
-        let rows: Vec<Stamped<ResponseRow>> = answers
-            .iter()
-            .map(|kept| Stamped {
-                row: ResponseRow::new(kept),
-                stamp: rows::first_wins_stamp(&kept.received_at),
-                ttl: rows::ttl(&now, &now, self.retention + ANSWER_SLACK),
-            })
-            .collect();
-        if let [row] = &rows[..] {
-            self.run(statement, row).await?;
-            return Ok(());
-        }
-        let mut batch = Batch::new(BatchType::Unlogged);
-        for _ in &rows {
-            batch.append_statement(statement.clone());
-        }
-        if let Some(consistency) = statement.get_consistency() {
-            batch.set_consistency(consistency);
-        }
-        batch.set_is_idempotent(true);
-        let _permit = self.in_flight.acquire().await.map_err(backend)?;
-        self.session.batch(&batch, rows).await.map_err(backend)?;
-        Ok(())
-    }
-
-    async fn write(&self, effect: &Effect) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let s = &self.statements;
-        match effect {
-            Effect::Open(rfq) => {
-                let stamp = rows::OPENING_STAMP;
-                let ttl = rows::ttl(&rfq.deadline, &now, self.retention);
-                // The index entry is written after the row it points to.
-                let values = Stamped {
-                    row: RfqValues::new(rfq),
-                    stamp,
-                    ttl,
-                };
-                self.run(&s.insert_rfq, values).await?;
-                let key = (
-                    rows::bucket(&rfq.id),
-                    rfq.return_address.partition,
-                    *rfq.id.as_uuid(),
-                );
-                self.run(&s.insert_open, (key.0, key.1, key.2, stamp, ttl))
-                    .await?;
-            }
-            Effect::Answer(kept) => self.write_answers(&[kept]).await?,
-            Effect::Close {
-                rfq,
-                partition,
-                reason,
-                closed_at,
-            } => {
-                let stamp = rows::first_wins_stamp(closed_at);
-                let ttl = rows::ttl(&now, &now, self.retention);
-                let values = (
-                    stamp,
-                    ttl,
-                    rows::cql_time(closed_at),
-                    reason.as_str(),
-                    *rfq.as_uuid(),
-                );
-                self.run(&s.close_rfq, values).await?;
-                // Deleted after the close is durable: a crash in between
-                // leaves a stale entry that recovery skips.
-                let key = (stamp, rows::bucket(rfq), *partition, *rfq.as_uuid());
-                self.run(&s.delete_open, key).await?;
-            }
-            Effect::Score(line) => self.write_line(line).await?,
-            Effect::ScoreLate {
-                provider,
-                rfq,
-                created_at,
-                latency_ms,
-            } => {
-                self.write_late(provider, rfq, created_at, *latency_ms)
-                    .await?
-            }
-        }
-        Ok(())
-    }
-
     async fn rfq_row(
         &self,
         id: &CorrelationId,
@@ -312,13 +131,6 @@ impl ScyllaStore {
             None => Ok(None),
         }
     }
-}
-
-/// `INSERT INTO table (columns) VALUES (?, ...) USING TIMESTAMP ? AND TTL ?`,
-/// one bind marker a column: the statement a [`Stamped`] row binds.
-fn stamped_insert(table: &str, columns: &str) -> String {
-    let markers = vec!["?"; columns.split(',').count()].join(", ");
-    format!("INSERT INTO {table} ({columns}) VALUES ({markers}) USING TIMESTAMP ? AND TTL ?")
 }
 
 #[async_trait::async_trait]

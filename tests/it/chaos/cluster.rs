@@ -2,6 +2,11 @@
 //! and the faults a machine inflicts on them: `kill -9`, `SIGSTOP` /
 //! `SIGCONT`, a graceful `SIGTERM`, a restart as a supervisor would do.
 
+mod binary;
+mod signals;
+
+pub use binary::rfq_binary;
+
 use std::{
     collections::HashMap,
     net::TcpListener,
@@ -9,57 +14,6 @@ use std::{
     process::{Child, Command, Stdio},
     time::Duration,
 };
-
-/// Where the `rfq` binary is: `RFQ_BIN`, or `target/debug/rfq` (built by
-/// `tests/run` and `tests/chaos` before the tests). The chaos tests must
-/// run the code under test: a binary older than any source file it is
-/// built from is refused with the file that is newer.
-pub fn rfq_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("RFQ_BIN") {
-        return path.into();
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace.join("target"));
-    let path = target.join("debug/rfq");
-    let built = std::fs::metadata(&path)
-        .and_then(|meta| meta.modified())
-        .unwrap_or_else(|_| {
-            panic!(
-                "{} is missing: run `cargo build --bin rfq` first (tests/run does)",
-                path.display()
-            )
-        });
-    if let Some((source, _)) = newest_source(&path).filter(|(_, changed)| *changed > built) {
-        panic!(
-            "{} is older than {}: it does not run the code under test; \
-             run `cargo build --bin rfq` first (tests/run and tests/chaos do)",
-            path.display(),
-            source.display()
-        );
-    }
-    path
-}
-
-/// The most recently changed file the `rfq` binary is built from, as
-/// cargo's dep-info next to it lists them (test-only files and
-/// dev-dependencies do not count: they do not change the binary).
-fn newest_source(binary: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
-    let dep_info = std::fs::read_to_string(binary.with_extension("d")).ok()?;
-    let (_, sources) = dep_info.lines().next()?.split_once(": ")?;
-    // Paths are separated by spaces; a space inside one is escaped.
-    let sources = sources.replace("\\ ", "\u{0}");
-    sources
-        .split(' ')
-        .filter(|path| !path.is_empty())
-        .map(|path| PathBuf::from(path.replace('\u{0}', " ")))
-        .filter_map(|path| {
-            let changed = std::fs::metadata(&path).ok()?.modified().ok()?;
-            Some((path, changed))
-        })
-        .max_by_key(|(_, changed)| *changed)
-}
 
 /// Waits until something accepts connections on `port` (a process we
 /// started, listening), for at most a minute.
@@ -323,88 +277,6 @@ impl Cluster {
             .spawn()
             .unwrap_or_else(|e| panic!("starting {name}: {e}"));
         self.children.insert(name.to_owned(), child);
-    }
-
-    /// The process id of `name`.
-    pub fn pid(&self, name: &str) -> u32 {
-        self.children[name].id()
-    }
-
-    fn signal(&self, name: &str, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.pid(name).to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill {signal} {name}");
-    }
-
-    /// `kill -9`: no shutdown, no group leave, no offset commit.
-    pub fn kill(&mut self, name: &str) {
-        let mut child = self.children.remove(name).unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-
-    /// Starts `name` again with its original arguments.
-    pub fn restart(&mut self, name: &str) {
-        self.start(name);
-    }
-
-    /// Freezes `name` (`SIGSTOP`): it stops heartbeating to its group.
-    pub fn pause(&self, name: &str) {
-        self.signal(name, "-STOP");
-    }
-
-    /// Resumes a frozen `name` (`SIGCONT`).
-    pub fn resume(&self, name: &str) {
-        self.signal(name, "-CONT");
-    }
-
-    /// Graceful stop (`SIGTERM`): drains, commits, leaves the group; waits
-    /// for the exit and checks it was clean.
-    pub async fn stop(&mut self, name: &str) {
-        self.signal(name, "-TERM");
-        let mut child = self.children.remove(name).unwrap();
-        let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "{name} exited with {status}");
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < give_up,
-                "{name} did not stop on SIGTERM"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Asserts `name` is still running (did not crash by itself).
-    pub fn assert_running(&mut self, name: &str) {
-        let child = self.children.get_mut(name).unwrap();
-        if let Some(status) = child.try_wait().unwrap() {
-            let log = std::fs::read_to_string(&self.recipes[name].log).unwrap_or_default();
-            let tail: String = log
-                .lines()
-                .rev()
-                .take(30)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n");
-            panic!("{name} exited on its own with {status}:\n{tail}");
-        }
-    }
-
-    /// Resident memory of `name`, in KiB (from /proc).
-    pub fn rss_kib(&self, name: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid(name))).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
     }
 }
 

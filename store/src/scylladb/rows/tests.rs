@@ -3,6 +3,11 @@ use chrono::Duration as Span;
 use scylla::frame::response::result::{
     CollectionType, ColumnSpec, ColumnType, NativeType, TableSpec,
 };
+use scylla::serialize::{
+    SerializationError,
+    row::{RowSerializationContext, SerializeRow},
+    writers::RowWriter,
+};
 
 fn rfq(providers: &[&str]) -> Rfq {
     let created_at = Utc.timestamp_millis_opt(1_700_000_000_123).unwrap();
