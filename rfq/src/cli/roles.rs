@@ -38,8 +38,7 @@ pub(super) async fn api(args: ApiArgs, shutdown: CancellationToken) -> anyhow::R
     };
     // Reading only: nothing to register.
     let codec = rfq_avro::codec(&pipeline).context("the schema registry settings")?;
-    let explainer =
-        rfq_explain::Explainer::new(args.kafka, args.topics, codec, store.clone());
+    let explainer = rfq_explain::Explainer::new(args.kafka, args.topics, codec, store.clone());
     let router = rfq_api::router(store, args.api, live, auth, explainer)
         .merge(rfq_core::metrics::router())
         .merge(rfq_core::openapi::router(document));
