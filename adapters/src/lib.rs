@@ -13,6 +13,11 @@
 //! once) or still cannot be delivered past the RFQ's deadline. Answers still
 //! thinking at shutdown are abandoned with their offsets unstored: the RFQ
 //! is redelivered.
+//!
+//! Beside the simulated unicorns, an adapter stands in for partners that
+//! answer over HTTP (`--partner NAME=URL`, [`partner`]): one call per RFQ
+//! and partner bound by the deadline, a bulkhead and a retry budget per
+//! partner, a circuit breaker, and callbacks for answers that come later.
 
 mod config;
 mod delivery;

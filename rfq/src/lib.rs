@@ -2,7 +2,10 @@
 //! `rfq up`, which runs them all in one process around an embedded broker.
 //!
 //! [`Pipeline`] is what `rfq up` runs; the integration tests start the same
-//! thing on free ports, so what they check is what a user runs.
+//! thing on free ports, so what they check is what a user runs. Besides the
+//! roles: `rfq migrate` (topics and the store's schema), `rfq explain` (an
+//! RFQ's story from the log, through `rfq_explain`), `rfq keys` (API keys)
+//! and `rfq bench` (through `rfq_bench`).
 
 pub mod bench;
 pub mod cli;

@@ -10,6 +10,8 @@
 //! The store also keeps the producer's idempotency keys ([`KeyClaim`]): a
 //! claim is the one write that is not an effect, because it must be atomic
 //! across producers (first claim wins) and it answers with what was there.
+//! And it keeps the customers' API keys (`rfq keys`) and the scorecard
+//! lines written at each close, which the api's scorecards read.
 //!
 //! Both stores pass one conformance suite (`tests/it/store.rs`).
 

@@ -1,7 +1,9 @@
 //! Kafka plumbing shared by every component: client settings (with
 //! librdkafka options passed through), topic creation, at-least-once offset
-//! tracking, the dead-letter topic, following every partition of a topic
-//! ([`Follower`]) and reading a partition to its end.
+//! tracking, the dead-letter topic, change notices (`rfq.events`), lag
+//! reports (`rfq.progress`), how consumers get their partitions (a group,
+//! or every partition on the embedded broker), following every partition
+//! of a topic ([`Follower`]) and reading a partition to its end.
 //!
 //! All components reach Kafka through rdkafka only, so the same code runs
 //! against the embedded broker of `rfq up` and against a real cluster.
