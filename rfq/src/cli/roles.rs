@@ -42,17 +42,12 @@ pub(super) async fn api(args: ApiArgs, shutdown: CancellationToken) -> anyhow::R
     let router = rfq_api::router(store, args.api, live, auth, explainer)
         .merge(rfq_core::metrics::router())
         .merge(rfq_core::openapi::router(document));
-    let (served, followed) = tokio::join!(
-        async {
-            // The server gone (it could not bind, or it failed),
-            // the notices stop too: the process ends and says why.
-            let served = serve(args.http_addr, router, shutdown.clone()).await;
-            shutdown.cancel();
-            served
-        },
-        follower
-    );
-    served.and(followed)
+    // The notices gone, streams would wait out their re-check for every
+    // event: the process ends and says why (and the other way round).
+    serve_beside(args.http_addr, router, shutdown, async {
+        follower.await.context("following the change notices")
+    })
+    .await
 }
 
 pub(super) async fn up(settings: UpSettings, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -233,22 +228,36 @@ pub(super) async fn producer(
         .router()
         .merge(rfq_core::metrics::router())
         .merge(rfq_core::openapi::router(document));
-    // The HTTP server and the registry follower stop together: on shutdown,
-    // or when either fails (a producer without its registry would address
-    // RFQs to nobody), and then the process exits non-zero with the reason.
+    // A producer without its registry would address RFQs to nobody.
+    serve_beside(args.http_addr, router, shutdown, async {
+        producer.stopped().await.context("producer")
+    })
+    .await
+}
+
+/// Serves `router` at `addr` beside `follower`, which the server needs:
+/// they stop together, on shutdown or when either ends (the server could
+/// not bind or failed, the follower failed), and then the process exits
+/// non-zero with the follower's reason first.
+async fn serve_beside(
+    addr: SocketAddr,
+    router: Router,
+    shutdown: CancellationToken,
+    follower: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
     let (served, followed) = tokio::join!(
         async {
-            let served = serve(args.http_addr, router, shutdown.clone()).await;
+            let served = serve(addr, router, shutdown.clone()).await;
             shutdown.cancel();
             served
         },
         async {
-            let followed = producer.stopped().await;
+            let followed = follower.await;
             shutdown.cancel();
             followed
         },
     );
-    followed.context("producer")?;
+    followed?;
     served
 }
 
