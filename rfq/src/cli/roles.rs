@@ -95,14 +95,16 @@ pub(super) async fn up(settings: UpSettings, shutdown: CancellationToken) -> any
         ),
     };
     eprintln!(
-        "\nRFQ pipeline up.\n  Customer page:    {page}  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n{key_line}{partners_line}  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {}, {}, {}, {}, {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H \"authorization: Bearer {bearer}\" \\\n    -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
+        "\nRFQ pipeline up.\n  Customer page:    {page}  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n{key_line}{partners_line}  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H \"authorization: Bearer {bearer}\" \\\n    -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
         pipeline.schema_registry_url(),
         pipeline.brokers(),
-        topics.requests_topic,
-        topics.quotes_topic,
-        topics.providers_topic,
-        topics.dead_letter_topic,
-        topics.events_topic,
+        // The topics the pipeline creates, as it creates them.
+        topics
+            .wanted()
+            .iter()
+            .map(|topic| topic.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     let token = pipeline.shutdown_token();
     tokio::spawn(async move {
