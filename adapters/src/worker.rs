@@ -88,16 +88,6 @@ pub async fn run_hosting(
         .context("creating the adapter's producer")?;
     let valid_for = settings.heartbeat_interval() * 3;
     let topics = &pipeline.topics;
-    heartbeat::publish(
-        &producer,
-        &codec,
-        &topics.providers_topic,
-        &settings.name,
-        fleet.unicorns(),
-        ProviderStatus::Online,
-        valid_for,
-    )
-    .await?;
     let consumer: StreamConsumer = pipeline
         .kafka
         .consumer(
@@ -111,6 +101,18 @@ pub async fn run_hosting(
         .assignment
         .apply(consumer, &topics.requests_topic)
         .await?;
+    // Online only once the requests are assigned: a provider announced
+    // before its adapter reads would be sent RFQs it sees late.
+    heartbeat::publish(
+        &producer,
+        &codec,
+        &topics.providers_topic,
+        &settings.name,
+        fleet.unicorns(),
+        ProviderStatus::Online,
+        valid_for,
+    )
+    .await?;
     tracing::info!(
         adapter = %settings.name,
         unicorns = fleet.unicorns().len(),
