@@ -3,12 +3,9 @@
 
 use crate::metrics::ANSWERS;
 use chrono::{DateTime, Utc};
-use rdkafka::{
-    Message,
-    message::BorrowedMessage,
-    producer::{FutureProducer, FutureRecord},
-};
+use rdkafka::{Message, message::BorrowedMessage, producer::FutureRecord};
 use rfq_avro::{Record, SharedCodec};
+use rfq_core::kafka::Producer;
 use rfq_core::{
     Answer, CorrelationId, Rfq,
     kafka::{DELIVERY_TIMEOUT, DeadLetter, DeadLetterKind, DeadLetterSource, DeadLetters},
@@ -28,7 +25,7 @@ const MAX_ANSWER_RETRY: chrono::Duration = chrono::Duration::hours(1);
 /// only when each of its answers has been acknowledged by one or the other.
 pub(crate) struct Delivery {
     /// Sends the answers.
-    producer: FutureProducer,
+    producer: Producer,
     /// Encodes them.
     codec: SharedCodec,
     /// Where answers that cannot be delivered go.
@@ -53,7 +50,7 @@ impl Delivery {
     /// `adapter`.
     pub(crate) fn new(
         adapter: &str,
-        producer: FutureProducer,
+        producer: Producer,
         codec: SharedCodec,
         dead_letters: DeadLetters,
         message: &BorrowedMessage<'_>,

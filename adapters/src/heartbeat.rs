@@ -2,15 +2,16 @@
 
 use crate::fleet::Unicorn;
 use anyhow::Context as _;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use rfq_avro::{Record, SharedCodec};
+use rfq_core::kafka::Producer;
 use rfq_core::{ProviderStatus, kafka::DELIVERY_TIMEOUT};
 use std::time::Duration;
 
 /// Publishes one registration per unicorn of `unicorns` and waits for the
 /// broker to acknowledge all of them.
 pub async fn publish(
-    producer: &FutureProducer,
+    producer: &Producer,
     codec: &SharedCodec,
     topic: &str,
     adapter: &str,

@@ -4,6 +4,7 @@
 mod lists;
 
 use lists::{next_list, refresh_lists};
+use rfq_core::kafka::Producer;
 
 use crate::{
     AdapterSettings,
@@ -19,7 +20,6 @@ use rdkafka::{
     Message,
     consumer::{Consumer, DefaultConsumerContext, StreamConsumer},
     message::BorrowedMessage,
-    producer::FutureProducer,
 };
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::{
@@ -163,7 +163,7 @@ struct Adapter {
     /// Decodes RFQs, encodes answers.
     codec: SharedCodec,
     /// Sends answers and heartbeats.
-    producer: FutureProducer,
+    producer: Producer,
     /// Where unusable records go.
     dead_letters: DeadLetters,
     /// The unicorns: simulated, or the HTTP partners' as last listed.

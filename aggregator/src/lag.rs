@@ -12,7 +12,8 @@
 
 use crate::metrics::{LAG_RECORDS, LAG_SECONDS, OPEN_PAST_DEADLINE};
 use chrono::{DateTime, Utc};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
+use rfq_core::kafka::Producer;
 use rfq_core::kafka::progress::Progress;
 pub(crate) use rfq_core::kafka::progress::REPORT_EVERY;
 use rfq_rules::window::SharedSchedule;
@@ -136,7 +137,7 @@ impl Lag {
 pub(crate) async fn report(
     lag: Lag,
     schedule: SharedSchedule,
-    producer: FutureProducer,
+    producer: Producer,
     topic: String,
     instance: String,
     stop: CancellationToken,

@@ -13,8 +13,9 @@
 use crate::metrics::TICKS;
 use anyhow::Context as _;
 use chrono::Utc;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use rfq_avro::{Record, SharedCodec};
+use rfq_core::kafka::Producer;
 use rfq_core::{DeadlineTick, kafka::DELIVERY_TIMEOUT};
 use rfq_rules::window::SharedSchedule;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ const MAX_TICK_ROUNDS: usize = 64;
 /// What the ticker writes with.
 pub(crate) struct TickWriter {
     /// Its own producer.
-    pub(crate) producer: FutureProducer,
+    pub(crate) producer: Producer,
     /// Encodes the markers (its schema is resolved before the ticker starts).
     pub(crate) codec: SharedCodec,
     /// The quotes topic.

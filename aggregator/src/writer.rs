@@ -12,7 +12,8 @@
 use crate::metrics::{CLOSED, NOTICES, WRITE_ROUND_EFFECTS};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
+use rfq_core::kafka::Producer;
 use rfq_core::{Effect, kafka::notices::Notice};
 use rfq_store::Store;
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -59,7 +60,7 @@ enum Job {
 /// aggregator never waits for one, and one that fails is counted.
 pub(crate) struct Notifier {
     /// The aggregator's producer.
-    pub(crate) producer: FutureProducer,
+    pub(crate) producer: Producer,
     /// The events topic.
     pub(crate) topic: String,
 }

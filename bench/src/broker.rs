@@ -160,7 +160,7 @@ pub async fn records_in(kafka: &KafkaSettings, topic: &str) -> anyhow::Result<u6
 async fn one_hop(
     kafka: &KafkaSettings,
     topic: &str,
-    producer: &rdkafka::producer::FutureProducer,
+    producer: &rfq_core::kafka::Producer,
     payload: &[u8],
 ) -> anyhow::Result<Histogram<u64>> {
     let group = format!("rfq-bench-hop-{}", uuid::Uuid::new_v4().simple());

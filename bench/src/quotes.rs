@@ -8,16 +8,17 @@
 use anyhow::Context as _;
 use rdkafka::{
     error::{KafkaError, RDKafkaErrorCode},
-    producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _},
+    producer::FutureRecord,
 };
 use rfq_avro::{Record, SharedCodec};
+use rfq_core::kafka::{Producer, producer::DeliveryFuture};
 use rfq_core::{Answer, CorrelationId, ReturnAddress, Rfq, pipeline::PipelineSettings};
 use std::time::Duration;
 
 /// Writes RFQs and answers to the pipeline's quotes topic.
 pub struct QuotesWriter {
     codec: SharedCodec,
-    producer: FutureProducer,
+    producer: Producer,
     /// The quotes topic.
     pub topic: String,
     /// Its partitions.

@@ -69,7 +69,10 @@ impl Next<'_> {
                 };
                 first.handle(request, &mut next).await
             }
-            None => self.upstream.call(&request).await,
+            None => {
+                tracing::trace!(key = ?request.key, "to the broker");
+                self.upstream.call(&request).await
+            }
         }
     }
 

@@ -16,8 +16,9 @@ use crate::{
 use anyhow::Context as _;
 use axum::Router;
 use chrono::Utc;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::FutureRecord;
 use rfq_avro::{Record, SharedCodec};
+use rfq_core::kafka::Producer;
 use rfq_core::{
     CorrelationId, CustomerId, Effect, Region, ReturnAddress, Rfq,
     auth::Authenticator,
@@ -49,7 +50,7 @@ struct Inner {
     /// Who is where: the providers an RFQ is addressed to.
     registry: Registry,
     /// Writes the RFQ to its return address and the requests topic.
-    producer: FutureProducer,
+    producer: Producer,
     /// Encodes the RFQ.
     codec: SharedCodec,
     /// Records the RFQ before the 202.

@@ -8,9 +8,10 @@ use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     consumer::{BaseConsumer, Consumer as _},
-    producer::{FutureProducer, FutureRecord},
+    producer::FutureRecord,
     types::RDKafkaErrorCode,
 };
+use rfq_core::kafka::Producer;
 use rfq_core::kafka::{KafkaSettings, read_to_end};
 use std::{ops::ControlFlow, time::Duration};
 
@@ -58,7 +59,7 @@ pub struct KafkaLog {
     /// How to reach Kafka.
     kafka: KafkaSettings,
     /// Appends, waiting for every in-sync replica.
-    producer: FutureProducer,
+    producer: Producer,
 }
 
 impl KafkaLog {

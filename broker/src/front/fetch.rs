@@ -30,12 +30,14 @@ pub const REUSE: Duration = Duration::from_secs(10);
 /// A connection's last fetch that tansu answered empty.
 #[derive(Debug, Clone)]
 pub struct EmptyFetch {
-    /// The fetch's body as the client sent it.
+    /// The fetch, in a canonical order ([`fingerprint`]).
     body: Bytes,
     /// The produce counter before tansu was asked.
     since: u64,
     /// The answer (its correlation id is replaced when given again).
     reply: Bytes,
+    /// The same answer, decoded.
+    response: FetchResponse,
     /// When tansu answered.
     at: Instant,
 }
@@ -88,50 +90,121 @@ impl Filter for Fetch {
             return self.tail_patched(&request, reply);
         }
         let deadline = Instant::now() + wait;
-        let mut quick = fetch.clone();
-        quick.max_wait_ms = 0;
-        let quick = request.with_body(&quick)?;
-        let body = request.frame.slice(request.body_at..);
+        let body = fingerprint(&request, &fetch)?;
         let mut produced = self.tails.watch();
-        let mut cached = next
+        let mut empty = next
             .session()
             .empty_fetch
             .take()
             .filter(|empty| empty.body == body && empty.at.elapsed() < REUSE);
         loop {
-            produced.borrow_and_update();
-            let empty = match cached.take() {
-                Some(empty) if !self.tails.produced_since(&partitions, empty.since) => empty,
-                _ => {
-                    let since = *produced.borrow_and_update();
-                    let reply = next.run(quick.clone()).await?;
-                    let response: FetchResponse = request.decode_reply(&reply)?;
-                    let reply = self.patched(&request, reply, response.clone())?;
-                    if enough(&response, fetch.min_bytes) || Instant::now() >= deadline {
-                        return Ok(reply);
-                    }
-                    EmptyFetch {
-                        body: body.clone(),
-                        since,
-                        reply: reply.frame,
-                        at: Instant::now(),
-                    }
+            // Asked: every partition the first time, then only those
+            // produced to since the last answer (the others' answer stands).
+            // Read before choosing: a produce after this is seen next time.
+            let since = *produced.borrow_and_update();
+            let woken = match &empty {
+                None => partitions.clone(),
+                Some(empty) => self.tails.produced_after(&partitions, empty.since),
+            };
+            if !woken.is_empty() {
+                let asked = request.with_body(&narrowed(&fetch, &woken, empty.is_some()))?;
+                let reply = next.run(asked).await?;
+                let fresh: FetchResponse = request.decode_reply(&reply)?;
+                let response = match empty.take() {
+                    Some(empty) if fresh.error_code == 0 => merged(empty.response, fresh),
+                    _ => fresh,
+                };
+                let reply = self.patched(&request, &response)?;
+                if enough(&response, fetch.min_bytes) || Instant::now() >= deadline {
+                    return Ok(reply);
                 }
+                empty = Some(EmptyFetch {
+                    body: body.clone(),
+                    since,
+                    reply: reply.frame,
+                    response,
+                    at: Instant::now(),
+                });
+            }
+            let Some(parked) = &empty else {
+                continue;
             };
             // Parked: until a produce to one of these partitions, or the wait's end.
             loop {
                 match tokio::time::timeout_at(deadline, produced.changed()).await {
-                    Ok(Ok(())) if self.tails.produced_since(&partitions, empty.since) => break,
+                    Ok(Ok(())) if self.tails.produced_since(&partitions, parked.since) => break,
                     Ok(Ok(())) => continue,
                     Ok(Err(_)) | Err(_) => {
-                        let reply = empty.reply_to(&request);
-                        next.session().empty_fetch = Some(empty);
+                        let reply = parked.reply_to(&request);
+                        next.session().empty_fetch = empty;
                         return Ok(reply);
                     }
                 }
             }
         }
     }
+}
+
+/// `fetch` asking at once (`max_wait_ms` 0) for `woken` only, or for all
+/// its partitions when `narrow` is false.
+fn narrowed(fetch: &FetchRequest, woken: &[Partition], narrow: bool) -> FetchRequest {
+    let mut asked = fetch.clone();
+    asked.max_wait_ms = 0;
+    if narrow {
+        for topic in &mut asked.topics {
+            let name = topic.topic.0.to_string();
+            topic.partitions.retain(|partition| {
+                woken
+                    .iter()
+                    .any(|(t, p)| *t == name && *p == partition.partition)
+            });
+        }
+        asked.topics.retain(|topic| !topic.partitions.is_empty());
+    }
+    asked
+}
+
+/// The answer for every partition: `fresh` where it has one, `earlier`'s
+/// elsewhere (nothing was produced there since `earlier`).
+fn merged(mut earlier: FetchResponse, fresh: FetchResponse) -> FetchResponse {
+    for topic in fresh.responses {
+        let Some(into) = earlier
+            .responses
+            .iter_mut()
+            .find(|known| known.topic == topic.topic)
+        else {
+            earlier.responses.push(topic);
+            continue;
+        };
+        for partition in topic.partitions {
+            match into
+                .partitions
+                .iter_mut()
+                .find(|known| known.partition_index == partition.partition_index)
+            {
+                Some(known) => *known = partition,
+                None => into.partitions.push(partition),
+            }
+        }
+    }
+    earlier
+}
+
+/// The fetch's body with its topics and partitions in a canonical order:
+/// librdkafka rotates the partitions of each fetch it sends, so the same
+/// fetch seldom comes twice in the same bytes.
+fn fingerprint(request: &Request, fetch: &FetchRequest) -> anyhow::Result<Bytes> {
+    let mut sorted = fetch.clone();
+    sorted
+        .topics
+        .sort_by(|a, b| (&a.topic.0, a.topic_id).cmp(&(&b.topic.0, b.topic_id)));
+    for topic in &mut sorted.topics {
+        topic
+            .partitions
+            .sort_by_key(|partition| partition.partition);
+    }
+    let sorted = request.with_body(&sorted)?;
+    Ok(sorted.frame.slice(sorted.body_at..))
 }
 
 /// Whether `response` is to go to the client now: an error, or at least
@@ -177,21 +250,21 @@ pub fn end_of(records: &[u8]) -> Option<i64> {
 
 impl Fetch {
     fn tail_patched(&self, request: &Request, reply: Reply) -> anyhow::Result<Reply> {
-        let response = request.decode_reply(&reply)?;
-        self.patched(request, reply, response)
+        let response: FetchResponse = request.decode_reply(&reply)?;
+        if self.note_served(&response) {
+            self.patched(request, &response)
+        } else {
+            Ok(reply)
+        }
     }
 
-    /// `reply`, with no high watermark behind what is known served or acknowledged.
-    fn patched(
-        &self,
-        request: &Request,
-        reply: Reply,
-        mut response: FetchResponse,
-    ) -> anyhow::Result<Reply> {
-        let mut changed = false;
-        for topic in &mut response.responses {
+    /// Tells the tails how far `response` served; whether a high
+    /// watermark in it is behind what is known served or acknowledged.
+    fn note_served(&self, response: &FetchResponse) -> bool {
+        let mut behind = false;
+        for topic in &response.responses {
             let name = topic.topic.0.to_string();
-            for partition in &mut topic.partitions {
+            for partition in &topic.partitions {
                 if partition.error_code != 0 {
                     continue;
                 }
@@ -199,20 +272,31 @@ impl Fetch {
                     self.tails
                         .served((name.clone(), partition.partition_index), end);
                 }
+                behind |=
+                    partition.high_watermark < self.tails.end(&name, partition.partition_index);
+            }
+        }
+        behind
+    }
+
+    /// The reply to `request` with `response`, no high watermark behind
+    /// what is known served or acknowledged.
+    fn patched(&self, request: &Request, response: &FetchResponse) -> anyhow::Result<Reply> {
+        self.note_served(response);
+        let mut response = response.clone();
+        for topic in &mut response.responses {
+            let name = topic.topic.0.to_string();
+            for partition in &mut topic.partitions {
                 let end = self.tails.end(&name, partition.partition_index);
-                if partition.high_watermark < end {
+                if partition.error_code == 0 && partition.high_watermark < end {
                     if partition.last_stable_offset == partition.high_watermark {
                         partition.last_stable_offset = end;
                     }
                     partition.high_watermark = end;
-                    changed = true;
                 }
             }
         }
-        match changed {
-            true => request.reply(&response),
-            false => Ok(reply),
-        }
+        request.reply(&response)
     }
 }
 

@@ -87,6 +87,20 @@ impl Tails {
         })
     }
 
+    /// Those of `partitions` a produce landed on after the counter was `since`.
+    pub fn produced_after(&self, partitions: &[Partition], since: u64) -> Vec<Partition> {
+        let tails = self.lock();
+        partitions
+            .iter()
+            .filter(|partition| {
+                tails
+                    .get(*partition)
+                    .is_some_and(|tail| tail.produced_at > since)
+            })
+            .cloned()
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Partition, Tail>> {
         // A panic while holding the lock leaves plain numbers: still usable.
         self.tails

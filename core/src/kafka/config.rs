@@ -3,7 +3,6 @@ use rdkafka::{
     ClientConfig,
     consumer::{ConsumerContext, StreamConsumer},
     error::KafkaResult,
-    producer::FutureProducer,
 };
 
 /// Parses `KEY=VALUE` (a librdkafka option).
@@ -108,7 +107,7 @@ impl KafkaSettings {
 
     /// A producer that waits for all in-sync replicas and retries without
     /// duplicating (idempotence), with a short linger for batching.
-    pub fn producer(&self, client_id: &str) -> KafkaResult<FutureProducer> {
+    pub fn producer(&self, client_id: &str) -> KafkaResult<super::Producer> {
         self.producer_config(client_id).create()
     }
 

@@ -5,13 +5,14 @@ pub use headers::{DeadLetterHeaders, MAX_COPIED_KEY, MAX_COPIED_VALUE, MAX_REASO
 
 use super::DELIVERY_TIMEOUT;
 use crate::AnswerOutcome;
+use crate::kafka::Producer;
 use copy::{CopyMode, refused_for_good};
 use prometheus::IntCounterVec;
 use rdkafka::{
     Message,
     error::KafkaError,
     message::{BorrowedMessage, Header, OwnedHeaders},
-    producer::{FutureProducer, FutureRecord},
+    producer::FutureRecord,
 };
 use std::sync::LazyLock;
 
@@ -157,7 +158,7 @@ impl<'a> DeadLetter<'a> {
 #[derive(Clone)]
 pub struct DeadLetters {
     /// Producer shared with the component.
-    producer: FutureProducer,
+    producer: Producer,
     /// The dead-letter topic.
     topic: String,
     /// Component name written into the headers and the metric.
@@ -166,7 +167,7 @@ pub struct DeadLetters {
 
 impl DeadLetters {
     /// A dead-letter sender for `component`.
-    pub fn new(producer: FutureProducer, topic: String, component: &'static str) -> Self {
+    pub fn new(producer: Producer, topic: String, component: &'static str) -> Self {
         Self {
             producer,
             topic,

@@ -14,6 +14,7 @@ mod dead_letter;
 mod follow;
 pub mod notices;
 mod offsets;
+pub mod producer;
 pub mod progress;
 mod to_end;
 mod topics;
@@ -31,6 +32,7 @@ pub use dead_letter::{
 };
 pub use follow::{Follow, Follower};
 pub use offsets::OffsetTracker;
+pub use producer::Producer;
 pub use to_end::read_to_end;
 pub use topics::{TopicSettings, TopicSpec, ensure_topics};
 

@@ -108,7 +108,7 @@ async fn a_dead_letter_refused_for_its_size_becomes_a_reference() {
     let dir = tempfile::tempdir().unwrap();
     let (_counting, t) = counting_pipeline(dir.path()).await;
     let before = dead_letters(&t, "test-small-producer", "decode").await;
-    let small: FutureProducer = ClientConfig::new()
+    let small: rfq_core::kafka::Producer = ClientConfig::new()
         .set("bootstrap.servers", t.brokers())
         .set("message.max.bytes", "8000")
         .create()
