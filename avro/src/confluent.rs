@@ -13,7 +13,9 @@
 //! Readers go by the id in each record, whatever subject it came from.
 //!
 //! Reading resolves the writer's schema to ours (schema resolution): a
-//! partner on an older or newer compatible schema is understood.
+//! partner on an older or newer compatible schema is understood. A union
+//! value is read as the writer's branch (the one of ours with its full
+//! name) or the record is refused, never read as another branch.
 //!
 //! Every component registers the schemas the pipeline writes when it starts
 //! (and `rfq migrate` does, for a deployment), giving each subject that has

@@ -1,9 +1,29 @@
 //! The Avro body of a record, whatever frames it: written with our schema,
 //! read with the writer's schema resolved to ours.
 
+mod branches;
+mod path;
+
 use crate::{CodecError, Record, RecordType, Schemas, values};
-use apache_avro::{Schema, reader::datum::GenericDatumReader, writer::datum::GenericDatumWriter};
-use std::io::{ErrorKind, Read};
+use apache_avro::{
+    Schema, reader::datum::GenericDatumReader, schema::ResolvedSchema,
+    writer::datum::GenericDatumWriter,
+};
+use std::{
+    io::{ErrorKind, Read},
+    sync::LazyLock,
+};
+
+/// Our schemas with their named types, resolved once rather than for
+/// every record read (which pays for most of what the check of the
+/// branches costs).
+static OURS: LazyLock<Vec<(&'static Schema, ResolvedSchema<'static>)>> = LazyLock::new(|| {
+    RecordType::ALL
+        .iter()
+        .map(|record_type| Schemas::get().schema(*record_type))
+        .filter_map(|schema| Some((schema, ResolvedSchema::try_from(schema).ok()?)))
+        .collect()
+});
 
 /// The Avro binary body of `record`, written with our schema of its type.
 pub(crate) fn write(record: &Record) -> Result<Vec<u8>, CodecError> {
@@ -16,19 +36,22 @@ pub(crate) fn write(record: &Record) -> Result<Vec<u8>, CodecError> {
 
 /// Reads a body written with `writer` as `reader` (schema resolution: a
 /// field the writer added is skipped, one it lacks takes its default),
-/// refusing truncated input and trailing bytes.
+/// refusing truncated input, trailing bytes, and a union value that would
+/// be read as another branch than the writer's (see [`branches`]).
 pub(crate) fn read(
     record_type: RecordType,
     writer: &Schema,
     reader: &Schema,
     bytes: &[u8],
 ) -> Result<Record, CodecError> {
+    let avro = |error: apache_avro::Error| CodecError::Avro(error.to_string());
     let mut body = Body::new(bytes);
-    let value = GenericDatumReader::builder(writer)
-        .reader_schema(reader)
+    // Decoded as written, then resolved (what apache-avro's reader does in
+    // one call), so that each union's branch can be compared.
+    let written = GenericDatumReader::builder(writer)
         .build()
         .and_then(|datum| datum.read_value(&mut body))
-        .map_err(|error| CodecError::Avro(error.to_string()))?;
+        .map_err(avro)?;
     // Checked before the value is looked at: what apache-avro made of
     // the missing end is not data.
     if body.overrun {
@@ -44,6 +67,20 @@ pub(crate) fn read(
             body.rest.len()
         )));
     }
+    let resolved;
+    let names = match OURS.iter().find(|(ours, _)| std::ptr::eq(*ours, reader)) {
+        Some((_, names)) => names,
+        None => {
+            resolved = ResolvedSchema::try_from(reader).map_err(avro)?;
+            &resolved
+        }
+    };
+    let value = written
+        .clone()
+        .resolve_with_names(reader, names.get_names())
+        .map_err(avro)?;
+    branches::check(&written, writer, &value, reader, names.get_names())
+        .map_err(CodecError::Avro)?;
     values::from_value(record_type, value)
 }
 
@@ -100,3 +137,8 @@ impl Read for Body<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod evolution_tests;
+#[cfg(test)]
+mod tests;
