@@ -44,6 +44,11 @@ pub struct BrokerLimits {
     pub hop_p99_ms: f64,
     /// One hop, worst, ms.
     pub hop_max_ms: f64,
+    /// One hop with a producer that does not linger (`linger.ms=0`): the
+    /// broker's own part of a hop, median, ms.
+    pub bare_hop_p50_ms: f64,
+    /// The same, 99th percentile, ms.
+    pub bare_hop_p99_ms: f64,
 }
 
 /// Measures the broker at `kafka` with `records` records.
@@ -103,6 +108,10 @@ async fn measure(
 
     let hops = one_hop(kafka, topic, &producer, &payload).await?;
     let ms = |q: f64| hops.value_at_quantile(q) as f64 / 1000.0;
+    let mut bare = kafka.clone();
+    bare.options.push(("linger.ms".into(), "0".into()));
+    let bare = one_hop(kafka, topic, &bare.producer("rfq-bench-bare")?, &payload).await?;
+    let bare_ms = |q: f64| bare.value_at_quantile(q) as f64 / 1000.0;
     Ok(BrokerLimits {
         record_bytes: RECORD_BYTES,
         records,
@@ -111,6 +120,8 @@ async fn measure(
         hop_p50_ms: ms(0.5),
         hop_p99_ms: ms(0.99),
         hop_max_ms: hops.max() as f64 / 1000.0,
+        bare_hop_p50_ms: bare_ms(0.5),
+        bare_hop_p99_ms: bare_ms(0.99),
     })
 }
 

@@ -32,6 +32,13 @@ impl Report {
                     b.hop_p50_ms, b.hop_p99_ms, b.hop_max_ms
                 ),
             );
+            row(
+                "broker: one hop, linger.ms=0",
+                format!(
+                    "p50 {:.1} ms, p99 {:.1} ms",
+                    b.bare_hop_p50_ms, b.bare_hop_p99_ms
+                ),
+            );
         }
         let i = &self.intake;
         row(

@@ -97,15 +97,24 @@ impl Filter for Fetch {
             .empty_fetch
             .take()
             .filter(|empty| empty.body == body && empty.at.elapsed() < REUSE);
+        // Partitions tansu answered empty below an end it acknowledged:
+        // asked again after `backoff` (its reads can lag its writes).
+        let mut lagging: Vec<Partition> = Vec::new();
+        let mut backoff = LAGGING_FIRST;
         loop {
             // Asked: every partition the first time, then only those
             // produced to since the last answer (the others' answer stands).
             // Read before choosing: a produce after this is seen next time.
             let since = *produced.borrow_and_update();
-            let woken = match &empty {
+            let mut woken = match &empty {
                 None => partitions.clone(),
                 Some(empty) => self.tails.produced_after(&partitions, empty.since),
             };
+            for partition in lagging.drain(..) {
+                if !woken.contains(&partition) {
+                    woken.push(partition);
+                }
+            }
             if !woken.is_empty() {
                 let asked = request.with_body(&narrowed(&fetch, &woken, empty.is_some()))?;
                 let reply = next.run(asked).await?;
@@ -118,6 +127,7 @@ impl Filter for Fetch {
                 if enough(&response, fetch.min_bytes) || Instant::now() >= deadline {
                     return Ok(reply);
                 }
+                lagging = self.lagging(&fetch, &response);
                 empty = Some(EmptyFetch {
                     body: body.clone(),
                     since,
@@ -129,11 +139,20 @@ impl Filter for Fetch {
             let Some(parked) = &empty else {
                 continue;
             };
-            // Parked: until a produce to one of these partitions, or the wait's end.
+            // Parked: until a produce to one of these partitions, the wait's
+            // end, or (tansu lagging) the time to ask it again.
+            let wake = match lagging.is_empty() {
+                true => deadline,
+                false => (Instant::now() + backoff).min(deadline),
+            };
             loop {
-                match tokio::time::timeout_at(deadline, produced.changed()).await {
+                match tokio::time::timeout_at(wake, produced.changed()).await {
                     Ok(Ok(())) if self.tails.produced_since(&partitions, parked.since) => break,
                     Ok(Ok(())) => continue,
+                    Err(_) if wake < deadline => {
+                        backoff = (backoff * 2).min(LAGGING_MOST);
+                        break;
+                    }
                     Ok(Err(_)) | Err(_) => {
                         let reply = parked.reply_to(&request);
                         next.session().empty_fetch = empty;
@@ -144,6 +163,11 @@ impl Filter for Fetch {
         }
     }
 }
+
+/// The first wait before asking tansu again for a partition it answered
+/// empty below an acknowledged end; doubled each time, up to [`LAGGING_MOST`].
+const LAGGING_FIRST: Duration = Duration::from_millis(1);
+const LAGGING_MOST: Duration = Duration::from_millis(50);
 
 /// `fetch` asking at once (`max_wait_ms` 0) for `woken` only, or for all
 /// its partitions when `narrow` is false.
@@ -279,6 +303,33 @@ impl Fetch {
         behind
     }
 
+    /// The partitions of `fetch` that `response` answers without records
+    /// although a produce beyond their fetch offset was acknowledged.
+    fn lagging(&self, fetch: &FetchRequest, response: &FetchResponse) -> Vec<Partition> {
+        let mut lagging = Vec::new();
+        for topic in &fetch.topics {
+            let name = topic.topic.0.to_string();
+            let answered = response.responses.iter().find(|t| t.topic == topic.topic);
+            for asked in &topic.partitions {
+                let empty = answered
+                    .and_then(|t| {
+                        t.partitions
+                            .iter()
+                            .find(|p| p.partition_index == asked.partition)
+                    })
+                    .is_some_and(|p| {
+                        p.error_code == 0 && p.records.as_ref().is_none_or(|r| r.is_empty())
+                    });
+                if empty && asked.fetch_offset < self.tails.end(&name, asked.partition) {
+                    tracing::debug!(topic = %name, partition = asked.partition,
+                        offset = asked.fetch_offset, "tansu answered empty below an acknowledged end");
+                    lagging.push((name.clone(), asked.partition));
+                }
+            }
+        }
+        lagging
+    }
+
     /// The reply to `request` with `response`, no high watermark behind
     /// what is known served or acknowledged.
     fn patched(&self, request: &Request, response: &FetchResponse) -> anyhow::Result<Reply> {
@@ -301,26 +352,4 @@ impl Fetch {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::front::batches::tests::batch;
-    use kafka_protocol::records::Compression;
-
-    #[test]
-    fn the_end_of_served_batches_counts_whole_batches_only() {
-        let one = batch(Compression::None, 3, 4);
-        let mut two = one.to_vec();
-        two.extend_from_slice(&one);
-        // The second batch as if at base offset 3.
-        let at = one.len();
-        two[at..at + 8].copy_from_slice(&3i64.to_be_bytes());
-        assert_eq!(end_of(&one), Some(3));
-        assert_eq!(end_of(&two), Some(6));
-        assert_eq!(
-            end_of(&two[..two.len() - 1]),
-            Some(3),
-            "a cut batch is not counted"
-        );
-        assert_eq!(end_of(&[]), None);
-    }
-}
+mod tests;

@@ -123,7 +123,9 @@ impl FromClientConfig for Producer {
 
 impl Producer {
     /// Sends `record`, retrying while the local queue is full for up to
-    /// `queue_timeout`, and waits for its delivery report.
+    /// `queue_timeout`, and waits for its delivery report (rdkafka's
+    /// `FutureProducer::send`, whose result type this keeps).
+    #[allow(clippy::result_large_err)]
     pub async fn send<K, P, T>(
         &self,
         record: FutureRecord<'_, K, P>,
