@@ -45,17 +45,19 @@ impl Tails {
         if ends.peek().is_none() {
             return;
         }
-        let mut stamp = 0;
-        self.counter.send_modify(|counter| {
-            *counter += 1;
-            stamp = *counter;
-        });
+        // The stamps are written before the counter moves, under the same
+        // lock: a fetch woken by the counter always finds its partition
+        // stamped (stamping after waking let a woken fetch miss the produce
+        // and sleep its whole wait), and concurrent produces stamp in
+        // counter order.
         let mut tails = self.lock();
+        let stamp = *self.counter.borrow() + 1;
         for (partition, end) in ends {
             let tail = tails.entry(partition).or_default();
             tail.end = tail.end.max(end);
             tail.produced_at = stamp;
         }
+        self.counter.send_replace(stamp);
     }
 
     /// Records served from `partition` up to `end` (exclusive).
@@ -128,5 +130,32 @@ mod tests {
         tails.served(b, 9);
         assert_eq!(tails.end("t", 1), 9);
         assert_eq!(tails.end("t", 0), 0);
+    }
+
+    /// A counter value a fetch can see always has its stamps written: a
+    /// reader on another thread never sees the counter ahead of them.
+    #[test]
+    fn the_counter_never_runs_ahead_of_the_stamps() {
+        let tails = std::sync::Arc::new(Tails::default());
+        let partition = ("t".to_owned(), 0);
+        let writer = {
+            let tails = tails.clone();
+            let partition = partition.clone();
+            std::thread::spawn(move || {
+                for end in 1..=200_000 {
+                    tails.produced([(partition.clone(), end)]);
+                }
+            })
+        };
+        let watch = tails.watch();
+        let mut seen = 0;
+        while !writer.is_finished() {
+            let counter = *watch.borrow();
+            let stamped = tails.lock().get(&partition).map_or(0, |tail| tail.produced_at);
+            assert!(stamped >= counter, "counter {counter} ahead of the stamp {stamped}");
+            seen += 1;
+        }
+        assert!(seen > 0);
+        writer.join().unwrap();
     }
 }
