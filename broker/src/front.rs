@@ -23,6 +23,7 @@ pub mod fetch;
 pub mod offsets;
 pub mod produce;
 pub mod tails;
+pub mod tenancy;
 pub mod versions;
 pub mod wire;
 
@@ -48,6 +49,8 @@ pub trait Filter: Send + Sync {
 pub struct Session {
     /// The connection's last fetch answered empty ([`fetch::Fetch`]).
     pub empty_fetch: Option<fetch::EmptyFetch>,
+    /// Who the connection authenticated as (none yet, or an open front).
+    pub principal: Option<tenancy::access::Principal>,
 }
 
 /// The rest of the chain, then the broker.
