@@ -14,6 +14,8 @@
 //! (RFC 6750, section 2.3); nothing logs request URIs.
 
 mod keys;
+pub mod partners;
+pub mod scram;
 mod settings;
 
 pub use keys::{ApiKey, KeyDigest};
