@@ -7,9 +7,9 @@
 //! the reply, like Kroxylicious's):
 //! - [`versions::Versions`]: answers ApiVersions itself (KIP-511 for a
 //!   version it does not know);
-//! - the seam for an authorization filter (a later issue: partners'
-//!   topic and group prefixes): [`Front::start`] takes extra filters that
-//!   run here, after ApiVersions and before anything reaches the broker;
+//! - with credentials (`rfq up`): [`sasl::Sasl`] authenticates each
+//!   connection (SCRAM-SHA-256) and [`tenancy::Tenancy`] holds a partner
+//!   to its own door, before anything reaches the broker;
 //! - [`produce::Produce`]: checks each batch ([`batches`]), transcodes what
 //!   tansu cannot serve back, refuses what nobody could, and wakes fetches;
 //! - [`fetch::Fetch`]: parks an empty fetch until a produce lands;
@@ -22,6 +22,7 @@ pub mod batches;
 pub mod fetch;
 pub mod offsets;
 pub mod produce;
+pub mod sasl;
 pub mod tails;
 pub mod tenancy;
 pub mod versions;
@@ -51,6 +52,8 @@ pub struct Session {
     pub empty_fetch: Option<fetch::EmptyFetch>,
     /// Who the connection authenticated as (none yet, or an open front).
     pub principal: Option<tenancy::access::Principal>,
+    /// Where its SASL exchange is ([`sasl::Sasl`]).
+    pub sasl: sasl::Exchange,
 }
 
 /// The rest of the chain, then the broker.
@@ -133,14 +136,23 @@ pub struct Front {
 }
 
 impl Front {
-    /// A front for the broker at `upstream`, with `extra` filters after
-    /// ApiVersions (the authorization seam); asks the broker for its
-    /// versions first.
-    pub async fn new(upstream: SocketAddr, extra: Vec<Arc<dyn Filter>>) -> anyhow::Result<Front> {
-        let versions = versions::Versions::new(&versions::Versions::ask(upstream).await?);
+    /// A front for the broker at `upstream`: open to every client, or,
+    /// given `credentials`, to authenticated ones only, each held to its
+    /// rights ([`sasl`], [`tenancy`]). Asks the broker for its versions first.
+    pub async fn new(
+        upstream: SocketAddr,
+        credentials: Option<Arc<dyn sasl::Credentials>>,
+    ) -> anyhow::Result<Front> {
+        let mut versions = versions::Versions::new(&versions::Versions::ask(upstream).await?);
+        if credentials.is_some() {
+            versions.offer_sasl();
+        }
         let tails = Arc::new(tails::Tails::default());
         let mut chain: Vec<Arc<dyn Filter>> = vec![Arc::new(versions)];
-        chain.extend(extra);
+        if let Some(credentials) = credentials {
+            chain.push(Arc::new(sasl::Sasl::new(credentials)));
+            chain.push(Arc::new(tenancy::Tenancy));
+        }
         chain.push(Arc::new(produce::Produce::new(tails.clone())));
         chain.push(Arc::new(fetch::Fetch::new(tails.clone())));
         chain.push(Arc::new(offsets::Ends::new(tails)));

@@ -22,6 +22,7 @@
 //! ([`rfq_core::kafka::EMBEDDED_CLUSTER_ID`], see
 //! [`rfq_core::kafka::PartitionAssignment`]).
 
+pub mod admin;
 pub mod front;
 
 use anyhow::Context as _;
@@ -71,6 +72,16 @@ impl EmbeddedBroker {
     /// close, a synchronous commit) that wait for the broker, and a broker
     /// sharing their runtime could be starved by them.
     pub async fn start(settings: BrokerSettings) -> anyhow::Result<EmbeddedBroker> {
+        Self::start_with(settings, None).await
+    }
+
+    /// [`EmbeddedBroker::start`], open to every client, or with
+    /// `credentials` to authenticated clients only, each held to its
+    /// rights (see [`front::sasl`] and [`front::tenancy`]).
+    pub async fn start_with(
+        settings: BrokerSettings,
+        credentials: Option<std::sync::Arc<dyn front::sasl::Credentials>>,
+    ) -> anyhow::Result<EmbeddedBroker> {
         // The front takes the advertised address; tansu a loopback port.
         let front = bind(settings.listen)?;
         let addr = front.local_addr().context("reading the chosen port")?;
@@ -116,7 +127,7 @@ impl EmbeddedBroker {
                             wait_until_listening(internal).await?;
                             let listener = tokio::net::TcpListener::from_std(front)
                                 .context("serving the front")?;
-                            anyhow::Ok((front::Front::new(internal, Vec::new()).await?, listener))
+                            anyhow::Ok((front::Front::new(internal, credentials).await?, listener))
                         };
                         match front.await {
                             Ok((front, listener)) => {

@@ -130,6 +130,34 @@ impl Door {
         format!("{}heartbeats", self.prefix())
     }
 
+    /// What the partner may do, and on what: the one list the embedded
+    /// broker's front enforces and the ACLs created on Apache Kafka are
+    /// made of.
+    pub fn rights(&self) -> Vec<Right> {
+        vec![
+            Right::topic(self.rfqs_topic(), &[Operation::Read, Operation::Describe]),
+            Right::topic(
+                self.answers_topic(),
+                &[Operation::Write, Operation::Describe],
+            ),
+            Right::topic(
+                self.heartbeats_topic(),
+                &[Operation::Write, Operation::Describe],
+            ),
+            Right {
+                resource: Resource::GroupsUnder(self.prefix()),
+                operations: vec![Operation::Read, Operation::Describe],
+            },
+        ]
+    }
+
+    /// Whether the partner may do `operation` on `resource` ([`Door::rights`]).
+    pub fn may(&self, operation: Operation, resource: &Resource) -> bool {
+        self.rights()
+            .iter()
+            .any(|right| right.operations.contains(&operation) && right.resource.covers(resource))
+    }
+
     /// Whether a topic, group or subject name is this door's.
     pub fn holds(&self, name: &str) -> bool {
         name.starts_with(&self.prefix())
@@ -145,6 +173,59 @@ impl Door {
         PartnerName::parse(partner)
             .ok()
             .map(|partner| partner.door())
+    }
+}
+
+/// What a right is on (Kafka's resource types and pattern types).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// One topic, by its whole name (a literal ACL).
+    Topic(String),
+    /// One consumer group, by its whole name.
+    Group(String),
+    /// Every consumer group whose name starts with this (a prefixed ACL).
+    GroupsUnder(String),
+}
+
+impl Resource {
+    /// Whether a right on `self` is a right on `other`.
+    pub fn covers(&self, other: &Resource) -> bool {
+        match (self, other) {
+            (Resource::Topic(mine), Resource::Topic(asked)) => mine == asked,
+            (Resource::Group(mine), Resource::Group(asked)) => mine == asked,
+            (Resource::GroupsUnder(prefix), Resource::Group(asked)) => asked.starts_with(prefix),
+            (Resource::GroupsUnder(mine), Resource::GroupsUnder(asked)) => asked.starts_with(mine),
+            _ => false,
+        }
+    }
+}
+
+/// What is done (Kafka's ACL operations, those a partner may have).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// Fetch from a topic; join, sync, commit in a group.
+    Read,
+    /// Produce to a topic.
+    Write,
+    /// Metadata and offsets of a topic; describe a group.
+    Describe,
+}
+
+/// Operations allowed on a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Right {
+    /// On what.
+    pub resource: Resource,
+    /// What.
+    pub operations: Vec<Operation>,
+}
+
+impl Right {
+    fn topic(name: String, operations: &[Operation]) -> Right {
+        Right {
+            resource: Resource::Topic(name),
+            operations: operations.to_vec(),
+        }
     }
 }
 
@@ -201,5 +282,23 @@ mod tests {
         assert_eq!(Door::of_name("rfq.door.acme.answers"), Some(acme));
         assert_eq!(Door::of_name("rfq.door.acme."), None);
         assert_eq!(Door::of_name("rfq.quotes"), None);
+    }
+
+    #[test]
+    fn a_door_grants_the_least_a_partner_needs() {
+        let acme = PartnerName::parse("acme").unwrap().door();
+        let topic = |name: &str| Resource::Topic(name.to_owned());
+        assert!(acme.may(Operation::Read, &topic("rfq.door.acme.rfqs")));
+        assert!(!acme.may(Operation::Write, &topic("rfq.door.acme.rfqs")));
+        assert!(acme.may(Operation::Write, &topic("rfq.door.acme.answers")));
+        assert!(!acme.may(Operation::Read, &topic("rfq.door.acme.answers")));
+        assert!(acme.may(Operation::Describe, &topic("rfq.door.acme.heartbeats")));
+        assert!(!acme.may(Operation::Describe, &topic("rfq.door.acme.other")));
+        assert!(!acme.may(Operation::Read, &topic("rfq.requests")));
+        assert!(!acme.may(Operation::Read, &topic("rfq.door.bolt.rfqs")));
+        let group = |name: &str| Resource::Group(name.to_owned());
+        assert!(acme.may(Operation::Read, &group("rfq.door.acme.quoter")));
+        assert!(!acme.may(Operation::Read, &group("rfq.door.acmex.quoter")));
+        assert!(!acme.may(Operation::Read, &group("rfq-aggregator")));
     }
 }

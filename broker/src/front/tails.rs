@@ -151,8 +151,14 @@ mod tests {
         let mut seen = 0;
         while !writer.is_finished() {
             let counter = *watch.borrow();
-            let stamped = tails.lock().get(&partition).map_or(0, |tail| tail.produced_at);
-            assert!(stamped >= counter, "counter {counter} ahead of the stamp {stamped}");
+            let stamped = tails
+                .lock()
+                .get(&partition)
+                .map_or(0, |tail| tail.produced_at);
+            assert!(
+                stamped >= counter,
+                "counter {counter} ahead of the stamp {stamped}"
+            );
             seen += 1;
         }
         assert!(seen > 0);

@@ -17,7 +17,7 @@ pub mod access;
 mod refusals;
 
 use super::{Filter, Next, wire::Reply, wire::Request};
-use access::{Principal, TopicUse};
+use access::Principal;
 use kafka_protocol::messages::{
     ApiKey, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
     InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListOffsetsRequest,
@@ -25,6 +25,7 @@ use kafka_protocol::messages::{
     OffsetForLeaderEpochRequest, ProduceRequest, SyncGroupRequest,
     metadata_response::MetadataResponseTopic,
 };
+use rfq_core::domain::Operation;
 
 /// `TOPIC_AUTHORIZATION_FAILED`.
 pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
@@ -50,39 +51,47 @@ impl Filter for Tenancy {
             ApiKey::Produce => {
                 let body: ProduceRequest = request.body()?;
                 let topics = || body.topic_data.iter().map(|t| t.name.0.as_str());
-                (body.transactional_id.is_some() || !all(&principal, TopicUse::Write, topics()))
+                (body.transactional_id.is_some() || !all(&principal, Operation::Write, topics()))
                     .then(|| refusals::produce(&request, &body))
             }
             ApiKey::Fetch => {
                 let body: FetchRequest = request.body()?;
                 anyhow::ensure!(body.replica_id.0 < 0, "a replica fetch from a partner");
                 let topics = body.topics.iter().map(|t| t.topic.0.as_str());
-                (!all(&principal, TopicUse::Read, topics)).then(|| refusals::fetch(&request, &body))
+                (!all(&principal, Operation::Read, topics))
+                    .then(|| refusals::fetch(&request, &body))
             }
             ApiKey::ListOffsets => {
                 let body: ListOffsetsRequest = request.body()?;
                 let topics = body.topics.iter().map(|t| t.name.0.as_str());
-                (!all(&principal, TopicUse::Describe, topics))
+                (!all(&principal, Operation::Describe, topics))
                     .then(|| refusals::list_offsets(&request, &body))
             }
             ApiKey::OffsetForLeaderEpoch => {
                 let body: OffsetForLeaderEpochRequest = request.body()?;
                 let topics = body.topics.iter().map(|t| t.topic.0.as_str());
-                (!all(&principal, TopicUse::Describe, topics))
+                (!all(&principal, Operation::Describe, topics))
                     .then(|| refusals::leader_epoch(&request, &body))
             }
             ApiKey::FindCoordinator => {
                 let body: FindCoordinatorRequest = request.body()?;
-                let mut keys: Vec<&str> = body.coordinator_keys.iter().map(|k| k.as_str()).collect();
+                let mut keys: Vec<&str> =
+                    body.coordinator_keys.iter().map(|k| k.as_str()).collect();
                 if request.version() < 4 {
                     keys = vec![body.key.as_str()];
                 }
                 let allowed = body.key_type == 0 && keys.iter().all(|k| principal.may_use_group(k));
                 (!allowed).then(|| refusals::find_coordinator(&request, &body))
             }
-            ApiKey::JoinGroup => group::<JoinGroupRequest>(&principal, &request, |b| &b.group_id.0)?,
-            ApiKey::SyncGroup => group::<SyncGroupRequest>(&principal, &request, |b| &b.group_id.0)?,
-            ApiKey::Heartbeat => group::<HeartbeatRequest>(&principal, &request, |b| &b.group_id.0)?,
+            ApiKey::JoinGroup => {
+                group::<JoinGroupRequest>(&principal, &request, |b| &b.group_id.0)?
+            }
+            ApiKey::SyncGroup => {
+                group::<SyncGroupRequest>(&principal, &request, |b| &b.group_id.0)?
+            }
+            ApiKey::Heartbeat => {
+                group::<HeartbeatRequest>(&principal, &request, |b| &b.group_id.0)?
+            }
             ApiKey::LeaveGroup => {
                 group::<LeaveGroupRequest>(&principal, &request, |b| &b.group_id.0)?
             }
@@ -90,13 +99,15 @@ impl Filter for Tenancy {
                 let body: OffsetCommitRequest = request.body()?;
                 let topics = body.topics.iter().map(|t| t.name.0.as_str());
                 let group_ok = principal.may_use_group(&body.group_id.0);
-                (!(group_ok && all(&principal, TopicUse::Read, topics)))
+                (!(group_ok && all(&principal, Operation::Read, topics)))
                     .then(|| refusals::offset_commit(&request, &body, group_ok))
             }
             ApiKey::OffsetFetch => {
                 let body: OffsetFetchRequest = request.body()?;
                 let allowed = if request.version() >= 8 {
-                    body.groups.iter().all(|g| principal.may_use_group(&g.group_id.0))
+                    body.groups
+                        .iter()
+                        .all(|g| principal.may_use_group(&g.group_id.0))
                 } else {
                     principal.may_use_group(&body.group_id.0)
                 };
@@ -128,7 +139,11 @@ impl Filter for Tenancy {
 }
 
 /// Whether `principal` may `used` every one of `topics`.
-fn all<'a>(principal: &Principal, used: TopicUse, mut topics: impl Iterator<Item = &'a str>) -> bool {
+fn all<'a>(
+    principal: &Principal,
+    used: Operation,
+    mut topics: impl Iterator<Item = &'a str>,
+) -> bool {
     topics.all(|topic| principal.may(used, topic))
 }
 
@@ -162,11 +177,14 @@ async fn metadata(
         topic
             .name
             .as_ref()
-            .is_some_and(|name| principal.may(TopicUse::Describe, name.0.as_str()))
+            .is_some_and(|name| principal.may(Operation::Describe, name.0.as_str()))
     };
     response.topics.retain(visible);
     if let Some(named) = named {
-        for name in named.iter().filter(|name| !principal.may(TopicUse::Describe, name)) {
+        for name in named
+            .iter()
+            .filter(|name| !principal.may(Operation::Describe, name))
+        {
             response.topics.push(
                 MetadataResponseTopic::default()
                     .with_name(Some(kafka_protocol::messages::TopicName(

@@ -74,6 +74,29 @@ impl Versions {
         Versions { supported }
     }
 
+    /// Offers the SASL requests the front answers itself (whatever the
+    /// broker behind it offers): SaslHandshake v1 (v0 would carry the
+    /// exchange outside Kafka's framing) and SaslAuthenticate v0 to v2.
+    pub fn offer_sasl(&mut self) {
+        let ours = [
+            (ApiKey::SaslHandshake, 1, 1),
+            (ApiKey::SaslAuthenticate, 0, 2),
+        ];
+        self.supported.retain(|offered| {
+            !ours
+                .iter()
+                .any(|(key, _, _)| *key as i16 == offered.api_key)
+        });
+        for (key, min, max) in ours {
+            self.supported.push(
+                ApiVersion::default()
+                    .with_api_key(key as i16)
+                    .with_min_version(min)
+                    .with_max_version(max),
+            );
+        }
+    }
+
     /// Asks the broker at `addr` for its versions (ApiVersions v0).
     pub async fn ask(addr: std::net::SocketAddr) -> anyhow::Result<Vec<ApiVersion>> {
         let mut stream = tokio::net::TcpStream::connect(addr)

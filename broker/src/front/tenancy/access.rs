@@ -1,20 +1,11 @@
-//! Who may do what on the embedded broker, as a pure function: the same
-//! rights `rfq partners add` prints as ACLs for Apache Kafka (a partner's
-//! principal has prefixed rights on its own door only).
-//!
-//! | right | on | a partner has it for |
-//! |---|---|---|
-//! | read | a topic | its door's RFQ topic |
-//! | write | a topic | its door's answers and heartbeats topics |
-//! | describe | a topic | every topic of its door |
-//! | use | a consumer group | every group under its door's prefix |
-//!
-//! An operator (our own components) has every right. Nothing else is a
-//! partner's: no other door, no pipeline topic (`rfq.requests`,
-//! `rfq.quotes`, `rfq.providers`, …), no transactional id, no cluster
-//! operation (creating topics, configs).
+//! Who may do what on the embedded broker: a partner's rights are its
+//! door's ([`Door::rights`]), the same list the ACLs `rfq partners add`
+//! creates on Apache Kafka are made of. An operator (our own components)
+//! has every right. Nothing else is a partner's: no other door, no
+//! pipeline topic (`rfq.requests`, `rfq.quotes`, `rfq.providers`, …), no
+//! transactional id, no cluster operation (creating topics, configs).
 
-use rfq_core::domain::Door;
+use rfq_core::domain::{Door, Operation, Resource};
 
 /// Who a connection authenticated as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,27 +16,12 @@ pub enum Principal {
     Partner(Door),
 }
 
-/// What is done to a topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TopicUse {
-    /// Fetching its records, committing offsets for it.
-    Read,
-    /// Producing to it.
-    Write,
-    /// Its metadata and offsets.
-    Describe,
-}
-
 impl Principal {
-    /// Whether this principal may `used` the topic `topic`.
-    pub fn may(&self, used: TopicUse, topic: &str) -> bool {
+    /// Whether this principal may do `operation` on the topic `topic`.
+    pub fn may(&self, operation: Operation, topic: &str) -> bool {
         match self {
             Principal::Operator => true,
-            Principal::Partner(door) => match used {
-                TopicUse::Read => topic == door.rfqs_topic(),
-                TopicUse::Write => topic == door.answers_topic() || topic == door.heartbeats_topic(),
-                TopicUse::Describe => door.holds(topic),
-            },
+            Principal::Partner(door) => door.may(operation, &Resource::Topic(topic.to_owned())),
         }
     }
 
@@ -53,7 +29,9 @@ impl Principal {
     pub fn may_use_group(&self, group: &str) -> bool {
         match self {
             Principal::Operator => true,
-            Principal::Partner(door) => door.holds(group),
+            Principal::Partner(door) => {
+                door.may(Operation::Read, &Resource::Group(group.to_owned()))
+            }
         }
     }
 
@@ -84,12 +62,12 @@ mod tests {
     #[test]
     fn a_partner_has_its_own_door_only() {
         let acme = partner("acme");
-        assert!(acme.may(TopicUse::Read, "rfq.door.acme.rfqs"));
-        assert!(acme.may(TopicUse::Write, "rfq.door.acme.answers"));
-        assert!(acme.may(TopicUse::Write, "rfq.door.acme.heartbeats"));
-        assert!(acme.may(TopicUse::Describe, "rfq.door.acme.answers"));
-        assert!(!acme.may(TopicUse::Write, "rfq.door.acme.rfqs"));
-        assert!(!acme.may(TopicUse::Read, "rfq.door.acme.answers"));
+        assert!(acme.may(Operation::Read, "rfq.door.acme.rfqs"));
+        assert!(acme.may(Operation::Write, "rfq.door.acme.answers"));
+        assert!(acme.may(Operation::Write, "rfq.door.acme.heartbeats"));
+        assert!(acme.may(Operation::Describe, "rfq.door.acme.answers"));
+        assert!(!acme.may(Operation::Write, "rfq.door.acme.rfqs"));
+        assert!(!acme.may(Operation::Read, "rfq.door.acme.answers"));
         for theirs in [
             "rfq.door.bolt.rfqs",
             "rfq.door.acmex.rfqs",
@@ -98,7 +76,7 @@ mod tests {
             "rfq.providers",
             "rfq.dead-letter",
         ] {
-            for used in [TopicUse::Read, TopicUse::Write, TopicUse::Describe] {
+            for used in [Operation::Read, Operation::Write, Operation::Describe] {
                 assert!(!acme.may(used, theirs), "{used:?} {theirs}");
             }
         }
@@ -111,8 +89,8 @@ mod tests {
     #[test]
     fn the_operator_has_every_right() {
         let operator = Principal::Operator;
-        assert!(operator.may(TopicUse::Write, "rfq.quotes"));
-        assert!(operator.may(TopicUse::Read, "rfq.door.bolt.answers"));
+        assert!(operator.may(Operation::Write, "rfq.quotes"));
+        assert!(operator.may(Operation::Read, "rfq.door.bolt.answers"));
         assert!(operator.may_use_group("anything"));
         assert!(operator.may_transact());
     }

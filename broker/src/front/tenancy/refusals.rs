@@ -7,21 +7,24 @@ use super::{
 };
 use crate::front::wire::{Reply, Request};
 use kafka_protocol::messages::{
-    DescribeGroupsRequest, DescribeGroupsResponse, FetchRequest, FetchResponse,
+    ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, FetchRequest, FetchResponse,
     FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse,
     JoinGroupResponse, LeaveGroupResponse, ListOffsetsRequest, ListOffsetsResponse,
     OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
     OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, ProduceRequest, ProduceResponse,
-    SyncGroupResponse,
-    ApiKey, describe_groups_response::DescribedGroup, fetch_response, find_coordinator_response,
-    list_offsets_response, offset_commit_response, offset_fetch_response,
-    offset_for_leader_epoch_response, produce_response,
+    SyncGroupResponse, describe_groups_response::DescribedGroup, fetch_response,
+    find_coordinator_response, list_offsets_response, offset_commit_response,
+    offset_fetch_response, offset_for_leader_epoch_response, produce_response,
 };
 
 /// Every partition of a produce: `TOPIC_AUTHORIZATION_FAILED` (or the
 /// transactional error for a transactional produce).
 pub fn produce(request: &Request, body: &ProduceRequest) -> anyhow::Result<Reply> {
-    let code = if body.transactional_id.is_some() { TRANSACTIONAL } else { TOPIC };
+    let code = if body.transactional_id.is_some() {
+        TRANSACTIONAL
+    } else {
+        TOPIC
+    };
     let responses = body
         .topic_data
         .iter()
@@ -104,7 +107,10 @@ pub fn list_offsets(request: &Request, body: &ListOffsetsRequest) -> anyhow::Res
 }
 
 /// Every partition of an OffsetForLeaderEpoch: `TOPIC_AUTHORIZATION_FAILED`.
-pub fn leader_epoch(request: &Request, body: &OffsetForLeaderEpochRequest) -> anyhow::Result<Reply> {
+pub fn leader_epoch(
+    request: &Request,
+    body: &OffsetForLeaderEpochRequest,
+) -> anyhow::Result<Reply> {
     let topics = body
         .topics
         .iter()
@@ -132,7 +138,11 @@ pub fn leader_epoch(request: &Request, body: &OffsetForLeaderEpochRequest) -> an
 /// A coordinator lookup: `GROUP_AUTHORIZATION_FAILED` for a group key,
 /// the transactional error for a transaction's.
 pub fn find_coordinator(request: &Request, body: &FindCoordinatorRequest) -> anyhow::Result<Reply> {
-    let code = if body.key_type == 0 { GROUP } else { TRANSACTIONAL };
+    let code = if body.key_type == 0 {
+        GROUP
+    } else {
+        TRANSACTIONAL
+    };
     let response = if request.version() >= 4 {
         FindCoordinatorResponse::default().with_coordinators(
             body.coordinator_keys

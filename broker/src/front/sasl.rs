@@ -1,0 +1,210 @@
+//! Authentication on the embedded broker: SASL/SCRAM-SHA-256 (RFC 7677) in
+//! Kafka's `SaslHandshake` (v1) and `SaslAuthenticate`, answered by the
+//! front itself, so a partner's standard client connects to `rfq up` with
+//! the same settings as to Apache Kafka (`security.protocol=SASL_PLAINTEXT`,
+//! `sasl.mechanism=SCRAM-SHA-256`).
+//!
+//! Until a connection has authenticated, only ApiVersions and the SASL
+//! requests are answered; anything else closes it, as Kafka does. Who a
+//! user is comes from [`Credentials`]: our own components are the operator
+//! (a credential made for this run), partners are looked up in the
+//! partner directory (`rfq partners add`). An unknown user goes through
+//! the same exchange as a known one with a wrong password, and fails at
+//! the same step with the same error: names cannot be probed.
+
+use super::{Filter, Next, tenancy::access::Principal, wire::Reply, wire::Request};
+use kafka_protocol::{
+    messages::{
+        ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
+        SaslHandshakeResponse,
+    },
+    protocol::StrBytes,
+};
+use rfq_core::auth::{
+    partners::PartnerDirectory,
+    scram::{AwaitingProof, MECHANISM, ScramCredential, ScramServer},
+};
+use rfq_core::domain::PartnerName;
+use std::sync::Arc;
+
+/// `UNSUPPORTED_SASL_MECHANISM`.
+const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+/// `ILLEGAL_SASL_STATE`.
+const ILLEGAL_SASL_STATE: i16 = 34;
+/// `SASL_AUTHENTICATION_FAILED`.
+const SASL_AUTHENTICATION_FAILED: i16 = 58;
+
+/// Where a user's credential is found.
+#[async_trait::async_trait]
+pub trait Credentials: Send + Sync {
+    /// The SCRAM-SHA-256 credential of `user` and who that is; `None` for
+    /// a user nobody knows.
+    async fn scram(&self, user: &str) -> Result<Option<(ScramCredential, Principal)>, String>;
+}
+
+/// The operator (a user name and its credential), then the partners of a
+/// directory.
+pub struct Directory {
+    /// The operator's user name.
+    pub operator: String,
+    /// The operator's credential.
+    pub operator_credential: ScramCredential,
+    /// The partners (`rfq partners add`).
+    pub partners: Arc<dyn PartnerDirectory>,
+}
+
+#[async_trait::async_trait]
+impl Credentials for Directory {
+    async fn scram(&self, user: &str) -> Result<Option<(ScramCredential, Principal)>, String> {
+        if user == self.operator {
+            return Ok(Some((
+                self.operator_credential.clone(),
+                Principal::Operator,
+            )));
+        }
+        let Ok(name) = PartnerName::parse(user) else {
+            return Ok(None);
+        };
+        Ok(self
+            .partners
+            .scram_credential(name.as_str())
+            .await?
+            .map(|credential| (credential, Principal::Partner(name.door()))))
+    }
+}
+
+/// Where a connection's exchange is.
+#[derive(Debug, Default)]
+pub enum Exchange {
+    /// Nothing yet.
+    #[default]
+    Start,
+    /// The mechanism agreed.
+    Handshaken,
+    /// Server-first sent; `principal` if the user is known.
+    Proving(AwaitingProof, Option<Principal>),
+    /// Failed: nothing more is answered.
+    Failed,
+}
+
+/// The authentication filter; runs right after ApiVersions.
+pub struct Sasl {
+    credentials: Arc<dyn Credentials>,
+}
+
+impl Sasl {
+    /// Authenticates against `credentials`.
+    pub fn new(credentials: Arc<dyn Credentials>) -> Sasl {
+        Sasl { credentials }
+    }
+}
+
+#[async_trait::async_trait]
+impl Filter for Sasl {
+    async fn handle(&self, request: Request, next: &mut Next<'_>) -> anyhow::Result<Reply> {
+        match request.key {
+            ApiKey::SaslHandshake => {
+                let body: SaslHandshakeRequest = request.body()?;
+                let session = next.session();
+                let code =
+                    if session.principal.is_some() || !matches!(session.sasl, Exchange::Start) {
+                        ILLEGAL_SASL_STATE
+                    } else if body.mechanism.as_str() == MECHANISM {
+                        session.sasl = Exchange::Handshaken;
+                        0
+                    } else {
+                        UNSUPPORTED_SASL_MECHANISM
+                    };
+                request.reply(
+                    &SaslHandshakeResponse::default()
+                        .with_error_code(code)
+                        .with_mechanisms(vec![StrBytes::from_static_str(MECHANISM)]),
+                )
+            }
+            ApiKey::SaslAuthenticate => {
+                let body: SaslAuthenticateRequest = request.body()?;
+                let message = String::from_utf8_lossy(&body.auth_bytes).into_owned();
+                let state = std::mem::take(&mut next.session().sasl);
+                let (state, answer) = self.step(state, &message).await;
+                let session = next.session();
+                let reply = match answer {
+                    Ok((bytes, principal)) => {
+                        if let Some(principal) = principal {
+                            tracing::debug!(principal = %principal.name(), "authenticated");
+                            session.principal = Some(principal);
+                        }
+                        SaslAuthenticateResponse::default()
+                            .with_auth_bytes(bytes::Bytes::from(bytes.into_bytes()))
+                    }
+                    Err(reason) => {
+                        tracing::info!(%reason, "a Kafka client failed to authenticate");
+                        SaslAuthenticateResponse::default()
+                            .with_error_code(SASL_AUTHENTICATION_FAILED)
+                            .with_error_message(Some(StrBytes::from_string(format!(
+                                "Authentication failed during authentication due to invalid \
+                                 credentials with SASL mechanism {MECHANISM}: {reason}"
+                            ))))
+                    }
+                };
+                session.sasl = state;
+                request.reply(&reply)
+            }
+            key if next.session().principal.is_none() => {
+                anyhow::bail!("a {key:?} request before authentication (connection closed)")
+            }
+            _ => next.run(request).await,
+        }
+    }
+}
+
+impl Sasl {
+    /// One step of the exchange: the next state and what to send, with the
+    /// principal once proven.
+    async fn step(
+        &self,
+        state: Exchange,
+        message: &str,
+    ) -> (Exchange, Result<(String, Option<Principal>), String>) {
+        match state {
+            Exchange::Handshaken => {
+                let server = match ScramServer::client_first(message) {
+                    Ok(server) => server,
+                    Err(error) => return (Exchange::Failed, Err(error.to_string())),
+                };
+                let found = match self.credentials.scram(server.user()).await {
+                    Ok(found) => found,
+                    Err(error) => {
+                        return (
+                            Exchange::Failed,
+                            Err(format!("credentials unavailable: {error}")),
+                        );
+                    }
+                };
+                // An unknown user is answered with a credential nobody has
+                // the password of: it fails at the proof, like a wrong one.
+                let (credential, principal) = match found {
+                    Some((credential, principal)) => (credential, Some(principal)),
+                    None => (
+                        ScramCredential::generate(&uuid::Uuid::new_v4().to_string()).credential,
+                        None,
+                    ),
+                };
+                let (awaiting, first) = server.server_first(credential);
+                (Exchange::Proving(awaiting, principal), Ok((first, None)))
+            }
+            Exchange::Proving(awaiting, principal) => {
+                match (awaiting.client_final(message), principal) {
+                    (Ok(last), Some(principal)) => (Exchange::Start, Ok((last, Some(principal)))),
+                    (Ok(_), None) | (Err(_), _) => (
+                        Exchange::Failed,
+                        Err(rfq_core::auth::scram::ScramError::Failed.to_string()),
+                    ),
+                }
+            }
+            Exchange::Start | Exchange::Failed => (
+                Exchange::Failed,
+                Err("SaslAuthenticate before SaslHandshake".to_owned()),
+            ),
+        }
+    }
+}
