@@ -13,6 +13,7 @@
 //! for nobody.
 
 mod keys;
+mod partners;
 mod prepared;
 mod rows;
 mod schema;
@@ -23,9 +24,10 @@ use crate::{Claimed, KeyClaim, OpenRfq, Store, StoreError, StoredRfq};
 use chrono::{DateTime, Utc};
 use libsql::params;
 use prepared::Prepared;
-use rfq_core::auth::KeyDigest;
+use rfq_core::auth::{KeyDigest, partners::Partner, scram::ScramCredential};
 use rfq_core::{
-    CorrelationId, CustomerId, Effect, JudgedAnswer, ProviderId, ScoreLine, ScoreWindow,
+    CorrelationId, CustomerId, Effect, JudgedAnswer, PartnerName, ProviderId, ScoreLine,
+    ScoreWindow,
 };
 use rows::{
     Fields, RESPONSE_COLUMNS, RFQ_COLUMNS, millis, read_rows, response_from_row, rfq_from_row, time,
@@ -231,6 +233,34 @@ impl Store for EmbeddedStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn add_partner(&self, partner: &Partner) -> Result<bool, StoreError> {
+        partners::add(self.keys.lock().await.connection(), partner).await
+    }
+
+    async fn partners(&self) -> Result<Vec<Partner>, StoreError> {
+        partners::read(&mut *self.reader.lock().await, None).await
+    }
+
+    async fn partner(&self, name: &PartnerName) -> Result<Option<Partner>, StoreError> {
+        let found = partners::read(&mut *self.reader.lock().await, Some(name)).await?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn rotate_partner(
+        &self,
+        name: &PartnerName,
+        scram: &ScramCredential,
+        registry_digest: &KeyDigest,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut keys = self.keys.lock().await;
+        partners::rotate(keys.connection(), name, scram, registry_digest, at).await
+    }
+
+    async fn remove_partner(&self, name: &PartnerName) -> Result<bool, StoreError> {
+        partners::remove(self.keys.lock().await.connection(), name).await
     }
 
     async fn score_lines(

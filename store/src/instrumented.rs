@@ -11,7 +11,10 @@ use rfq_core::{
     CorrelationId, Effect, JudgedAnswer,
     metrics::{counter_vec, histogram_vec},
 };
-use rfq_core::{CustomerId, ProviderId, ScoreLine, ScoreWindow, auth::KeyDigest};
+use rfq_core::{
+    CustomerId, PartnerName, ProviderId, ScoreLine, ScoreWindow,
+    auth::{KeyDigest, partners::Partner, scram::ScramCredential},
+};
 use std::{future::Future, sync::Arc, sync::LazyLock, time::Instant};
 
 static SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -125,6 +128,35 @@ impl Store for Instrumented {
         customer: &CustomerId,
     ) -> Result<(), StoreError> {
         self.timed("add_api_key", self.inner.add_api_key(digest, customer))
+            .await
+    }
+
+    async fn add_partner(&self, partner: &Partner) -> Result<bool, StoreError> {
+        self.timed("add_partner", self.inner.add_partner(partner))
+            .await
+    }
+
+    async fn partners(&self) -> Result<Vec<Partner>, StoreError> {
+        self.timed("partners", self.inner.partners()).await
+    }
+
+    async fn partner(&self, name: &PartnerName) -> Result<Option<Partner>, StoreError> {
+        self.timed("partner", self.inner.partner(name)).await
+    }
+
+    async fn rotate_partner(
+        &self,
+        name: &PartnerName,
+        scram: &ScramCredential,
+        registry_digest: &KeyDigest,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let rotated = self.inner.rotate_partner(name, scram, registry_digest, at);
+        self.timed("rotate_partner", rotated).await
+    }
+
+    async fn remove_partner(&self, name: &PartnerName) -> Result<bool, StoreError> {
+        self.timed("remove_partner", self.inner.remove_partner(name))
             .await
     }
 

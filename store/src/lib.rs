@@ -13,6 +13,9 @@
 //! And it keeps the customers' API keys (`rfq keys`) and the scorecard
 //! lines written at each close, which the api's scorecards read.
 //!
+//! And it keeps partners' identities (`rfq partners`): their Kafka SCRAM
+//! credential and registry password digest, never a password.
+//!
 //! Both stores pass one conformance suite (`tests/it/store.rs`).
 
 mod embedded;
@@ -26,7 +29,8 @@ pub use scylladb::{ScyllaSettings, ScyllaStore};
 use chrono::{DateTime, Utc};
 use rfq_core::{
     CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, ProviderId, Rfq,
-    ScoreLine, ScoreWindow, auth::KeyDigest,
+    PartnerName, ScoreLine, ScoreWindow,
+    auth::{KeyDigest, partners::Partner, scram::ScramCredential},
 };
 
 /// Where an RFQ stands.
@@ -150,6 +154,30 @@ pub trait Store: Send + Sync {
         customer: &CustomerId,
     ) -> Result<(), StoreError>;
 
+    /// Records a new partner; `false` (nothing written) if the name is
+    /// taken, by a partner removed or not (a name is never handed on).
+    async fn add_partner(&self, partner: &Partner) -> Result<bool, StoreError>;
+
+    /// Every partner, removed ones included, by name.
+    async fn partners(&self) -> Result<Vec<Partner>, StoreError>;
+
+    /// A partner by name, removed or not.
+    async fn partner(&self, name: &PartnerName) -> Result<Option<Partner>, StoreError>;
+
+    /// Replaces the secrets of a partner that is not removed, at `at`;
+    /// `false` if there is none such.
+    async fn rotate_partner(
+        &self,
+        name: &PartnerName,
+        scram: &ScramCredential,
+        registry_digest: &KeyDigest,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks a partner removed (its secrets stop working); `false` if
+    /// there is no such partner or it was removed already.
+    async fn remove_partner(&self, name: &PartnerName) -> Result<bool, StoreError>;
+
     /// The scorecard lines of `provider` for the RFQs created within
     /// `window` (a silent line with a late answer after the close reads
     /// late: [`ScoreLine::marked_late`]), by creation time then RFQ.
@@ -179,6 +207,20 @@ impl rfq_core::auth::KeyDirectory for StoreKeys {
             .api_key_customer(digest)
             .await
             .map_err(|error| error.to_string())
+    }
+}
+
+/// The store as the directory of partners.
+pub struct StorePartners(pub std::sync::Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl rfq_core::auth::partners::PartnerDirectory for StorePartners {
+    async fn partner(&self, name: &PartnerName) -> Result<Option<Partner>, String> {
+        self.0.partner(name).await.map_err(|error| error.to_string())
+    }
+
+    async fn partners(&self) -> Result<Vec<Partner>, String> {
+        self.0.partners().await.map_err(|error| error.to_string())
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 mod keys;
 mod open;
+mod partners;
 mod scores;
 
 /// Opens a new handle on the same store (to check what survives reopening).
@@ -31,6 +32,7 @@ async fn conformance(open: Opener) {
     unknown_ids_read_as_absent(&*store).await;
     keys::conformance(&*store, &open).await;
     scores::conformance(&*store).await;
+    partners::conformance(&*store, &open).await;
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The file's tables, their migrations, and opening a connection to it.
 
-use super::{backend, corrupt, keys, scores};
+use super::{backend, corrupt, keys, partners, scores};
 use crate::StoreError;
 use libsql::Connection;
 
@@ -73,6 +73,8 @@ CREATE TABLE api_keys (
 ",
     // Providers' scorecard lines.
     scores::MIGRATION,
+    // Partners' identities (`rfq partners`).
+    partners::MIGRATION,
 ];
 
 pub(super) async fn connect(db: &libsql::Database) -> Result<Connection, StoreError> {

@@ -26,6 +26,7 @@
 
 mod config;
 mod keys;
+mod partners;
 mod rows;
 mod schema;
 mod scores;
@@ -39,8 +40,9 @@ use crate::{Claimed, KeyClaim, OpenRfq, RfqStatus, Store, StoreError, StoredRfq}
 use chrono::{DateTime, Utc};
 use futures::{TryStreamExt, future::try_join_all};
 use rfq_core::{
-    CorrelationId, CustomerId, Effect, JudgedAnswer, ProviderId, ScoreLine, ScoreWindow,
-    auth::KeyDigest,
+    CorrelationId, CustomerId, Effect, JudgedAnswer, PartnerName, ProviderId, ScoreLine,
+    ScoreWindow,
+    auth::{KeyDigest, partners::Partner, scram::ScramCredential},
 };
 use rows::{OPEN_BUCKETS, ResponseRow, RfqRow};
 use scylla::{
@@ -296,6 +298,32 @@ impl Store for ScyllaStore {
         )
         .await?;
         Ok(())
+    }
+
+    async fn add_partner(&self, partner: &Partner) -> Result<bool, StoreError> {
+        self.insert_partner(partner).await
+    }
+
+    async fn partners(&self) -> Result<Vec<Partner>, StoreError> {
+        self.read_partners(None).await
+    }
+
+    async fn partner(&self, name: &PartnerName) -> Result<Option<Partner>, StoreError> {
+        Ok(self.read_partners(Some(name)).await?.into_iter().next())
+    }
+
+    async fn rotate_partner(
+        &self,
+        name: &PartnerName,
+        scram: &ScramCredential,
+        registry_digest: &KeyDigest,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.rotate(name, scram, registry_digest, at).await
+    }
+
+    async fn remove_partner(&self, name: &PartnerName) -> Result<bool, StoreError> {
+        self.remove(name).await
     }
 
     async fn score_lines(

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "006_score_lines",
         include_str!("../../cql/006_score_lines.cql"),
     ),
+    (
+        7,
+        "007_partners",
+        include_str!("../../cql/007_partners.cql"),
+    ),
 ];
 
 /// The statements of a schema file: comments dropped, split at `;`,

@@ -2,7 +2,7 @@
 //! configured consistency and marked idempotent.
 
 use super::rows::{RESPONSE_COLUMNS, RFQ_COLUMNS, RFQ_VALUES_COLUMNS};
-use super::{ScyllaSettings, backend, keys, scores};
+use super::{ScyllaSettings, backend, keys, partners, scores};
 use crate::StoreError;
 use scylla::{client::session::Session, statement::prepared::PreparedStatement};
 
@@ -34,6 +34,8 @@ pub(super) struct Statements {
     pub(super) insert_api_key: PreparedStatement,
     /// The scorecard lines'.
     pub(super) scores: scores::ScoreStatements,
+    /// The partners' (lightweight transactions).
+    pub(super) partners: partners::PartnerStatements,
 }
 
 impl Statements {
@@ -95,6 +97,8 @@ impl Statements {
             ))
             .await?,
             scores: scores::ScoreStatements::prepare(session, ks, settings.consistency).await?,
+            partners: partners::PartnerStatements::prepare(session, ks, settings.consistency)
+                .await?,
         })
     }
 }
