@@ -357,6 +357,17 @@ impl Admin {
         Ok(version)
     }
 
+    /// Sends one request at `version` and reads its answer (any API: the
+    /// tests speak the protocol raw, as an attacker's own client would).
+    pub async fn request<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        body: &Req,
+    ) -> anyhow::Result<Resp> {
+        self.call(key, version, body).await
+    }
+
     async fn call<Req: Encodable, Resp: Decodable>(
         &mut self,
         key: ApiKey,

@@ -120,9 +120,28 @@ impl EventLog for KafkaLog {
         let consumer: BaseConsumer = config.create().context("creating the registry's reader")?;
         let topic = self.topic.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Event>> {
-            let (low, high) = consumer
-                .fetch_watermarks(&topic, 0, Duration::from_secs(30))
-                .with_context(|| format!("reading the extent of {topic}"))?;
+            // A topic created a moment ago may not be in the broker's
+            // metadata yet (Kafka answers "unknown partition" meanwhile).
+            let started = std::time::Instant::now();
+            let (low, high) = loop {
+                match consumer.fetch_watermarks(&topic, 0, Duration::from_secs(30)) {
+                    Err(error)
+                        if started.elapsed() < Duration::from_secs(10)
+                            && matches!(
+                                error.rdkafka_error_code(),
+                                Some(
+                                    RDKafkaErrorCode::UnknownPartition
+                                        | RDKafkaErrorCode::UnknownTopicOrPartition
+                                )
+                            ) =>
+                    {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    extent => {
+                        break extent.with_context(|| format!("reading the extent of {topic}"))?;
+                    }
+                }
+            };
             let mut events = Vec::new();
             read_to_end(&consumer, &topic, 0, (low, high), Duration::from_secs(60), |message| {
                 match message.payload().map(serde_json::from_slice::<Event>) {

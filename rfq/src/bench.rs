@@ -8,6 +8,7 @@ use crate::{Pipeline, UpSettings};
 use anyhow::Context as _;
 use clap::Args;
 use rfq_adapters::AdapterSettings;
+use std::sync::Arc;
 
 /// `rfq bench`.
 #[derive(Debug, Args)]
@@ -105,7 +106,10 @@ async fn bench_aggregator(
         None => {
             up.broker.data_dir = data.path().to_path_buf();
             up.broker.kafka_addr = ([127, 0, 0, 1], 0).into();
-            let broker = up.broker.start_for(&mut pipeline.kafka).await?;
+            let store = up.intake.store.clone().in_data_dir(data.path());
+            let store = store.open().await.context("opening the store")?;
+            let partners = Arc::new(rfq_store::StorePartners(store));
+            let broker = up.broker.start_for(&mut pipeline.kafka, partners).await?;
             (Some(broker), "the embedded broker".to_owned())
         }
     };

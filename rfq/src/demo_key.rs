@@ -32,13 +32,19 @@ pub fn demo_key(data_dir: &Path) -> anyhow::Result<ApiKey> {
         Err(_) => {}
     }
     let key = ApiKey::generate();
-    // Written aside, then renamed: a crash leaves no half-written key.
-    let aside = data_dir.join(".demo-api-key.new");
-    let _ = std::fs::remove_file(&aside);
-    write_private(&aside, key.expose())
-        .and_then(|()| std::fs::rename(&aside, &file))
+    write_replacing(&file, key.expose())
         .with_context(|| format!("writing the demo API key to {}", file.display()))?;
     Ok(key)
+}
+
+/// Writes `text` to `file`, readable by its owner only: aside, then
+/// renamed over it, so a crash leaves no half-written secret.
+pub fn write_replacing(file: &Path, text: &str) -> std::io::Result<()> {
+    let mut aside = file.as_os_str().to_owned();
+    aside.push(".new");
+    let aside = PathBuf::from(aside);
+    let _ = std::fs::remove_file(&aside);
+    write_private(&aside, text).and_then(|()| std::fs::rename(&aside, file))
 }
 
 #[cfg(unix)]

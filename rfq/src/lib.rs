@@ -15,5 +15,8 @@ mod keys;
 mod pipeline;
 mod telemetry;
 
-pub use pipeline::{EmbeddedBrokerSettings, IntakeSettings, Pipeline, UpSettings};
+pub use pipeline::{
+    EmbeddedBrokerSettings, IntakeSettings, OPERATOR_PROPERTIES, OPERATOR_USER, Pipeline,
+    UpSettings,
+};
 pub use telemetry::init_tracing;

@@ -5,7 +5,9 @@
 
 mod settings;
 
-pub use settings::{EmbeddedBrokerSettings, IntakeSettings, UpSettings};
+pub use settings::{
+    EmbeddedBrokerSettings, IntakeSettings, OPERATOR_PROPERTIES, OPERATOR_USER, UpSettings,
+};
 
 use anyhow::Context as _;
 use axum::Router;
@@ -48,17 +50,8 @@ impl Pipeline {
     /// Starts everything and returns once the HTTP API serves and every
     /// simulated unicorn is registered (so the first RFQ reaches the whole fleet).
     pub async fn start(mut settings: UpSettings) -> anyhow::Result<Pipeline> {
-        let broker = match &settings.intake.pipeline.kafka.brokers {
-            Some(_) => None,
-            None => Some(
-                settings
-                    .broker
-                    .start_for(&mut settings.intake.pipeline.kafka)
-                    .await?,
-            ),
-        };
-        let kafka = settings.intake.pipeline.kafka.clone();
-        ensure_topics(&kafka, &settings.intake.pipeline.topics).await?;
+        // The store first: the embedded broker authenticates partners
+        // from it.
         std::fs::create_dir_all(&settings.broker.data_dir)
             .with_context(|| format!("creating {}", settings.broker.data_dir.display()))?;
         let store_settings = settings
@@ -70,6 +63,20 @@ impl Pipeline {
             .open()
             .await
             .with_context(|| format!("opening the result store ({})", store_settings.describe()))?;
+        let broker = match &settings.intake.pipeline.kafka.brokers {
+            Some(_) => None,
+            None => Some(
+                settings
+                    .broker
+                    .start_for(
+                        &mut settings.intake.pipeline.kafka,
+                        Arc::new(rfq_store::StorePartners(store.clone())),
+                    )
+                    .await?,
+            ),
+        };
+        let kafka = settings.intake.pipeline.kafka.clone();
+        ensure_topics(&kafka, &settings.intake.pipeline.topics).await?;
         let shutdown = CancellationToken::new();
         // No key configured: the demo customer's, kept in the data directory.
         let demo_key = match settings.intake.producer.auth.is_empty() {

@@ -155,6 +155,9 @@ pub fn settings(
     settings.broker.kafka_addr = "127.0.0.1:0".parse().unwrap();
     settings.broker.data_dir = data_dir.to_path_buf();
     settings.broker.broker_in_memory = in_memory;
+    // Open to every client: the tests' own observers and producers connect
+    // by address alone; the tenancy tests secure theirs (`tenancy.rs`).
+    settings.broker.kafka_open = true;
     settings.intake.http_addr = "127.0.0.1:0".parse().unwrap();
     settings.adapters = Some(adapters);
     settings.registry.schema_registry_addr = "127.0.0.1:0".parse().unwrap();

@@ -32,4 +32,5 @@ mod restart;
 mod schema_evolution;
 mod scorecards;
 mod store;
+mod tenancy;
 mod vicinity;

@@ -73,6 +73,7 @@ async fn answers_written_before_an_upgrade_count_whatever_their_schema_version(b
                 kafka_addr: "127.0.0.1:0".parse().unwrap(),
                 data_dir: dir.path().join("broker"),
                 broker_in_memory: true,
+                kafka_open: true,
             }
             .start()
             .await

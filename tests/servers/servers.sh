@@ -199,10 +199,19 @@ _servers_need_lib() {
 # quorum VOTERS (id@host:port,...), listening on PORT (clients) and CPORT
 # (controllers). REPLICAS is the cluster's size: the internal topics' and
 # the default replication factor (min ISR 2 when there is more than one).
-# Usage: _servers_kafka_config DIR NODE_ID VOTERS PORT CPORT REPLICAS
+# Usage: _servers_kafka_config DIR NODE_ID VOTERS PORT CPORT REPLICAS [SASL_PORT]
+# With SASL_PORT, a second listener there takes SASL/SCRAM-SHA-256 and the
+# StandardAuthorizer holds its clients to their ACLs (partners, as
+# `rfq partners add` grants them); the PLAINTEXT listener's clients (our
+# components and the tests, as User:ANONYMOUS) are super users.
 _servers_kafka_config() {
-    local dir=$1 id=$2 voters=$3 port=$4 cport=$5 rf=$6 isr=1
+    local dir=$1 id=$2 voters=$3 port=$4 cport=$5 rf=$6 sport=${7:-} isr=1
+    local listeners="PLAINTEXT://127.0.0.1:$port" map="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
     if [ "$rf" -gt 1 ]; then isr=2; fi
+    if [ -n "$sport" ]; then
+        listeners="$listeners,SASL_PLAINTEXT://127.0.0.1:$sport"
+        map="$map,SASL_PLAINTEXT:SASL_PLAINTEXT"
+    fi
     mkdir -p "$dir/data" "$dir/logs"
     echo "$port" >"$dir/port"
     echo "$cport" >"$dir/cport"
@@ -210,11 +219,11 @@ _servers_kafka_config() {
 process.roles=broker,controller
 node.id=$id
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$map
 log.dirs=$dir/data
 
 # Internal topics: replicated on every node, and as many partitions as nodes
@@ -246,6 +255,17 @@ num.replica.fetchers=1
 background.threads=2
 log.cleaner.threads=1
 EOF
+    if [ -n "$sport" ]; then
+        cat >>"$dir/server.properties" <<EOF
+
+# Partners: SASL/SCRAM-SHA-256 on a listener of their own, held to their ACLs.
+sasl.enabled.mechanisms=SCRAM-SHA-256
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
+EOF
+    fi
     cat >"$dir/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
@@ -316,10 +336,9 @@ start_kafka() {
     _servers_install_traps
     dir=$(mktemp -d "${TMPDIR:-/tmp}/rfq-kafka.XXXXXX")
     _SERVERS_KAFKA_DIR=$dir
-    ports=$(python3 "$_SERVERS_HERE/probe.py" ports 2)
-    port=${ports%% *}
-    cport=${ports##* }
-    _servers_kafka_config "$dir" 1 "1@127.0.0.1:$cport" "$port" "$cport" 1
+    local sport
+    read -r port cport sport <<<"$(python3 "$_SERVERS_HERE/probe.py" ports 3)"
+    _servers_kafka_config "$dir" 1 "1@127.0.0.1:$cport" "$port" "$cport" 1 "$sport"
     if ! _servers_kafka_format "$dir" "$(_servers_kafka_cluster_id)"; then
         _servers_stop kafka
         return 1
@@ -335,6 +354,7 @@ start_kafka() {
         return 1
     fi
     export RFQ_TEST_KAFKA_BROKERS="127.0.0.1:$port"
+    export RFQ_TEST_KAFKA_SASL_BROKERS="127.0.0.1:$sport"
     _servers_log "Kafka $(_servers_pom_prop kafka.version) ready at $RFQ_TEST_KAFKA_BROKERS in $((SECONDS - start))s (pid $_SERVERS_KAFKA_PID, dir $dir)"
 }
 

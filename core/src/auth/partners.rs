@@ -57,7 +57,10 @@ pub trait PartnerDirectory: Send + Sync {
 
     /// The registry password digest of a partner that is not removed.
     async fn registry_digest(&self, name: &str) -> Result<Option<KeyDigest>, String> {
-        Ok(self.active(name).await?.map(|partner| partner.registry_digest))
+        Ok(self
+            .active(name)
+            .await?
+            .map(|partner| partner.registry_digest))
     }
 
     /// A partner by a name from outside (`None` if not a valid name, not
@@ -66,7 +69,10 @@ pub trait PartnerDirectory: Send + Sync {
         let Ok(name) = PartnerName::parse(name) else {
             return Ok(None);
         };
-        Ok(self.partner(&name).await?.filter(|partner| !partner.removed))
+        Ok(self
+            .partner(&name)
+            .await?
+            .filter(|partner| !partner.removed))
     }
 }
 

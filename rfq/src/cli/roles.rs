@@ -71,6 +71,20 @@ pub(super) async fn up(settings: UpSettings, shutdown: CancellationToken) -> any
             partners.join(", ")
         ),
     };
+    let kafka_access = match (
+        settings.intake.pipeline.kafka.brokers.is_some(),
+        settings.broker.kafka_open,
+    ) {
+        (true, _) => String::new(),
+        (false, true) => {
+            "  Kafka access:     OPEN (--kafka-open): any client reads and writes every topic\n"
+                .to_owned()
+        }
+        (false, false) => format!(
+            "  Kafka access:     SASL/SCRAM-SHA-256 only; a partner (rfq partners add NAME) reaches its own door only;\n                    our components' settings for this run: {}\n",
+            data_dir.join(crate::OPERATOR_PROPERTIES).display()
+        ),
+    };
     let pipeline = Pipeline::start(settings).await?;
     let http = pipeline.http_addr();
     let (page, key_line, bearer) = match pipeline.demo_key() {
@@ -95,7 +109,7 @@ pub(super) async fn up(settings: UpSettings, shutdown: CancellationToken) -> any
         ),
     };
     eprintln!(
-        "\nRFQ pipeline up.\n  Customer page:    {page}  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n{key_line}{partners_line}  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {})\n\nTry:\n  curl -si -X POST http://{http}/rfqs -H \"authorization: Bearer {bearer}\" \\\n    -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
+        "\nRFQ pipeline up.\n  Customer page:    {page}  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n{key_line}{partners_line}  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {})\n{kafka_access}\nTry:\n  curl -si -X POST http://{http}/rfqs -H \"authorization: Bearer {bearer}\" \\\n    -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
         pipeline.schema_registry_url(),
         pipeline.brokers(),
         // The topics the pipeline creates, as it creates them.
@@ -208,7 +222,12 @@ pub(super) async fn open_store(
 pub(super) async fn broker(args: BrokerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let broker = args.broker.start().await?;
     ensure_topics(&KafkaSettings::new(broker.addr().to_string()), &args.topics).await?;
-    eprintln!("Kafka broker listening on {} (Ctrl-C stops)", broker.addr());
+    eprintln!(
+        "Kafka broker listening on {} (Ctrl-C stops). It is open: any client that \
+         reaches the port reads and writes every topic (rfq up authenticates; for \
+         partners, use Apache Kafka with SASL and ACLs, see docs/partners.md)",
+        broker.addr()
+    );
     shutdown.cancelled().await;
     broker.stop().await;
     Ok(())
