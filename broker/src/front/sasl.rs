@@ -1,8 +1,15 @@
 //! Authentication on the embedded broker: SASL/SCRAM-SHA-256 (RFC 7677) in
-//! Kafka's `SaslHandshake` (v1) and `SaslAuthenticate`, answered by the
-//! front itself, so a partner's standard client connects to `rfq up` with
-//! the same settings as to Apache Kafka (`security.protocol=SASL_PLAINTEXT`,
+//! Kafka's `SaslHandshake` and `SaslAuthenticate`, answered by the front
+//! itself, so a partner's standard client connects to `rfq up` with the
+//! same settings as to Apache Kafka (`security.protocol=SASL_PLAINTEXT`,
 //! `sasl.mechanism=SCRAM-SHA-256`).
+//!
+//! SASL/PLAIN (RFC 4616) is offered too, checked against the same stored
+//! SCRAM credential (the password is derived again and compared): for
+//! clients whose SCRAM is broken, such as Debian's kcat (librdkafka 2.0.2
+//! sends its nonce twice in the client-final message; Apache Kafka 4.1.2
+//! refuses it the same way). PLAIN sends the password itself: use it on
+//! loopback only.
 //!
 //! Until a connection has authenticated, only ApiVersions and the SASL
 //! requests are answered; anything else closes it, as Kafka does. Who a
@@ -26,6 +33,9 @@ use rfq_core::auth::{
 };
 use rfq_core::domain::PartnerName;
 use std::sync::Arc;
+
+/// SASL/PLAIN.
+const PLAIN: &str = "PLAIN";
 
 /// `UNSUPPORTED_SASL_MECHANISM`.
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
@@ -79,8 +89,10 @@ pub enum Exchange {
     /// Nothing yet.
     #[default]
     Start,
-    /// The mechanism agreed.
+    /// SCRAM-SHA-256 agreed.
     Handshaken,
+    /// PLAIN agreed.
+    Plain,
     /// Server-first sent; `principal` if the user is known.
     Proving(AwaitingProof, Option<Principal>),
     /// Failed: nothing more is answered.
@@ -112,13 +124,19 @@ impl Filter for Sasl {
                     } else if body.mechanism.as_str() == MECHANISM {
                         session.sasl = Exchange::Handshaken;
                         0
+                    } else if body.mechanism.as_str() == PLAIN {
+                        session.sasl = Exchange::Plain;
+                        0
                     } else {
                         UNSUPPORTED_SASL_MECHANISM
                     };
                 request.reply(
                     &SaslHandshakeResponse::default()
                         .with_error_code(code)
-                        .with_mechanisms(vec![StrBytes::from_static_str(MECHANISM)]),
+                        .with_mechanisms(vec![
+                            StrBytes::from_static_str(MECHANISM),
+                            StrBytes::from_static_str(PLAIN),
+                        ]),
                 )
             }
             ApiKey::SaslAuthenticate => {
@@ -142,7 +160,7 @@ impl Filter for Sasl {
                             .with_error_code(SASL_AUTHENTICATION_FAILED)
                             .with_error_message(Some(StrBytes::from_string(format!(
                                 "Authentication failed during authentication due to invalid \
-                                 credentials with SASL mechanism {MECHANISM}: {reason}"
+                                 credentials: {reason}"
                             ))))
                     }
                 };
@@ -158,6 +176,34 @@ impl Filter for Sasl {
 }
 
 impl Sasl {
+    /// Checks a PLAIN message (`authzid NUL user NUL password`, no other
+    /// authzid than the user) against the user's stored SCRAM credential.
+    async fn plain(&self, message: &str) -> Result<Principal, String> {
+        let failed = || rfq_core::auth::scram::ScramError::Failed.to_string();
+        let mut parts = message.split('\0');
+        let (Some(authzid), Some(user), Some(password), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err("a PLAIN message is authzid, user and password".to_owned());
+        };
+        if !authzid.is_empty() && authzid != user {
+            return Err(failed());
+        }
+        let found = self
+            .credentials
+            .scram(user)
+            .await
+            .map_err(|error| format!("credentials unavailable: {error}"))?;
+        let Some((credential, principal)) = found else {
+            return Err(failed());
+        };
+        let derived = ScramCredential::derive(password, &credential.salt, credential.iterations);
+        match derived.credential.stored_key == credential.stored_key {
+            true => Ok(principal),
+            false => Err(failed()),
+        }
+    }
+
     /// One step of the exchange: the next state and what to send, with the
     /// principal once proven.
     async fn step(
@@ -166,6 +212,10 @@ impl Sasl {
         message: &str,
     ) -> (Exchange, Result<(String, Option<Principal>), String>) {
         match state {
+            Exchange::Plain => match self.plain(message).await {
+                Ok(principal) => (Exchange::Start, Ok((String::new(), Some(principal)))),
+                Err(reason) => (Exchange::Failed, Err(reason)),
+            },
             Exchange::Handshaken => {
                 let server = match ScramServer::client_first(message) {
                     Ok(server) => server,
@@ -195,10 +245,16 @@ impl Sasl {
             Exchange::Proving(awaiting, principal) => {
                 match (awaiting.client_final(message), principal) {
                     (Ok(last), Some(principal)) => (Exchange::Start, Ok((last, Some(principal)))),
-                    (Ok(_), None) | (Err(_), _) => (
-                        Exchange::Failed,
-                        Err(rfq_core::auth::scram::ScramError::Failed.to_string()),
-                    ),
+                    (proof, _) => {
+                        // The client is told only that it failed; the log says why.
+                        if let Err(error) = proof {
+                            tracing::debug!(%error, "a SCRAM proof refused");
+                        }
+                        (
+                            Exchange::Failed,
+                            Err(rfq_core::auth::scram::ScramError::Failed.to_string()),
+                        )
+                    }
                 }
             }
             Exchange::Start | Exchange::Failed => (

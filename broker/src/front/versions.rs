@@ -75,11 +75,14 @@ impl Versions {
     }
 
     /// Offers the SASL requests the front answers itself (whatever the
-    /// broker behind it offers): SaslHandshake v1 (v0 would carry the
-    /// exchange outside Kafka's framing) and SaslAuthenticate v0 to v2.
+    /// broker behind it offers): SaslHandshake v0 and v1, SaslAuthenticate
+    /// v0 to v2, as Kafka does. v0 is offered because older librdkafka
+    /// (Debian's kcat) looks for it before using v1; a client that then
+    /// sends the exchange outside Kafka's framing (the v0 way, before
+    /// SaslAuthenticate existed) is not understood and disconnected.
     pub fn offer_sasl(&mut self) {
         let ours = [
-            (ApiKey::SaslHandshake, 1, 1),
+            (ApiKey::SaslHandshake, 0, 1),
             (ApiKey::SaslAuthenticate, 0, 2),
         ];
         self.supported.retain(|offered| {

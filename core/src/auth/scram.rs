@@ -208,7 +208,13 @@ impl ScramServer {
     /// Answers with server-first for the user's `credential`, with a
     /// random server nonce.
     pub fn server_first(self, credential: ScramCredential) -> (AwaitingProof, String) {
-        let nonce = base64(&random_bytes());
+        // Letters and digits only, as Kafka's own nonces: a `=`, `+` or
+        // `/` of base64 trips older clients (librdkafka 2.0, Debian's kcat,
+        // sends a different nonce back).
+        let nonce: String = random_bytes()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         self.server_first_with_nonce(credential, &nonce)
     }
 

@@ -3,7 +3,10 @@
 // back with a franz-go consumer at its defaults. tests/smoke/outside_clients.py
 // runs it against `rfq up`'s embedded broker.
 //
-// Usage: franzcheck BROKERS TOPIC COUNT
+// Usage: franzcheck BROKERS TOPIC COUNT [SCRAM_USER SCRAM_PASSWORD]
+//
+// With a user and password it authenticates with SASL/SCRAM-SHA-256 (as
+// `rfq up` requires).
 //
 // It prints "PASSED: ..." and exits 0 when every record it wrote was read
 // back with its key and value; otherwise it prints the reason and exits 1.
@@ -17,13 +20,19 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 func main() {
-	if len(os.Args) != 4 {
-		fail("usage: franzcheck BROKERS TOPIC COUNT")
+	if len(os.Args) != 4 && len(os.Args) != 6 {
+		fail("usage: franzcheck BROKERS TOPIC COUNT [SCRAM_USER SCRAM_PASSWORD]")
 	}
-	brokers, topic := os.Args[1], os.Args[2]
+	options := []kgo.Opt{kgo.SeedBrokers(os.Args[1])}
+	if len(os.Args) == 6 {
+		auth := scram.Auth{User: os.Args[4], Pass: os.Args[5]}
+		options = append(options, kgo.SASL(auth.AsSha256Mechanism()))
+	}
+	topic := os.Args[2]
 	count, err := strconv.Atoi(os.Args[3])
 	if err != nil || count <= 0 {
 		fail("COUNT must be a positive number, got %q", os.Args[3])
@@ -32,7 +41,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	producer, err := kgo.NewClient(options...)
 	if err != nil {
 		fail("creating the producer: %v", err)
 	}
@@ -52,8 +61,8 @@ func main() {
 	}
 	producer.Close()
 
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	consumer, err := kgo.NewClient(append(options, kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		fail("creating the consumer: %v", err)
 	}

@@ -29,21 +29,29 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 public class ClientCheck {
     public static void main(String[] args) throws Exception {
-        if (args.length != 3) {
-            fail("usage: ClientCheck BROKERS TOPIC COUNT");
+        if (args.length != 3 && args.length != 5) {
+            fail("usage: ClientCheck BROKERS TOPIC COUNT [SCRAM_USER SCRAM_PASSWORD]");
         }
         String brokers = args[0];
         String topic = args[1];
         int count = Integer.parseInt(args[2]);
+        Properties auth = new Properties();
+        if (args.length == 5) {
+            auth.put("security.protocol", "SASL_PLAINTEXT");
+            auth.put("sasl.mechanism", "SCRAM-SHA-256");
+            auth.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
+                    + args[3] + "\" password=\"" + args[4] + "\";");
+        }
         for (String compression : List.of("none", "gzip", "snappy", "lz4", "zstd")) {
-            check(brokers, topic, count, compression);
+            check(brokers, topic, count, compression, auth);
         }
     }
 
-    static void check(String brokers, String topic, int count, String compression) throws Exception {
+    static void check(String brokers, String topic, int count, String compression, Properties auth) throws Exception {
         String marker = "java-" + compression + "-" + System.nanoTime();
         Map<String, String> want = new HashMap<>();
         Properties producerProps = new Properties();
+        producerProps.putAll(auth);
         producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
         producerProps.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, compression);
         producerProps.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
@@ -57,6 +65,7 @@ public class ClientCheck {
             }
         }
         Properties consumerProps = new Properties();
+        consumerProps.putAll(auth);
         consumerProps.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
         consumerProps.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         consumerProps.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
