@@ -68,19 +68,30 @@ async fn get(
 
 /// `alice`'s API key (the sample RFQ's customer); `bob`'s.
 pub(crate) const ALICE_KEY: &str = "alice-key-0123456789";
-const BOB_KEY: &str = "bob-key-0123456789ab";
+pub(crate) const BOB_KEY: &str = "bob-key-0123456789ab";
+/// Partner `acme`'s key, partner `cab`'s, operator `ops`'s.
+pub(crate) const ACME_KEY: &str = "acme-key-0123456789";
+pub(crate) const CAB_KEY: &str = "cab-key-0123456789ab";
+pub(crate) const OPS_KEY: &str = "ops-key-0123456789ab";
 
-/// Knows `alice`'s and `bob`'s keys.
+/// Knows `alice`'s and `bob`'s keys, partners `acme`'s and `cab`'s, and
+/// operator `ops`'s.
 pub(crate) fn authenticator() -> Authenticator {
     let settings = AuthSettings {
-        api_keys: vec![format!("alice:{ALICE_KEY}"), format!("bob:{BOB_KEY}")],
+        api_keys: vec![
+            format!("alice:{ALICE_KEY}"),
+            format!("bob:{BOB_KEY}"),
+            format!("partner:acme:{ACME_KEY}"),
+            format!("partner:cab:{CAB_KEY}"),
+            format!("operator:ops:{OPS_KEY}"),
+        ],
         api_keys_file: None,
     };
     Authenticator::new(settings.configured().unwrap(), None)
 }
 
 /// GET `path` with `Host: api.test` and `key`: status, headers, JSON body.
-async fn get_as(
+pub(crate) async fn get_as(
     store: &Arc<dyn Store>,
     settings: ApiSettings,
     path: &str,

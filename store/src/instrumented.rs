@@ -4,14 +4,17 @@
 //! what stalls the aggregator's offsets and the producer's 202s, so data
 //! teams see it on the dashboard before customers do.
 
-use crate::{Claimed, KeyClaim, OpenRfq, Store, StoreError, StoredRfq};
+use crate::{Claimed, KeyClaim, OpenRfq, Store, StoreError, StoredKey, StoredRfq};
 use chrono::{DateTime, Utc};
 use prometheus::{HistogramVec, IntCounterVec};
 use rfq_core::{
     CorrelationId, Effect, JudgedAnswer,
     metrics::{counter_vec, histogram_vec},
 };
-use rfq_core::{CustomerId, ProviderId, ScoreLine, ScoreWindow, auth::KeyDigest};
+use rfq_core::{
+    ProviderId, ScoreLine, ScoreWindow,
+    auth::{KeyDigest, Principal},
+};
 use std::{future::Future, sync::Arc, sync::LazyLock, time::Instant};
 
 static SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -114,18 +117,22 @@ impl Store for Instrumented {
             .await
     }
 
-    async fn api_key_customer(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, StoreError> {
-        self.timed("api_key_customer", self.inner.api_key_customer(digest))
+    async fn api_key_principal(&self, digest: &KeyDigest) -> Result<Option<Principal>, StoreError> {
+        self.timed("api_key_principal", self.inner.api_key_principal(digest))
             .await
     }
 
     async fn add_api_key(
         &self,
         digest: &KeyDigest,
-        customer: &CustomerId,
+        principal: &Principal,
     ) -> Result<(), StoreError> {
-        self.timed("add_api_key", self.inner.add_api_key(digest, customer))
+        self.timed("add_api_key", self.inner.add_api_key(digest, principal))
             .await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        self.timed("api_keys", self.inner.api_keys()).await
     }
 
     async fn score_lines(

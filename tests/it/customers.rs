@@ -114,7 +114,10 @@ async fn a_key_names_the_customer_who_sees_only_its_own_rfqs() {
     // A key added to the store (as `rfq keys add` does) works at once.
     let frank = ApiKey::generate();
     stored
-        .add_api_key(&frank.digest(), &CustomerId::parse("frank").unwrap())
+        .add_api_key(
+            &frank.digest(),
+            &rfq_core::auth::Principal::parse("frank").unwrap(),
+        )
         .await
         .unwrap();
     let by_store = t

@@ -216,3 +216,35 @@ async fn a_new_file_opened_by_several_at_once_is_migrated_once() {
     let store = EmbeddedStore::open(&path).await.unwrap();
     assert_eq!(store.open_count().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn keys_from_before_roles_read_as_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let before_roles = super::schema::MIGRATIONS.len() - 1;
+    {
+        let db = libsql::Builder::new_local(&path).build().await.unwrap();
+        let connection = db.connect().unwrap();
+        connection
+            .execute_batch(super::schema::SCHEMA)
+            .await
+            .unwrap();
+        for migration in &super::schema::MIGRATIONS[..before_roles] {
+            connection.execute_batch(migration).await.unwrap();
+        }
+        connection
+            .execute_batch(&format!(
+                "PRAGMA user_version = {before_roles}; INSERT INTO api_keys \
+                 (digest, customer, created_at) VALUES ('{}', 'old', 0);",
+                "ab".repeat(32)
+            ))
+            .await
+            .unwrap();
+    }
+    let store = EmbeddedStore::open(&path).await.unwrap();
+    let digest = rfq_core::auth::KeyDigest::parse(&"ab".repeat(32)).unwrap();
+    assert_eq!(
+        store.api_key_principal(&digest).await.unwrap(),
+        Some(rfq_core::auth::Principal::parse("old").unwrap())
+    );
+}

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "006_score_lines",
         include_str!("../../cql/006_score_lines.cql"),
     ),
+    (
+        8,
+        "008_key_roles",
+        include_str!("../../cql/008_key_roles.cql"),
+    ),
 ];
 
 /// The statements of a schema file: comments dropped, split at `;`,
