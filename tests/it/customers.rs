@@ -5,7 +5,7 @@
 //! are bounded (`429` with `Retry-After`); metrics never carry a key.
 
 use crate::helpers::*;
-use rfq_core::{CustomerId, auth::ApiKey};
+use rfq_core::auth::ApiKey;
 use serde_json::{Value, json};
 
 fn body() -> Value {
