@@ -5,6 +5,10 @@
 //! up` gives customer `demo` a key, kept in `demo-api-key` in its data
 //! directory (readable by its owner only) so it survives a restart, and
 //! prints it. Keys configured, none is made.
+//!
+//! With it comes the demo operator's key (operator `demo`, in
+//! `demo-operator-key`): a customer's key reads no scorecard, an
+//! operator's reads every one (`GET /providers`).
 
 use anyhow::Context as _;
 use rfq_core::auth::ApiKey;
@@ -13,14 +17,33 @@ use std::path::{Path, PathBuf};
 /// The customer the demo key belongs to.
 pub const DEMO_CUSTOMER: &str = "demo";
 
+/// The operator the demo operator key belongs to.
+pub const DEMO_OPERATOR: &str = "demo";
+
 /// The file holding the demo key, in `data_dir`.
 pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("demo-api-key")
 }
 
+/// The file holding the demo operator key, in `data_dir`.
+pub fn operator_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("demo-operator-key")
+}
+
 /// The demo key of `data_dir`: the one kept there, or a new one, kept.
 pub fn demo_key(data_dir: &Path) -> anyhow::Result<ApiKey> {
-    let file = path(data_dir);
+    kept_key(&path(data_dir))
+}
+
+/// The demo operator key of `data_dir`: the one kept there, or a new one.
+pub fn demo_operator_key(data_dir: &Path) -> anyhow::Result<ApiKey> {
+    kept_key(&operator_path(data_dir))
+}
+
+/// The key kept in `file`, or a new one, kept there.
+fn kept_key(file: &Path) -> anyhow::Result<ApiKey> {
+    let file = file.to_path_buf();
+    let data_dir = file.parent().unwrap_or(Path::new("."));
     match std::fs::read_to_string(&file) {
         Ok(text) => {
             return ApiKey::parse(&text)
@@ -33,11 +56,12 @@ pub fn demo_key(data_dir: &Path) -> anyhow::Result<ApiKey> {
     }
     let key = ApiKey::generate();
     // Written aside, then renamed: a crash leaves no half-written key.
-    let aside = data_dir.join(".demo-api-key.new");
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let aside = data_dir.join(format!(".{name}.new"));
     let _ = std::fs::remove_file(&aside);
     write_private(&aside, key.expose())
         .and_then(|()| std::fs::rename(&aside, &file))
-        .with_context(|| format!("writing the demo API key to {}", file.display()))?;
+        .with_context(|| format!("writing a demo API key to {}", file.display()))?;
     Ok(key)
 }
 

@@ -204,7 +204,13 @@ async fn rfq_up_makes_a_demo_key_when_none_is_configured_and_keeps_it() {
         .await;
     assert_eq!(accepted.status(), 202);
     let other = t.post_as(Some(&bearer("test-customer")), &body()).await;
-    assert_eq!(other.status(), 401, "only the demo key is known");
+    assert_eq!(other.status(), 401, "only the demo keys are known");
+    // The demo operator's key reads the scorecards (a customer's does not).
+    let operator = std::fs::read_to_string(rfq::demo_key::operator_path(dir.path())).unwrap();
+    let operator = format!("Bearer {}", operator.trim());
+    assert_eq!(t.get_as(Some(&operator), "/providers").await.status(), 200);
+    let customer = format!("Bearer {}", key.expose());
+    assert_eq!(t.get_as(Some(&customer), "/providers").await.status(), 403);
     t.stop().await;
     let again = TestPipeline::start_with(unkeyed()).await;
     assert_eq!(
@@ -224,5 +230,6 @@ async fn rfq_up_makes_a_demo_key_when_none_is_configured_and_keeps_it() {
     .await;
     assert!(keyed.pipeline().demo_key().is_none());
     assert!(!rfq::demo_key::path(dir.path()).exists());
+    assert!(!rfq::demo_key::operator_path(dir.path()).exists());
     keyed.stop().await;
 }
