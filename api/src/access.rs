@@ -7,9 +7,10 @@
 //!   ([`PartnerName::owns`]), as a partner may see them: no customer, its
 //!   own providers only (among those addressed, those unanswered, the
 //!   answers and their prices, a timeline's steps), and counts of its own
-//!   answers. Competitors' answers leave gaps in the numbers of a live
-//!   stream's events (an event's id is the answer's number among all):
-//!   how many others answered, never who or what.
+//!   answers. What remains are counts, never who or what: competitors'
+//!   answers leave gaps in the numbers of a live stream's events (an
+//!   event's id is the answer's number among all), and a timeline's
+//!   summary of the store (`stored`) counts every answer.
 //!
 //! Any other RFQ is not found (`404`), as an unknown one: ids cannot be
 //! probed. Scorecards: [`Principal::reads_scorecard_of`].

@@ -109,3 +109,75 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser as _;
+
+    fn whom(argv: &[&str]) -> Result<Principal, String> {
+        let argv = ["rfq", "keys", "add"].iter().chain(argv);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.kind().to_string())?;
+        match cli.command {
+            Command::Keys(KeysArgs {
+                action: KeysAction::Add { whom, .. },
+            }) => whom.principal().map_err(|e| format!("{e:#}")),
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_key_names_one_customer_partner_or_operator() {
+        assert_eq!(
+            whom(&["--customer", "alice"]),
+            Ok(Principal::parse("alice").unwrap())
+        );
+        let acme = whom(&["--partner", "acme"]).unwrap();
+        assert_eq!(acme.to_string(), "partner acme");
+        assert_eq!(
+            whom(&["--operator"]).unwrap().to_string(),
+            "operator operator"
+        );
+        assert_eq!(
+            whom(&["--operator", "ops"]).unwrap().to_string(),
+            "operator ops"
+        );
+        assert!(whom(&[]).is_err(), "one is required");
+        assert!(whom(&["--customer", "a", "--partner", "acme"]).is_err());
+        let bad = whom(&["--partner", "Acme-1"]).unwrap_err();
+        assert!(bad.contains("--partner"), "{bad}");
+    }
+
+    #[tokio::test]
+    async fn added_keys_are_listed_with_their_roles() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StoreSettings::embedded(dir.path().join("results.db"));
+        let add = |whom: Whom| KeysArgs {
+            action: KeysAction::Add {
+                whom,
+                store: store.clone(),
+            },
+        };
+        let none = Whom {
+            customer: None,
+            partner: None,
+            operator: None,
+        };
+        run(add(Whom {
+            partner: Some("acme".into()),
+            ..none
+        }))
+        .await
+        .unwrap();
+        let list = KeysArgs {
+            action: KeysAction::List {
+                store: store.clone(),
+            },
+        };
+        run(list).await.unwrap();
+        let keys = store.open().await.unwrap().api_keys().await.unwrap();
+        let roles: Vec<String> = keys.iter().map(|k| k.principal.to_string()).collect();
+        assert_eq!(roles, ["partner acme"]);
+    }
+}

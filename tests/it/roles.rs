@@ -32,6 +32,8 @@ fn each_role_reads_what_it_may() {
 }
 
 async fn each_role_reads_what_it_may_on(broker: TestBroker) {
+    // Its submissions move the counters that other tests count exactly.
+    let _counting = crate::helpers::COUNTING.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let adapters = vec![
         adapter("acme", fleet(BERLIN, 2, 0, 0.0)),
@@ -178,5 +180,10 @@ async fn each_role_reads_what_it_may_on(broker: TestBroker) {
         let refused = problem(response, 403).await;
         assert_eq!(refused["title"], "Forbidden");
     }
+    let metrics = t.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("rfq_producer_submissions_total{outcome=\"forbidden\"} 2"),
+        "{metrics}"
+    );
     t.stop().await;
 }
