@@ -41,6 +41,16 @@ pub(crate) fn reply(rfq: &Rfq, provider: &str, reply: Reply) -> Answer {
     }
 }
 
+/// `rfq` closed at its deadline.
+pub(crate) fn closed_at_deadline(rfq: &Rfq) -> Effect {
+    Effect::Close {
+        rfq: rfq.id,
+        partition: rfq.return_address.partition,
+        reason: CloseReason::Deadline,
+        closed_at: rfq.deadline,
+    }
+}
+
 pub(crate) fn quote(minor: i64) -> Reply {
     Reply::Quoted {
         price: Price::new(minor, Currency::parse("EUR").unwrap()).unwrap(),
@@ -191,12 +201,7 @@ async fn a_closed_rfq_redirects_to_a_result_listing_every_provider_once() {
             Effect::Answer(JudgedAnswer::in_time(reply(&rfq, "a", quote(1500)), now, 1)),
             Effect::Answer(JudgedAnswer::in_time(reply(&rfq, "b", declined), now, 2)),
             Effect::Answer(JudgedAnswer::late(reply(&rfq, "c", quote(900)), now, 3)),
-            Effect::Close {
-                rfq: rfq.id,
-                partition: rfq.return_address.partition,
-                reason: CloseReason::Deadline,
-                closed_at: rfq.deadline,
-            },
+            closed_at_deadline(&rfq),
         ])
         .await
         .unwrap();

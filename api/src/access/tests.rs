@@ -6,11 +6,13 @@
 use super::*;
 use crate::{
     ApiSettings,
-    tests::{ACME_KEY, ALICE_KEY, BOB_KEY, CAB_KEY, OPS_KEY, get_as, quote, reply},
+    tests::{
+        ACME_KEY, ALICE_KEY, BOB_KEY, CAB_KEY, OPS_KEY, closed_at_deadline, get_as, quote, reply,
+    },
 };
 use axum::http::StatusCode;
 use chrono::Utc;
-use rfq_core::{CloseReason, Effect, Reply, Rfq};
+use rfq_core::{Effect, Reply, Rfq};
 use rfq_store::{Store, StoreSettings};
 use std::sync::Arc;
 
@@ -45,12 +47,7 @@ async fn closed_rfq() -> (tempfile::TempDir, Arc<dyn Store>, Rfq) {
                 now,
                 3,
             )),
-            Effect::Close {
-                rfq: rfq.id,
-                partition: rfq.return_address.partition,
-                reason: CloseReason::Deadline,
-                closed_at: rfq.deadline,
-            },
+            closed_at_deadline(&rfq),
         ])
         .await
         .unwrap();
