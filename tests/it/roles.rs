@@ -162,6 +162,21 @@ async fn each_role_reads_what_it_may_on(broker: TestBroker) {
     assert_eq!(own.len(), 2, "{own:?}");
     assert!(own.iter().all(|p| p.starts_with("acme-")), "{own:?}");
     assert_eq!(listed(OPERATOR_KEY.to_owned()).await.len(), 5);
+    // Its pages, one provider each: its two, then no further.
+    let first: Value = t
+        .get_with(&acme, "/providers?limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["providers"][0]["provider"], own[0].as_str());
+    let next = first["links"]["next"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&t.base);
+    let second: Value = t.get_with(&acme, next).await.json().await.unwrap();
+    assert_eq!(second["providers"][0]["provider"], own[1].as_str());
+    assert!(second["links"].get("next").is_none(), "{second}");
 
     // Only a customer's key posts an RFQ.
     let body = serde_json::json!({
