@@ -70,7 +70,13 @@ fn parameters(uri: &Uri) -> std::collections::HashMap<String, String> {
 
 /// `1h`, `24h`, `7d`: a number of hours or days.
 fn span(text: &str) -> Option<Duration> {
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    // The unit is the last byte, if it is a whole character (`%C2%80`
+    // decodes to one of two bytes: splitting inside it would panic).
+    let unit_at = text
+        .len()
+        .checked_sub(1)
+        .filter(|at| text.is_char_boundary(*at))?;
+    let (number, unit) = text.split_at(unit_at);
     let number: i64 = number.parse().ok().filter(|n| (1..=10_000).contains(n))?;
     match unit {
         "h" => Some(Duration::hours(number)),
@@ -350,6 +356,8 @@ mod tests {
             "window=1w",
             "window=h",
             "window=-1h",
+            "window=%C2%80",
+            "window=1%C2%80",
             "since=yesterday",
             "since=2025-01-02T00:00:00Z&until=2025-01-01T00:00:00Z",
             "window=1h&since=2025-01-01T00:00:00Z",

@@ -11,11 +11,6 @@ Likewise a body's `customer`, where it is a string, must be the API key's
 customer (the document says so; no schema can name it): it is set to the
 demo key's, `RFQ_CUSTOMER`, so valid bodies are valid for this key.
 
-Scorecards are read by an operator's key, not a customer's (a customer's
-is a 403): on `/providers` routes, the demo customer's key, wherever the
-request carries it, is swapped for the demo operator's, `RFQ_OPERATOR_KEY`
-(a request sent without a key, or with another, is left as it is).
-
 And a scorecard window's `until` (now, when not given) must come after its
 `since`, at most 31 days later (the document says so; no schema can relate
 two parameters): a generated window that is not ends at `since` plus one
@@ -68,24 +63,9 @@ def valid_window(query):
         query["until"] = (since + datetime.timedelta(days=1)).isoformat()
 
 
-def as_operator(case, kwargs):
-    """On the scorecard routes, the customer's key becomes the operator's."""
-    operator = os.environ.get("RFQ_OPERATOR_KEY")
-    customer = os.environ.get("RFQ_API_KEY")
-    if not operator or not customer or not case.path.startswith("/providers"):
-        return
-    for headers in (case.headers, kwargs.get("headers")):
-        if not isinstance(headers, dict):
-            continue
-        for name, value in list(headers.items()):
-            if name.lower() == "authorization" and value == f"Bearer {customer}":
-                headers[name] = f"Bearer {operator}"
-
-
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
     valid_window(case.query)
-    as_operator(case, kwargs)
     if isinstance(case.body, dict) and isinstance(case.body.get("customer"), str):
         case.body["customer"] = os.environ["RFQ_CUSTOMER"]
     headers = case.headers or {}
