@@ -16,6 +16,10 @@
 //! - `GET /rfqs/{id}/timeline`: the RFQ's story replayed from the log and
 //!   checked against the store, told by `rfq-explain`.
 //!
+//! Who reads what: a customer its own RFQs, a partner the RFQs addressed
+//! to its providers (narrowed: [`access`]) and their scorecards, an
+//! operator everything.
+//!
 //! Its part of the OpenAPI document is [`openapi::part`].
 //!
 //! It reads the store, and the events topic for the change notices that
@@ -24,6 +28,7 @@
 //! (and the producer's `202` shows) are `rfq-representation`'s, the
 //! timeline `rfq-explain`'s; it depends on no other role.
 
+mod access;
 pub mod live;
 pub mod openapi;
 pub mod page;

@@ -40,7 +40,8 @@ fn rfqs() -> Value {
         "schema": {"type": "string"},
     }]);
     let not_found = problem(
-        "No such RFQ for this customer (unknown, malformed, or another customer's id)",
+        "No such RFQ for this key (unknown, malformed, another customer's, or to a \
+            partner's key not addressed to one of its providers)",
         &["RFQ Not Found"],
         &[],
         json!({}),
@@ -111,7 +112,7 @@ fn rfqs() -> Value {
                         &["Bad Last-Event-ID"], &[], json!({})),
                     "401": unauthorized(),
                     "404": not_found,
-                    "429": problem("This customer has as many streams open as allowed",
+                    "429": problem("This key's holder has as many streams open as allowed",
                         &["Too Many Streams"], &["Retry-After"], json!({})),
                     "503": problem("The server holds as many streams as it may, or the store \
                         cannot be read", &["Too Many Streams", "Service Unavailable"],

@@ -1,4 +1,7 @@
-use crate::live::{self, LiveEvents};
+use crate::{
+    access::View,
+    live::{self, LiveEvents},
+};
 use axum::{
     Json, Router,
     extract::{FromRequestParts, Path, State},
@@ -6,8 +9,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use rfq_core::{
-    CorrelationId, CustomerId,
-    auth::{AuthError, Authenticator},
+    CorrelationId,
+    auth::{AuthError, Authenticator, Principal},
     http::{LinkSettings, RfqLinks, Routes, Served},
     problem::Problem,
 };
@@ -43,7 +46,9 @@ pub(crate) struct ApiState {
 
 /// The routes of the read API and the customer page ([`crate::page`]);
 /// live streams wake on `live`'s notices (see [`live::follow`]).
-/// Reads need an API key (`auth`): a customer reads only its own RFQs.
+/// Reads need an API key (`auth`): a customer reads only its own RFQs, a
+/// partner those addressed to its providers, an operator all
+/// ([`crate::access`]).
 /// A timeline is told by `explainer` (it reads the log).
 pub fn router(
     store: Arc<dyn Store>,
@@ -80,11 +85,10 @@ fn routes() -> Routes<ApiState> {
 }
 
 impl ApiState {
-    /// The customer a request's key names (any will do for routes that
-    /// are not about one customer's RFQs).
-    pub(crate) async fn customer(&self, headers: &HeaderMap) -> Result<CustomerId, ReadError> {
+    /// Who a request's key speaks for.
+    pub(crate) async fn principal(&self, headers: &HeaderMap) -> Result<Principal, ReadError> {
         self.auth
-            .customer(headers, None)
+            .principal(headers, None)
             .await
             .map_err(ReadError::Unauthorized)
     }
@@ -160,10 +164,15 @@ fn access_token(query: Option<&str>) -> Option<String> {
 }
 
 /// The RFQ a request's path names, read from the store, with its links as
-/// the request's `Host` (or the public URL) makes them.
+/// the request's `Host` (or the public URL) makes them, and what the
+/// asker sees of it.
 pub(crate) struct Requested {
-    /// The RFQ and its status.
+    /// The RFQ and its status (whole: narrow it with `view`).
     pub(crate) stored: StoredRfq,
+    /// Who asks.
+    pub(crate) principal: Principal,
+    /// What the asker sees of it.
+    pub(crate) view: View,
     /// Its links.
     pub(crate) links: RfqLinks,
     /// The store, for reads beyond the RFQ.
@@ -186,22 +195,22 @@ impl FromRequestParts<ApiState> for Requested {
             .ends_with("/events")
             .then(|| access_token(parts.uri.query()))
             .flatten();
-        let customer = state
+        let principal = state
             .auth
-            .customer(&parts.headers, query_token.as_deref())
+            .principal(&parts.headers, query_token.as_deref())
             .await
             .map_err(ReadError::Unauthorized)?;
         let parsed = CorrelationId::parse(&id).map_err(|_| ReadError::NotFound(id.clone()))?;
-        let stored = state
-            .store
-            .rfq(&parsed)
-            .await?
-            // Another customer's RFQ is not found: ids cannot be probed.
-            .filter(|stored| stored.rfq.customer == customer)
+        let stored = state.store.rfq(&parsed).await?;
+        // An RFQ the asker does not read is not found: ids cannot be probed.
+        let (stored, view) = stored
+            .and_then(|stored| View::of(&principal, &stored).map(|view| (stored, view)))
             .ok_or(ReadError::NotFound(id))?;
         Ok(Requested {
             links: state.settings.links.rfq(&parts.headers, &stored.rfq.id),
             stored,
+            principal,
+            view,
             store: state.store.clone(),
         })
     }
@@ -214,23 +223,29 @@ async fn status(requested: Requested) -> Result<Response, ReadError> {
         stored,
         links,
         store,
+        view,
+        ..
     } = requested;
+    // Answers are written before they are counted: none counted, none to
+    // read (late ones are listed on the result). A closed RFQ's are read
+    // only to count what a narrowed view shows.
+    let read = match stored.status {
+        RfqStatus::Open => stored.responses_received > 0,
+        RfqStatus::Closed { .. } => !view.is_whole() && stored.responses_received > 0,
+    };
+    let responses = match read {
+        true => store.responses(&stored.rfq.id).await?,
+        false => Vec::new(),
+    };
+    let (stored, responses) = view.narrow(stored, responses);
     Ok(match stored.status {
-        RfqStatus::Open => {
-            // Answers are written before they are counted: none counted,
-            // none to read (late ones are listed on the result).
-            let responses = match stored.responses_received {
-                0 => Vec::new(),
-                _ => store.responses(&stored.rfq.id).await?,
-            };
-            Json(representation::running(
-                &links,
-                &stored.rfq,
-                stored.responses_received,
-                &responses,
-            ))
-            .into_response()
-        }
+        RfqStatus::Open => Json(representation::running(
+            &links,
+            &stored.rfq,
+            stored.responses_received,
+            &responses,
+        ))
+        .into_response(),
         RfqStatus::Closed { .. } => (
             StatusCode::SEE_OTHER,
             [(header::LOCATION, links.result_location())],
@@ -246,6 +261,8 @@ async fn result(
         stored,
         links,
         store,
+        view,
+        ..
     }: Requested,
 ) -> Result<Response, ReadError> {
     Ok(match stored.status {
@@ -264,7 +281,9 @@ async fn result(
         .into_response(),
         RfqStatus::Closed { .. } => {
             let responses = store.responses(&stored.rfq.id).await?;
-            Json(representation::result(&links, &stored, &responses)).into_response()
+            let (stored, responses) = view.narrow(stored, responses);
+            let shown = representation::result(&links, &stored, &responses);
+            Json(view.document(shown)).into_response()
         }
     })
 }
@@ -289,5 +308,5 @@ async fn timeline(
         .explain_stored(requested.stored)
         .await
         .map_err(ReadError::Log)?;
-    Ok(Json(explanation).into_response())
+    Ok(Json(requested.view.explanation(explanation)).into_response())
 }

@@ -1,6 +1,10 @@
 //! Provider scorecards over a time window: `GET /providers/{id}/scorecard`
-//! and `GET /providers` (paged). A scorecard is about a provider, not one
-//! customer's RFQs, so any valid API key may read it.
+//! and `GET /providers` (paged). A scorecard tells a provider's wins, win
+//! rate and latency, what its competitors must not read: an operator's
+//! key reads every scorecard, a partner's those of its own providers
+//! ([`Principal::reads_scorecard_of`]: another's is `404` exactly as an
+//! unknown one, and `GET /providers` lists its own only), and a
+//! customer's none (`403`: a customer is told, not left guessing).
 //!
 //! The lines come from the store ([`Store::score_lines`]), one per RFQ
 //! addressed to the provider that closed, filed under the RFQ's creation
@@ -19,7 +23,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use rfq_core::{MAX_SCORECARD_DAYS, ProviderId, ScoreWindow, Scorecard, problem::Problem};
+use rfq_core::{
+    MAX_SCORECARD_DAYS, ProviderId, ScoreWindow, Scorecard,
+    auth::{AuthError, Principal},
+    problem::Problem,
+};
+use rfq_store::StoreError;
 use serde_json::{Value, json};
 
 /// Providers on a page of `GET /providers` by default.
@@ -61,7 +70,13 @@ fn parameters(uri: &Uri) -> std::collections::HashMap<String, String> {
 
 /// `1h`, `24h`, `7d`: a number of hours or days.
 fn span(text: &str) -> Option<Duration> {
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    // The unit is the last byte, if it is a whole character (`%C2%80`
+    // decodes to one of two bytes: splitting inside it would panic).
+    let unit_at = text
+        .len()
+        .checked_sub(1)
+        .filter(|at| text.is_char_boundary(*at))?;
+    let (number, unit) = text.split_at(unit_at);
     let number: i64 = number.parse().ok().filter(|n| (1..=10_000).contains(n))?;
     match unit {
         "h" => Some(Duration::hours(number)),
@@ -158,6 +173,47 @@ fn representation(
     })
 }
 
+/// Who asks for scorecards: a partner or an operator (a customer's key is
+/// refused, `403`).
+async fn reader(state: &ApiState, headers: &HeaderMap) -> Result<Principal, ReadError> {
+    match state.principal(headers).await? {
+        Principal::Customer(_) => Err(ReadError::Unauthorized(AuthError::Forbidden(
+            "a customer key does not read scorecards: a partner's key reads its own \
+             providers', an operator's every provider's"
+                .to_owned(),
+        ))),
+        reader => Ok(reader),
+    }
+}
+
+/// The providers with lines in `window` that `reader` reads, ascending,
+/// after `after`, at most `limit`. A partner's providers (`NAME-…`) are
+/// one run in id order: the run is read from its start, and no further.
+async fn scored(
+    state: &ApiState,
+    reader: &Principal,
+    window: &ScoreWindow,
+    after: Option<&ProviderId>,
+    limit: usize,
+) -> Result<Vec<ProviderId>, StoreError> {
+    let store = state.store();
+    let Principal::Partner(partner) = reader else {
+        return store.scored_providers(window, after, limit).await;
+    };
+    // Every id of the partner's comes after `NAME-` (which it does not own).
+    let Ok(start) = ProviderId::parse(&format!("{partner}-")) else {
+        return Ok(Vec::new());
+    };
+    let after = after.filter(|after| **after > start).unwrap_or(&start);
+    let mut listed = store.scored_providers(window, Some(after), limit).await?;
+    let own = listed
+        .iter()
+        .position(|provider| !partner.owns(provider))
+        .unwrap_or(listed.len());
+    listed.truncate(own);
+    Ok(listed)
+}
+
 /// `GET /providers/{id}/scorecard`.
 pub(crate) async fn scorecard(
     State(state): State<ApiState>,
@@ -165,7 +221,7 @@ pub(crate) async fn scorecard(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ReadError> {
-    state.customer(&headers).await?;
+    let reader = reader(&state, &headers).await?;
     let window = match window(&parameters(&uri), Utc::now()) {
         Ok(window) => window,
         Err(bad) => return Ok(bad.into_response()),
@@ -178,7 +234,11 @@ pub(crate) async fn scorecard(
         )
         .into_response()
     };
-    let Ok(provider) = ProviderId::parse(&id) else {
+    // Another partner's provider is not found, exactly as an unknown one.
+    let Some(provider) = ProviderId::parse(&id)
+        .ok()
+        .filter(|provider| reader.reads_scorecard_of(provider))
+    else {
         return Ok(not_found());
     };
     let lines = state.store().score_lines(&provider, &window).await?;
@@ -199,7 +259,7 @@ pub(crate) async fn providers(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ReadError> {
-    state.customer(&headers).await?;
+    let reader = reader(&state, &headers).await?;
     let query = parameters(&uri);
     let window = match window(&query, Utc::now()) {
         Ok(window) => window,
@@ -231,9 +291,7 @@ pub(crate) async fn providers(
     };
     let store = state.store();
     // One more than asked: whether there is a next page.
-    let mut listed = store
-        .scored_providers(&window, after.as_ref(), limit + 1)
-        .await?;
+    let mut listed = scored(&state, &reader, &window, after.as_ref(), limit + 1).await?;
     let more = listed.len() > limit;
     listed.truncate(limit);
     let base = state.links().base(&headers);
@@ -298,6 +356,8 @@ mod tests {
             "window=1w",
             "window=h",
             "window=-1h",
+            "window=%C2%80",
+            "window=1%C2%80",
             "since=yesterday",
             "since=2025-01-02T00:00:00Z&until=2025-01-01T00:00:00Z",
             "window=1h&since=2025-01-01T00:00:00Z",

@@ -41,6 +41,16 @@ pub(crate) fn reply(rfq: &Rfq, provider: &str, reply: Reply) -> Answer {
     }
 }
 
+/// `rfq` closed at its deadline.
+pub(crate) fn closed_at_deadline(rfq: &Rfq) -> Effect {
+    Effect::Close {
+        rfq: rfq.id,
+        partition: rfq.return_address.partition,
+        reason: CloseReason::Deadline,
+        closed_at: rfq.deadline,
+    }
+}
+
 pub(crate) fn quote(minor: i64) -> Reply {
     Reply::Quoted {
         price: Price::new(minor, Currency::parse("EUR").unwrap()).unwrap(),
@@ -68,19 +78,30 @@ async fn get(
 
 /// `alice`'s API key (the sample RFQ's customer); `bob`'s.
 pub(crate) const ALICE_KEY: &str = "alice-key-0123456789";
-const BOB_KEY: &str = "bob-key-0123456789ab";
+pub(crate) const BOB_KEY: &str = "bob-key-0123456789ab";
+/// Partner `acme`'s key, partner `cab`'s, operator `ops`'s.
+pub(crate) const ACME_KEY: &str = "acme-key-0123456789";
+pub(crate) const CAB_KEY: &str = "cab-key-0123456789ab";
+pub(crate) const OPS_KEY: &str = "ops-key-0123456789ab";
 
-/// Knows `alice`'s and `bob`'s keys.
+/// Knows `alice`'s and `bob`'s keys, partners `acme`'s and `cab`'s, and
+/// operator `ops`'s.
 pub(crate) fn authenticator() -> Authenticator {
     let settings = AuthSettings {
-        api_keys: vec![format!("alice:{ALICE_KEY}"), format!("bob:{BOB_KEY}")],
+        api_keys: vec![
+            format!("alice:{ALICE_KEY}"),
+            format!("bob:{BOB_KEY}"),
+            format!("partner:acme:{ACME_KEY}"),
+            format!("partner:cab:{CAB_KEY}"),
+            format!("operator:ops:{OPS_KEY}"),
+        ],
         api_keys_file: None,
     };
     Authenticator::new(settings.configured().unwrap(), None)
 }
 
 /// GET `path` with `Host: api.test` and `key`: status, headers, JSON body.
-async fn get_as(
+pub(crate) async fn get_as(
     store: &Arc<dyn Store>,
     settings: ApiSettings,
     path: &str,
@@ -180,12 +201,7 @@ async fn a_closed_rfq_redirects_to_a_result_listing_every_provider_once() {
             Effect::Answer(JudgedAnswer::in_time(reply(&rfq, "a", quote(1500)), now, 1)),
             Effect::Answer(JudgedAnswer::in_time(reply(&rfq, "b", declined), now, 2)),
             Effect::Answer(JudgedAnswer::late(reply(&rfq, "c", quote(900)), now, 3)),
-            Effect::Close {
-                rfq: rfq.id,
-                partition: rfq.return_address.partition,
-                reason: CloseReason::Deadline,
-                closed_at: rfq.deadline,
-            },
+            closed_at_deadline(&rfq),
         ])
         .await
         .unwrap();

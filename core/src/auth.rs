@@ -1,10 +1,12 @@
-//! Customers and their API keys: who is asking.
+//! API keys and who they speak for: who is asking.
 //!
-//! Every request of the customer app carries an API key
-//! (`Authorization: Bearer <key>`); the key names the customer, so a
-//! customer can neither submit in another's name nor read another's RFQs.
-//! Keys come from the settings (`--api-keys`, `--api-keys-file`: the
-//! embedded default and tests) and from the result store (`rfq keys add`:
+//! Every request carries an API key (`Authorization: Bearer <key>`); the
+//! key names a [`Principal`]: a customer (it can neither submit in
+//! another's name nor read another's RFQs), a partner (its own providers'
+//! scorecards and the RFQs addressed to them, as a partner may see them)
+//! or an operator (reads everything). Only customers post RFQs. Keys come
+//! from the settings (`--api-keys`, `--api-keys-file`: the embedded
+//! default and tests) and from the result store (`rfq keys add`:
 //! production, shared by every producer and API instance). Only a key's
 //! SHA-256 digest is kept or compared; the key itself never reaches a
 //! log, a metric or the store.
@@ -15,10 +17,12 @@
 
 mod keys;
 pub mod partners;
+mod principal;
 pub mod scram;
 mod settings;
 
 pub use keys::{ApiKey, KeyDigest};
+pub use principal::{OperatorName, Principal, Role};
 pub use settings::AuthSettings;
 
 use crate::{CustomerId, problem::Problem};
@@ -35,9 +39,9 @@ use std::{
 /// Where keys not in the settings are looked up (the result store).
 #[async_trait::async_trait]
 pub trait KeyDirectory: Send + Sync {
-    /// The customer a key digest belongs to, if any; an error says why the
+    /// Who a key digest speaks for, if anyone; an error says why the
     /// directory cannot be read.
-    async fn customer_of(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, String>;
+    async fn principal_of(&self, digest: &KeyDigest) -> Result<Option<Principal>, String>;
 }
 
 /// How long a key looked up in the directory is remembered (found or not):
@@ -48,7 +52,7 @@ const CACHE_FOR: Duration = Duration::from_secs(30);
 /// Keys remembered at most; beyond, the memory starts over.
 const CACHE_MAX: usize = 100_000;
 
-/// Why a request has no customer.
+/// Why a request has no principal, or not one allowed to do what it asks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No credentials.
@@ -60,6 +64,9 @@ pub enum AuthError {
     /// The key directory cannot be read right now.
     #[error("API keys cannot be checked right now: {0}")]
     Unavailable(String),
+    /// A valid key whose role may not do this (`403`).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl IntoResponse for AuthError {
@@ -68,6 +75,9 @@ impl IntoResponse for AuthError {
         let challenge = match self {
             AuthError::Missing => "Bearer realm=\"rfq\"",
             AuthError::Invalid => "Bearer realm=\"rfq\", error=\"invalid_token\"",
+            AuthError::Forbidden(_) => {
+                return Problem::new(StatusCode::FORBIDDEN, "Forbidden", detail).into_response();
+            }
             AuthError::Unavailable(_) => {
                 return Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -88,14 +98,14 @@ impl IntoResponse for AuthError {
     }
 }
 
-/// Directory answers remembered: the customer (or none) and when read.
-type Remembered = HashMap<KeyDigest, (Option<CustomerId>, Instant)>;
+/// Directory answers remembered: the principal (or none) and when read.
+type Remembered = HashMap<KeyDigest, (Option<Principal>, Instant)>;
 
-/// Turns credentials into a customer.
+/// Turns credentials into a principal.
 #[derive(Clone)]
 pub struct Authenticator {
     /// Keys from the settings.
-    configured: Arc<HashMap<KeyDigest, CustomerId>>,
+    configured: Arc<HashMap<KeyDigest, Principal>>,
     /// Where other keys are looked up.
     directory: Option<Arc<dyn KeyDirectory>>,
     /// Directory answers remembered, with when they were read.
@@ -105,7 +115,7 @@ pub struct Authenticator {
 impl Authenticator {
     /// Knows the keys `configured` and, if given, those of `directory`.
     pub fn new(
-        configured: HashMap<KeyDigest, CustomerId>,
+        configured: HashMap<KeyDigest, Principal>,
         directory: Option<Arc<dyn KeyDirectory>>,
     ) -> Authenticator {
         Authenticator {
@@ -115,13 +125,26 @@ impl Authenticator {
         }
     }
 
-    /// The customer whose key the request carries: `Authorization: Bearer`,
+    /// The customer whose key the request carries (`POST /rfqs`): a
+    /// partner's or an operator's key is refused (`403`): nobody posts an
+    /// RFQ in a customer's name but the customer.
+    pub async fn customer(&self, headers: &HeaderMap) -> Result<CustomerId, AuthError> {
+        match self.principal(headers, None).await? {
+            Principal::Customer(customer) => Ok(customer),
+            other => Err(AuthError::Forbidden(format!(
+                "a {} key does not post RFQs: only a customer's key does",
+                other.role().as_str()
+            ))),
+        }
+    }
+
+    /// Who the key the request carries speaks for: `Authorization: Bearer`,
     /// else (where the route allows it) the `access_token` query parameter.
-    pub async fn customer(
+    pub async fn principal(
         &self,
         headers: &HeaderMap,
         query_token: Option<&str>,
-    ) -> Result<CustomerId, AuthError> {
+    ) -> Result<Principal, AuthError> {
         let key = match headers.get(header::AUTHORIZATION) {
             Some(value) => {
                 let value = value.to_str().map_err(|_| AuthError::Invalid)?;
@@ -134,38 +157,36 @@ impl Authenticator {
             None => query_token.ok_or(AuthError::Missing)?,
         };
         let key = ApiKey::parse(key).map_err(|_| AuthError::Invalid)?;
-        self.customer_of(&key.digest())
+        self.principal_of(&key.digest())
             .await?
             .ok_or(AuthError::Invalid)
     }
 
-    async fn customer_of(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, AuthError> {
-        if let Some(customer) = self.configured.get(digest) {
-            return Ok(Some(customer.clone()));
+    async fn principal_of(&self, digest: &KeyDigest) -> Result<Option<Principal>, AuthError> {
+        if let Some(principal) = self.configured.get(digest) {
+            return Ok(Some(principal.clone()));
         }
         let Some(directory) = &self.directory else {
             return Ok(None);
         };
-        if let Some((customer, at)) = self.cache().get(digest)
+        if let Some((principal, at)) = self.cache().get(digest)
             && at.elapsed() < CACHE_FOR
         {
-            return Ok(customer.clone());
+            return Ok(principal.clone());
         }
-        let customer = directory
-            .customer_of(digest)
+        let principal = directory
+            .principal_of(digest)
             .await
             .map_err(AuthError::Unavailable)?;
         let mut cache = self.cache();
         if cache.len() >= CACHE_MAX {
             cache.clear();
         }
-        cache.insert(digest.clone(), (customer.clone(), Instant::now()));
-        Ok(customer)
+        cache.insert(digest.clone(), (principal.clone(), Instant::now()));
+        Ok(principal)
     }
 
-    fn cache(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<KeyDigest, (Option<CustomerId>, Instant)>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, Remembered> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -47,9 +47,14 @@ pub fn document(parts: impl IntoIterator<Item = Value>) -> Value {
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API key, `Authorization: Bearer <key>`; it names the \
-                        customer. Without one, or with one that names nobody: 401 with \
-                        WWW-Authenticate.",
+                    "description": "An API key, `Authorization: Bearer <key>`; it names who \
+                        asks, in one of three roles. A customer's key posts RFQs and reads its \
+                        own RFQs, no scorecard (403). A partner's key reads its own providers' \
+                        scorecards (another's is 404, as an unknown one) and the RFQs addressed \
+                        to one of its providers without the customer and with its own \
+                        providers' answers only (any other RFQ is 404); it posts nothing (403). \
+                        An operator's key reads every scorecard and RFQ and posts nothing (403). \
+                        Without a key, or with one that names nobody: 401 with WWW-Authenticate.",
                 },
             },
             "schemas": {"Problem": problem_schema()},
@@ -225,6 +230,11 @@ pub fn unauthorized() -> Value {
         &["WWW-Authenticate"],
         json!({}),
     )
+}
+
+/// The `403` of a route a key's role may not use (a problem document).
+pub fn forbidden(description: &str) -> Value {
+    problem(description, &["Forbidden"], &[], json!({}))
 }
 
 /// The `503` of a route whose keys (or store) cannot be read right now.

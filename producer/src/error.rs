@@ -99,6 +99,7 @@ impl IntakeError {
             IntakeError::Behind { .. } => "behind",
             IntakeError::Busy(_) => "busy",
             IntakeError::KeyInFlight { .. } => "in-flight",
+            IntakeError::Unauthorized(AuthError::Forbidden(_)) => "forbidden",
             IntakeError::Unauthorized(_) => "unauthorized",
             IntakeError::CustomerLimited(_) => "limited",
             _ => "invalid",

@@ -5,7 +5,8 @@ use rfq_core::metrics::{counter_vec, gauge, histogram};
 use std::sync::LazyLock;
 
 /// RFQ submissions by outcome (accepted, replayed (a retry answered with
-/// the RFQ of its `Idempotency-Key`), invalid, in-flight, overloaded, busy,
+/// the RFQ of its `Idempotency-Key`), invalid, unauthorized, forbidden (a
+/// partner's or an operator's key), in-flight, overloaded, busy,
 /// unavailable).
 pub static SUBMISSIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(

@@ -4,7 +4,7 @@
 //! API's running representation ([`rfq_representation::openapi::schemas`]).
 
 use crate::ProducerSettings;
-use rfq_core::openapi::{problem, unauthorized};
+use rfq_core::openapi::{forbidden, problem, unauthorized};
 use serde_json::{Value, json};
 
 /// `paths` and `components` of `POST /rfqs` under `settings`.
@@ -50,6 +50,8 @@ fn post(settings: &ProducerSettings) -> Value {
                 "400": problem("The body is not JSON, or the Idempotency-Key is malformed",
                     &["Malformed JSON", "Malformed Idempotency-Key"], &[], json!({})),
                 "401": unauthorized(),
+                "403": forbidden("A partner's or an operator's key: only a customer's key \
+                    posts RFQs"),
                 "409": problem("The first request with this Idempotency-Key is still being handled",
                     &["Request In Progress"], &["Retry-After"], json!({})),
                 "413": problem(&format!("The body is over {} bytes", settings.max_body_bytes),

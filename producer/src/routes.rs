@@ -67,7 +67,7 @@ async fn submit(
     let started = Instant::now();
     let result = async {
         let _slot = intake.slot()?;
-        let customer = intake.authenticator().customer(&headers, None).await?;
+        let customer = intake.authenticator().customer(&headers).await?;
         is_json(&headers)?;
         let body = body.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

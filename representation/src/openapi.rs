@@ -74,7 +74,7 @@ pub fn schemas() -> Value {
                 "id": {"type": "string"}, "status": {"const": "closed"},
                 "responses-received": count, "closed-by": closed_by, "closed-at": time}},
         "Result": {"type": "object",
-            "required": ["links", "id", "status", "from", "to", "customer", "region", "radius-m",
+            "required": ["links", "id", "status", "from", "to", "region", "radius-m",
                 "created-at", "deadline", "closed-at", "closed-by", "completion",
                 "providers-addressed", "quotes", "declines", "unanswered", "late"],
             "properties": {
@@ -82,7 +82,10 @@ pub fn schemas() -> Value {
                 "id": {"type": "string"}, "status": {"const": "closed"},
                 "from": {"$ref": "#/components/schemas/Point"},
                 "to": {"$ref": "#/components/schemas/Point"},
-                "customer": {"type": "string"}, "region": {"type": "string"}, "radius-m": radius,
+                "customer": {"type": "string", "description": "Who asked: shown to the customer's \
+                    and operators' keys, never to a partner's (which sees its own providers' \
+                    answers only)"},
+                "region": {"type": "string"}, "radius-m": radius,
                 "created-at": time, "deadline": time, "closed-at": time, "closed-by": closed_by,
                 "completion": {"$ref": "#/components/schemas/Completion"},
                 "providers-addressed": count,

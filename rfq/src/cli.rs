@@ -70,8 +70,9 @@ pub enum Command {
     /// against the stored result (`--json`: the document `GET
     /// /rfqs/{id}/timeline` serves).
     Explain(Box<crate::explain::ExplainArgs>),
-    /// Customers' API keys in the result store (`rfq keys add --customer
-    /// NAME` prints a new key).
+    /// API keys in the result store, with their roles (`rfq keys add
+    /// --customer NAME | --partner NAME | --operator [NAME]` prints a new
+    /// key; `rfq keys list` lists them).
     Keys(crate::keys::KeysArgs),
     /// Measures the pipeline (open-loop load, latency as the customer app
     /// sees it) next to its broker's own limits; starts `rfq up` in this

@@ -5,6 +5,10 @@
 //! up` gives customer `demo` a key, kept in `demo-api-key` in its data
 //! directory (readable by its owner only) so it survives a restart, and
 //! prints it. Keys configured, none is made.
+//!
+//! With it comes the demo operator's key (operator `demo`, in
+//! `demo-operator-key`): a customer's key reads no scorecard, an
+//! operator's reads every one (`GET /providers`).
 
 use anyhow::Context as _;
 use rfq_core::auth::ApiKey;
@@ -13,14 +17,32 @@ use std::path::{Path, PathBuf};
 /// The customer the demo key belongs to.
 pub const DEMO_CUSTOMER: &str = "demo";
 
+/// The operator the demo operator key belongs to.
+pub const DEMO_OPERATOR: &str = "demo";
+
 /// The file holding the demo key, in `data_dir`.
 pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("demo-api-key")
 }
 
+/// The file holding the demo operator key, in `data_dir`.
+pub fn operator_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("demo-operator-key")
+}
+
 /// The demo key of `data_dir`: the one kept there, or a new one, kept.
 pub fn demo_key(data_dir: &Path) -> anyhow::Result<ApiKey> {
-    let file = path(data_dir);
+    kept_key(&path(data_dir))
+}
+
+/// The demo operator key of `data_dir`: the one kept there, or a new one.
+pub fn demo_operator_key(data_dir: &Path) -> anyhow::Result<ApiKey> {
+    kept_key(&operator_path(data_dir))
+}
+
+/// The key kept in `file`, or a new one, kept there.
+fn kept_key(file: &Path) -> anyhow::Result<ApiKey> {
+    let file = file.to_path_buf();
     match std::fs::read_to_string(&file) {
         Ok(text) => {
             return ApiKey::parse(&text)
@@ -33,7 +55,7 @@ pub fn demo_key(data_dir: &Path) -> anyhow::Result<ApiKey> {
     }
     let key = ApiKey::generate();
     write_replacing(&file, key.expose())
-        .with_context(|| format!("writing the demo API key to {}", file.display()))?;
+        .with_context(|| format!("writing a demo API key to {}", file.display()))?;
     Ok(key)
 }
 

@@ -86,6 +86,11 @@ impl Pipeline {
         if let Some(key) = &demo_key {
             let pair = format!("{}:{}", crate::demo_key::DEMO_CUSTOMER, key.expose());
             settings.intake.producer.auth.api_keys.push(pair);
+            // And the demo operator's (scorecards): kept, not printed.
+            let operator = crate::demo_key::demo_operator_key(&settings.broker.data_dir)?;
+            let demo = crate::demo_key::DEMO_OPERATOR;
+            let pair = format!("operator:{demo}:{}", operator.expose());
+            settings.intake.producer.auth.api_keys.push(pair);
         }
         let mut pipeline = Pipeline {
             demo_key,

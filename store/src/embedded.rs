@@ -12,6 +12,7 @@
 //! turns one disk sync per write into one per group; alone, a write waits
 //! for nobody.
 
+mod api_keys;
 mod keys;
 mod partners;
 mod prepared;
@@ -20,14 +21,13 @@ mod schema;
 mod scores;
 mod writer;
 
-use crate::{Claimed, KeyClaim, OpenRfq, Store, StoreError, StoredRfq};
+use crate::{Claimed, KeyClaim, OpenRfq, Store, StoreError, StoredKey, StoredRfq};
 use chrono::{DateTime, Utc};
 use libsql::params;
 use prepared::Prepared;
-use rfq_core::auth::{KeyDigest, partners::Partner, scram::ScramCredential};
+use rfq_core::auth::{KeyDigest, Principal, partners::Partner, scram::ScramCredential};
 use rfq_core::{
-    CorrelationId, CustomerId, Effect, JudgedAnswer, PartnerName, ProviderId, ScoreLine,
-    ScoreWindow,
+    CorrelationId, Effect, JudgedAnswer, PartnerName, ProviderId, ScoreLine, ScoreWindow,
 };
 use rows::{
     Fields, RESPONSE_COLUMNS, RFQ_COLUMNS, millis, read_rows, response_from_row, rfq_from_row, time,
@@ -205,34 +205,20 @@ impl Store for EmbeddedStore {
         self.keys.lock().await.release(claim).await
     }
 
-    async fn api_key_customer(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, StoreError> {
-        let mut reader = self.reader.lock().await;
-        let found = read_rows(
-            &mut reader,
-            "SELECT customer FROM api_keys WHERE digest = ?1",
-            params![digest.as_str()],
-            |row| CustomerId::parse(&row.text("customer")?).map_err(corrupt),
-        )
-        .await?;
-        Ok(found.into_iter().next())
+    async fn api_key_principal(&self, digest: &KeyDigest) -> Result<Option<Principal>, StoreError> {
+        api_keys::find(&mut *self.reader.lock().await, digest).await
     }
 
     async fn add_api_key(
         &self,
         digest: &KeyDigest,
-        customer: &CustomerId,
+        principal: &Principal,
     ) -> Result<(), StoreError> {
-        self.keys
-            .lock()
-            .await
-            .connection()
-            .execute(
-                "INSERT INTO api_keys (digest, customer, created_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (digest) DO NOTHING",
-                params![digest.as_str(), customer.as_str(), millis(&Utc::now())],
-            )
-            .await?;
-        Ok(())
+        api_keys::add(self.keys.lock().await.connection(), digest, principal).await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        api_keys::list(&mut *self.reader.lock().await).await
     }
 
     async fn add_partner(&self, partner: &Partner) -> Result<bool, StoreError> {

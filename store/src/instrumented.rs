@@ -4,7 +4,7 @@
 //! what stalls the aggregator's offsets and the producer's 202s, so data
 //! teams see it on the dashboard before customers do.
 
-use crate::{Claimed, KeyClaim, OpenRfq, Store, StoreError, StoredRfq};
+use crate::{Claimed, KeyClaim, OpenRfq, Store, StoreError, StoredKey, StoredRfq};
 use chrono::{DateTime, Utc};
 use prometheus::{HistogramVec, IntCounterVec};
 use rfq_core::{
@@ -12,8 +12,8 @@ use rfq_core::{
     metrics::{counter_vec, histogram_vec},
 };
 use rfq_core::{
-    CustomerId, PartnerName, ProviderId, ScoreLine, ScoreWindow,
-    auth::{KeyDigest, partners::Partner, scram::ScramCredential},
+    PartnerName, ProviderId, ScoreLine, ScoreWindow,
+    auth::{KeyDigest, Principal, partners::Partner, scram::ScramCredential},
 };
 use std::{future::Future, sync::Arc, sync::LazyLock, time::Instant};
 
@@ -117,17 +117,17 @@ impl Store for Instrumented {
             .await
     }
 
-    async fn api_key_customer(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, StoreError> {
-        self.timed("api_key_customer", self.inner.api_key_customer(digest))
+    async fn api_key_principal(&self, digest: &KeyDigest) -> Result<Option<Principal>, StoreError> {
+        self.timed("api_key_principal", self.inner.api_key_principal(digest))
             .await
     }
 
     async fn add_api_key(
         &self,
         digest: &KeyDigest,
-        customer: &CustomerId,
+        principal: &Principal,
     ) -> Result<(), StoreError> {
-        self.timed("add_api_key", self.inner.add_api_key(digest, customer))
+        self.timed("add_api_key", self.inner.add_api_key(digest, principal))
             .await
     }
 
@@ -158,6 +158,10 @@ impl Store for Instrumented {
     async fn remove_partner(&self, name: &PartnerName) -> Result<bool, StoreError> {
         self.timed("remove_partner", self.inner.remove_partner(name))
             .await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        self.timed("api_keys", self.inner.api_keys()).await
     }
 
     async fn score_lines(

@@ -10,7 +10,7 @@
 //! The store also keeps the producer's idempotency keys ([`KeyClaim`]): a
 //! claim is the one write that is not an effect, because it must be atomic
 //! across producers (first claim wins) and it answers with what was there.
-//! And it keeps the customers' API keys (`rfq keys`) and the scorecard
+//! And it keeps the API keys and their roles (`rfq keys`) and the scorecard
 //! lines written at each close, which the api's scorecards read.
 //!
 //! And it keeps partners' identities (`rfq partners`): their Kafka SCRAM
@@ -18,10 +18,12 @@
 //!
 //! Both stores pass one conformance suite (`tests/it/store.rs`).
 
+mod api_keys;
 mod embedded;
 mod instrumented;
 pub mod scylladb;
 
+pub use api_keys::StoredKey;
 pub use embedded::EmbeddedStore;
 pub use instrumented::Instrumented;
 pub use scylladb::{ScyllaSettings, ScyllaStore};
@@ -30,7 +32,7 @@ use chrono::{DateTime, Utc};
 use rfq_core::{
     CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, PartnerName,
     ProviderId, Rfq, ScoreLine, ScoreWindow,
-    auth::{KeyDigest, partners::Partner, scram::ScramCredential},
+    auth::{KeyDigest, Principal, partners::Partner, scram::ScramCredential},
 };
 
 /// Where an RFQ stands.
@@ -143,15 +145,16 @@ pub trait Store: Send + Sync {
     /// if it is still held for `claim.rfq`; otherwise changes nothing.
     async fn release_key(&self, claim: &KeyClaim) -> Result<(), StoreError>;
 
-    /// The customer whose API key has this digest, if any.
-    async fn api_key_customer(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, StoreError>;
+    /// Who the API key with this digest speaks for, if anyone (a key from
+    /// before roles: its customer).
+    async fn api_key_principal(&self, digest: &KeyDigest) -> Result<Option<Principal>, StoreError>;
 
-    /// Records an API key (by its digest) for `customer`; recording it
-    /// again changes nothing (keys are random: a digest has one customer).
+    /// Records an API key (by its digest) for `principal`; recording it
+    /// again changes nothing (keys are random: a digest has one principal).
     async fn add_api_key(
         &self,
         digest: &KeyDigest,
-        customer: &CustomerId,
+        principal: &Principal,
     ) -> Result<(), StoreError>;
 
     /// Records a new partner; `false` (nothing written) if the name is
@@ -178,6 +181,9 @@ pub trait Store: Send + Sync {
     /// there is no such partner or it was removed already.
     async fn remove_partner(&self, name: &PartnerName) -> Result<bool, StoreError>;
 
+    /// Every API key (`rfq keys list`), by digest.
+    async fn api_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+
     /// The scorecard lines of `provider` for the RFQs created within
     /// `window` (a silent line with a late answer after the close reads
     /// late: [`ScoreLine::marked_late`]), by creation time then RFQ.
@@ -202,9 +208,9 @@ pub struct StoreKeys(pub std::sync::Arc<dyn Store>);
 
 #[async_trait::async_trait]
 impl rfq_core::auth::KeyDirectory for StoreKeys {
-    async fn customer_of(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, String> {
+    async fn principal_of(&self, digest: &KeyDigest) -> Result<Option<Principal>, String> {
         self.0
-            .api_key_customer(digest)
+            .api_key_principal(digest)
             .await
             .map_err(|error| error.to_string())
     }

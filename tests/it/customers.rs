@@ -5,7 +5,7 @@
 //! are bounded (`429` with `Retry-After`); metrics never carry a key.
 
 use crate::helpers::*;
-use rfq_core::{CustomerId, auth::ApiKey};
+use rfq_core::auth::ApiKey;
 use serde_json::{Value, json};
 
 fn body() -> Value {
@@ -114,7 +114,10 @@ async fn a_key_names_the_customer_who_sees_only_its_own_rfqs() {
     // A key added to the store (as `rfq keys add` does) works at once.
     let frank = ApiKey::generate();
     stored
-        .add_api_key(&frank.digest(), &CustomerId::parse("frank").unwrap())
+        .add_api_key(
+            &frank.digest(),
+            &rfq_core::auth::Principal::parse("frank").unwrap(),
+        )
         .await
         .unwrap();
     let by_store = t
@@ -201,7 +204,13 @@ async fn rfq_up_makes_a_demo_key_when_none_is_configured_and_keeps_it() {
         .await;
     assert_eq!(accepted.status(), 202);
     let other = t.post_as(Some(&bearer("test-customer")), &body()).await;
-    assert_eq!(other.status(), 401, "only the demo key is known");
+    assert_eq!(other.status(), 401, "only the demo keys are known");
+    // The demo operator's key reads the scorecards (a customer's does not).
+    let operator = std::fs::read_to_string(rfq::demo_key::operator_path(dir.path())).unwrap();
+    let operator = format!("Bearer {}", operator.trim());
+    assert_eq!(t.get_as(Some(&operator), "/providers").await.status(), 200);
+    let customer = format!("Bearer {}", key.expose());
+    assert_eq!(t.get_as(Some(&customer), "/providers").await.status(), 403);
     t.stop().await;
     let again = TestPipeline::start_with(unkeyed()).await;
     assert_eq!(
@@ -221,5 +230,6 @@ async fn rfq_up_makes_a_demo_key_when_none_is_configured_and_keeps_it() {
     .await;
     assert!(keyed.pipeline().demo_key().is_none());
     assert!(!rfq::demo_key::path(dir.path()).exists());
+    assert!(!rfq::demo_key::operator_path(dir.path()).exists());
     keyed.stop().await;
 }

@@ -8,7 +8,9 @@ use std::{path::Path, time::Duration};
 mod customer;
 mod partner;
 
-pub use customer::{CUSTOMERS, api_key, authorization_for, client, outcomes};
+pub use customer::{
+    CUSTOMERS, OPERATOR_KEY, PARTNERS, api_key, authorization_for, client, outcomes, partner_key,
+};
 pub use partner::Partner;
 
 /// Central Berlin, the default demo area.
@@ -170,6 +172,12 @@ pub fn settings(
     settings.intake.producer.auth.api_keys = CUSTOMERS
         .iter()
         .map(|customer| format!("{customer}:{}", api_key(customer)))
+        .chain(
+            PARTNERS
+                .iter()
+                .map(|partner| format!("partner:{partner}:{}", partner_key(partner))),
+        )
+        .chain([format!("operator:ops:{OPERATOR_KEY}")])
         .collect();
     let topics = &mut settings.intake.pipeline.topics;
     topics.requests_partitions = 4;

@@ -29,6 +29,7 @@ mod outside_client;
 mod page;
 mod partners;
 mod restart;
+mod roles;
 mod schema_evolution;
 mod scorecards;
 mod store;

@@ -2,7 +2,8 @@
 //! unicorns the test answers for (a quote, a cheaper one, a duplicate, a
 //! late answer after the close) and one that stays silent; the scorecards
 //! of `GET /providers/{id}/scorecard` and the pages of `GET /providers`
-//! must agree with the stored result of the RFQ.
+//! must agree with the stored result of the RFQ. Read with the operator's
+//! key (who reads which scorecard: `tests/it/roles.rs`).
 
 use crate::helpers::*;
 use rfq_adapters::fleet::Fleet;
@@ -21,9 +22,11 @@ fn names(adapter: &str, fleet: &rfq_adapters::FleetSettings) -> Vec<String> {
         .collect()
 }
 
-/// The scorecard of `provider` (`200` expected).
+/// The scorecard of `provider` (`200` expected), read by the operator.
 async fn scorecard(t: &TestPipeline, provider: &str) -> Value {
-    let response = t.get(&format!("/providers/{provider}/scorecard")).await;
+    let response = t
+        .get_with(OPERATOR_KEY, &format!("/providers/{provider}/scorecard"))
+        .await;
     assert_eq!(response.status(), 200, "{provider}");
     response.json().await.unwrap()
 }
@@ -130,7 +133,7 @@ async fn scorecards_agree_with_the_stored_results(broker: TestBroker) {
     let mut next = Some("/providers?limit=2".to_owned());
     let mut pages = 0;
     while let Some(path) = next {
-        let page: Value = t.get(&path).await.json().await.unwrap();
+        let page: Value = t.get_with(OPERATOR_KEY, &path).await.json().await.unwrap();
         pages += 1;
         for card in page["providers"].as_array().unwrap() {
             assert_eq!(card["addressed"], 1, "{card}");
@@ -162,7 +165,7 @@ async fn bad_scorecard_requests_are_problems(broker: TestBroker) {
         ),
         ("/providers/nobody/scorecard", 404),
     ] {
-        let response = t.get(path).await;
+        let response = t.get_with(OPERATOR_KEY, path).await;
         assert_eq!(response.status(), status, "{path}");
         let media = response.headers()["content-type"]
             .to_str()
@@ -176,7 +179,14 @@ async fn bad_scorecard_requests_are_problems(broker: TestBroker) {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
-    let listed: Value = t.get("/providers").await.json().await.unwrap();
+    // A customer's key reads no scorecard (roles: tests/it/roles.rs).
+    assert_eq!(t.get("/providers").await.status(), 403);
+    let listed: Value = t
+        .get_with(OPERATOR_KEY, "/providers")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         listed["providers"],
         serde_json::json!([]),

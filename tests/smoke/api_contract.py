@@ -47,12 +47,18 @@ def main():
             wait_for_http(base, process, data_dir)
             with open(os.path.join(data_dir, "demo-api-key")) as key:
                 api_key = key.read().strip()
+            with open(os.path.join(data_dir, "demo-operator-key")) as key:
+                operator_key = key.read().strip()
             report = os.path.join(data_dir, "schemathesis.json")
             # The key through the document's security scheme (not a plain
             # header), so the auth checks can leave it out.
             config = os.path.join(data_dir, "schemathesis.toml")
             with open(config, "w") as file:
                 file.write('[auth.openapi.bearer]\nbearer = "${RFQ_API_KEY}"\n')
+                # Scorecards are an operator's to read (a customer's key: 403).
+                for path in ("/providers", "/providers/{id}/scorecard"):
+                    file.write(f'\n[[operations]]\ninclude-path = "{path}"\n'
+                               'headers = { Authorization = "Bearer ${RFQ_OPERATOR_KEY}" }\n')
             command = [
                 schemathesis, "--config-file", config, "run", f"{base}/openapi.json",
                 "--checks", "all",
@@ -64,13 +70,13 @@ def main():
             print("running: schemathesis --config-file <[auth.openapi.bearer] the demo key> run",
                   "<base>/openapi.json", " ".join(command[5:]), flush=True)
             env = dict(os.environ, SCHEMATHESIS_HOOKS="schemathesis_hooks", RFQ_API_KEY=api_key,
-                       RFQ_CUSTOMER="demo",
+                       RFQ_CUSTOMER="demo", RFQ_OPERATOR_KEY=operator_key,
                        PYTHONPATH=here + os.pathsep + os.environ.get("PYTHONPATH", ""))
             # Its cache stays in the temporary directory.
             run = subprocess.run(command, env=env, cwd=data_dir, capture_output=True,
                                  text=True, timeout=900)
             output = run.stdout + run.stderr
-            print(output.replace(api_key, "$KEY"))
+            print(output.replace(api_key, "$KEY").replace(operator_key, "$OPERATOR_KEY"))
             summary(output, run.returncode)
             return run.returncode
         finally:

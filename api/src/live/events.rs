@@ -69,7 +69,7 @@ pub(crate) async fn events(requested: Requested, live: LiveEvents, headers: Head
     if resume == Resume::Ended {
         return StatusCode::NO_CONTENT.into_response();
     }
-    let permit = match live.streams.open(&requested.stored.rfq.customer) {
+    let permit = match live.streams.open(&requested.principal) {
         Ok(permit) => permit,
         Err(Refused::Total) => {
             return Problem::new(
@@ -84,7 +84,7 @@ pub(crate) async fn events(requested: Requested, live: LiveEvents, headers: Head
             return Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too Many Streams",
-                "this customer has as many live streams open as allowed; close one first",
+                "this API key's holder has as many live streams open as allowed; close one first",
             )
             .retry_after(5)
             .into_response();
@@ -128,6 +128,8 @@ async fn stream(
         stored,
         links,
         store,
+        view,
+        ..
     } = requested;
     let id = stored.rfq.id;
     // Watching begins before the store is read: nothing falls in between.
@@ -160,7 +162,9 @@ async fn stream(
                     break;
                 }
                 after = kept.seq;
-                if kept.is_late() {
+                // Late answers are never sent, nor what the view hides (a
+                // competitor's answer, to a partner).
+                if kept.is_late() || !view.shows(&kept.answer.provider) {
                     continue;
                 }
                 let event = Event::default()
@@ -174,6 +178,11 @@ async fn stream(
             }
         }
         if closed {
+            let answers = match view.is_whole() {
+                true => Vec::new(),
+                false => store.responses(&id).await?,
+            };
+            let (stored, _) = view.narrow(stored, answers);
             let event = Event::default()
                 .event("closed")
                 .id(CLOSED_ID)

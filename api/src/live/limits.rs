@@ -1,6 +1,8 @@
-//! How many live streams may be open: in all, and per customer.
+//! How many live streams may be open: in all, and per key holder (a
+//! customer, a partner, an operator: who asks, not whose RFQ it is, so a
+//! partner's streams never use up its customers' places).
 
-use rfq_core::CustomerId;
+use rfq_core::auth::Principal;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, PoisonError},
@@ -14,8 +16,9 @@ pub struct LiveSettings {
     #[arg(long, env = "RFQ_EVENTS_MAX_STREAMS", default_value_t = 10_000)]
     pub events_max_streams: usize,
 
-    /// Live event streams open at most per customer (of the RFQ streamed);
-    /// one more is answered `429` with `Retry-After`.
+    /// Live event streams open at most per customer (per key holder: a
+    /// partner's or operator's streams count as theirs); one more is
+    /// answered `429` with `Retry-After`.
     #[arg(
         long,
         env = "RFQ_EVENTS_MAX_STREAMS_PER_CUSTOMER",
@@ -45,7 +48,7 @@ pub struct Streams {
     /// The bounds.
     settings: LiveSettings,
     /// Open streams by customer (absent: none).
-    open: Arc<Mutex<HashMap<CustomerId, usize>>>,
+    open: Arc<Mutex<HashMap<Principal, usize>>>,
 }
 
 impl Streams {
@@ -59,7 +62,7 @@ impl Streams {
 
     /// Opens a stream for `customer`, if the bounds allow; it counts until
     /// the permit is dropped.
-    pub fn open(&self, customer: &CustomerId) -> Result<Permit, Refused> {
+    pub fn open(&self, customer: &Principal) -> Result<Permit, Refused> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let total: usize = open.values().sum();
         if total >= self.settings.events_max_streams {
@@ -90,7 +93,7 @@ impl Streams {
 #[derive(Debug)]
 pub struct Permit {
     /// Whose.
-    customer: CustomerId,
+    customer: Principal,
     /// Where it counts.
     streams: Streams,
 }
@@ -122,8 +125,8 @@ mod tests {
             events_max_streams_per_customer: 2,
         });
         let (alice, bob) = (
-            CustomerId::parse("alice").unwrap(),
-            CustomerId::parse("bob").unwrap(),
+            Principal::parse("alice").unwrap(),
+            Principal::parse("partner:bob").unwrap(),
         );
         let first = streams.open(&alice).unwrap();
         let _second = streams.open(&alice).unwrap();

@@ -12,7 +12,7 @@ use axum::{
     http::{Request, StatusCode, header},
 };
 use futures::StreamExt as _;
-use rfq_core::{CloseReason, Effect, JudgedAnswer, Rfq};
+use rfq_core::{Effect, JudgedAnswer, Rfq};
 use rfq_store::Store;
 use tower::ServiceExt as _;
 
@@ -136,12 +136,7 @@ async fn a_stream_sends_answers_as_noticed_then_the_close_and_resumes_after_an_i
     );
 
     store
-        .apply(&[Effect::Close {
-            rfq: rfq.id,
-            partition: rfq.return_address.partition,
-            reason: CloseReason::Deadline,
-            closed_at: rfq.deadline,
-        }])
+        .apply(&[crate::tests::closed_at_deadline(&rfq)])
         .await
         .unwrap();
     events.live.notify(&rfq.id);

@@ -1,7 +1,7 @@
 //! The OpenAPI description of the scorecard routes ([`super`]), merged
 //! into the read API's part ([`crate::openapi::part`]).
 
-use rfq_core::openapi::{problem, unauthorized, unavailable};
+use rfq_core::openapi::{forbidden, problem, unauthorized, unavailable};
 use serde_json::{Value, json};
 
 /// `paths` and `components` of `GET /providers` and
@@ -66,6 +66,8 @@ pub fn part() -> Value {
                             "schema": {"$ref": "#/components/schemas/ProviderPage"}}}},
                     "400": bad_window(&["Bad Window", "Bad Limit", "Bad Page Token"]),
                     "401": unauthorized(),
+                    "403": forbidden("A customer's key: scorecards are read by partners (their \
+                        own providers') and operators"),
                     "503": store.clone(),
                 },
             }},
@@ -78,7 +80,10 @@ pub fn part() -> Value {
                         "schema": {"$ref": "#/components/schemas/Scorecard"}}}},
                     "400": bad_window(&["Bad Window"]),
                     "401": unauthorized(),
-                    "404": problem("No RFQ addressed to this provider closed in the window",
+                    "403": forbidden("A customer's key: scorecards are read by partners (their \
+                        own providers') and operators"),
+                    "404": problem("No RFQ addressed to this provider closed in the window, or \
+                        (to a partner's key) another partner's provider",
                         &["Provider Not Found"], &[], json!({})),
                     "503": store,
                 },

@@ -1,7 +1,6 @@
 //! The API keys given in the settings.
 
-use super::{ApiKey, KeyDigest};
-use crate::CustomerId;
+use super::{ApiKey, KeyDigest, Principal};
 use anyhow::Context as _;
 use std::{collections::HashMap, path::PathBuf};
 
@@ -9,13 +8,16 @@ use std::{collections::HashMap, path::PathBuf};
 /// (In production, keys live in the result store: `rfq keys add`.)
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AuthSettings {
-    /// API keys as `customer:key`, comma-separated in the environment
-    /// variable. Prefer the variable or `--api-keys-file` to the flag: a
-    /// process's arguments are visible to every user of the machine.
+    /// API keys as `customer:key` (a customer's), `partner:NAME:key` (a
+    /// partner's) or `operator:NAME:key` (an operator's), comma-separated
+    /// in the environment variable. Prefer the variable or
+    /// `--api-keys-file` to the flag: a process's arguments are visible to
+    /// every user of the machine.
     #[arg(long = "api-keys", env = "RFQ_API_KEYS", value_delimiter = ',')]
     pub api_keys: Vec<String>,
 
-    /// A file of API keys, a `customer key` pair per line (`#` starts a
+    /// A file of API keys, a `who key` pair per line, `who` as in
+    /// `--api-keys` (`alice`, `partner:acme`, `operator:ops`; `#` starts a
     /// comment).
     #[arg(long = "api-keys-file", env = "RFQ_API_KEYS_FILE")]
     pub api_keys_file: Option<PathBuf>,
@@ -28,14 +30,15 @@ impl AuthSettings {
     }
 
     /// The keys given, by digest. Errors name the entry, never the key.
-    pub fn configured(&self) -> anyhow::Result<HashMap<KeyDigest, CustomerId>> {
+    pub fn configured(&self) -> anyhow::Result<HashMap<KeyDigest, Principal>> {
         let mut keys = HashMap::new();
         for (index, pair) in self.api_keys.iter().enumerate() {
             if pair.trim().is_empty() {
                 continue;
             }
+            // A key has no `:`: the last one ends who the key is for.
             let (customer, key) = pair
-                .split_once(':')
+                .rsplit_once(':')
                 .with_context(|| format!("--api-keys entry {}: not customer:key", index + 1))?;
             let (customer, key) =
                 parse(customer, key).with_context(|| format!("--api-keys entry {}", index + 1))?;
@@ -61,8 +64,8 @@ impl AuthSettings {
     }
 }
 
-fn parse(customer: &str, key: &str) -> anyhow::Result<(CustomerId, KeyDigest)> {
-    let customer = CustomerId::parse(customer)?;
+fn parse(who: &str, key: &str) -> anyhow::Result<(Principal, KeyDigest)> {
+    let who = Principal::parse(who)?;
     let key = ApiKey::parse(key)?;
-    Ok((customer, key.digest()))
+    Ok((who, key.digest()))
 }

@@ -93,10 +93,11 @@ pub(super) async fn up(settings: UpSettings, shutdown: CancellationToken) -> any
             (
                 format!("http://{http}/?key={}", key.expose()),
                 format!(
-                    "  Demo API key:     {}  (customer {}; kept in {})\n",
+                    "  Demo API key:     {}  (customer {}; kept in {})\n  Operator key:     in {}  (reads every scorecard: GET /providers)\n",
                     key.expose(),
                     crate::demo_key::DEMO_CUSTOMER,
-                    file.display()
+                    file.display(),
+                    crate::demo_key::operator_path(&data_dir).display()
                 ),
                 format!("$(cat {})", file.display()),
             )

@@ -1,6 +1,6 @@
 //! The file's tables, their migrations, and opening a connection to it.
 
-use super::{backend, corrupt, keys, partners, scores};
+use super::{api_keys, backend, corrupt, keys, partners, scores};
 use crate::StoreError;
 use libsql::Connection;
 
@@ -75,6 +75,8 @@ CREATE TABLE api_keys (
     scores::MIGRATION,
     // Partners' identities (`rfq partners`).
     partners::MIGRATION,
+    // API keys' roles (issue 27; CQL's 008_key_roles).
+    api_keys::ROLES_MIGRATION,
 ];
 
 pub(super) async fn connect(db: &libsql::Database) -> Result<Connection, StoreError> {

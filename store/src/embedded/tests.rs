@@ -19,17 +19,23 @@ fn rfq(partition: i32, providers: &[&str]) -> Rfq {
 /// An RFQ answered in a store of the first schema.
 const OLD_ANSWERED: &str = "0b7e3f0a-5d1c-4e7a-9f43-2d6c1b8e9a01";
 
+/// A file at `path` with the first schema's tables only (version 0).
+async fn first_schema(path: &std::path::Path) -> (libsql::Database, libsql::Connection) {
+    let db = libsql::Builder::new_local(path).build().await.unwrap();
+    let connection = db.connect().unwrap();
+    connection
+        .execute_batch(super::schema::SCHEMA)
+        .await
+        .unwrap();
+    (db, connection)
+}
+
 #[tokio::test]
 async fn a_store_of_the_first_schema_is_migrated_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     {
-        let db = libsql::Builder::new_local(&path).build().await.unwrap();
-        let connection = db.connect().unwrap();
-        connection
-            .execute_batch(super::schema::SCHEMA)
-            .await
-            .unwrap();
+        let (_db, connection) = first_schema(&path).await;
         connection
             .execute(
                 "INSERT INTO responses (rfq_id, provider, seq, kind, decline_reason, \
@@ -215,4 +221,31 @@ async fn a_new_file_opened_by_several_at_once_is_migrated_once() {
     }
     let store = EmbeddedStore::open(&path).await.unwrap();
     assert_eq!(store.open_count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn keys_from_before_roles_read_as_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.db");
+    let before_roles = super::schema::MIGRATIONS.len() - 1;
+    {
+        let (_db, connection) = first_schema(&path).await;
+        for migration in &super::schema::MIGRATIONS[..before_roles] {
+            connection.execute_batch(migration).await.unwrap();
+        }
+        connection
+            .execute_batch(&format!(
+                "PRAGMA user_version = {before_roles}; INSERT INTO api_keys \
+                 (digest, customer, created_at) VALUES ('{}', 'old', 0);",
+                "ab".repeat(32)
+            ))
+            .await
+            .unwrap();
+    }
+    let store = EmbeddedStore::open(&path).await.unwrap();
+    let digest = rfq_core::auth::KeyDigest::parse(&"ab".repeat(32)).unwrap();
+    assert_eq!(
+        store.api_key_principal(&digest).await.unwrap(),
+        Some(rfq_core::auth::Principal::parse("old").unwrap())
+    );
 }

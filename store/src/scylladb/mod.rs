@@ -24,6 +24,7 @@
 //! most a day: `rfq_core::MAX_DEADLINE_SECONDS`, enforced on the producer's
 //! `--max-deadline-seconds`). Requests in flight are bounded by a semaphore.
 
+mod api_keys;
 mod config;
 mod keys;
 mod partners;
@@ -36,13 +37,12 @@ mod writes;
 pub use config::{Replication, ScyllaSettings, parse_consistency};
 pub use schema::MIGRATIONS;
 
-use crate::{Claimed, KeyClaim, OpenRfq, RfqStatus, Store, StoreError, StoredRfq};
+use crate::{Claimed, KeyClaim, OpenRfq, RfqStatus, Store, StoreError, StoredKey, StoredRfq};
 use chrono::{DateTime, Utc};
 use futures::{TryStreamExt, future::try_join_all};
 use rfq_core::{
-    CorrelationId, CustomerId, Effect, JudgedAnswer, PartnerName, ProviderId, ScoreLine,
-    ScoreWindow,
-    auth::{KeyDigest, partners::Partner, scram::ScramCredential},
+    CorrelationId, Effect, JudgedAnswer, PartnerName, ProviderId, ScoreLine, ScoreWindow,
+    auth::{KeyDigest, Principal, partners::Partner, scram::ScramCredential},
 };
 use rows::{OPEN_BUCKETS, ResponseRow, RfqRow};
 use scylla::{
@@ -273,31 +273,20 @@ impl Store for ScyllaStore {
         self.release(claim).await
     }
 
-    async fn api_key_customer(&self, digest: &KeyDigest) -> Result<Option<CustomerId>, StoreError> {
-        let rows: Vec<(Option<String>,)> = self
-            .rows(&self.statements.select_api_key, (digest.as_str(),))
-            .await?;
-        rows.into_iter()
-            .next()
-            .and_then(|(customer,)| customer)
-            .map(|customer| {
-                CustomerId::parse(&customer).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .transpose()
+    async fn api_key_principal(&self, digest: &KeyDigest) -> Result<Option<Principal>, StoreError> {
+        self.key_principal(digest).await
     }
 
     async fn add_api_key(
         &self,
         digest: &KeyDigest,
-        customer: &CustomerId,
+        principal: &Principal,
     ) -> Result<(), StoreError> {
-        let now = scylla::value::CqlTimestamp(Utc::now().timestamp_millis());
-        self.run(
-            &self.statements.insert_api_key,
-            (digest.as_str(), customer.as_str(), now),
-        )
-        .await?;
-        Ok(())
+        self.add_key(digest, principal).await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        self.keys().await
     }
 
     async fn add_partner(&self, partner: &Partner) -> Result<bool, StoreError> {

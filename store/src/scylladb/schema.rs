@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "007_partners",
         include_str!("../../cql/007_partners.cql"),
     ),
+    (
+        8,
+        "008_key_roles",
+        include_str!("../../cql/008_key_roles.cql"),
+    ),
 ];
 
 /// The statements of a schema file: comments dropped, split at `;`,

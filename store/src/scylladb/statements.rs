@@ -32,6 +32,8 @@ pub(super) struct Statements {
     pub(super) select_api_key: PreparedStatement,
     /// Records an API key digest.
     pub(super) insert_api_key: PreparedStatement,
+    /// Every API key (`rfq keys list`).
+    pub(super) list_api_keys: PreparedStatement,
     /// The scorecard lines'.
     pub(super) scores: scores::ScoreStatements,
     /// The partners' (lightweight transactions).
@@ -89,11 +91,16 @@ impl Statements {
             .await?,
             keys: keys::KeyStatements::prepare(session, ks, settings.consistency).await?,
             select_api_key: prepare(format!(
-                "SELECT customer FROM {ks}.api_keys WHERE digest = ?"
+                "SELECT customer, role, name, created_at FROM {ks}.api_keys WHERE digest = ?"
             ))
             .await?,
             insert_api_key: prepare(format!(
-                "INSERT INTO {ks}.api_keys (digest, customer, created_at) VALUES (?, ?, ?)"
+                "INSERT INTO {ks}.api_keys (digest, customer, role, name, created_at) \
+                 VALUES (?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            list_api_keys: prepare(format!(
+                "SELECT digest, customer, role, name, created_at FROM {ks}.api_keys"
             ))
             .await?,
             scores: scores::ScoreStatements::prepare(session, ks, settings.consistency).await?,

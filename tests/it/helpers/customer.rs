@@ -23,6 +23,18 @@ pub fn api_key(customer: &str) -> String {
     format!("{customer}-test-key-0123456789")
 }
 
+/// The partners the test pipelines know an API key of ([`partner_key`]):
+/// each reads its own providers' (`NAME-…`) scorecards and RFQs.
+pub const PARTNERS: &[&str] = &["acme", "bolt", "cab"];
+
+/// The API key of partner `name` in the test pipelines.
+pub fn partner_key(name: &str) -> String {
+    format!("{name}-partner-test-key-0123456789")
+}
+
+/// The API key of the test pipelines' operator (`ops`): reads everything.
+pub const OPERATOR_KEY: &str = "ops-operator-test-key-0123456789";
+
 /// `Authorization` for the customer `body` names (JSON with a
 /// `"customer"` the tests know), else for `test-customer`.
 pub fn authorization_for(body: &[u8]) -> String {
@@ -103,6 +115,16 @@ impl TestPipeline {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET `path` with `key` (a partner's, an operator's, a customer's).
+    pub async fn get_with(&self, key: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {key}"))
             .send()
             .await
             .unwrap()

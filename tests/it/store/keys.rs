@@ -1,11 +1,15 @@
 //! The idempotency keys of the store contract: the first claim of a
 //! (customer, key) wins, later ones see it until it expires or is released;
 //! keys of different customers are independent; claims survive reopening.
-//! Every case names its own customer, so a store with data changes nothing.
+//! API keys name their principal and role (issue 27). Every case names
+//! its own customer, so a store with data changes nothing.
 
 use super::Opener;
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use rfq_core::{CorrelationId, CustomerId, IdempotencyKey, auth::ApiKey};
+use rfq_core::{
+    CorrelationId, CustomerId, IdempotencyKey,
+    auth::{ApiKey, Principal, Role},
+};
 use rfq_store::{Claimed, KeyClaim, Store};
 
 /// Every case of the idempotency keys, against `store` (and `open`).
@@ -15,7 +19,7 @@ pub async fn conformance(store: &dyn Store, open: &Opener) {
     keys_are_scoped_by_customer(store).await;
     an_expired_claim_reads_as_absent(store).await;
     claims_survive_reopening(store, open).await;
-    api_keys_name_their_customer(store, open).await;
+    api_keys_name_their_principal(store, open).await;
 }
 
 /// Now, at the stores' precision (milliseconds).
@@ -144,32 +148,71 @@ async fn claims_survive_reopening(store: &dyn Store, open: &Opener) {
     );
 }
 
-/// API keys (by digest) name their customer; the first customer of a
-/// digest stays; they survive reopening.
-async fn api_keys_name_their_customer(store: &dyn Store, open: &Opener) {
+/// API keys (by digest) name who they speak for, with its role;
+/// recording one again changes nothing; they survive reopening and are
+/// listed with their roles.
+async fn api_keys_name_their_principal(store: &dyn Store, open: &Opener) {
     let (alice, bob) = (customer(), customer());
+    let (alice, bob) = (Principal::Customer(alice), Principal::Customer(bob));
     let key = ApiKey::generate();
-    assert_eq!(store.api_key_customer(&key.digest()).await.unwrap(), None);
+    assert_eq!(store.api_key_principal(&key.digest()).await.unwrap(), None);
     store.add_api_key(&key.digest(), &alice).await.unwrap();
     store.add_api_key(&key.digest(), &alice).await.unwrap();
     assert_eq!(
-        store.api_key_customer(&key.digest()).await.unwrap(),
+        store.api_key_principal(&key.digest()).await.unwrap(),
         Some(alice.clone())
     );
     let other = ApiKey::generate();
     store.add_api_key(&other.digest(), &bob).await.unwrap();
+    let partner = Principal::parse("partner:acme").unwrap();
+    let operator =
+        Principal::parse(&format!("operator:ops-{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let (acme_key, ops_key) = (ApiKey::generate(), ApiKey::generate());
+    store
+        .add_api_key(&acme_key.digest(), &partner)
+        .await
+        .unwrap();
+    store
+        .add_api_key(&ops_key.digest(), &operator)
+        .await
+        .unwrap();
     let reopened = open().await;
+    for (key, principal) in [
+        (&key, &alice),
+        (&other, &bob),
+        (&acme_key, &partner),
+        (&ops_key, &operator),
+    ] {
+        assert_eq!(
+            reopened
+                .api_key_principal(&key.digest())
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(principal)
+        );
+    }
     assert_eq!(
-        reopened.api_key_customer(&key.digest()).await.unwrap(),
-        Some(alice)
-    );
-    assert_eq!(
-        reopened.api_key_customer(&other.digest()).await.unwrap(),
-        Some(bob)
+        reopened
+            .api_key_principal(&acme_key.digest())
+            .await
+            .unwrap()
+            .map(|p| p.role()),
+        Some(Role::Partner)
     );
     let unknown = ApiKey::generate();
     assert_eq!(
-        reopened.api_key_customer(&unknown.digest()).await.unwrap(),
+        reopened.api_key_principal(&unknown.digest()).await.unwrap(),
         None
     );
+    // Listed by digest, with their roles (never the key).
+    let listed = reopened.api_keys().await.unwrap();
+    let digests: Vec<_> = listed.iter().map(|k| &k.digest).collect();
+    assert!(digests.windows(2).all(|w| w[0] < w[1]), "by digest");
+    for (key, principal) in [(&key, &alice), (&acme_key, &partner), (&ops_key, &operator)] {
+        let found = listed.iter().find(|k| k.digest == key.digest());
+        assert_eq!(found.map(|k| &k.principal), Some(principal));
+        let age = Utc::now() - found.unwrap().created_at;
+        assert!(age < Duration::minutes(10), "{age}");
+    }
 }
