@@ -10,8 +10,10 @@ use crate::helpers::*;
 use kafka_protocol::{
     messages::{
         ApiKey as Api, FetchRequest, FetchResponse, FindCoordinatorRequest,
-        FindCoordinatorResponse, ProduceRequest, ProduceResponse, TopicName,
+        FindCoordinatorResponse, GroupId, OffsetCommitRequest, OffsetCommitResponse,
+        ProduceRequest, ProduceResponse, TopicName,
         fetch_request::{FetchPartition, FetchTopic},
+        offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic},
         produce_request::{PartitionProduceData, TopicProduceData},
     },
     protocol::StrBytes,
@@ -133,23 +135,6 @@ fn read(config: &ClientConfig, topic: &str, group: &str) -> Result<usize, RDKafk
         }
     }
     Ok(read)
-}
-
-/// Whether a group commit as `group` is refused, and how.
-fn commit_in(config: &ClientConfig, topic: &str, group: &str) -> Result<(), RDKafkaErrorCode> {
-    let consumer: BaseConsumer = config
-        .clone()
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut offsets = TopicPartitionList::new();
-    offsets
-        .add_partition_offset(topic, 0, Offset::Offset(0))
-        .unwrap();
-    consumer
-        .commit(&offsets, rdkafka::consumer::CommitMode::Sync)
-        .map_err(|error| error.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail))
 }
 
 /// Writes one record to `topic`; the broker's answer.
@@ -279,13 +264,7 @@ async fn a_partner_reaches_its_own_door_only(broker: TestBroker) {
             refused,
             "acme writes RFQs to itself"
         );
-        // Another's group: the coordinator is not even named (librdkafka
-        // then reports the commit as waiting for it, as on Kafka).
         let theirs = format!("{}quoter", bolt.prefix());
-        assert!(
-            commit_in(&acme_client, &acme.rfqs_topic(), &theirs).is_err(),
-            "acme commits in bolt's group"
-        );
         // Past its client's manners: the protocol spoken raw, as acme.
         let mut kafka = KafkaSettings::new(brokers.clone());
         for (key, value) in [
@@ -331,6 +310,28 @@ async fn a_partner_reaches_its_own_door_only(broker: TestBroker) {
         let found: FindCoordinatorResponse =
             raw.request(Api::FindCoordinator, 3, &find).await.unwrap();
         assert_eq!(found.error_code, 30, "acme finds bolt's group: {found:?}");
+        let commit = OffsetCommitRequest::default()
+            .with_group_id(GroupId(StrBytes::from_string(theirs.clone())))
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![
+                OffsetCommitRequestTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(acme.rfqs_topic())))
+                    .with_partitions(vec![
+                        OffsetCommitRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(0),
+                    ]),
+            ]);
+        let committed: OffsetCommitResponse =
+            raw.request(Api::OffsetCommit, 2, &commit).await.unwrap();
+        assert!(
+            committed
+                .topics
+                .iter()
+                .flat_map(|topic| &topic.partitions)
+                .all(|p| p.error_code == 30),
+            "acme commits in bolt's group: {committed:?}"
+        );
         let produce = ProduceRequest::default()
             .with_acks(-1)
             .with_timeout_ms(5000)
@@ -361,6 +362,25 @@ async fn a_partner_reaches_its_own_door_only(broker: TestBroker) {
             !seen.is_empty() && seen.iter().all(|name| acme.holds(name)),
             "{seen:?}"
         );
+
+        // rfq up also takes PLAIN (for clients whose SCRAM is broken),
+        // checked against the same credential.
+        if let TestBroker::Embedded = broker {
+            let mut plain = acme_client.clone();
+            plain.set("sasl.mechanism", "PLAIN");
+            let consumer: BaseConsumer = plain.create().unwrap();
+            let seen = consumer
+                .fetch_metadata(None, Duration::from_secs(10))
+                .unwrap();
+            assert!(seen.topics().iter().all(|topic| acme.holds(topic.name())));
+            plain.set("sasl.password", "not-the-password-at-all");
+            let consumer: BaseConsumer = plain.create().unwrap();
+            assert!(
+                consumer
+                    .fetch_metadata(None, Duration::from_secs(5))
+                    .is_err()
+            );
+        }
 
         // A wrong password, or none at all: nothing.
         let wrong = as_partner(&brokers, acme.partner().as_str(), "not-the-password-at-all");
