@@ -73,6 +73,8 @@ pub enum Command {
     /// Customers' API keys in the result store (`rfq keys add --customer
     /// NAME` prints a new key).
     Keys(crate::keys::KeysArgs),
+    /// Partners as tenants (`rfq partners add NAME` prints its secrets).
+    Partners(crate::partners::PartnersArgs),
     /// Measures the pipeline (open-loop load, latency as the customer app
     /// sees it) next to its broker's own limits; starts `rfq up` in this
     /// process unless `--bench-url` names a running pipeline.
@@ -224,6 +226,7 @@ impl Cli {
             Command::Api(args) => api(args, shutdown).await,
             Command::Migrate(args) => migrate(args).await,
             Command::Keys(args) => crate::keys::run(args).await,
+            Command::Partners(args) => crate::partners::run(args).await,
             Command::Explain(args) => crate::explain::run(*args).await,
             Command::Registry(args) => registry(args, shutdown).await,
             Command::Bench(args) => crate::bench::run(*args).await,
