@@ -55,7 +55,8 @@ pub struct Access {
     /// The digest of the operator's password.
     operator: KeyDigest,
     /// Where partners' registry digests are looked up (cached by the
-    /// caller: `rfq_core::auth::partners::CachedPartners`).
+    /// caller: `rfq_core::auth::partners::CachedPartners`, so a rotated
+    /// password works within a second and the old one stops then).
     partners: Arc<dyn PartnerDirectory>,
 }
 
@@ -90,15 +91,12 @@ impl Access {
                 false => Err(invalid()),
             };
         }
-        let Some(known) = self
+        let known = self
             .partners
-            .registry_digest(user)
+            .registry_password_is(user, &digest)
             .await
-            .map_err(RegistryError::Unavailable)?
-        else {
-            return Err(invalid());
-        };
-        match (known == digest, rfq_core::PartnerName::parse(user)) {
+            .map_err(RegistryError::Unavailable)?;
+        match (known, rfq_core::PartnerName::parse(user)) {
             (true, Ok(name)) => Ok(Caller::Partner(name.door())),
             _ => Err(invalid()),
         }
@@ -163,7 +161,10 @@ mod tests {
         assert_eq!(refusal(&acme(), &Method::POST, route, own), None);
         assert!(refusal(&acme(), &Method::POST, route, bolts).is_some());
         assert!(refusal(&acme(), &Method::GET, route, Some("rfq.quotes-value")).is_some());
-        assert_eq!(refusal(&acme(), &Method::GET, "/schemas/ids/{id}", None), None);
+        assert_eq!(
+            refusal(&acme(), &Method::GET, "/schemas/ids/{id}", None),
+            None
+        );
         assert_eq!(refusal(&acme(), &Method::GET, "/config", None), None);
         assert!(refusal(&acme(), &Method::PUT, "/config", None).is_some());
         assert!(refusal(&acme(), &Method::PUT, "/config/{subject}", own).is_some());

@@ -40,9 +40,9 @@ mod log;
 pub mod routes;
 mod state;
 
+pub use access::{Access, Caller, OPERATOR};
 pub use error::{CONTENT_TYPE, RegistryError};
 pub use log::{EventLog, KafkaLog, MemoryLog};
-pub use access::{Access, Caller, OPERATOR};
 pub use routes::{guarded, router};
 pub use state::{Event, Registration, Schemas, Version, VersionSpec, canonical};
 

@@ -29,10 +29,6 @@ pub struct PartnersArgs {
     /// What to do.
     #[command(subcommand)]
     pub action: PartnersAction,
-
-    /// The result store the partners are kept in.
-    #[command(flatten)]
-    pub store: StoreSettings,
 }
 
 /// What `rfq partners` does.
@@ -46,20 +42,44 @@ pub enum PartnersAction {
         /// The partner's produce quota on a real Kafka.
         #[arg(long, default_value_t = DEFAULT_PRODUCE_BYTES_PER_SECOND)]
         produce_bytes_per_second: u64,
+        /// The result store the partners are kept in.
+        #[command(flatten)]
+        store: StoreSettings,
     },
     /// Lists the partners, removed ones too.
-    List,
+    List {
+        /// The result store the partners are kept in.
+        #[command(flatten)]
+        store: StoreSettings,
+    },
     /// Replaces a partner's two secrets and prints the new ones (once).
     Rotate {
         /// The partner.
         name: String,
+        /// The result store the partners are kept in.
+        #[command(flatten)]
+        store: StoreSettings,
     },
     /// Removes a partner: its secrets stop working; prints what to run on
     /// a real Kafka.
     Remove {
         /// The partner.
         name: String,
+        /// The result store the partners are kept in.
+        #[command(flatten)]
+        store: StoreSettings,
     },
+}
+
+impl PartnersAction {
+    fn store(&self) -> &StoreSettings {
+        match self {
+            PartnersAction::Add { store, .. }
+            | PartnersAction::List { store }
+            | PartnersAction::Rotate { store, .. }
+            | PartnersAction::Remove { store, .. } => store,
+        }
+    }
 }
 
 /// A partner's two new secrets and the credentials kept of them.
@@ -106,9 +126,10 @@ fn handout(door: &Door, secrets: &Secrets) -> String {
 
 /// Runs `rfq partners`.
 pub async fn run(args: PartnersArgs) -> anyhow::Result<()> {
-    let described = args.store.describe();
+    let described = args.action.store().describe();
     let store = args
-        .store
+        .action
+        .store()
         .open()
         .await
         .with_context(|| format!("opening the result store ({described})"))?;
@@ -117,6 +138,7 @@ pub async fn run(args: PartnersArgs) -> anyhow::Result<()> {
         PartnersAction::Add {
             name: text,
             produce_bytes_per_second,
+            ..
         } => {
             let name = name(&text)?;
             let (secrets, now) = (Secrets::generate(), chrono::Utc::now());
@@ -144,9 +166,12 @@ pub async fn run(args: PartnersArgs) -> anyhow::Result<()> {
                 )
             );
         }
-        PartnersAction::List => {
+        PartnersAction::List { .. } => {
             let partners = store.partners().await.context("reading the partners")?;
-            println!("{:<24}  {:<8}  {:<20}  rotated", "name", "status", "created");
+            println!(
+                "{:<24}  {:<8}  {:<20}  rotated",
+                "name", "status", "created"
+            );
             for partner in partners {
                 let status = if partner.removed { "removed" } else { "active" };
                 let time = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%dT%H:%M:%SZ");
@@ -158,7 +183,7 @@ pub async fn run(args: PartnersArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        PartnersAction::Rotate { name: text } => {
+        PartnersAction::Rotate { name: text, .. } => {
             let name = name(&text)?;
             let secrets = Secrets::generate();
             let (scram, digest) = (&secrets.scram.credential, secrets.registry.digest());
@@ -173,18 +198,14 @@ pub async fn run(args: PartnersArgs) -> anyhow::Result<()> {
                 &secrets.scram,
                 DEFAULT_PRODUCE_BYTES_PER_SECOND,
             );
-            let credential = grant
-                .lines()
-                .take(2)
-                .collect::<Vec<_>>()
-                .join("\n");
+            let credential = grant.lines().take(2).collect::<Vec<_>>().join("\n");
             println!(
                 "Partner {name}'s secrets replaced; the old ones stop working within 30 s. \
                  Its new secrets, shown once:\n{}\nOn a real Kafka, run:\n{credential}",
                 handout(&door, &secrets)
             );
         }
-        PartnersAction::Remove { name: text } => {
+        PartnersAction::Remove { name: text, .. } => {
             let name = name(&text)?;
             if !store.remove_partner(&name).await? {
                 bail!("no partner {name} to remove (unknown or removed already)");

@@ -28,8 +28,8 @@ pub use scylladb::{ScyllaSettings, ScyllaStore};
 
 use chrono::{DateTime, Utc};
 use rfq_core::{
-    CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, ProviderId, Rfq,
-    PartnerName, ScoreLine, ScoreWindow,
+    CloseReason, CorrelationId, CustomerId, Effect, IdempotencyKey, JudgedAnswer, PartnerName,
+    ProviderId, Rfq, ScoreLine, ScoreWindow,
     auth::{KeyDigest, partners::Partner, scram::ScramCredential},
 };
 
@@ -216,7 +216,10 @@ pub struct StorePartners(pub std::sync::Arc<dyn Store>);
 #[async_trait::async_trait]
 impl rfq_core::auth::partners::PartnerDirectory for StorePartners {
     async fn partner(&self, name: &PartnerName) -> Result<Option<Partner>, String> {
-        self.0.partner(name).await.map_err(|error| error.to_string())
+        self.0
+            .partner(name)
+            .await
+            .map_err(|error| error.to_string())
     }
 
     async fn partners(&self) -> Result<Vec<Partner>, String> {

@@ -19,6 +19,11 @@ use std::{
 /// How long a partner read from the directory is remembered (found or not).
 pub const CACHE_FOR: Duration = Duration::from_secs(30);
 
+/// A remembered partner older than this is read again when a password
+/// does not match it: a rotated partner's new password works within this
+/// time (and then its old one no longer does).
+pub const RECHECK_AFTER: Duration = Duration::from_secs(1);
+
 /// Partners remembered at most; beyond, the memory starts over.
 const CACHE_MAX: usize = 10_000;
 
@@ -57,7 +62,16 @@ pub trait PartnerDirectory: Send + Sync {
 
     /// The registry password digest of a partner that is not removed.
     async fn registry_digest(&self, name: &str) -> Result<Option<KeyDigest>, String> {
-        Ok(self.active(name).await?.map(|partner| partner.registry_digest))
+        Ok(self
+            .active(name)
+            .await?
+            .map(|partner| partner.registry_digest))
+    }
+
+    /// Whether `digest` is the registry password digest of the partner
+    /// `name` (not removed).
+    async fn registry_password_is(&self, name: &str, digest: &KeyDigest) -> Result<bool, String> {
+        Ok(self.registry_digest(name).await?.as_ref() == Some(digest))
     }
 
     /// A partner by a name from outside (`None` if not a valid name, not
@@ -66,7 +80,10 @@ pub trait PartnerDirectory: Send + Sync {
         let Ok(name) = PartnerName::parse(name) else {
             return Ok(None);
         };
-        Ok(self.partner(&name).await?.filter(|partner| !partner.removed))
+        Ok(self
+            .partner(&name)
+            .await?
+            .filter(|partner| !partner.removed))
     }
 }
 
@@ -90,6 +107,17 @@ impl CachedPartners {
         }
     }
 
+    /// Reads `name` from the directory and remembers it.
+    async fn reload(&self, name: &PartnerName) -> Result<Option<Partner>, String> {
+        let partner = self.inner.partner(name).await?;
+        let mut cache = self.cache();
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(name.clone(), (partner.clone(), Instant::now()));
+        Ok(partner)
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, Remembered> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -103,13 +131,28 @@ impl PartnerDirectory for CachedPartners {
         {
             return Ok(partner.clone());
         }
-        let partner = self.inner.partner(name).await?;
-        let mut cache = self.cache();
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
+        self.reload(name).await
+    }
+
+    async fn registry_password_is(&self, name: &str, digest: &KeyDigest) -> Result<bool, String> {
+        let Ok(parsed) = PartnerName::parse(name) else {
+            return Ok(false);
+        };
+        let matches = |partner: &Option<Partner>| {
+            partner
+                .as_ref()
+                .is_some_and(|p| !p.removed && &p.registry_digest == digest)
+        };
+        let remembered = self.cache().get(&parsed).cloned();
+        match remembered {
+            Some((partner, at)) if at.elapsed() < CACHE_FOR => {
+                if matches(&partner) || at.elapsed() < RECHECK_AFTER {
+                    return Ok(matches(&partner));
+                }
+                Ok(matches(&self.reload(&parsed).await?))
+            }
+            _ => Ok(matches(&self.reload(&parsed).await?)),
         }
-        cache.insert(name.clone(), (partner.clone(), Instant::now()));
-        Ok(partner)
     }
 
     async fn partners(&self) -> Result<Vec<Partner>, String> {

@@ -76,13 +76,8 @@ impl ScramCredential {
     pub fn derive(password: &str, salt: &[u8], iterations: u32) -> Derived {
         let mut salted_password = [0u8; 32];
         // Hi() of RFC 5802 is PBKDF2 with HMAC-SHA-256 and one block.
-        if pbkdf2::pbkdf2::<HmacSha256>(
-            password.as_bytes(),
-            salt,
-            iterations,
-            &mut salted_password,
-        )
-        .is_err()
+        if pbkdf2::pbkdf2::<HmacSha256>(password.as_bytes(), salt, iterations, &mut salted_password)
+            .is_err()
         {
             unreachable!("HMAC accepts every key length");
         }

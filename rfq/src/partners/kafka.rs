@@ -53,7 +53,8 @@ pub fn grant(
     let principal = format!("--allow-principal User:{partner}");
     let credential = &derived.credential;
     let mut lines = vec![
-        "# export KAFKA=<bootstrap servers> KAFKA_ADMIN_CONFIG=<admin client properties>".to_owned(),
+        "# export KAFKA=<bootstrap servers> KAFKA_ADMIN_CONFIG=<admin client properties>"
+            .to_owned(),
         format!(
             "kafka-configs.sh {BOOTSTRAP} --alter --add-config '{MECHANISM}=[iterations={},password={password}]' {}",
             credential.iterations,
@@ -82,7 +83,8 @@ pub fn grant(
 pub fn revoke(door: &Door) -> String {
     let principal = format!("--allow-principal User:{}", door.partner());
     let mut lines = vec![
-        "# export KAFKA=<bootstrap servers> KAFKA_ADMIN_CONFIG=<admin client properties>".to_owned(),
+        "# export KAFKA=<bootstrap servers> KAFKA_ADMIN_CONFIG=<admin client properties>"
+            .to_owned(),
         format!(
             "kafka-configs.sh {BOOTSTRAP} --alter --delete-config '{MECHANISM}' {}",
             user(door)
@@ -112,25 +114,43 @@ mod tests {
         let text = grant(&door, "pw", &derived, 1_048_576);
         let b = "--bootstrap-server \"$KAFKA\" --command-config \"$KAFKA_ADMIN_CONFIG\"";
         let expected = [
-            format!("kafka-configs.sh {b} --alter --add-config 'SCRAM-SHA-256=[iterations=4096,password=pw]' --entity-type users --entity-name acme"),
-            format!("kafka-acls.sh {b} --add --allow-principal User:acme --operation Read --operation Describe --topic rfq.door.acme.rfqs"),
-            format!("kafka-acls.sh {b} --add --allow-principal User:acme --operation Write --operation Describe --topic rfq.door.acme.answers"),
-            format!("kafka-acls.sh {b} --add --allow-principal User:acme --operation Write --operation Describe --topic rfq.door.acme.heartbeats"),
-            format!("kafka-acls.sh {b} --add --allow-principal User:acme --operation Read --group rfq.door.acme. --resource-pattern-type prefixed"),
-            format!("kafka-configs.sh {b} --alter --add-config 'producer_byte_rate=1048576' --entity-type users --entity-name acme"),
+            format!(
+                "kafka-configs.sh {b} --alter --add-config 'SCRAM-SHA-256=[iterations=4096,password=pw]' --entity-type users --entity-name acme"
+            ),
+            format!(
+                "kafka-acls.sh {b} --add --allow-principal User:acme --operation Read --operation Describe --topic rfq.door.acme.rfqs"
+            ),
+            format!(
+                "kafka-acls.sh {b} --add --allow-principal User:acme --operation Write --operation Describe --topic rfq.door.acme.answers"
+            ),
+            format!(
+                "kafka-acls.sh {b} --add --allow-principal User:acme --operation Write --operation Describe --topic rfq.door.acme.heartbeats"
+            ),
+            format!(
+                "kafka-acls.sh {b} --add --allow-principal User:acme --operation Read --group rfq.door.acme. --resource-pattern-type prefixed"
+            ),
+            format!(
+                "kafka-configs.sh {b} --alter --add-config 'producer_byte_rate=1048576' --entity-type users --entity-name acme"
+            ),
         ];
         let commands: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(commands, expected);
         // The salted form carries the credential's own bytes.
         let salted = scram::base64(&derived.salted_password);
-        assert!(text.contains(&format!("salt=\"{}\",saltedpassword=\"{salted}\"", scram::base64(b"salt"))));
+        assert!(text.contains(&format!(
+            "salt=\"{}\",saltedpassword=\"{salted}\"",
+            scram::base64(b"salt")
+        )));
         // Every grant has its removal, and nothing names another door.
         let removal = revoke(&door);
         assert_eq!(removal.matches("--remove --force").count(), 4);
         assert!(removal.contains("--delete-config 'SCRAM-SHA-256'"));
         assert!(removal.contains("--delete-config 'producer_byte_rate'"));
         for line in text.lines().chain(removal.lines()) {
-            assert!(!line.contains("rfq.quotes") && !line.contains("rfq.requests"), "{line}");
+            assert!(
+                !line.contains("rfq.quotes") && !line.contains("rfq.requests"),
+                "{line}"
+            );
         }
     }
 }

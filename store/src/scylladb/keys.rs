@@ -120,7 +120,9 @@ fn ttl(claim: &KeyClaim, now: &DateTime<Utc>) -> i32 {
 }
 
 /// Whether a conditional statement's answer says `[applied]`.
-pub(super) fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, StoreError> {
+pub(super) fn applied(
+    result: scylla::response::query_result::QueryResult,
+) -> Result<bool, StoreError> {
     let rows = result.into_rows_result().map_err(backend)?;
     let row: Row = rows.first_row().map_err(backend)?;
     match row.columns.first() {

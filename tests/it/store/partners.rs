@@ -75,7 +75,12 @@ async fn rotating_replaces_both_secrets(store: &dyn Store) {
         ApiKey::generate().digest(),
     );
     let at = before.created_at + Duration::seconds(10);
-    assert!(store.rotate_partner(&name, &scram, &digest, at).await.unwrap());
+    assert!(
+        store
+            .rotate_partner(&name, &scram, &digest, at)
+            .await
+            .unwrap()
+    );
     let after = store.partner(&name).await.unwrap().expect("still there");
     assert_eq!(
         after,
@@ -88,7 +93,12 @@ async fn rotating_replaces_both_secrets(store: &dyn Store) {
     );
     // Nobody to rotate under an unknown name.
     let unknown = self::name();
-    assert!(!store.rotate_partner(&unknown, &scram, &digest, at).await.unwrap());
+    assert!(
+        !store
+            .rotate_partner(&unknown, &scram, &digest, at)
+            .await
+            .unwrap()
+    );
     assert_eq!(store.partner(&unknown).await.unwrap(), None);
 }
 
@@ -105,7 +115,12 @@ async fn a_removed_partner_stays_removed(store: &dyn Store, open: &Opener) {
     assert_eq!(store.partner(&name).await.unwrap(), Some(removed.clone()));
     // Neither rotated nor added again: the name is not handed on.
     let (scram, digest) = (added.scram.clone(), ApiKey::generate().digest());
-    assert!(!store.rotate_partner(&name, &scram, &digest, now()).await.unwrap());
+    assert!(
+        !store
+            .rotate_partner(&name, &scram, &digest, now())
+            .await
+            .unwrap()
+    );
     assert!(!store.add_partner(&partner(&name, "again")).await.unwrap());
     let reopened = open().await;
     assert_eq!(reopened.partner(&name).await.unwrap(), Some(removed));

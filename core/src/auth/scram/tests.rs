@@ -26,7 +26,10 @@ fn exchange(password: &str, client_final: &str) -> Result<String, ScramError> {
 
 #[test]
 fn the_rfc_7677_exchange_succeeds() {
-    assert_eq!(exchange("pencil", CLIENT_FINAL).as_deref(), Ok(SERVER_FINAL));
+    assert_eq!(
+        exchange("pencil", CLIENT_FINAL).as_deref(),
+        Ok(SERVER_FINAL)
+    );
 }
 
 #[test]
