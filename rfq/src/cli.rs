@@ -113,6 +113,9 @@ pub struct RegistryArgs {
     /// Where it listens and which topic it keeps.
     #[command(flatten)]
     pub registry: rfq_registry::RegistrySettings,
+    /// Where partners are looked up (with --registry-operator-password).
+    #[command(flatten)]
+    pub store: StoreSettings,
 }
 
 /// `rfq broker`.

@@ -126,12 +126,24 @@ pub(super) async fn registry(
     let registry = rfq_registry::Registry::open(Box::new(log))
         .await
         .with_context(|| format!("replaying {topic}"))?;
-    serve(
-        args.registry.schema_registry_addr,
-        rfq_registry::router(registry),
-        shutdown,
-    )
-    .await
+    // Guarded with an operator password (partners from the store), else
+    // open, as behind a gateway of its own.
+    let router = match &args.registry.operator_password {
+        Some(password) => {
+            let password = rfq_core::auth::ApiKey::parse(password)
+                .context("--registry-operator-password (RFQ_REGISTRY_OPERATOR_PASSWORD)")?;
+            let store = open_store(&args.store).await?;
+            let partners = rfq_store::StorePartners(store);
+            let partners = rfq_core::auth::partners::CachedPartners::new(Arc::new(partners));
+            let access = rfq_registry::Access::new(&password, Arc::new(partners));
+            rfq_registry::guarded(registry, access)
+        }
+        None => {
+            tracing::warn!("no --registry-operator-password: the registry is open to anyone");
+            rfq_registry::router(registry)
+        }
+    };
+    serve(args.registry.schema_registry_addr, router, shutdown).await
 }
 
 pub(super) async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
