@@ -146,31 +146,4 @@ pub(crate) async fn guard(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn acme() -> Caller {
-        Caller::Partner(rfq_core::PartnerName::parse("acme").expect("valid").door())
-    }
-
-    #[test]
-    fn partners_keep_to_their_door_and_set_no_level() {
-        let own = Some("rfq.door.acme.answers-value");
-        let bolts = Some("rfq.door.bolt.answers-value");
-        let route = "/subjects/{subject}/versions";
-        assert_eq!(refusal(&acme(), &Method::POST, route, own), None);
-        assert!(refusal(&acme(), &Method::POST, route, bolts).is_some());
-        assert!(refusal(&acme(), &Method::GET, route, Some("rfq.quotes-value")).is_some());
-        assert_eq!(
-            refusal(&acme(), &Method::GET, "/schemas/ids/{id}", None),
-            None
-        );
-        assert_eq!(refusal(&acme(), &Method::GET, "/config", None), None);
-        assert!(refusal(&acme(), &Method::PUT, "/config", None).is_some());
-        assert!(refusal(&acme(), &Method::PUT, "/config/{subject}", own).is_some());
-        assert_eq!(
-            refusal(&Caller::Operator, &Method::PUT, "/config/{subject}", bolts),
-            None
-        );
-    }
-}
+mod tests;
