@@ -156,7 +156,7 @@ pub async fn run(args: PartnersArgs) -> anyhow::Result<()> {
             let door = name.door();
             println!(
                 "Partner {name} added to {described}. Its secrets, shown once (only what checks \
-                 them is stored):\n{}\nOn a real Kafka, run (rfq up's broker reads the store):\n{}",
+                 them is stored):\n{}\nOn a real Kafka, run:\n{}",
                 handout(&door, &secrets),
                 kafka::grant(
                     &door,
