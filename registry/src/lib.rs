@@ -171,8 +171,9 @@ pub struct RegistrySettings {
 
     /// The operator's password of the embedded registry (user
     /// `rfq-operator`; 16 to 256 characters of letters, digits and
-    /// `-._~+/=`). Default: a new random one at every start, handed to
-    /// `rfq up`'s own components and never printed.
+    /// `-._~+/=`). Without it, `rfq up` makes a random one at every start
+    /// (handed to its own components, never printed) and `rfq registry`
+    /// serves everyone.
     #[arg(
         long = "registry-operator-password",
         env = "RFQ_REGISTRY_OPERATOR_PASSWORD",
