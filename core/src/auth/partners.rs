@@ -192,6 +192,40 @@ mod tests {
         }
     }
 
+    /// A partner whose registry digest can be replaced (a rotation).
+    struct Rotating(Mutex<Partner>);
+
+    #[async_trait::async_trait]
+    impl PartnerDirectory for Rotating {
+        async fn partner(&self, _: &PartnerName) -> Result<Option<Partner>, String> {
+            Ok(Some(self.0.lock().unwrap().clone()))
+        }
+        async fn partners(&self) -> Result<Vec<Partner>, String> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rotated_password_works_within_a_second_and_the_old_one_stops() {
+        let (old, new) = (ApiKey::generate().digest(), ApiKey::generate().digest());
+        let inner = Arc::new(Rotating(Mutex::new(Partner {
+            registry_digest: old.clone(),
+            ..partner(false)
+        })));
+        let cached = CachedPartners::new(inner.clone());
+        assert_eq!(cached.registry_password_is("acme", &old).await, Ok(true));
+        inner.0.lock().unwrap().registry_digest = new.clone();
+        // Read less than a second ago: neither re-read nor taken.
+        assert_eq!(cached.registry_password_is("acme", &new).await, Ok(false));
+        tokio::time::sleep(RECHECK_AFTER).await;
+        assert_eq!(cached.registry_password_is("acme", &new).await, Ok(true));
+        assert_eq!(cached.registry_password_is("acme", &old).await, Ok(false));
+        assert_eq!(
+            cached.registry_password_is("Bad Name", &new).await,
+            Ok(false)
+        );
+    }
+
     #[tokio::test]
     async fn lookups_are_remembered_and_removed_partners_have_no_credentials() {
         let inner = Arc::new(One(partner(false), AtomicUsize::new(0)));
