@@ -13,6 +13,12 @@ pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 /// Why a registry request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
+    /// 40101: no credentials, or wrong ones.
+    #[error("Unauthorized: {0}")]
+    Unauthorized(String),
+    /// 40301: credentials that may not do this.
+    #[error("Forbidden: {0}")]
+    Forbidden(String),
     /// 40401.
     #[error("Subject '{0}' not found.")]
     SubjectNotFound(String),
@@ -52,12 +58,17 @@ pub enum RegistryError {
     /// 50001: the log of schemas could not be written.
     #[error("Error in the backend data store: {0}")]
     Store(String),
+    /// 50301: partners' credentials cannot be checked right now.
+    #[error("Credentials cannot be checked right now: {0}")]
+    Unavailable(String),
 }
 
 impl RegistryError {
     /// Confluent's error code.
     pub fn code(&self) -> u32 {
         match self {
+            RegistryError::Unauthorized(_) => 40101,
+            RegistryError::Forbidden(_) => 40301,
             RegistryError::SubjectNotFound(_) => 40401,
             RegistryError::VersionNotFound(_) => 40402,
             RegistryError::SchemaNotFound(_) => 40403,
@@ -68,6 +79,7 @@ impl RegistryError {
             RegistryError::InvalidLevel(_) => 42203,
             RegistryError::Unsupported(_) => 42204,
             RegistryError::Store(_) => 50001,
+            RegistryError::Unavailable(_) => 50301,
         }
     }
 
@@ -85,11 +97,18 @@ impl RegistryError {
 impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error_code": self.code(), "message": self.to_string()});
-        (
+        let mut response = (
             self.status(),
             [(header::CONTENT_TYPE, CONTENT_TYPE)],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if let RegistryError::Unauthorized(_) = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"rfq schema registry\""),
+            );
+        }
+        response
     }
 }

@@ -16,15 +16,34 @@
 //! effect, as Confluent keeps `_schemas`; a restart replays the topic.
 //! Not implemented: deletes, schema references, modes, contexts, schema
 //! types other than Avro.
+//!
+//! **Tenancy** ([`access`], [`guarded`]; `rfq up` serves it guarded): every
+//! request carries HTTP Basic credentials, the operator's or a partner's.
+//! A partner registers and reads only the subjects under its door
+//! (`rfq.door.NAME.`), never sets a level, and sees only its own subjects
+//! in lists; schemas by id are shared (ids are global).
+//!
+//! **A partner's subject is FORWARD_TRANSITIVE** unless the operator set
+//! another level on it. A partner is a *writer* we do not upgrade: its
+//! records reach a door that reads them with the reader schema it was
+//! built with, which may be any earlier version of the subject. So every
+//! new schema a partner registers must be readable by every version
+//! before it (forward, transitively), which is what lets a partner add a
+//! field with a default or drop an optional one without asking us, and
+//! what refuses (409) a schema that drops a field our readers need
+//! without a default. Our own subjects keep BACKWARD (we upgrade readers
+//! first). See `docs/schema-registry-tenancy.md`.
 
+pub mod access;
 mod error;
 mod log;
 pub mod routes;
 mod state;
 
+pub use access::{Access, Caller, OPERATOR};
 pub use error::{CONTENT_TYPE, RegistryError};
 pub use log::{EventLog, KafkaLog, MemoryLog};
-pub use routes::router;
+pub use routes::{guarded, router};
 pub use state::{Event, Registration, Schemas, Version, VersionSpec, canonical};
 
 use serde::{Deserialize, Serialize};
@@ -149,6 +168,18 @@ pub struct RegistrySettings {
     /// Compacted topic the embedded registry keeps its schemas in.
     #[arg(long, env = "RFQ_SCHEMAS_TOPIC", default_value = "rfq.schemas")]
     pub schemas_topic: String,
+
+    /// The operator's password of the embedded registry (user
+    /// `rfq-operator`; 16 to 256 characters of letters, digits and
+    /// `-._~+/=`). Without it, `rfq up` makes a random one at every start
+    /// (handed to its own components, never printed) and `rfq registry`
+    /// serves everyone.
+    #[arg(
+        long = "registry-operator-password",
+        env = "RFQ_REGISTRY_OPERATOR_PASSWORD",
+        hide_env_values = true
+    )]
+    pub operator_password: Option<String>,
 }
 
 impl Default for RegistrySettings {

@@ -10,15 +10,21 @@
 //! - `POST /compatibility/subjects/{subject}/versions[/{version}]`;
 //! - `GET /`, `/schemas/types`, `/mode`.
 //!
+//! [`router`] serves everyone; [`guarded`] only the operator and partners,
+//! each within its rights ([`crate::access`]).
+//!
 //! Bodies are read as JSON whatever their content type; answers are
 //! `application/vnd.schemaregistry.v1+json`; refusals carry Confluent's
 //! error codes. Deletes and schema references are refused with 42204.
 
 mod compatibility;
 
-use crate::{CONTENT_TYPE, Registry, RegistryError, VersionSpec};
+use crate::{
+    CONTENT_TYPE, Registry, RegistryError, VersionSpec,
+    access::{Access, Caller, guard},
+};
 use axum::{
-    Router,
+    Extension, Router,
     body::Bytes,
     extract::{Path, State},
     http::header,
@@ -32,8 +38,25 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// The registry's routes.
+/// The registry's routes, open to everyone (tests, and a registry behind
+/// a gateway of its own).
 pub fn router(registry: Registry) -> Router {
+    routes().with_state(registry)
+}
+
+/// The registry's routes for the operator and partners only (`rfq up`).
+pub fn guarded(registry: Registry, access: Access) -> Router {
+    routes()
+        .route_layer(axum::middleware::from_fn_with_state(access, guard))
+        .with_state(registry)
+}
+
+/// Who is asking: the guard's answer, or (unguarded) the operator.
+fn caller(found: Option<Extension<Caller>>) -> Caller {
+    found.map_or(Caller::Operator, |Extension(caller)| caller)
+}
+
+fn routes() -> Router<Registry> {
     Router::new()
         .route("/", get(|| async { reply(json!({})) }))
         .route("/schemas/types", get(|| async { reply(json!(["AVRO"])) }))
@@ -76,7 +99,6 @@ pub fn router(registry: Registry) -> Router {
             "/compatibility/subjects/{subject}/versions/{version}",
             post(check_version),
         )
-        .with_state(registry)
 }
 
 /// A 200 with Confluent's media type.
@@ -153,6 +175,7 @@ async fn uses_of_id(
     r: &Registry,
     id: &str,
     with_versions: bool,
+    caller: &Caller,
 ) -> Result<Response, RegistryError> {
     let state = r.read().await;
     let id = id_of(id)?;
@@ -160,6 +183,7 @@ async fn uses_of_id(
     let uses: Vec<Value> = state
         .uses(id)
         .into_iter()
+        .filter(|(subject, _)| caller.holds(subject))
         .map(|(subject, version)| match with_versions {
             true => json!({"subject": subject, "version": version}),
             false => json!(subject),
@@ -171,19 +195,28 @@ async fn uses_of_id(
 async fn subjects_of_id(
     State(r): State<Registry>,
     Path(id): Path<String>,
+    found: Option<Extension<Caller>>,
 ) -> Result<Response, RegistryError> {
-    uses_of_id(&r, &id, false).await
+    uses_of_id(&r, &id, false, &caller(found)).await
 }
 
 async fn versions_of_id(
     State(r): State<Registry>,
     Path(id): Path<String>,
+    found: Option<Extension<Caller>>,
 ) -> Result<Response, RegistryError> {
-    uses_of_id(&r, &id, true).await
+    uses_of_id(&r, &id, true, &caller(found)).await
 }
 
-async fn subjects(State(r): State<Registry>) -> Response {
-    reply(json!(r.read().await.subjects()))
+async fn subjects(State(r): State<Registry>, found: Option<Extension<Caller>>) -> Response {
+    let caller = caller(found);
+    let state = r.read().await;
+    let subjects: Vec<&str> = state
+        .subjects()
+        .into_iter()
+        .filter(|subject| caller.holds(subject))
+        .collect();
+    reply(json!(subjects))
 }
 
 async fn versions(

@@ -232,13 +232,18 @@ impl Schemas {
         })
     }
 
-    /// The level in force for `subject` (its own, else the global one), or
-    /// the global level.
+    /// The level in force for `subject` (its own; else, for a partner's
+    /// subject under its door, [`Level::ForwardTransitive`], see the
+    /// crate's doc; else the global one), or the global level.
     pub fn level(&self, subject: Option<&str>) -> Level {
-        subject
-            .and_then(|s| self.levels.get(s))
-            .copied()
-            .unwrap_or(self.global)
+        match subject {
+            Some(s) => match self.levels.get(s) {
+                Some(level) => *level,
+                None if rfq_core::Door::of_name(s).is_some() => Level::ForwardTransitive,
+                None => self.global,
+            },
+            None => self.global,
+        }
     }
 
     /// The level set on `subject` itself, if any.

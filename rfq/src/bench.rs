@@ -78,6 +78,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let url = format!("http://{}", pipeline.http_addr());
     settings.kafka = pipeline.kafka().clone();
     settings.registry.registry_url = Some(pipeline.schema_registry_url());
+    if let Some((user, password)) = pipeline.registry_operator() {
+        settings.registry.registry_user = Some(user.to_owned());
+        settings.registry.registry_password = Some(password.to_owned());
+    }
     let target = rfq_bench::Target {
         metrics_url: url.clone(),
         url,

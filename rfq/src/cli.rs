@@ -74,6 +74,8 @@ pub enum Command {
     /// --customer NAME | --partner NAME | --operator [NAME]` prints a new
     /// key; `rfq keys list` lists them).
     Keys(crate::keys::KeysArgs),
+    /// Partners as tenants (`rfq partners add NAME` prints its secrets).
+    Partners(crate::partners::PartnersArgs),
     /// Measures the pipeline (open-loop load, latency as the customer app
     /// sees it) next to its broker's own limits; starts `rfq up` in this
     /// process unless `--bench-url` names a running pipeline.
@@ -112,6 +114,9 @@ pub struct RegistryArgs {
     /// Where it listens and which topic it keeps.
     #[command(flatten)]
     pub registry: rfq_registry::RegistrySettings,
+    /// Where partners are looked up (with --registry-operator-password).
+    #[command(flatten)]
+    pub store: StoreSettings,
 }
 
 /// `rfq broker`.
@@ -225,6 +230,7 @@ impl Cli {
             Command::Api(args) => api(args, shutdown).await,
             Command::Migrate(args) => migrate(args).await,
             Command::Keys(args) => crate::keys::run(args).await,
+            Command::Partners(args) => crate::partners::run(args).await,
             Command::Explain(args) => crate::explain::run(*args).await,
             Command::Registry(args) => registry(args, shutdown).await,
             Command::Bench(args) => crate::bench::run(*args).await,

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod demo_key;
 pub mod explain;
 mod keys;
+mod partners;
 mod pipeline;
 mod telemetry;
 

@@ -16,6 +16,7 @@ use rfq_api::{ApiSettings, live::LiveEvents};
 use rfq_broker::EmbeddedBroker;
 use rfq_core::{
     ProviderId,
+    auth::partners::CachedPartners,
     kafka::{KafkaSettings, ensure_topics},
 };
 use rfq_producer::Intake;
@@ -44,6 +45,9 @@ pub struct Pipeline {
     providers: rfq_producer::Registry,
     /// `rfq up`'s demo API key, when no key was configured.
     demo_key: Option<rfq_core::auth::ApiKey>,
+    /// The embedded registry's operator credentials (user, password), which
+    /// the components use; none with another registry.
+    registry_operator: Option<(String, String)>,
 }
 
 impl Pipeline {
@@ -101,14 +105,21 @@ impl Pipeline {
             tasks: JoinSet::new(),
             shutdown: shutdown.clone(),
             providers: rfq_producer::Registry::default(),
+            registry_operator: None,
         };
-        // Its own registry, unless the settings name another one.
+        // Its own registry, unless the settings name another one; our
+        // components reach it as its operator.
         let registry = match settings.intake.pipeline.registry.registry_url {
             Some(_) => Ok(()),
-            None => pipeline.spawn_registry(&settings).await,
+            None => pipeline.spawn_registry(&settings, store.clone()).await,
         };
         if registry.is_ok() && settings.intake.pipeline.registry.registry_url.is_none() {
-            settings.intake.pipeline.registry.registry_url = Some(pipeline.schema_registry_url());
+            let ours = &mut settings.intake.pipeline.registry;
+            ours.registry_url = Some(pipeline.schema_registry_url());
+            if let Some((user, password)) = &pipeline.registry_operator {
+                ours.registry_user = Some(user.clone());
+                ours.registry_password = Some(password.clone());
+            }
         }
         let started = match registry {
             Ok(()) => pipeline.spawn_components(&settings, store).await,
@@ -128,8 +139,25 @@ impl Pipeline {
         }
     }
 
-    /// Serves the schema registry, its state replayed from its topic.
-    async fn spawn_registry(&mut self, settings: &UpSettings) -> anyhow::Result<()> {
+    /// Serves the schema registry, its state replayed from its topic, to
+    /// the operator (a password from the settings or made now) and the
+    /// partners of `store`.
+    async fn spawn_registry(
+        &mut self,
+        settings: &UpSettings,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<()> {
+        let password = match &settings.registry.operator_password {
+            Some(password) => rfq_core::auth::ApiKey::parse(password)
+                .context("--registry-operator-password (RFQ_REGISTRY_OPERATOR_PASSWORD)")?,
+            None => rfq_core::auth::ApiKey::generate(),
+        };
+        let partners = CachedPartners::new(Arc::new(rfq_store::StorePartners(store)));
+        let access = rfq_registry::Access::new(&password, Arc::new(partners));
+        self.registry_operator = Some((
+            rfq_registry::OPERATOR.to_owned(),
+            password.expose().to_owned(),
+        ));
         let topics = &settings.intake.pipeline.topics;
         let log = KafkaLog::open(
             &self.kafka,
@@ -147,7 +175,7 @@ impl Pipeline {
         self.registry_url = format!("http://{}", listener.local_addr()?);
         let shutdown = self.shutdown.clone();
         self.tasks.spawn(async move {
-            let router = rfq_registry::router(registry);
+            let router = rfq_registry::guarded(registry, access);
             let result = rfq_core::http::serve(listener, router, shutdown).await;
             ("schema registry", result.map_err(anyhow::Error::from))
         });
@@ -265,6 +293,15 @@ impl Pipeline {
     /// REST API): the embedded one unless another was given.
     pub fn schema_registry_url(&self) -> String {
         self.registry_url.clone()
+    }
+
+    /// The embedded registry's operator credentials (user, password), to
+    /// reach it as `rfq up`'s own components do; none with another
+    /// registry.
+    pub fn registry_operator(&self) -> Option<(&str, &str)> {
+        self.registry_operator
+            .as_ref()
+            .map(|(user, password)| (user.as_str(), password.as_str()))
     }
 
     /// The Kafka bootstrap servers the components use (the embedded

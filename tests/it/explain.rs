@@ -181,6 +181,10 @@ async fn the_story_of_an_rfq_agrees_with_its_stored_result(broker: TestBroker) {
 async fn the_command_tells_the_same_story(t: &TestPipeline, id: &CorrelationId) {
     let binary = crate::chaos::cluster::rfq_binary();
     let store = t.store.store_path.clone().unwrap();
+    let operator = t
+        .pipeline()
+        .registry_operator()
+        .expect("the embedded registry");
     // Awaited, not blocking: the embedded broker runs on this test's runtime.
     let run = async |args: Vec<String>| {
         let mut command = tokio::process::Command::new(&binary);
@@ -189,6 +193,8 @@ async fn the_command_tells_the_same_story(t: &TestPipeline, id: &CorrelationId) 
             .args(args)
             .args(["--brokers", &t.brokers()])
             .args(["--schema-registry-url", &t.pipeline().schema_registry_url()])
+            .args(["--schema-registry-user", operator.0])
+            .env("RFQ_SCHEMA_REGISTRY_PASSWORD", operator.1)
             .arg("--store-path")
             .arg(&store)
             .env_remove("RFQ_CONFIG")

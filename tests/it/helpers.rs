@@ -249,7 +249,8 @@ impl TestPipeline {
 
     /// A codec as the pipeline's (Confluent framing, its schema registry).
     pub fn codec(&self) -> rfq_avro::SharedCodec {
-        codec_for(&self.pipeline().schema_registry_url(), &self.topics)
+        let url = self.pipeline().schema_registry_url();
+        codec_as(&url, self.pipeline().registry_operator(), &self.topics)
     }
 
     /// Its Kafka bootstrap servers.
@@ -297,10 +298,24 @@ pub fn header(message: &impl rdkafka::Message, name: &str) -> Option<String> {
 
 /// The pipeline's codec against the schema registry at `url`.
 pub fn codec_for(url: &str, topics: &TopicSettings) -> rfq_avro::SharedCodec {
+    codec_as(url, None, topics)
+}
+
+/// The pipeline's codec against the schema registry at `url`, as the user
+/// and password of `credentials`.
+pub fn codec_as(
+    url: &str,
+    credentials: Option<(&str, &str)>,
+    topics: &TopicSettings,
+) -> rfq_avro::SharedCodec {
     let mut pipeline = rfq_core::pipeline::PipelineSettings {
         topics: topics.clone(),
         ..Default::default()
     };
     pipeline.registry.registry_url = Some(url.to_owned());
+    if let Some((user, password)) = credentials {
+        pipeline.registry.registry_user = Some(user.to_owned());
+        pipeline.registry.registry_password = Some(password.to_owned());
+    }
     rfq_avro::codec(&pipeline).unwrap()
 }

@@ -28,6 +28,7 @@ mod openapi;
 mod outside_client;
 mod page;
 mod partners;
+mod registry_tenancy;
 mod restart;
 mod roles;
 mod schema_evolution;

@@ -30,6 +30,7 @@ Confluent API) instead of the one `rfq up` serves.
 Usage: partner_examples.py PATH_TO_RFQ_BINARY PATH_TO_PARTNER_EXAMPLE_BINARY [REGISTRY_URL]
 """
 
+import base64
 import json
 import os
 import signal
@@ -130,12 +131,20 @@ def main():
     http, kafka, registry_port = free_port(), free_port(), free_port()
     http_partner_port = free_port()
     base = f"http://127.0.0.1:{http}"
-    brokers, registry_url = f"127.0.0.1:{kafka}", f"http://127.0.0.1:{registry_port}"
+    # `rfq up`'s registry is guarded: the partners and this check reach it
+    # as its operator (the password given in RFQ_REGISTRY_OPERATOR_PASSWORD),
+    # the credentials in the URL as Confluent's clients and reqwest take them.
+    operator = ("rfq-operator", "smoke-operator-password-0123456789")
+    brokers, plain_url = f"127.0.0.1:{kafka}", f"http://127.0.0.1:{registry_port}"
+    registry_url = f"http://{operator[0]}:{operator[1]}@127.0.0.1:{registry_port}"
     registry_flags = ["--schema-registry-addr", f"127.0.0.1:{registry_port}"]
+    auth_header = {"Authorization": "Basic " + base64.b64encode(
+        f"{operator[0]}:{operator[1]}".encode()).decode()}
     if len(sys.argv) > 3:
-        registry_url = sys.argv[3]
+        registry_url = plain_url = sys.argv[3]
         registry_flags = ["--schema-registry-url", registry_url]
-    print(f"schema registry: {registry_url}")
+        auth_header = {}
+    print(f"schema registry: {plain_url}")
     common = ["--brokers", brokers, "--registry", registry_url, "--lat", str(HAMBURG["lat"]),
               "--lon", str(HAMBURG["lon"])]
     python_partner = [sys.executable, os.path.join(ROOT, "examples", "partner.py")] + common
@@ -150,6 +159,7 @@ def main():
             [binary, "up", "--http-addr", f"127.0.0.1:{http}", "--kafka-addr", brokers,
              "--data-dir", data_dir,
              "--partner", f"kit-http=http://127.0.0.1:{http_partner_port}/"] + registry_flags,
+            env={**os.environ, "RFQ_REGISTRY_OPERATOR_PASSWORD": operator[1]},
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "up.log"), "w"))
         partners = [http_partner]
         try:
@@ -159,8 +169,9 @@ def main():
             # Apicurio answers NONE for "no level of the subject's own"
             # (Confluent: 404), so there the level in effect is read.
             fallback = "?defaultToGlobal=true" if len(sys.argv) > 3 else ""
-            with urllib.request.urlopen(
-                    f"{registry_url}/config/rfq.quotes-value{fallback}") as response:
+            with urllib.request.urlopen(urllib.request.Request(
+                    f"{plain_url}/config/rfq.quotes-value{fallback}",
+                    headers=auth_header)) as response:
                 level = json.loads(response.read())["compatibilityLevel"]
             check(registry.get_versions("rfq.quotes-value") == [1] and level == "BACKWARD",
                   f"rfq up registered rfq.quotes-value at start-up; its level is {level}")

@@ -14,7 +14,10 @@ AvroDeserializer (code we did not write, as a partner would):
   schema (Confluent framing: magic byte 0 and the schema id);
 - after a restart of `rfq up` on the same data directory, ids, versions
   and levels are still there (the registry replays its topic);
-- unknown ids and subjects are refused with Confluent's error codes.
+- unknown ids and subjects are refused with Confluent's error codes;
+- without credentials the registry answers 401 (`rfq up` guards it: the
+  client authenticates as its operator, `rfq-operator` with the password
+  given in RFQ_REGISTRY_OPERATOR_PASSWORD).
 
 With a registry URL as second argument, the client's checks run against
 that registry instead (tests/run: Apicurio Registry), without `rfq up`.
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -40,6 +44,8 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 SCHEMAS = os.path.join(os.path.dirname(__file__), "..", "..", "avro", "schemas")
 SUBJECT = "rfq.quotes-value"
+# `rfq up`'s registry operator, as the environment names it for `rfq up`.
+OPERATOR = ("rfq-operator", "smoke-operator-password-0123456789")
 
 
 def free_port() -> int:
@@ -59,6 +65,7 @@ def start(binary, data_dir, ports):
     process = subprocess.Popen(
         [binary, "up", "--http-addr", f"127.0.0.1:{http}", "--kafka-addr", f"127.0.0.1:{kafka}",
          "--schema-registry-addr", f"127.0.0.1:{registry}", "--data-dir", data_dir],
+        env={**os.environ, "RFQ_REGISTRY_OPERATOR_PASSWORD": OPERATOR[1]},
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "up.log"), "ab"),
     )
     deadline = time.time() + 120
@@ -95,13 +102,21 @@ def refused(call, http_status, code):
     return False
 
 
-def confluent_checks(url, subject):
+def client(url, auth=None):
+    """Confluent's client of the registry at `url`, as `auth` (user, password)."""
+    conf = {"url": url}
+    if auth:
+        conf["basic.auth.user.info"] = f"{auth[0]}:{auth[1]}"
+    return SchemaRegistryClient(conf)
+
+
+def confluent_checks(url, subject, auth=None):
     """Confluent's client against the registry at `url`, on a fresh
     `subject`; returns the ids of versions 1 and 2."""
     v1 = open(os.path.join(SCHEMAS, "quote_response.avsc")).read()
     v2 = evolved(v1, {"name": "note", "type": ["null", "string"], "default": None})
     breaking = evolved(v1, {"name": "vehicle", "type": "string"})
-    registry = SchemaRegistryClient({"url": url})
+    registry = client(url, auth)
     first = registry.register_schema(subject, Schema(v1, "AVRO"))
     check(first >= 1, f"QuoteResponse registered under {subject} as id {first}")
     check(registry.register_schema(subject, Schema(v1, "AVRO")) == first,
@@ -164,13 +179,19 @@ def main():
     with tempfile.TemporaryDirectory() as data_dir:
         process = start(binary, data_dir, ports)
         try:
-            first, second = confluent_checks(url, SUBJECT)
+            try:
+                urllib.request.urlopen(f"{url}/subjects", timeout=5)
+                check(False, "the registry refuses a request without credentials")
+            except urllib.error.HTTPError as error:
+                check(error.code == 401 and error.headers["WWW-Authenticate"].startswith("Basic"),
+                      "the registry refuses a request without credentials with 401")
+            first, second = confluent_checks(url, SUBJECT, OPERATOR)
         finally:
             stop(process)
 
         process = start(binary, data_dir, ports)
         try:
-            registry = SchemaRegistryClient({"url": url})
+            registry = client(url, OPERATOR)
             check(registry.get_versions(SUBJECT) == [1, 2], "after a restart: both versions")
             check(registry.get_latest_version(SUBJECT).schema_id == second, "after a restart: the same ids")
             check(registry.get_compatibility(SUBJECT) == "FULL", "after a restart: the subject's level")

@@ -19,6 +19,11 @@ use std::{
 /// How long a partner read from the directory is remembered (found or not).
 pub const CACHE_FOR: Duration = Duration::from_secs(30);
 
+/// A remembered partner older than this is read again when a password
+/// does not match it: a rotated partner's new password works within this
+/// time (and then its old one no longer does).
+pub const RECHECK_AFTER: Duration = Duration::from_secs(1);
+
 /// Partners remembered at most; beyond, the memory starts over.
 const CACHE_MAX: usize = 10_000;
 
@@ -63,6 +68,12 @@ pub trait PartnerDirectory: Send + Sync {
             .map(|partner| partner.registry_digest))
     }
 
+    /// Whether `digest` is the registry password digest of the partner
+    /// `name` (not removed).
+    async fn registry_password_is(&self, name: &str, digest: &KeyDigest) -> Result<bool, String> {
+        Ok(self.registry_digest(name).await?.as_ref() == Some(digest))
+    }
+
     /// A partner by a name from outside (`None` if not a valid name, not
     /// known or removed).
     async fn active(&self, name: &str) -> Result<Option<Partner>, String> {
@@ -96,6 +107,17 @@ impl CachedPartners {
         }
     }
 
+    /// Reads `name` from the directory and remembers it.
+    async fn reload(&self, name: &PartnerName) -> Result<Option<Partner>, String> {
+        let partner = self.inner.partner(name).await?;
+        let mut cache = self.cache();
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(name.clone(), (partner.clone(), Instant::now()));
+        Ok(partner)
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, Remembered> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -109,13 +131,28 @@ impl PartnerDirectory for CachedPartners {
         {
             return Ok(partner.clone());
         }
-        let partner = self.inner.partner(name).await?;
-        let mut cache = self.cache();
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
+        self.reload(name).await
+    }
+
+    async fn registry_password_is(&self, name: &str, digest: &KeyDigest) -> Result<bool, String> {
+        let Ok(parsed) = PartnerName::parse(name) else {
+            return Ok(false);
+        };
+        let matches = |partner: &Option<Partner>| {
+            partner
+                .as_ref()
+                .is_some_and(|p| !p.removed && &p.registry_digest == digest)
+        };
+        let remembered = self.cache().get(&parsed).cloned();
+        match remembered {
+            Some((partner, at)) if at.elapsed() < CACHE_FOR => {
+                if matches(&partner) || at.elapsed() < RECHECK_AFTER {
+                    return Ok(matches(&partner));
+                }
+                Ok(matches(&self.reload(&parsed).await?))
+            }
+            _ => Ok(matches(&self.reload(&parsed).await?)),
         }
-        cache.insert(name.clone(), (partner.clone(), Instant::now()));
-        Ok(partner)
     }
 
     async fn partners(&self) -> Result<Vec<Partner>, String> {
@@ -153,6 +190,40 @@ mod tests {
             registry_digest: ApiKey::generate().digest(),
             removed,
         }
+    }
+
+    /// A partner whose registry digest can be replaced (a rotation).
+    struct Rotating(Mutex<Partner>);
+
+    #[async_trait::async_trait]
+    impl PartnerDirectory for Rotating {
+        async fn partner(&self, _: &PartnerName) -> Result<Option<Partner>, String> {
+            Ok(Some(self.0.lock().unwrap().clone()))
+        }
+        async fn partners(&self) -> Result<Vec<Partner>, String> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rotated_password_works_within_a_second_and_the_old_one_stops() {
+        let (old, new) = (ApiKey::generate().digest(), ApiKey::generate().digest());
+        let inner = Arc::new(Rotating(Mutex::new(Partner {
+            registry_digest: old.clone(),
+            ..partner(false)
+        })));
+        let cached = CachedPartners::new(inner.clone());
+        assert_eq!(cached.registry_password_is("acme", &old).await, Ok(true));
+        inner.0.lock().unwrap().registry_digest = new.clone();
+        // Read less than a second ago: neither re-read nor taken.
+        assert_eq!(cached.registry_password_is("acme", &new).await, Ok(false));
+        tokio::time::sleep(RECHECK_AFTER).await;
+        assert_eq!(cached.registry_password_is("acme", &new).await, Ok(true));
+        assert_eq!(cached.registry_password_is("acme", &old).await, Ok(false));
+        assert_eq!(
+            cached.registry_password_is("Bad Name", &new).await,
+            Ok(false)
+        );
     }
 
     #[tokio::test]

@@ -218,6 +218,16 @@ impl ScramServer {
         self.server_first_with_nonce(credential, &nonce)
     }
 
+    /// Answers server-first for a user with no credential (unknown or
+    /// removed) with a made-up one, so the exchange goes on and fails at
+    /// the proof as a wrong password does: an unknown user is not told
+    /// apart from a known one (RFC 5802, section 5.1).
+    pub fn server_first_unknown(self) -> (AwaitingProof, String) {
+        let made_up = base64(&random_bytes());
+        let credential = ScramCredential::derive(&made_up, &random_bytes(), ITERATIONS).credential;
+        self.server_first(credential)
+    }
+
     /// [`Self::server_first`] with a given server nonce (tests).
     pub fn server_first_with_nonce(
         self,

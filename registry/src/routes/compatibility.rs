@@ -46,7 +46,7 @@ pub(super) async fn subject_level(
     let state = r.read().await;
     let level = match state.own_level(&subject) {
         Some(level) => level,
-        None if flag(&query, "defaultToGlobal") => state.level(None),
+        None if flag(&query, "defaultToGlobal") => state.level(Some(&subject)),
         None => return Err(RegistryError::NoSubjectLevel(subject)),
     };
     Ok(reply(json!({"compatibilityLevel": level})))

@@ -110,7 +110,7 @@ pub(super) async fn up(settings: UpSettings, shutdown: CancellationToken) -> any
         ),
     };
     eprintln!(
-        "\nRFQ pipeline up.\n  Customer page:    {page}  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n{key_line}{partners_line}  Schema registry:  {}  (Confluent's REST API)\n  Kafka broker:     {}  (topics {})\n{kafka_access}\nTry:\n  curl -si -X POST http://{http}/rfqs -H \"authorization: Bearer {bearer}\" \\\n    -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
+        "\nRFQ pipeline up.\n  Customer page:    {page}  (ask for quotes in a browser, watch them arrive)\n  HTTP API:         http://{http}  (POST /rfqs, GET /rfqs/{{id}}, GET /rfqs/{{id}}/events, GET /metrics)\n{key_line}{partners_line}  Schema registry:  {}  (Confluent's REST API; HTTP Basic: user rfq-operator with --registry-operator-password, or a partner's own from rfq partners add)\n  Kafka broker:     {}  (topics {})\n{kafka_access}\nTry:\n  curl -si -X POST http://{http}/rfqs -H \"authorization: Bearer {bearer}\" \\\n    -H 'content-type: application/json' \\\n    -d '{{\"from\":{{\"lat\":52.52,\"lon\":13.40}},\"to\":{{\"lat\":52.50,\"lon\":13.45}},\"deadline-seconds\":30}}'\n\nCtrl-C stops (in-flight work is drained, offsets committed).",
         pipeline.schema_registry_url(),
         pipeline.brokers(),
         // The topics the pipeline creates, as it creates them.
@@ -141,12 +141,24 @@ pub(super) async fn registry(
     let registry = rfq_registry::Registry::open(Box::new(log))
         .await
         .with_context(|| format!("replaying {topic}"))?;
-    serve(
-        args.registry.schema_registry_addr,
-        rfq_registry::router(registry),
-        shutdown,
-    )
-    .await
+    // Guarded with an operator password (partners from the store), else
+    // open, as behind a gateway of its own.
+    let router = match &args.registry.operator_password {
+        Some(password) => {
+            let password = rfq_core::auth::ApiKey::parse(password)
+                .context("--registry-operator-password (RFQ_REGISTRY_OPERATOR_PASSWORD)")?;
+            let store = open_store(&args.store).await?;
+            let partners = rfq_store::StorePartners(store);
+            let partners = rfq_core::auth::partners::CachedPartners::new(Arc::new(partners));
+            let access = rfq_registry::Access::new(&password, Arc::new(partners));
+            rfq_registry::guarded(registry, access)
+        }
+        None => {
+            tracing::warn!("no --registry-operator-password: the registry is open to anyone");
+            rfq_registry::router(registry)
+        }
+    };
+    serve(args.registry.schema_registry_addr, router, shutdown).await
 }
 
 pub(super) async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {

@@ -64,17 +64,9 @@ impl KeyStatements {
         consistency: Consistency,
     ) -> Result<KeyStatements, StoreError> {
         let table = format!("{keyspace}.idempotency_keys");
-        let serial = match consistency {
-            Consistency::LocalOne | Consistency::LocalQuorum => SerialConsistency::LocalSerial,
-            _ => SerialConsistency::Serial,
-        };
+        let serial = serial_for(consistency);
         let prepare = async |cql: String, consistency: Consistency| {
-            let mut statement = session
-                .prepare(cql.as_str())
-                .await
-                .map_err(|e| backend(format!("preparing {cql}: {e}")))?;
-            statement.set_consistency(consistency);
-            statement.set_serial_consistency(Some(serial));
+            let mut statement = prepare_transaction(session, &cql, consistency).await?;
             // A retried claim that had been applied finds its own row:
             // `ScyllaStore::claim` counts that as won.
             statement.set_is_idempotent(true);
@@ -112,6 +104,31 @@ impl KeyStatements {
             .await?,
         })
     }
+}
+
+/// The serial level of lightweight transactions at `consistency`:
+/// `LOCAL_SERIAL` for a `local-*` level, `SERIAL` otherwise.
+pub(super) fn serial_for(consistency: Consistency) -> SerialConsistency {
+    match consistency {
+        Consistency::LocalOne | Consistency::LocalQuorum => SerialConsistency::LocalSerial,
+        _ => SerialConsistency::Serial,
+    }
+}
+
+/// `cql` prepared at `consistency`, its transaction at the matching serial
+/// level ([`serial_for`]).
+pub(super) async fn prepare_transaction(
+    session: &Session,
+    cql: &str,
+    consistency: Consistency,
+) -> Result<PreparedStatement, StoreError> {
+    let mut statement = session
+        .prepare(cql)
+        .await
+        .map_err(|e| backend(format!("preparing {cql}: {e}")))?;
+    statement.set_consistency(consistency);
+    statement.set_serial_consistency(Some(serial_for(consistency)));
+    Ok(statement)
 }
 
 /// Seconds a key written at `now` is kept: until it expires (at least 1).

@@ -3,7 +3,10 @@
 //! operators adding one name agree on who added it, and a rotation or a
 //! removal applies only to a partner that is there and not removed.
 
-use super::{ScyllaStore, backend, keys::applied};
+use super::{
+    ScyllaStore, backend,
+    keys::{applied, prepare_transaction},
+};
 use crate::StoreError;
 use chrono::{DateTime, Utc};
 use rfq_core::{
@@ -13,7 +16,7 @@ use rfq_core::{
 use scylla::{
     DeserializeRow,
     client::session::Session,
-    statement::{Consistency, SerialConsistency, prepared::PreparedStatement},
+    statement::{Consistency, prepared::PreparedStatement},
     value::CqlTimestamp,
 };
 
@@ -89,19 +92,7 @@ impl PartnerStatements {
         consistency: Consistency,
     ) -> Result<PartnerStatements, StoreError> {
         let table = format!("{keyspace}.partners");
-        let serial = match consistency {
-            Consistency::LocalOne | Consistency::LocalQuorum => SerialConsistency::LocalSerial,
-            _ => SerialConsistency::Serial,
-        };
-        let prepare = async |cql: String| {
-            let mut statement = session
-                .prepare(cql.as_str())
-                .await
-                .map_err(|e| backend(format!("preparing {cql}: {e}")))?;
-            statement.set_consistency(consistency);
-            statement.set_serial_consistency(Some(serial));
-            Ok::<_, StoreError>(statement)
-        };
+        let prepare = async |cql: String| prepare_transaction(session, &cql, consistency).await;
         Ok(PartnerStatements {
             insert: prepare(format!(
                 "INSERT INTO {table} ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, false) \

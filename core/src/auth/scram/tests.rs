@@ -69,3 +69,20 @@ fn a_generated_credential_is_salted_and_hides_the_password() {
     assert_eq!(again.salted_password, one.salted_password);
     assert!(again.credential == one.credential);
 }
+
+#[test]
+fn an_unknown_user_fails_at_the_proof_like_a_wrong_password() {
+    let server = ScramServer::client_first(CLIENT_FIRST).expect("valid");
+    let (awaiting, server_first) = server.server_first_unknown();
+    let nonce = server_first
+        .strip_prefix("r=")
+        .and_then(|rest| rest.split(',').next())
+        .expect("a nonce");
+    assert!(nonce.starts_with("rOprNGfwEbeRWgbNEkqO"));
+    assert!(server_first.ends_with(&format!(",i={ITERATIONS}")));
+    let client_final = format!("c=biws,r={nonce},p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
+    assert_eq!(
+        awaiting.client_final(&client_final),
+        Err(ScramError::Failed)
+    );
+}

@@ -1,0 +1,156 @@
+//! What an operator runs on a real Kafka for a partner, as text: rdkafka's
+//! Rust API has no calls for SCRAM credentials or ACLs, so `rfq partners`
+//! prints Kafka's own commands instead. Pure: the text is a function of the
+//! door, the credential and the quota.
+
+use rfq_core::{
+    Door,
+    auth::scram::{self, MECHANISM},
+};
+
+/// The bootstrap servers as the commands name them: the operator's shell
+/// variable (with `--command-config` for the admin's own credentials).
+const BOOTSTRAP: &str = "--bootstrap-server \"$KAFKA\" --command-config \"$KAFKA_ADMIN_CONFIG\"";
+
+/// `(operations, resource flags)` of every ACL a partner gets, nothing else:
+/// read its RFQs, write its answers and heartbeats, its consumer groups.
+fn acls(door: &Door) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "--operation Read --operation Describe",
+            format!("--topic {}", door.rfqs_topic()),
+        ),
+        (
+            "--operation Write --operation Describe",
+            format!("--topic {}", door.answers_topic()),
+        ),
+        (
+            "--operation Write --operation Describe",
+            format!("--topic {}", door.heartbeats_topic()),
+        ),
+        (
+            "--operation Read",
+            format!("--group {} --resource-pattern-type prefixed", door.prefix()),
+        ),
+    ]
+}
+
+fn user(door: &Door) -> String {
+    format!("--entity-type users --entity-name {}", door.partner())
+}
+
+/// The commands that give a partner its Kafka identity, rights and quota:
+/// the SCRAM credential (as a password, for `kafka-configs.sh`, and as the
+/// salted password `kafka-storage.sh format --add-scram` takes on a new
+/// KRaft cluster), the ACLs, and the produce quota.
+pub fn grant(
+    door: &Door,
+    password: &str,
+    derived: &scram::Derived,
+    produce_bytes_per_second: u64,
+) -> String {
+    let partner = door.partner();
+    let principal = format!("--allow-principal User:{partner}");
+    let credential = &derived.credential;
+    let mut lines = vec![
+        "# export KAFKA=<bootstrap servers> KAFKA_ADMIN_CONFIG=<admin client properties>"
+            .to_owned(),
+        format!(
+            "kafka-configs.sh {BOOTSTRAP} --alter --add-config '{MECHANISM}=[iterations={},password={password}]' {}",
+            credential.iterations,
+            user(door)
+        ),
+        format!(
+            "# or, formatting a new KRaft cluster: kafka-storage.sh format ... --add-scram '{MECHANISM}=[name={partner},salt=\"{}\",saltedpassword=\"{}\",iterations={}]'",
+            scram::base64(&credential.salt),
+            scram::base64(&derived.salted_password),
+            credential.iterations
+        ),
+    ];
+    for (operations, resource) in acls(door) {
+        lines.push(format!(
+            "kafka-acls.sh {BOOTSTRAP} --add {principal} {operations} {resource}"
+        ));
+    }
+    lines.push(format!(
+        "kafka-configs.sh {BOOTSTRAP} --alter --add-config 'producer_byte_rate={produce_bytes_per_second}' {}",
+        user(door)
+    ));
+    lines.join("\n")
+}
+
+/// The commands that take a partner's identity, rights and quota away.
+pub fn revoke(door: &Door) -> String {
+    let principal = format!("--allow-principal User:{}", door.partner());
+    let mut lines = vec![
+        "# export KAFKA=<bootstrap servers> KAFKA_ADMIN_CONFIG=<admin client properties>"
+            .to_owned(),
+        format!(
+            "kafka-configs.sh {BOOTSTRAP} --alter --delete-config '{MECHANISM}' {}",
+            user(door)
+        ),
+    ];
+    for (operations, resource) in acls(door) {
+        lines.push(format!(
+            "kafka-acls.sh {BOOTSTRAP} --remove --force {principal} {operations} {resource}"
+        ));
+    }
+    lines.push(format!(
+        "kafka-configs.sh {BOOTSTRAP} --alter --delete-config 'producer_byte_rate' {}",
+        user(door)
+    ));
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rfq_core::{PartnerName, auth::scram::ScramCredential};
+
+    #[test]
+    fn a_partner_gets_its_door_and_nothing_else() {
+        let door = PartnerName::parse("acme").unwrap().door();
+        let derived = ScramCredential::derive("pw", b"salt", 4096);
+        let text = grant(&door, "pw", &derived, 1_048_576);
+        let b = "--bootstrap-server \"$KAFKA\" --command-config \"$KAFKA_ADMIN_CONFIG\"";
+        let expected = [
+            format!(
+                "kafka-configs.sh {b} --alter --add-config 'SCRAM-SHA-256=[iterations=4096,password=pw]' --entity-type users --entity-name acme"
+            ),
+            format!(
+                "kafka-acls.sh {b} --add --allow-principal User:acme --operation Read --operation Describe --topic rfq.door.acme.rfqs"
+            ),
+            format!(
+                "kafka-acls.sh {b} --add --allow-principal User:acme --operation Write --operation Describe --topic rfq.door.acme.answers"
+            ),
+            format!(
+                "kafka-acls.sh {b} --add --allow-principal User:acme --operation Write --operation Describe --topic rfq.door.acme.heartbeats"
+            ),
+            format!(
+                "kafka-acls.sh {b} --add --allow-principal User:acme --operation Read --group rfq.door.acme. --resource-pattern-type prefixed"
+            ),
+            format!(
+                "kafka-configs.sh {b} --alter --add-config 'producer_byte_rate=1048576' --entity-type users --entity-name acme"
+            ),
+        ];
+        let commands: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(commands, expected);
+        // The salted form carries the credential's own bytes.
+        let salted = scram::base64(&derived.salted_password);
+        assert!(text.contains(&format!(
+            "salt=\"{}\",saltedpassword=\"{salted}\"",
+            scram::base64(b"salt")
+        )));
+        // Every grant has its removal, and nothing names another door.
+        let removal = revoke(&door);
+        assert_eq!(removal.matches("--remove --force").count(), 4);
+        assert!(removal.contains("--delete-config 'SCRAM-SHA-256'"));
+        assert!(removal.contains("--delete-config 'producer_byte_rate'"));
+        for line in text.lines().chain(removal.lines()) {
+            assert!(
+                !line.contains("rfq.quotes") && !line.contains("rfq.requests"),
+                "{line}"
+            );
+        }
+    }
+}
