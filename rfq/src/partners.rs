@@ -13,6 +13,7 @@ mod kafka;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
+use rfq_core::kafka::KafkaSettings;
 use rfq_core::{
     Door, PartnerName,
     auth::{ApiKey, partners::Partner, scram::ScramCredential},
@@ -45,6 +46,10 @@ pub enum PartnersAction {
         /// The result store the partners are kept in.
         #[command(flatten)]
         store: StoreSettings,
+        /// A real Kafka to set the partner up on (`--brokers`, and the
+        /// operator's `--kafka-option`s); without, the commands are printed.
+        #[command(flatten)]
+        kafka: KafkaSettings,
     },
     /// Lists the partners, removed ones too.
     List {
@@ -59,6 +64,9 @@ pub enum PartnersAction {
         /// The result store the partners are kept in.
         #[command(flatten)]
         store: StoreSettings,
+        /// A real Kafka to replace the credential on (see `add`).
+        #[command(flatten)]
+        kafka: KafkaSettings,
     },
     /// Removes a partner: its secrets stop working; prints what to run on
     /// a real Kafka.
@@ -68,6 +76,9 @@ pub enum PartnersAction {
         /// The result store the partners are kept in.
         #[command(flatten)]
         store: StoreSettings,
+        /// A real Kafka to take the partner off (see `add`).
+        #[command(flatten)]
+        kafka: KafkaSettings,
     },
 }
 
@@ -138,6 +149,7 @@ pub async fn run(args: PartnersArgs) -> anyhow::Result<()> {
         PartnersAction::Add {
             name: text,
             produce_bytes_per_second,
+            kafka: target,
             ..
         } => {
             let name = name(&text)?;
@@ -154,16 +166,31 @@ pub async fn run(args: PartnersArgs) -> anyhow::Result<()> {
                 bail!("partner {name} exists already (removed partners keep their name)");
             }
             let door = name.door();
+            let kafka_part = match target.brokers.is_some() {
+                true => {
+                    kafka::apply_grant(&target, &door, &secrets.scram, produce_bytes_per_second)
+                        .await
+                        .context("setting the partner up on Kafka")?;
+                    format!(
+                        "On Kafka at {}: its SCRAM credential, its door's ACLs and a produce \
+                         quota of {produce_bytes_per_second} bytes/s are set.",
+                        target.brokers()
+                    )
+                }
+                false => format!(
+                    "On a real Kafka, run (or give --brokers to have it done):\n{}",
+                    kafka::grant(
+                        &door,
+                        secrets.kafka.expose(),
+                        &secrets.scram,
+                        produce_bytes_per_second
+                    )
+                ),
+            };
             println!(
                 "Partner {name} added to {described}. Its secrets, shown once (only what checks \
-                 them is stored):\n{}\nOn a real Kafka, run:\n{}",
+                 them is stored):\n{}\n{kafka_part}",
                 handout(&door, &secrets),
-                kafka::grant(
-                    &door,
-                    secrets.kafka.expose(),
-                    &secrets.scram,
-                    produce_bytes_per_second
-                )
             );
         }
         PartnersAction::List { .. } => {
@@ -183,7 +210,11 @@ pub async fn run(args: PartnersArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        PartnersAction::Rotate { name: text, .. } => {
+        PartnersAction::Rotate {
+            name: text,
+            kafka: target,
+            ..
+        } => {
             let name = name(&text)?;
             let secrets = Secrets::generate();
             let (scram, digest) = (&secrets.scram.credential, secrets.registry.digest());
@@ -192,29 +223,58 @@ pub async fn run(args: PartnersArgs) -> anyhow::Result<()> {
                 bail!("no partner {name} to rotate (unknown or removed)");
             }
             let door = name.door();
-            let grant = kafka::grant(
-                &door,
-                secrets.kafka.expose(),
-                &secrets.scram,
-                DEFAULT_PRODUCE_BYTES_PER_SECOND,
-            );
-            let credential = grant.lines().take(2).collect::<Vec<_>>().join("\n");
+            let kafka_part = match target.brokers.is_some() {
+                true => {
+                    kafka::apply_rotation(&target, &door, &secrets.scram)
+                        .await
+                        .context("replacing the partner's credential on Kafka")?;
+                    format!(
+                        "On Kafka at {}: its SCRAM credential is replaced.",
+                        target.brokers()
+                    )
+                }
+                false => {
+                    let grant = kafka::grant(
+                        &door,
+                        secrets.kafka.expose(),
+                        &secrets.scram,
+                        DEFAULT_PRODUCE_BYTES_PER_SECOND,
+                    );
+                    let credential = grant.lines().take(2).collect::<Vec<_>>().join("\n");
+                    format!("On a real Kafka, run (or give --brokers):\n{credential}")
+                }
+            };
             println!(
                 "Partner {name}'s secrets replaced; the old ones stop working within 30 s. \
-                 Its new secrets, shown once:\n{}\nOn a real Kafka, run:\n{credential}",
+                 Its new secrets, shown once:\n{}\n{kafka_part}",
                 handout(&door, &secrets)
             );
         }
-        PartnersAction::Remove { name: text, .. } => {
+        PartnersAction::Remove {
+            name: text,
+            kafka: target,
+            ..
+        } => {
             let name = name(&text)?;
             if !store.remove_partner(&name).await? {
                 bail!("no partner {name} to remove (unknown or removed already)");
             }
-            println!(
-                "Partner {name} removed: its secrets stop working within 30 s.\n\
-                 On a real Kafka, run:\n{}",
-                kafka::revoke(&name.door())
-            );
+            let kafka_part = match target.brokers.is_some() {
+                true => {
+                    let acls = kafka::apply_revoke(&target, &name.door())
+                        .await
+                        .context("taking the partner off Kafka")?;
+                    format!(
+                        "On Kafka at {}: its credential, quota and {acls} ACLs are removed.",
+                        target.brokers()
+                    )
+                }
+                false => format!(
+                    "On a real Kafka, run (or give --brokers):\n{}",
+                    kafka::revoke(&name.door())
+                ),
+            };
+            println!("Partner {name} removed: its secrets stop working within 30 s.\n{kafka_part}");
         }
     }
     Ok(())

@@ -319,3 +319,40 @@ pub fn codec_as(
     }
     rfq_avro::codec(&pipeline).unwrap()
 }
+
+/// `rfq partners ARGS` on the store at `store`: its standard output.
+pub fn partners(store: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new(crate::chaos::cluster::rfq_binary())
+        .arg("partners")
+        .args(args)
+        .arg("--store-path")
+        .arg(store)
+        .env_remove("RFQ_CONFIG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "rfq partners {args:?}: {text}{errors}"
+    );
+    text
+}
+
+/// The registry password `rfq partners add|rotate` printed.
+pub fn registry_password(printed: &str) -> String {
+    printed_secret(printed, "registry password:")
+}
+
+/// The Kafka password `rfq partners add|rotate` printed.
+pub fn kafka_password(printed: &str) -> String {
+    printed_secret(printed, "kafka password:")
+}
+
+fn printed_secret(printed: &str, label: &str) -> String {
+    let line = printed
+        .lines()
+        .find(|line| line.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} in {printed}"));
+    line.rsplit(' ').next().unwrap().to_owned()
+}

@@ -12,44 +12,14 @@
 //! - `rfq partners rotate`: the new password works, the old one no longer;
 //!   `remove` lists the partner as removed and prints Kafka's removals.
 
-use crate::chaos::cluster::rfq_binary;
 use crate::helpers::*;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use std::path::Path;
 
 const QUOTE_RESPONSE: &str = include_str!("../../avro/schemas/quote_response.avsc");
 const OPERATOR_PASSWORD: &str = "operator-password-for-tests";
 const ACME: &str = "rfq.door.acme.answers-value";
 const BOLT: &str = "rfq.door.bolt.answers-value";
-
-/// `rfq partners ARGS` on the store at `store`: its standard output.
-fn partners(store: &Path, args: &[&str]) -> String {
-    let output = std::process::Command::new(rfq_binary())
-        .arg("partners")
-        .args(args)
-        .arg("--store-path")
-        .arg(store)
-        .env_remove("RFQ_CONFIG")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let errors = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "rfq partners {args:?}: {text}{errors}"
-    );
-    text
-}
-
-/// The registry password `rfq partners add|rotate` printed.
-fn registry_password(printed: &str) -> String {
-    let line = printed
-        .lines()
-        .find(|line| line.trim_start().starts_with("registry password:"))
-        .unwrap_or_else(|| panic!("no registry password in {printed}"));
-    line.rsplit(' ').next().unwrap().to_owned()
-}
 
 /// QuoteResponse with an optional field added (v2), or with `Quote`'s
 /// `pickup_eta_seconds` dropped (v3).

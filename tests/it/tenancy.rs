@@ -29,49 +29,27 @@ use rdkafka::{
 use rfq_broker::admin::Admin;
 use rfq_core::kafka::KafkaSettings;
 use rfq_core::{
-    auth::{
-        ApiKey,
-        partners::Partner,
-        scram::{MECHANISM, ScramCredential},
-    },
+    auth::scram::MECHANISM,
     domain::{Door, PartnerName},
 };
 use std::time::Duration;
 
-/// A partner with its Kafka password, added to the pipeline's store, and
-/// on Apache Kafka also given its SCRAM credential and its door's ACLs (as
-/// `rfq partners add` does). Names are made unique: one Kafka serves the
-/// whole run.
-async fn add_partner(
-    broker: &TestBroker,
-    store: &dyn rfq_store::Store,
-    name: &str,
-) -> (Door, String) {
+/// A partner added by `rfq partners add` to the pipeline's store, and on
+/// Apache Kafka (`--brokers`) given its SCRAM credential, its door's ACLs
+/// and its quota by the same command; with the Kafka password it printed.
+/// Names are made unique: one Kafka serves the whole run.
+fn add_partner(broker: &TestBroker, store: &std::path::Path, name: &str) -> (Door, String) {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let name = PartnerName::parse(&format!("{name}{}", &unique[..8])).unwrap();
-    let password = ApiKey::generate().expose().to_owned();
-    let derived = ScramCredential::generate(&password);
-    let now = chrono::Utc::now();
-    let partner = Partner {
-        name: name.clone(),
-        created_at: now,
-        rotated_at: now,
-        scram: derived.credential.clone(),
-        registry_digest: ApiKey::generate().digest(),
-        removed: false,
-    };
-    assert!(
-        store.add_partner(&partner).await.unwrap(),
-        "partner {name} added"
-    );
+    let mut args = vec!["add", name.as_str()];
     if let TestBroker::Kafka(brokers) = broker {
-        let mut admin = Admin::connect(&KafkaSettings::new(brokers.clone()))
-            .await
-            .unwrap();
-        admin.set_scram(name.as_str(), &derived).await.unwrap();
-        admin.grant(&name.door(), name.as_str()).await.unwrap();
+        args.extend(["--brokers", brokers.as_str()]);
     }
-    (name.door(), password)
+    let printed = partners(store, &args);
+    if let TestBroker::Kafka(_) = broker {
+        assert!(printed.contains("ACLs"), "{printed}");
+    }
+    (name.door(), kafka_password(&printed))
 }
 
 /// Where partners connect: the embedded broker's one listener, or the
@@ -162,9 +140,13 @@ async fn a_partner_reaches_its_own_door_only(broker: TestBroker) {
         settings.broker.kafka_open = false;
         let pipeline = TestPipeline::start_with(settings).await;
         let brokers = partners_bootstrap(&broker, &pipeline);
-        let store = pipeline.store.open().await.unwrap();
-        let (acme, acme_password) = add_partner(&broker, store.as_ref(), "acme").await;
-        let (bolt, _) = add_partner(&broker, store.as_ref(), "bolt").await;
+        let store = pipeline
+            .store
+            .store_path
+            .clone()
+            .expect("the embedded store");
+        let (acme, acme_password) = add_partner(&broker, &store, "acme");
+        let (bolt, _) = add_partner(&broker, &store, "bolt");
         let topics = pipeline.topics.clone();
 
         // rfq up: the operator's settings for this run are in the data

@@ -230,16 +230,14 @@ impl Sasl {
                         );
                     }
                 };
-                // An unknown user is answered with a credential nobody has
-                // the password of: it fails at the proof, like a wrong one.
-                let (credential, principal) = match found {
-                    Some((credential, principal)) => (credential, Some(principal)),
-                    None => (
-                        ScramCredential::generate(&uuid::Uuid::new_v4().to_string()).credential,
-                        None,
-                    ),
+                // An unknown user gets a made-up credential: it fails at the
+                // proof, like a wrong password.
+                let (principal, (awaiting, first)) = match found {
+                    Some((credential, principal)) => {
+                        (Some(principal), server.server_first(credential))
+                    }
+                    None => (None, server.server_first_unknown()),
                 };
-                let (awaiting, first) = server.server_first(credential);
                 (Exchange::Proving(awaiting, principal), Ok((first, None)))
             }
             Exchange::Proving(awaiting, principal) => {

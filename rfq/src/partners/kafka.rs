@@ -1,38 +1,84 @@
-//! What an operator runs on a real Kafka for a partner, as text: rdkafka's
-//! Rust API has no calls for SCRAM credentials or ACLs, so `rfq partners`
-//! prints Kafka's own commands instead. Pure: the text is a function of the
-//! door, the credential and the quota.
+//! A partner on a real Kafka: its SCRAM credential, its door's ACLs and
+//! its produce quota. With `--brokers`, `rfq partners` sets them itself
+//! over the Kafka protocol ([`rfq_broker::admin`]: rdkafka's Rust API has
+//! no calls for them); without, it prints Kafka's own commands, a pure
+//! function of the door, the credential and the quota.
 
+use rfq_broker::admin::Admin;
 use rfq_core::{
-    Door,
+    Door, Operation, Resource,
     auth::scram::{self, MECHANISM},
+    kafka::KafkaSettings,
 };
 
 /// The bootstrap servers as the commands name them: the operator's shell
 /// variable (with `--command-config` for the admin's own credentials).
 const BOOTSTRAP: &str = "--bootstrap-server \"$KAFKA\" --command-config \"$KAFKA_ADMIN_CONFIG\"";
 
-/// `(operations, resource flags)` of every ACL a partner gets, nothing else:
-/// read its RFQs, write its answers and heartbeats, its consumer groups.
-fn acls(door: &Door) -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "--operation Read --operation Describe",
-            format!("--topic {}", door.rfqs_topic()),
-        ),
-        (
-            "--operation Write --operation Describe",
-            format!("--topic {}", door.answers_topic()),
-        ),
-        (
-            "--operation Write --operation Describe",
-            format!("--topic {}", door.heartbeats_topic()),
-        ),
-        (
-            "--operation Read",
-            format!("--group {} --resource-pattern-type prefixed", door.prefix()),
-        ),
-    ]
+/// `(operations, resource flags)` of every ACL a partner gets: its door's
+/// rights ([`Door::rights`], the list the embedded broker enforces and
+/// [`rfq_broker::admin`] grants), nothing else.
+fn acls(door: &Door) -> Vec<(String, String)> {
+    door.rights()
+        .into_iter()
+        .map(|right| {
+            let operations = right
+                .operations
+                .iter()
+                .map(|operation| match operation {
+                    Operation::Read => "--operation Read",
+                    Operation::Write => "--operation Write",
+                    Operation::Describe => "--operation Describe",
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let resource = match right.resource {
+                Resource::Topic(name) => format!("--topic {name}"),
+                Resource::Group(name) => format!("--group {name}"),
+                Resource::GroupsUnder(prefix) => {
+                    format!("--group {prefix} --resource-pattern-type prefixed")
+                }
+            };
+            (operations, resource)
+        })
+        .collect()
+}
+
+/// Gives a partner its SCRAM credential, its door's ACLs and its produce
+/// quota on the Kafka of `kafka` (authenticated as its settings say).
+pub async fn apply_grant(
+    kafka: &KafkaSettings,
+    door: &Door,
+    derived: &scram::Derived,
+    produce_bytes_per_second: u64,
+) -> anyhow::Result<()> {
+    let mut admin = Admin::connect(kafka).await?;
+    let user = door.partner().as_str();
+    admin.set_scram(user, derived).await?;
+    admin.grant(door, user).await?;
+    #[allow(clippy::cast_precision_loss)]
+    let rate = produce_bytes_per_second as f64;
+    admin.set_produce_quota(user, Some(rate)).await
+}
+
+/// Replaces a partner's SCRAM credential on the Kafka of `kafka`.
+pub async fn apply_rotation(
+    kafka: &KafkaSettings,
+    door: &Door,
+    derived: &scram::Derived,
+) -> anyhow::Result<()> {
+    let mut admin = Admin::connect(kafka).await?;
+    admin.set_scram(door.partner().as_str(), derived).await
+}
+
+/// Takes a partner's credential, ACLs and quota away on the Kafka of
+/// `kafka`; how many ACLs there were.
+pub async fn apply_revoke(kafka: &KafkaSettings, door: &Door) -> anyhow::Result<usize> {
+    let mut admin = Admin::connect(kafka).await?;
+    let user = door.partner().as_str();
+    admin.delete_scram(user).await?;
+    admin.set_produce_quota(user, None).await?;
+    admin.revoke(user).await
 }
 
 fn user(door: &Door) -> String {
@@ -127,7 +173,7 @@ mod tests {
                 "kafka-acls.sh {b} --add --allow-principal User:acme --operation Write --operation Describe --topic rfq.door.acme.heartbeats"
             ),
             format!(
-                "kafka-acls.sh {b} --add --allow-principal User:acme --operation Read --group rfq.door.acme. --resource-pattern-type prefixed"
+                "kafka-acls.sh {b} --add --allow-principal User:acme --operation Read --operation Describe --group rfq.door.acme. --resource-pattern-type prefixed"
             ),
             format!(
                 "kafka-configs.sh {b} --alter --add-config 'producer_byte_rate=1048576' --entity-type users --entity-name acme"
