@@ -24,3 +24,23 @@ pub static ANSWERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
         &["adapter", "kind"],
     )
 });
+
+/// Records a door forwarded for its partner, by kind (rfq: to the
+/// partner; quote, decline, heartbeat: from it).
+pub static DOOR_FORWARDED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_door_forwarded_total",
+        "Records forwarded through partners' doors, by partner and kind.",
+        &["partner", "kind"],
+    )
+});
+
+/// Records a door refused, by partner and dead-letter kind (also counted
+/// in `rfq_dead_letters_total{component="door"}`).
+pub static DOOR_DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_door_dead_letters_total",
+        "Records dead-lettered at partners' doors, by partner and kind.",
+        &["partner", "kind"],
+    )
+});

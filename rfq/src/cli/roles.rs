@@ -71,6 +71,19 @@ pub(super) async fn up(settings: UpSettings, shutdown: CancellationToken) -> any
             partners.join(", ")
         ),
     };
+    let doors: Vec<String> = settings
+        .adapter
+        .doors
+        .iter()
+        .map(|partner| partner.door().prefix())
+        .collect();
+    let partners_line = match doors.is_empty() {
+        true => partners_line,
+        false => format!(
+            "{partners_line}  Partner doors:    {}*  (docs/partners.md; metrics rfq_door_*)\n",
+            doors.join("*, ")
+        ),
+    };
     let pipeline = Pipeline::start(settings).await?;
     let http = pipeline.http_addr();
     let (page, key_line, bearer) = match pipeline.demo_key() {

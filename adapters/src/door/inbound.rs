@@ -1,0 +1,164 @@
+//! Inbound: what the partner writes at its door, checked against the
+//! partner ([`check`](super::check)) before anything is forwarded. An
+//! answer goes to its RFQ's return address as the fleet's answers do
+//! ([`Delivery`]); a heartbeat to the providers topic keyed by provider,
+//! as the fleet's are. The partner's offset is stored only once the
+//! forward (or the dead letter) is acknowledged.
+
+use super::{
+    check,
+    context::{Context, MAX_BACKOFF, undecodable, unexpected},
+    sent::Sent,
+};
+use crate::delivery::Delivery;
+use rdkafka::{Message as _, message::BorrowedMessage, producer::FutureRecord};
+use rfq_avro::Record;
+use rfq_core::{
+    Reply,
+    kafka::{DELIVERY_TIMEOUT, Follow},
+};
+use std::{sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+
+/// Reads the door's answers topic until `shutdown`.
+pub(super) async fn answers(
+    context: Arc<Context>,
+    sent: Arc<Sent>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let topic = context.door.answers_topic();
+    let answers = Answers {
+        context: context.clone(),
+        sent,
+    };
+    context
+        .consume(&topic, "answers", answers, &shutdown)
+        .await
+}
+
+/// Reads the door's heartbeats topic until `shutdown`.
+pub(super) async fn heartbeats(
+    context: Arc<Context>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let topic = context.door.heartbeats_topic();
+    let heartbeats = Heartbeats {
+        context: context.clone(),
+    };
+    context
+        .consume(&topic, "heartbeats", heartbeats, &shutdown)
+        .await
+}
+
+/// Decodes a record the partner wrote: the record, or `None` once it is
+/// dead-lettered (`decode`).
+async fn decode(context: &Context, message: &BorrowedMessage<'_>) -> Option<Record> {
+    let payload = message.payload().unwrap_or_default();
+    match rfq_avro::decode_patiently(context.codec.as_ref(), message.topic(), payload).await {
+        Ok(record) => Some(record),
+        Err(error) => {
+            context
+                .refuse(message, undecodable(&error), error.provider())
+                .await;
+            None
+        }
+    }
+}
+
+struct Answers {
+    context: Arc<Context>,
+    sent: Arc<Sent>,
+}
+
+impl Follow for Answers {
+    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
+        let context = &self.context;
+        let answer = match decode(context, message).await {
+            Some(Record::Answer(answer)) => answer,
+            Some(other) => {
+                let refusal = unexpected("a QuoteResponse", &other);
+                context.refuse(message, refusal, None).await;
+                return Ok(());
+            }
+            None => return Ok(()),
+        };
+        let partner = context.door.partner();
+        let provider = Some(answer.provider.as_str());
+        // Refused before anything is looked up: not the partner's to write.
+        if let Err(refusal) = check::in_namespace(partner, &answer.provider) {
+            context.refuse(message, refusal, provider).await;
+            return Ok(());
+        }
+        let sent = self.sent.lookup(answer.rfq).await?;
+        if let Err(refusal) = check::answer(partner, &answer, sent.as_ref()) {
+            context.refuse(message, refusal, provider).await;
+            return Ok(());
+        }
+        let Some(sent) = sent else {
+            return Ok(());
+        };
+        let kind = match answer.reply {
+            Reply::Quoted { .. } => "quote",
+            Reply::Declined { .. } => "decline",
+        };
+        let source = (
+            message.topic().to_owned(),
+            message.partition(),
+            message.offset(),
+        );
+        let adapter = format!("door-{partner}");
+        let parts = (
+            adapter.as_str(),
+            context.producer.clone(),
+            context.codec.clone(),
+            context.dead_letters.clone(),
+        );
+        let rfq = answer.rfq;
+        Delivery::to(parts, source, rfq, &sent.return_address, sent.deadline)
+            .answer(answer)
+            .await;
+        context.forwarded(kind);
+        Ok(())
+    }
+}
+
+struct Heartbeats {
+    context: Arc<Context>,
+}
+
+impl Follow for Heartbeats {
+    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
+        let context = &self.context;
+        let heartbeat = match decode(context, message).await {
+            Some(Record::Heartbeat(heartbeat)) => heartbeat,
+            Some(other) => {
+                let refusal = unexpected("a ProviderHeartbeat", &other);
+                context.refuse(message, refusal, None).await;
+                return Ok(());
+            }
+            None => return Ok(()),
+        };
+        let provider = heartbeat.provider.to_string();
+        if let Err(refusal) = check::heartbeat(context.door.partner(), &heartbeat) {
+            context.refuse(message, refusal, Some(&provider)).await;
+            return Ok(());
+        }
+        let topic = &context.pipeline.topics.providers_topic;
+        let record = Record::Heartbeat(heartbeat);
+        let payload = rfq_avro::encode_patiently(context.codec.as_ref(), topic, &record).await?;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let to = FutureRecord::to(topic).key(&provider).payload(&payload);
+            match context.producer.send(to, DELIVERY_TIMEOUT).await {
+                Ok(_) => break,
+                Err((error, _)) => {
+                    tracing::warn!(%error, %topic, retry_in = ?backoff, "forwarding a heartbeat");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        context.forwarded("heartbeat");
+        Ok(())
+    }
+}
