@@ -64,4 +64,3 @@ pub async fn run_hosting_doors(
     let doors = host.await.context("the doors' host panicked")?;
     result.and(doors)
 }
-

@@ -36,6 +36,6 @@ pub mod partner;
 mod worker;
 
 pub use config::{AdapterSettings, FleetSettings};
-pub use partner::{PartnerSettings, PartnerSpec};
 pub use door::run_doors;
 pub use hosting::{run, run_hosting, run_hosting_doors};
+pub use partner::{PartnerSettings, PartnerSpec};

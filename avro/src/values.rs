@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use fields::{Fields, wrong};
 use rfq_core::{
     Answer, Completion, CorrelationId, Currency, CustomerId, DeadlineTick, DomainError, GeoPoint,
-    PartnerRfq, Price, ProviderHeartbeat, ProviderId, ProviderStatus, Radius, Region, Reply, ReturnAddress,
-    Rfq,
+    PartnerRfq, Price, ProviderHeartbeat, ProviderId, ProviderStatus, Radius, Region, Reply,
+    ReturnAddress, Rfq,
 };
 use std::time::Duration;
 

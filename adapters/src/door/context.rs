@@ -11,9 +11,7 @@ use rdkafka::{
 use rfq_avro::SharedCodec;
 use rfq_core::{
     Door,
-    kafka::{
-        DeadLetter, DeadLetters, Follow, Producer, close_consumer, on_consumer_error,
-    },
+    kafka::{DeadLetter, DeadLetters, Follow, Producer, close_consumer, on_consumer_error},
     pipeline::PipelineSettings,
 };
 use std::time::Duration;

@@ -31,9 +31,7 @@ pub(super) async fn answers(
         context: context.clone(),
         sent,
     };
-    context
-        .consume(&topic, "answers", answers, &shutdown)
-        .await
+    context.consume(&topic, "answers", answers, &shutdown).await
 }
 
 /// Reads the door's heartbeats topic until `shutdown`.

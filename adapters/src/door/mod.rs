@@ -62,9 +62,8 @@ pub async fn run_doors(
         .kafka
         .producer(&format!("rfq-doors-{}", settings.name))
         .context("creating the doors' producer")?;
-    let margin = chrono::Duration::milliseconds(
-        i64::try_from(settings.door_margin_ms).unwrap_or(i64::MAX),
-    );
+    let margin =
+        chrono::Duration::milliseconds(i64::try_from(settings.door_margin_ms).unwrap_or(i64::MAX));
     let mut running: BTreeMap<PartnerName, CancellationToken> = BTreeMap::new();
     let mut tasks = JoinSet::new();
     let mut follow = true;
@@ -143,14 +142,14 @@ async fn open(context: &Arc<Context>, token: &CancellationToken) -> anyhow::Resu
     let (door, pipeline) = (&context.door, &context.pipeline);
     ensure_door_topics(&pipeline.kafka, &pipeline.topics, door).await?;
     let name = context.client("sent");
-    let sent = Arc::new(sent::Sent::new(
+    let sent = Arc::new(sent::Sent::new(&pipeline.kafka, &name, &door.rfqs_topic())?);
+    let follower = Follower::every_partition(
         &pipeline.kafka,
         &name,
         &door.rfqs_topic(),
-    )?);
-    let follower =
-        Follower::every_partition(&pipeline.kafka, &name, &door.rfqs_topic(), Offset::Beginning)
-            .await?;
+        Offset::Beginning,
+    )
+    .await?;
     let inner = token.child_token();
     let mut readers = JoinSet::new();
     let read_back = sent::ReadBack {

@@ -65,16 +65,17 @@ impl Follow for Outbound {
         };
         let topic = context.door.rfqs_topic();
         let record = Record::PartnerRfq(seen);
-        let payload =
-            match rfq_avro::encode_patiently(context.codec.as_ref(), &topic, &record).await {
-                Ok(payload) => payload,
-                Err(error) => {
-                    // Our own schema refused (the registry, say): the
-                    // partner cannot be told; the operator is.
-                    tracing::error!(%error, rfq = %rfq.id, partner = context.partner(), "encoding an RFQ for a door");
-                    return Ok(());
-                }
-            };
+        let payload = match rfq_avro::encode_patiently(context.codec.as_ref(), &topic, &record)
+            .await
+        {
+            Ok(payload) => payload,
+            Err(error) => {
+                // Our own schema refused (the registry, say): the
+                // partner cannot be told; the operator is.
+                tracing::error!(%error, rfq = %rfq.id, partner = context.partner(), "encoding an RFQ for a door");
+                return Ok(());
+            }
+        };
         let key = rfq.id.to_string();
         let partition = rfq.return_address.partition.to_string();
         let mut backoff = Duration::from_millis(100);

@@ -101,12 +101,8 @@ impl Sent {
     /// Whether every partition is read up to `ends`.
     fn read_past(&self, ends: &[(i32, i64)]) -> bool {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        ends.iter().all(|(partition, end)| {
-            state
-                .read_to
-                .get(partition)
-                .is_some_and(|next| next >= end)
-        })
+        ends.iter()
+            .all(|(partition, end)| state.read_to.get(partition).is_some_and(|next| next >= end))
     }
 
     /// The end (high watermark) of every partition of the rfqs topic that

@@ -312,7 +312,11 @@ mod tests {
         };
         assert_eq!(retention(&specs[0]), Some("86400000".to_owned()));
         assert_eq!(specs[0].partitions, DOOR_PARTITIONS);
-        assert!(specs[2].config.contains(&("cleanup.policy", "compact".to_owned())));
+        assert!(
+            specs[2]
+                .config
+                .contains(&("cleanup.policy", "compact".to_owned()))
+        );
         assert!(
             settings
                 .wanted()

@@ -87,7 +87,10 @@ mod tests {
         let seen = PartnerRfq::of(&rfq, &acme, chrono::Duration::milliseconds(250)).unwrap();
         assert_eq!(seen.providers, vec![id("acme-1"), id("acme-2")]);
         assert_eq!(seen.answer_to, "rfq.door.acme.answers");
-        assert_eq!(seen.answer_by, rfq.deadline - chrono::Duration::milliseconds(250));
+        assert_eq!(
+            seen.answer_by,
+            rfq.deadline - chrono::Duration::milliseconds(250)
+        );
         let carol = PartnerName::parse("carol").unwrap().door();
         assert_eq!(PartnerRfq::of(&rfq, &carol, chrono::Duration::zero()), None);
     }
