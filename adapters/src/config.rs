@@ -35,7 +35,13 @@ pub struct AdapterSettings {
     /// carry the RFQs addressed to its providers (`NAME-…`) and its
     /// checked answers and heartbeats. With doors (or `--partner`) and no
     /// simulated fleet asked for, the adapter hosts no fleet.
-    #[arg(long = "door", env = "RFQ_DOORS", value_delimiter = ',', value_parser = parse_partner)]
+    #[arg(
+        long = "door",
+        visible_alias = "doors",
+        env = "RFQ_DOORS",
+        value_delimiter = ',',
+        value_parser = parse_partner
+    )]
     pub doors: Vec<PartnerName>,
 
     /// How long before an RFQ's deadline a door asks its partner's answers
