@@ -146,12 +146,8 @@ async fn heartbeat(
         ("valid_for_ms", Value::Long(VALID_FOR_MS)),
     ];
     let topic = format!("{}heartbeats", door(args));
-    let value = encoder
-        .encode(fields, strategy(&topic, HEARTBEAT))
-        .await?;
-    let record = FutureRecord::to(&topic)
-        .key(&args.provider)
-        .payload(&value);
+    let value = encoder.encode(fields, strategy(&topic, HEARTBEAT)).await?;
+    let record = FutureRecord::to(&topic).key(&args.provider).payload(&value);
     producer
         .send(record, Duration::from_secs(10))
         .await
@@ -191,9 +187,7 @@ async fn quote(
         ("outcome", Value::Union(0, Box::new(outcome))),
     ];
     let value = encoder.encode(fields, strategy(topic, QUOTE)).await?;
-    let record = FutureRecord::to(topic)
-        .key(id)
-        .payload(&value);
+    let record = FutureRecord::to(topic).key(id).payload(&value);
     producer
         .send(record, Duration::from_secs(10))
         .await

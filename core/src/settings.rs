@@ -180,9 +180,10 @@ impl SettingsFile {
                             let several = matches!(arg.get_action(), clap::ArgAction::Append)
                                 || arg.get_value_delimiter().is_some();
                             let id = arg.get_id().as_str().to_owned();
-                            let names = arg.get_long().into_iter().chain(
-                                arg.get_all_aliases().into_iter().flatten(),
-                            );
+                            let names = arg
+                                .get_long()
+                                .into_iter()
+                                .chain(arg.get_all_aliases().into_iter().flatten());
                             names
                                 .map(move |long| (long.to_owned(), id.clone(), several))
                                 .collect::<Vec<_>>()

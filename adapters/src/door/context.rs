@@ -120,10 +120,10 @@ impl Context {
 }
 
 /// The text of a refusal for a record that is not of the expected type.
-pub(super) fn unexpected(expected: &str, got: &rfq_avro::Record) -> Refusal {
+pub(super) fn unexpected(expected: &str, got: rfq_avro::RecordType) -> Refusal {
     Refusal {
         kind: rfq_core::kafka::DeadLetterKind::UnexpectedType,
-        reason: format!("expected {expected}, got {:?}", got.record_type()),
+        reason: format!("expected {expected}, got {}", got.full_name()),
     }
 }
 

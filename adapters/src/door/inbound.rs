@@ -48,19 +48,27 @@ pub(super) async fn heartbeats(
         .await
 }
 
-/// Decodes a record the partner wrote: the record, or `None` once it is
-/// dead-lettered (`decode`).
-async fn decode(context: &Context, message: &BorrowedMessage<'_>) -> Option<Record> {
+/// Decodes a record the partner wrote and takes it as `pick` does: the
+/// value, or `None` once the record is dead-lettered (`decode`, or
+/// `unexpected-type` naming what was `expected`).
+async fn read<T>(
+    context: &Context,
+    message: &BorrowedMessage<'_>,
+    expected: &str,
+    pick: impl FnOnce(Record) -> Option<T>,
+) -> Option<T> {
     let payload = message.payload().unwrap_or_default();
-    match rfq_avro::decode_patiently(context.codec.as_ref(), message.topic(), payload).await {
-        Ok(record) => Some(record),
-        Err(error) => {
-            context
-                .refuse(message, undecodable(&error), error.provider())
-                .await;
-            None
-        }
-    }
+    let decoded =
+        rfq_avro::decode_patiently(context.codec.as_ref(), message.topic(), payload).await;
+    let refusal = match decoded.map(|record| (record.record_type(), pick(record))) {
+        Ok((_, Some(value))) => return Some(value),
+        Ok((got, None)) => (unexpected(expected, got), None),
+        Err(error) => (undecodable(&error), error.provider().map(str::to_owned)),
+    };
+    context
+        .refuse(message, refusal.0, refusal.1.as_deref())
+        .await;
+    None
 }
 
 struct Answers {
@@ -71,14 +79,12 @@ struct Answers {
 impl Follow for Answers {
     async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
         let context = &self.context;
-        let answer = match decode(context, message).await {
-            Some(Record::Answer(answer)) => answer,
-            Some(other) => {
-                let refusal = unexpected("a QuoteResponse", &other);
-                context.refuse(message, refusal, None).await;
-                return Ok(());
-            }
-            None => return Ok(()),
+        let pick = |record| match record {
+            Record::Answer(answer) => Some(answer),
+            _ => None,
+        };
+        let Some(answer) = read(context, message, "a QuoteResponse", pick).await else {
+            return Ok(());
         };
         let partner = context.door.partner();
         let provider = Some(answer.provider.as_str());
@@ -127,14 +133,12 @@ struct Heartbeats {
 impl Follow for Heartbeats {
     async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
         let context = &self.context;
-        let heartbeat = match decode(context, message).await {
-            Some(Record::Heartbeat(heartbeat)) => heartbeat,
-            Some(other) => {
-                let refusal = unexpected("a ProviderHeartbeat", &other);
-                context.refuse(message, refusal, None).await;
-                return Ok(());
-            }
-            None => return Ok(()),
+        let pick = |record| match record {
+            Record::Heartbeat(heartbeat) => Some(heartbeat),
+            _ => None,
+        };
+        let Some(heartbeat) = read(context, message, "a ProviderHeartbeat", pick).await else {
+            return Ok(());
         };
         let provider = heartbeat.provider.to_string();
         if let Err(refusal) = check::heartbeat(context.door.partner(), &heartbeat) {

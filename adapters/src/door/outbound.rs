@@ -48,7 +48,11 @@ impl Follow for Outbound {
             Ok(Record::Rfq(rfq)) => rfq,
             Ok(other) => {
                 context
-                    .refuse(message, unexpected("an RfqRequest", &other), None)
+                    .refuse(
+                        message,
+                        unexpected("an RfqRequest", other.record_type()),
+                        None,
+                    )
                     .await;
                 return Ok(());
             }
