@@ -30,6 +30,7 @@ pub(super) async fn answers(
     let answers = Answers {
         context: context.clone(),
         sent,
+        shutdown: shutdown.clone(),
     };
     context.consume(&topic, "answers", answers, &shutdown).await
 }
@@ -74,6 +75,8 @@ async fn read<T>(
 struct Answers {
     context: Arc<Context>,
     sent: Arc<Sent>,
+    /// Ends a wait for the RFQs sent to be read back.
+    shutdown: CancellationToken,
 }
 
 impl Follow for Answers {
@@ -93,7 +96,7 @@ impl Follow for Answers {
             context.refuse(message, refusal, provider).await;
             return Ok(());
         }
-        let sent = self.sent.lookup(answer.rfq).await?;
+        let sent = self.sent.lookup(answer.rfq, &self.shutdown).await?;
         if let Err(refusal) = check::answer(partner, &answer, sent.as_ref()) {
             context.refuse(message, refusal, provider).await;
             return Ok(());

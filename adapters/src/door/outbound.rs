@@ -17,8 +17,8 @@ use rdkafka::{
 };
 use rfq_avro::Record;
 use rfq_core::{
-    PartnerRfq,
-    kafka::{DELIVERY_TIMEOUT, Follow},
+    MAX_DEADLINE_SECONDS, PartnerRfq,
+    kafka::{DELIVERY_TIMEOUT, Follow, record_time},
 };
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
@@ -41,6 +41,13 @@ struct Outbound {
 impl Follow for Outbound {
     async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
         let context = &self.context;
+        // Published when it was made, so older than the longest deadline
+        // is closed: passed over undecoded (a new door reads the topic
+        // from its beginning).
+        let horizon = Utc::now() - chrono::Duration::seconds(i64::from(MAX_DEADLINE_SECONDS));
+        if record_time(message).is_some_and(|at| at < horizon) {
+            return Ok(());
+        }
         let payload = message.payload().unwrap_or_default();
         let decoded =
             rfq_avro::decode_patiently(context.codec.as_ref(), message.topic(), payload).await;

@@ -24,6 +24,7 @@ use std::{
     time::Duration,
 };
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// Header of a door's RFQ record: the topic of the RFQ's return address
 /// (the partner does not need it; the door reads it back).
@@ -72,7 +73,13 @@ impl Sent {
 
     /// The RFQ `id`, if the door sent it: looked up at once, else once
     /// everything the rfqs topic holds now has been read back.
-    pub(crate) async fn lookup(&self, id: CorrelationId) -> anyhow::Result<Option<SentRfq>> {
+    /// Ends with an error if `shutdown` comes first (never a refusal for
+    /// want of waiting).
+    pub(crate) async fn lookup(
+        &self,
+        id: CorrelationId,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<SentRfq>> {
         if let Some(sent) = self.get(id) {
             return Ok(Some(sent));
         }
@@ -89,7 +96,12 @@ impl Sent {
                 warned = true;
             }
             // Woken by the next record; asked again now and then anyway.
-            let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    anyhow::bail!("stopped while reading back the door's RFQs (answer to {id})")
+                }
+                _ = tokio::time::timeout(Duration::from_millis(200), notified) => {}
+            }
         }
     }
 
