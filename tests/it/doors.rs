@@ -398,3 +398,41 @@ async fn partners_quote_through_their_doors_and_only_for_their_own(broker: TestB
     tokio::task::block_in_place(|| drop((acme, bolt)));
     t.stop().await;
 }
+
+on_both_brokers!(a_restarted_door_knows_the_rfqs_it_sent);
+async fn a_restarted_door_knows_the_rfqs_it_sent(broker: TestBroker) {
+    let dir = tempfile::tempdir().unwrap();
+    let acme_name = partner("acme");
+    let mut doors = adapter("doors", fleet(BERLIN, 0, 0, 0.0));
+    doors.doors = vec![acme_name.clone()];
+    // The same settings twice: on a shared Kafka, the same topics and groups.
+    let settings = settings(&broker, dir.path(), vec![doors], false);
+    let t = TestPipeline::start_with(settings.clone()).await;
+    let acme = DoorPartner::new(&t, &acme_name).await;
+    let car = acme.id("car-1");
+    acme.heartbeat(&car, BERLIN).await;
+    let ids = [ProviderId::parse(&car).unwrap()];
+    t.pipeline().providers().wait_for(&ids, WITHIN).await.unwrap();
+    let (location, _) = t.submit(BERLIN, 60).await;
+    let id = CorrelationId::parse(location.trim_start_matches("/rfqs/")).unwrap();
+    let (_, seen) = acme.rfq(id).await;
+    assert_eq!(seen.providers, ids);
+    tokio::task::block_in_place(|| drop(acme));
+    t.stop().await;
+
+    // The door knows the RFQ from its log: the answer, sent as soon as the
+    // door is open again (likely before it has read its RFQs back), is
+    // forwarded, not refused.
+    let t = TestPipeline::start_with(settings).await;
+    let acme = DoorPartner::new(&t, &acme_name).await;
+    acme.quote(id, &car, 1200).await;
+    let result = t.closed_result(&location, WITHIN).await;
+    assert_eq!(result["closed-by"], "all-answered", "{result}");
+    assert_eq!(result["quotes"][0]["provider"], car.as_str(), "{result}");
+    t.assert_metric(&series("forwarded", &acme_name, "quote"), 1.0)
+        .await;
+    t.assert_metric(&series("dead_letters", &acme_name, "not-yours"), 0.0)
+        .await;
+    tokio::task::block_in_place(|| drop(acme));
+    t.stop().await;
+}
