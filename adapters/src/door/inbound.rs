@@ -2,7 +2,7 @@
 //! partner ([`check`](super::check)) before anything is forwarded. An
 //! answer goes to its RFQ's return address as the fleet's answers do
 //! ([`Delivery`]); a heartbeat to the providers topic keyed by provider,
-//! as the fleet's are. The partner's offset is stored only once the
+//! as the fleet's are, its `adapter` the partner's name. The partner's offset is stored only once the
 //! forward (or the dead letter) is acknowledged.
 
 use super::{
@@ -140,7 +140,7 @@ impl Follow for Heartbeats {
             Record::Heartbeat(heartbeat) => Some(heartbeat),
             _ => None,
         };
-        let Some(heartbeat) = read(context, message, "a ProviderHeartbeat", pick).await else {
+        let Some(mut heartbeat) = read(context, message, "a ProviderHeartbeat", pick).await else {
             return Ok(());
         };
         let provider = heartbeat.provider.to_string();
@@ -148,6 +148,9 @@ impl Follow for Heartbeats {
             context.refuse(message, refusal, Some(&provider)).await;
             return Ok(());
         }
+        // The partner hosting the provider, as the pipeline labels it
+        // (`rfq_provider_*{partner}`): the door's, whatever it wrote.
+        heartbeat.adapter = context.partner().to_owned();
         let topic = &context.pipeline.topics.providers_topic;
         let record = Record::Heartbeat(heartbeat);
         let payload = rfq_avro::encode_patiently(context.codec.as_ref(), topic, &record).await?;
