@@ -4,6 +4,8 @@
 use super::check::Refusal;
 use crate::metrics::{DOOR_DEAD_LETTERS, DOOR_FORWARDED};
 use anyhow::Context as _;
+use futures::{StreamExt as _, stream::FuturesOrdered};
+use rdkafka::Message as _;
 use rdkafka::{
     consumer::{Consumer as _, DefaultConsumerContext, StreamConsumer},
     message::BorrowedMessage,
@@ -11,11 +13,14 @@ use rdkafka::{
 use rfq_avro::SharedCodec;
 use rfq_core::{
     Door,
-    kafka::{DeadLetter, DeadLetters, Follow, Producer, close_consumer, on_consumer_error},
+    kafka::{DeadLetter, DeadLetters, Producer, close_consumer, on_consumer_error},
     pipeline::PipelineSettings,
 };
-use std::time::Duration;
+use std::{pin::Pin, time::Duration};
 use tokio_util::sync::CancellationToken;
+
+/// Records of one reader whose writes may be awaiting acknowledgement at once.
+const MAX_IN_FLIGHT: usize = 256;
 
 /// Longest wait between two attempts to write a record.
 pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -79,13 +84,17 @@ impl Context {
     }
 
     /// Reads `topic` in this door's group `what` until `shutdown`, giving
-    /// `each` every record and storing its offset once `each` returns
-    /// (forwarded or dead-lettered); an error of `each` ends the reading.
+    /// `each` every record in turn. What `each` leaves to finish (a write
+    /// being acknowledged) runs beside the next records, at most
+    /// [`MAX_IN_FLIGHT`]; a record's offset is stored once it and every
+    /// record before it are finished (forwarded or dead-lettered). An
+    /// error of `each` ends the reading; what is unfinished then is read
+    /// again.
     pub async fn consume(
         &self,
         topic: &str,
         what: &str,
-        mut each: impl Follow,
+        mut each: impl Take,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         let name = self.client(what);
@@ -94,11 +103,20 @@ impl Context {
             .consumer(&name, &name, DefaultConsumerContext)
             .with_context(|| format!("creating the consumer {name}"))?;
         let (consumer, _) = kafka.assignment.apply(consumer, topic).await?;
+        let mut finishing = FuturesOrdered::new();
         let result = async {
             loop {
                 let message = tokio::select! {
+                    biased;
                     _ = shutdown.cancelled() => return Ok(()),
-                    message = consumer.recv() => message,
+                    Some((partition, offset)) = finishing.next(), if !finishing.is_empty() => {
+                        // librdkafka stores "offset + 1", the next to read.
+                        if let Err(error) = consumer.store_offset(topic, partition, offset) {
+                            tracing::debug!(%error, topic, "storing an offset (partition revoked?)");
+                        }
+                        continue;
+                    }
+                    message = consumer.recv(), if finishing.len() < MAX_IN_FLIGHT => message,
                 };
                 let message = match message {
                     Ok(message) => message,
@@ -107,16 +125,34 @@ impl Context {
                         continue;
                     }
                 };
-                each.take(&message).await?;
-                if let Err(error) = consumer.store_offset_from_message(&message) {
-                    tracing::debug!(%error, topic, "storing an offset (partition revoked?)");
-                }
+                let rest = each.take(&message).await?;
+                let at = (message.partition(), message.offset());
+                finishing.push_back(async move {
+                    if let Some(rest) = rest {
+                        rest.await;
+                    }
+                    at
+                });
             }
         }
         .await;
         close_consumer(consumer).await;
         result
     }
+}
+
+/// What is left to do for a record once taken: awaited beside the next
+/// records, its offset stored once it (and all before it) are done.
+pub(super) type Rest = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// What a door's reader does with each record, in the order of its
+/// partition.
+pub(super) trait Take: Send {
+    /// Takes one record: `None` when it is done with, or what is left.
+    fn take(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+    ) -> impl Future<Output = anyhow::Result<Option<Rest>>> + Send;
 }
 
 /// The text of a refusal for a record that is not of the expected type.

@@ -7,16 +7,13 @@
 
 use super::{
     check,
-    context::{Context, MAX_BACKOFF, undecodable, unexpected},
+    context::{Context, MAX_BACKOFF, Rest, Take, undecodable, unexpected},
     sent::Sent,
 };
 use crate::delivery::Delivery;
 use rdkafka::{Message as _, message::BorrowedMessage, producer::FutureRecord};
 use rfq_avro::Record;
-use rfq_core::{
-    Reply,
-    kafka::{DELIVERY_TIMEOUT, Follow},
-};
+use rfq_core::{Reply, kafka::DELIVERY_TIMEOUT};
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
@@ -79,30 +76,30 @@ struct Answers {
     shutdown: CancellationToken,
 }
 
-impl Follow for Answers {
-    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
+impl Take for Answers {
+    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<Option<Rest>> {
         let context = &self.context;
         let pick = |record| match record {
             Record::Answer(answer) => Some(answer),
             _ => None,
         };
         let Some(answer) = read(context, message, "a QuoteResponse", pick).await else {
-            return Ok(());
+            return Ok(None);
         };
         let partner = context.door.partner();
         let provider = Some(answer.provider.as_str());
         // Refused before anything is looked up: not the partner's to write.
         if let Err(refusal) = check::in_namespace(partner, &answer.provider) {
             context.refuse(message, refusal, provider).await;
-            return Ok(());
+            return Ok(None);
         }
         let sent = self.sent.lookup(answer.rfq, &self.shutdown).await?;
         if let Err(refusal) = check::answer(partner, &answer, sent.as_ref()) {
             context.refuse(message, refusal, provider).await;
-            return Ok(());
+            return Ok(None);
         }
         let Some(sent) = sent else {
-            return Ok(());
+            return Ok(None);
         };
         let kind = match answer.reply {
             Reply::Quoted { .. } => "quote",
@@ -121,11 +118,12 @@ impl Follow for Answers {
             context.dead_letters.clone(),
         );
         let rfq = answer.rfq;
-        Delivery::to(parts, source, rfq, &sent.return_address, sent.deadline)
-            .answer(answer)
-            .await;
-        context.forwarded(kind);
-        Ok(())
+        let delivery = Delivery::to(parts, source, rfq, &sent.return_address, sent.deadline);
+        let context = context.clone();
+        Ok(Some(Box::pin(async move {
+            delivery.answer(answer).await;
+            context.forwarded(kind);
+        })))
     }
 }
 
@@ -133,20 +131,20 @@ struct Heartbeats {
     context: Arc<Context>,
 }
 
-impl Follow for Heartbeats {
-    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
+impl Take for Heartbeats {
+    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<Option<Rest>> {
         let context = &self.context;
         let pick = |record| match record {
             Record::Heartbeat(heartbeat) => Some(heartbeat),
             _ => None,
         };
         let Some(mut heartbeat) = read(context, message, "a ProviderHeartbeat", pick).await else {
-            return Ok(());
+            return Ok(None);
         };
         let provider = heartbeat.provider.to_string();
         if let Err(refusal) = check::heartbeat(context.door.partner(), &heartbeat) {
             context.refuse(message, refusal, Some(&provider)).await;
-            return Ok(());
+            return Ok(None);
         }
         // The partner hosting the provider, as the pipeline labels it
         // (`rfq_provider_*{partner}`): the door's, whatever it wrote.
@@ -167,6 +165,6 @@ impl Follow for Heartbeats {
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
         context.forwarded("heartbeat");
-        Ok(())
+        Ok(None)
     }
 }

@@ -6,7 +6,7 @@
 //! requests topic, so it precedes every answer the door forwards.
 
 use super::{
-    context::{Context, MAX_BACKOFF, undecodable, unexpected},
+    context::{Context, MAX_BACKOFF, Rest, Take, undecodable, unexpected},
     sent::{RETURN_PARTITION, RETURN_TOPIC},
 };
 use chrono::Utc;
@@ -18,7 +18,7 @@ use rdkafka::{
 use rfq_avro::Record;
 use rfq_core::{
     MAX_DEADLINE_SECONDS, PartnerRfq,
-    kafka::{DELIVERY_TIMEOUT, Follow, record_time},
+    kafka::{DELIVERY_TIMEOUT, record_time},
 };
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
@@ -38,15 +38,15 @@ struct Outbound {
     context: Arc<Context>,
 }
 
-impl Follow for Outbound {
-    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<()> {
+impl Take for Outbound {
+    async fn take(&mut self, message: &BorrowedMessage<'_>) -> anyhow::Result<Option<Rest>> {
         let context = &self.context;
         // Published when it was made, so older than the longest deadline
         // is closed: passed over undecoded (a new door reads the topic
         // from its beginning).
         let horizon = Utc::now() - chrono::Duration::seconds(i64::from(MAX_DEADLINE_SECONDS));
         if record_time(message).is_some_and(|at| at < horizon) {
-            return Ok(());
+            return Ok(None);
         }
         let payload = message.payload().unwrap_or_default();
         let decoded =
@@ -61,18 +61,18 @@ impl Follow for Outbound {
                         None,
                     )
                     .await;
-                return Ok(());
+                return Ok(None);
             }
             Err(error) => {
                 context.refuse(message, undecodable(&error), None).await;
-                return Ok(());
+                return Ok(None);
             }
         };
         if rfq.deadline <= Utc::now() {
-            return Ok(());
+            return Ok(None);
         }
         let Some(seen) = PartnerRfq::of(&rfq, &context.door, context.margin) else {
-            return Ok(());
+            return Ok(None);
         };
         let topic = context.door.rfqs_topic();
         let record = Record::PartnerRfq(seen);
@@ -84,41 +84,44 @@ impl Follow for Outbound {
                 // Our own schema refused (the registry, say): the
                 // partner cannot be told; the operator is.
                 tracing::error!(%error, rfq = %rfq.id, partner = context.partner(), "encoding an RFQ for a door");
-                return Ok(());
+                return Ok(None);
             }
         };
-        let key = rfq.id.to_string();
-        let partition = rfq.return_address.partition.to_string();
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let headers = OwnedHeaders::new()
-                .insert(Header {
-                    key: RETURN_TOPIC,
-                    value: Some(rfq.return_address.topic.as_str()),
-                })
-                .insert(Header {
-                    key: RETURN_PARTITION,
-                    value: Some(partition.as_str()),
-                });
-            let to = FutureRecord::to(&topic)
-                .key(&key)
-                .payload(&payload)
-                .headers(headers);
-            match context.producer.send(to, DELIVERY_TIMEOUT).await {
-                Ok(_) => {
-                    context.forwarded("rfq");
-                    return Ok(());
+        let (key, address) = (rfq.id.to_string(), rfq.return_address);
+        let (context, deadline) = (context.clone(), rfq.deadline);
+        Ok(Some(Box::pin(async move {
+            let partition = address.partition.to_string();
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let headers = OwnedHeaders::new()
+                    .insert(Header {
+                        key: RETURN_TOPIC,
+                        value: Some(address.topic.as_str()),
+                    })
+                    .insert(Header {
+                        key: RETURN_PARTITION,
+                        value: Some(partition.as_str()),
+                    });
+                let to = FutureRecord::to(&topic)
+                    .key(&key)
+                    .payload(&payload)
+                    .headers(headers);
+                match context.producer.send(to, DELIVERY_TIMEOUT).await {
+                    Ok(_) => {
+                        context.forwarded("rfq");
+                        return;
+                    }
+                    Err((error, _)) if Utc::now() < deadline => {
+                        tracing::warn!(%error, %topic, retry_in = ?backoff, "writing an RFQ to a door");
+                    }
+                    Err((error, _)) => {
+                        tracing::warn!(%error, %topic, rfq = %key, "an RFQ could not reach its door before its deadline");
+                        return;
+                    }
                 }
-                Err((error, _)) if Utc::now() < rfq.deadline => {
-                    tracing::warn!(%error, %topic, retry_in = ?backoff, "writing an RFQ to a door");
-                }
-                Err((error, _)) => {
-                    tracing::warn!(%error, %topic, rfq = %rfq.id, "an RFQ could not reach its door before its deadline");
-                    return Ok(());
-                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
+        })))
     }
 }
