@@ -1,6 +1,6 @@
 //! The adapters' metrics.
 
-use prometheus::IntCounterVec;
+use prometheus::{IntCounterVec, IntGaugeVec};
 use rfq_core::metrics::counter_vec;
 use std::sync::LazyLock;
 
@@ -42,5 +42,14 @@ pub static DOOR_DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "rfq_door_dead_letters_total",
         "Records dead-lettered at partners' doors, by partner and kind.",
         &["partner", "kind"],
+    )
+});
+
+/// Whether a partner's door is open (1: its readers run) or not (0).
+pub static DOOR_OPEN: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    rfq_core::metrics::gauge_vec(
+        "rfq_door_open",
+        "Whether a partner's door is open (1) or closed (0).",
+        &["partner"],
     )
 });

@@ -468,3 +468,76 @@ async fn a_restarted_door_knows_the_rfqs_it_sent(broker: TestBroker) {
     tokio::task::block_in_place(|| drop(acme));
     t.stop().await;
 }
+
+on_both_brokers!(doors_open_and_close_as_the_set_changes);
+async fn doors_open_and_close_as_the_set_changes(broker: TestBroker) {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestPipeline::start_with(settings(&broker, dir.path(), vec![], true)).await;
+    // A door host of its own, fed a set that changes (as the partner
+    // directory would feed it).
+    let mut pipeline = rfq_core::pipeline::PipelineSettings {
+        kafka: t.pipeline().kafka().clone(),
+        topics: t.topics.clone(),
+        ..Default::default()
+    };
+    pipeline.registry.registry_url = Some(t.pipeline().schema_registry_url());
+    let (set, doors) = tokio::sync::watch::channel(std::collections::BTreeSet::new());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let host = tokio::spawn(rfq_adapters::run_doors(
+        pipeline,
+        adapter("host", fleet(BERLIN, 0, 0, 0.0)),
+        t.codec(),
+        doors,
+        stop.clone(),
+    ));
+    let acme_name = partner("acme");
+    set.send_modify(|set| {
+        set.insert(acme_name.clone());
+    });
+    // Opened: its topics created, its heartbeats forwarded.
+    let acme = DoorPartner::new(&t, &acme_name).await;
+    let first = acme.id("car-1");
+    acme.heartbeat(&first, BERLIN).await;
+    let registry = t.pipeline().providers();
+    let ids = [ProviderId::parse(&first).unwrap()];
+    registry.wait_for(&ids, WITHIN).await.unwrap();
+    t.assert_metric(&series("forwarded", &acme_name, "heartbeat"), 1.0)
+        .await;
+
+    // Closed, then opened again: it resumes where it left off.
+    let open = format!(r#"rfq_door_open{{partner="{acme_name}"}}"#);
+    t.assert_metric(&open, 1.0).await;
+    set.send_modify(|set| {
+        set.remove(&acme_name);
+    });
+    // Closed: its readers gone (the gauge falls once they all ended).
+    let give_up = tokio::time::Instant::now() + WITHIN;
+    while t.metric(&open).await != 0.0 {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the door did not close"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = acme.id("car-2");
+    acme.heartbeat(&second, BERLIN).await;
+    let forwarded = series("forwarded", &acme_name, "heartbeat");
+    assert_eq!(
+        t.metric(&forwarded).await,
+        1.0,
+        "forwarded by a closed door"
+    );
+    set.send_modify(|set| {
+        set.insert(acme_name.clone());
+    });
+    let ids = [ProviderId::parse(&second).unwrap()];
+    registry.wait_for(&ids, WITHIN).await.unwrap();
+    t.assert_metric(&series("forwarded", &acme_name, "heartbeat"), 2.0)
+        .await;
+    t.assert_metric(&open, 1.0).await;
+
+    stop.cancel();
+    host.await.unwrap().unwrap();
+    tokio::task::block_in_place(|| drop(acme));
+    t.stop().await;
+}

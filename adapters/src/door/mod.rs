@@ -26,7 +26,7 @@ mod inbound;
 mod outbound;
 mod sent;
 
-use crate::AdapterSettings;
+use crate::{AdapterSettings, metrics::DOOR_OPEN};
 use anyhow::Context as _;
 use context::Context;
 use rdkafka::Offset;
@@ -161,6 +161,8 @@ async fn open(context: &Arc<Context>, token: &CancellationToken) -> anyhow::Resu
     readers.spawn(inbound::answers(context.clone(), sent, inner.clone()));
     readers.spawn(inbound::heartbeats(context.clone(), inner.clone()));
     tracing::info!(partner = %door.partner(), prefix = %door.prefix(), "door open");
+    let open = DOOR_OPEN.with_label_values(&[context.partner()]);
+    open.set(1);
     let mut first = None;
     while let Some(joined) = readers.join_next().await {
         // The first to end ends the others.
@@ -170,5 +172,7 @@ async fn open(context: &Arc<Context>, token: &CancellationToken) -> anyhow::Resu
             first.get_or_insert(error);
         }
     }
+    open.set(0);
+    tracing::info!(partner = %door.partner(), "door closed");
     first.map_or(Ok(()), Err)
 }
