@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """A partner provider in Python, as docs/partners.md describes one.
 
-Registers one unicorn with heartbeats, reads every RFQ and quotes the ones
-addressed to it at their return address. Only confluent-kafka's standard
-tooling: Producer, Consumer, SchemaRegistryClient, AvroSerializer and
-AvroDeserializer; the schemas are avro/schemas/*.avsc.
+Goes through its door (rfq.door.NAME.*): registers one unicorn with
+heartbeats on the door's heartbeats topic, reads the door's RFQs and quotes
+the ones addressed to it to their answer_to topic. Only confluent-kafka's
+standard tooling: Producer, Consumer, SchemaRegistryClient, AvroSerializer
+and AvroDeserializer; the schemas are avro/schemas/*.avsc.
 
     pip install 'confluent-kafka[avro,schemaregistry]'
-    python examples/partner.py --provider acme-py-1 --lat 53.55 --lon 9.99
+    rfq up --door acme &
+    python examples/partner.py --partner-name acme --provider acme-py-1 --lat 53.55 --lon 9.99
 
 A newer QuoteResponse of your own (a field added with a default) is
 --quote-schema FILE, its extra fields --extra '{"note": "child seat"}'.
@@ -39,7 +41,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--brokers", default="127.0.0.1:9092")
     p.add_argument("--registry", default="http://127.0.0.1:8081")
-    p.add_argument("--provider", required=True)
+    p.add_argument("--partner-name", required=True, help="your partner name: your door is rfq.door.NAME.")
+    p.add_argument("--provider", required=True, help="your unicorn's id: NAME-...")
     p.add_argument("--lat", type=float, required=True)
     p.add_argument("--lon", type=float, required=True)
     p.add_argument("--precision", type=int, default=5, help="the pipeline's --region-precision")
@@ -49,22 +52,25 @@ def main():
     p.add_argument("--extra", type=json.loads, default={})
     args = p.parse_args()
 
+    door = f"rfq.door.{args.partner_name}."
+    rfqs_topic, heartbeats_topic = door + "rfqs", door + "heartbeats"
     registry = SchemaRegistryClient({"url": args.registry})
     beat = AvroSerializer(registry, open(os.path.join(SCHEMAS, "provider_heartbeat.avsc")).read())
     answer = AvroSerializer(registry, open(args.quote_schema).read())
     rfqs = AvroDeserializer(registry)
     value = lambda topic: SerializationContext(topic, MessageField.VALUE)
     producer = Producer({"bootstrap.servers": args.brokers})
-    consumer = Consumer({"bootstrap.servers": args.brokers, "group.id": f"partner-{args.provider}",
+    # A consumer group under the door's prefix (the partner's ACLs are on it).
+    consumer = Consumer({"bootstrap.servers": args.brokers, "group.id": f"{door}{args.provider}",
                          "auto.offset.reset": "earliest"})
-    consumer.subscribe(["rfq.requests"])
+    consumer.subscribe([rfqs_topic])
 
     def heartbeat(status):
         record = {"provider": args.provider, "adapter": "partner.py", "status": status,
                   "region": geohash(args.lat, args.lon, args.precision),
                   "position": {"lat": args.lat, "lon": args.lon},
                   "at": int(time.time() * 1000), "valid_for_ms": 30_000}
-        producer.produce("rfq.providers", key=args.provider, value=beat(record, value("rfq.providers")))
+        producer.produce(heartbeats_topic, key=args.provider, value=beat(record, value(heartbeats_topic)))
         if producer.flush(10):
             print(f"heartbeat {status} not delivered yet (is Kafka reachable?)", flush=True)
         else:
@@ -95,15 +101,14 @@ def main():
             except Exception as error:  # not ours to fix: say so and go on
                 print(f"RFQ not readable: {error}", flush=True)
                 continue
-            if args.provider not in rfq["addressed"] or rfq["deadline"].timestamp() <= time.time():
+            if args.provider not in rfq["providers"] or rfq["deadline"].timestamp() <= time.time():
                 continue
             quote = {"correlation_id": rfq["correlation_id"], "provider": args.provider,
                      "responded_at": int(time.time() * 1000), **args.extra,
                      "outcome": {"price_minor": args.price_minor, "currency": args.currency,
                                  "pickup_eta_seconds": 240}}
-            to = rfq["return_address"]
-            producer.produce(to["topic"], partition=to["partition"], key=rfq["correlation_id"],
-                             value=answer(quote, value(to["topic"])))
+            to = rfq["answer_to"]
+            producer.produce(to, key=rfq["correlation_id"], value=answer(quote, value(to)))
             producer.flush(10)
             print(f"quoted {rfq['correlation_id']}", flush=True)
     finally:

@@ -1,14 +1,16 @@
-//! A partner provider in Rust, as `docs/partners.md` describes one: it
-//! registers one unicorn with heartbeats, reads every RFQ, and quotes the
-//! ones addressed to it at their return address. rdkafka for Kafka,
+//! A partner provider in Rust, as `docs/partners.md` describes one, through
+//! its door (`rfq.door.NAME.…`): it registers one unicorn with heartbeats
+//! on the door's heartbeats topic, reads the door's RFQs, and quotes the
+//! ones addressed to it to their `answer_to` topic. rdkafka for Kafka,
 //! `schema_registry_converter` for Confluent's wire format against the
 //! registry; the schemas are `avro/schemas/*.avsc`.
 //!
-//! Against `rfq up` (its broker and registry on their default addresses):
+//! Against `rfq up --door acme` (its broker and registry on their default
+//! addresses):
 //!
 //! ```text
 //! cargo run -p rfq-partner-examples --example partner -- \
-//!     --provider acme-rs-1 --lat 53.55 --lon 9.99 --price-minor 1700
+//!     --partner-name acme --provider acme-rs-1 --lat 53.55 --lon 9.99 --price-minor 1700
 //! ```
 //!
 //! Ctrl-C sends an `OFFLINE` heartbeat and stops.
@@ -38,7 +40,10 @@ struct Args {
     /// Schema registry URL.
     #[arg(long, default_value = "http://127.0.0.1:8081")]
     registry: String,
-    /// The unicorn's provider id (prefix it with your company's name).
+    /// Your partner name: your door is `rfq.door.NAME.`.
+    #[arg(long)]
+    partner_name: String,
+    /// The unicorn's provider id, in your namespace (`NAME-…`).
     #[arg(long)]
     provider: String,
     /// Where the unicorn is.
@@ -58,8 +63,6 @@ struct Args {
     currency: String,
 }
 
-const REQUESTS: &str = "rfq.requests";
-const PROVIDERS: &str = "rfq.providers";
 const HEARTBEAT: &str = include_str!("../avro/schemas/provider_heartbeat.avsc");
 const QUOTE: &str = include_str!("../avro/schemas/quote_response.avsc");
 /// Renew well within `VALID_FOR_MS`.
@@ -80,10 +83,11 @@ async fn main() -> anyhow::Result<()> {
         .create()?;
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", &args.brokers)
-        .set("group.id", format!("partner-{}", args.provider))
+        // A group under the door's prefix (the partner's ACLs are on it).
+        .set("group.id", format!("{}{}", door(&args), args.provider))
         .set("auto.offset.reset", "earliest")
         .create()?;
-    consumer.subscribe(&[REQUESTS])?;
+    consumer.subscribe(&[&format!("{}rfqs", door(&args))])?;
     let mut renew = tokio::time::interval(RENEW);
     // Kafka and the registry may be away for a while (a broker restart):
     // say so and carry on; nothing here is worth stopping for.
@@ -141,12 +145,9 @@ async fn heartbeat(
         ("at", Value::TimestampMillis(now_ms())),
         ("valid_for_ms", Value::Long(VALID_FOR_MS)),
     ];
-    let value = encoder
-        .encode(fields, strategy(PROVIDERS, HEARTBEAT))
-        .await?;
-    let record = FutureRecord::to(PROVIDERS)
-        .key(&args.provider)
-        .payload(&value);
+    let topic = format!("{}heartbeats", door(args));
+    let value = encoder.encode(fields, strategy(&topic, HEARTBEAT)).await?;
+    let record = FutureRecord::to(&topic).key(&args.provider).payload(&value);
     producer
         .send(record, Duration::from_secs(10))
         .await
@@ -155,26 +156,21 @@ async fn heartbeat(
     Ok(())
 }
 
-/// Quotes an RFQ addressed to us before its deadline, to its return
-/// address (topic and partition), keyed by its correlation id.
+/// Quotes an RFQ addressed to us before its deadline, to its `answer_to`
+/// topic (the door's answers topic), keyed by its correlation id.
 async fn quote(
     args: &Args,
     rfq: &Value,
     encoder: &AvroEncoder,
     producer: &FutureProducer,
 ) -> anyhow::Result<()> {
-    let addressed = matches!(field(rfq, "addressed"), Some(Value::Array(ids))
+    let addressed = matches!(field(rfq, "providers"), Some(Value::Array(ids))
         if ids.contains(&Value::String(args.provider.clone())));
     let open = matches!(field(rfq, "deadline"), Some(Value::TimestampMillis(at)) if *at > now_ms());
-    let (Some(Value::String(id)), Some(address)) =
-        (field(rfq, "correlation_id"), field(rfq, "return_address"))
+    let (Some(Value::String(id)), Some(Value::String(topic))) =
+        (field(rfq, "correlation_id"), field(rfq, "answer_to"))
     else {
-        anyhow::bail!("not an RfqRequest: {rfq:?}");
-    };
-    let (Some(Value::String(topic)), Some(Value::Int(partition))) =
-        (field(address, "topic"), field(address, "partition"))
-    else {
-        anyhow::bail!("no return address: {rfq:?}");
+        anyhow::bail!("not a PartnerRfq: {rfq:?}");
     };
     if !addressed || !open {
         return Ok(());
@@ -191,16 +187,18 @@ async fn quote(
         ("outcome", Value::Union(0, Box::new(outcome))),
     ];
     let value = encoder.encode(fields, strategy(topic, QUOTE)).await?;
-    let record = FutureRecord::to(topic)
-        .partition(*partition)
-        .key(id)
-        .payload(&value);
+    let record = FutureRecord::to(topic).key(id).payload(&value);
     producer
         .send(record, Duration::from_secs(10))
         .await
         .map_err(|(error, _)| error)?;
     println!("quoted {id}");
     Ok(())
+}
+
+/// The partner's door: the prefix of its topics and groups.
+fn door(args: &Args) -> String {
+    format!("rfq.door.{}.", args.partner_name)
 }
 
 /// The topic's value subject (`<topic>-value`), with our schema.

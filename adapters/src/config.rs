@@ -1,5 +1,5 @@
 use crate::PartnerSettings;
-use rfq_core::{Currency, GeoPoint};
+use rfq_core::{Currency, GeoPoint, PartnerName};
 use std::time::Duration;
 
 /// Settings of one adapter process (besides the
@@ -29,6 +29,30 @@ pub struct AdapterSettings {
     /// HTTP partners, hosted instead of the simulated fleet.
     #[command(flatten)]
     pub partners: PartnerSettings,
+
+    /// A partner's door to host, by the partner's name (repeatable; in a
+    /// settings file, a list under `door`): its topics `rfq.door.NAME.…`
+    /// carry the RFQs addressed to its providers (`NAME-…`) and its
+    /// checked answers and heartbeats. With doors (or `--partner`) and no
+    /// simulated fleet asked for, the adapter hosts no fleet.
+    #[arg(
+        long = "door",
+        visible_alias = "doors",
+        env = "RFQ_DOORS",
+        value_delimiter = ',',
+        value_parser = parse_partner
+    )]
+    pub doors: Vec<PartnerName>,
+
+    /// How long before an RFQ's deadline a door asks its partner's answers
+    /// to be in (a door RFQ's `answer_by`): the time the door needs to
+    /// forward them.
+    #[arg(
+        long = "door-answer-margin-ms",
+        env = "RFQ_DOOR_ANSWER_MARGIN_MS",
+        default_value_t = 250
+    )]
+    pub door_margin_ms: u64,
 }
 
 impl Default for AdapterSettings {
@@ -59,6 +83,10 @@ impl AdapterSettings {
     pub fn heartbeat_interval(&self) -> Duration {
         Duration::from_secs(self.heartbeat_seconds.max(1))
     }
+}
+
+fn parse_partner(text: &str) -> Result<PartnerName, String> {
+    PartnerName::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_currency(text: &str) -> Result<Currency, String> {

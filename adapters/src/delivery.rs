@@ -7,7 +7,7 @@ use rdkafka::{Message, message::BorrowedMessage, producer::FutureRecord};
 use rfq_avro::{Record, SharedCodec};
 use rfq_core::kafka::Producer;
 use rfq_core::{
-    Answer, CorrelationId, Rfq,
+    Answer, CorrelationId, ReturnAddress, Rfq,
     kafka::{DELIVERY_TIMEOUT, DeadLetter, DeadLetterKind, DeadLetterSource, DeadLetters},
 };
 use std::time::Duration;
@@ -56,23 +56,39 @@ impl Delivery {
         message: &BorrowedMessage<'_>,
         rfq: &Rfq,
     ) -> Delivery {
+        let source = (
+            message.topic().to_owned(),
+            message.partition(),
+            message.offset(),
+        );
+        let parts = (adapter, producer, codec, dead_letters);
+        Delivery::to(parts, source, rfq.id, &rfq.return_address, rfq.deadline)
+    }
+
+    /// Delivers answers to the RFQ `rfq` at `return_address` until
+    /// `deadline`, read from `source` (topic, partition, offset): a door
+    /// forwarding its partner's answers. `parts`: the adapter's name, its
+    /// producer, codec and dead letters.
+    pub(crate) fn to(
+        (adapter, producer, codec, dead_letters): (&str, Producer, SharedCodec, DeadLetters),
+        source: (String, i32, i64),
+        rfq: CorrelationId,
+        return_address: &ReturnAddress,
+        deadline: DateTime<Utc>,
+    ) -> Delivery {
         Delivery {
             producer,
             codec,
             dead_letters,
             adapter: adapter.to_owned(),
-            source: (
-                message.topic().to_owned(),
-                message.partition(),
-                message.offset(),
-            ),
-            rfq: rfq.id,
-            topic: rfq.return_address.topic.clone(),
-            partition: rfq.return_address.partition,
+            source,
+            rfq,
+            topic: return_address.topic.clone(),
+            partition: return_address.partition,
             // A deadline far off (an RFQ not from our producer, which caps
             // them) must not keep an undeliverable answer, and with it the
             // partition's stored offset, waiting for ever.
-            give_up_at: rfq.deadline.min(Utc::now() + MAX_ANSWER_RETRY),
+            give_up_at: deadline.min(Utc::now() + MAX_ANSWER_RETRY),
         }
     }
 

@@ -18,15 +18,24 @@
 //! answer over HTTP (`--partner NAME=URL`, [`partner`]): one call per RFQ
 //! and partner bound by the deadline, a bulkhead and a retry budget per
 //! partner, a circuit breaker, and callbacks for answers that come later.
+//!
+//! And it hosts partners' doors (`--door NAME`, [`run_doors`]): per
+//! partner, its own topics, carrying only the RFQs addressed to its
+//! providers (without the customer or its competitors) and its answers
+//! and heartbeats, checked against its namespace before they are
+//! forwarded.
 
 mod config;
 mod delivery;
+mod door;
 pub mod fleet;
 mod heartbeat;
+mod hosting;
 mod metrics;
 pub mod partner;
 mod worker;
 
 pub use config::{AdapterSettings, FleetSettings};
+pub use door::run_doors;
+pub use hosting::{run, run_hosting, run_hosting_doors};
 pub use partner::{PartnerSettings, PartnerSpec};
-pub use worker::{run, run_hosting};

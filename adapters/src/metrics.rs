@@ -1,6 +1,6 @@
 //! The adapters' metrics.
 
-use prometheus::IntCounterVec;
+use prometheus::{IntCounterVec, IntGaugeVec};
 use rfq_core::metrics::counter_vec;
 use std::sync::LazyLock;
 
@@ -22,5 +22,34 @@ pub static ANSWERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "rfq_adapter_answers_total",
         "Answers sent by adapters' unicorns, by kind.",
         &["adapter", "kind"],
+    )
+});
+
+/// Records a door forwarded for its partner, by kind (rfq: to the
+/// partner; quote, decline, heartbeat: from it).
+pub static DOOR_FORWARDED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_door_forwarded_total",
+        "Records forwarded through partners' doors, by partner and kind.",
+        &["partner", "kind"],
+    )
+});
+
+/// Records a door refused, by partner and dead-letter kind (also counted
+/// in `rfq_dead_letters_total{component="door"}`).
+pub static DOOR_DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        "rfq_door_dead_letters_total",
+        "Records dead-lettered at partners' doors, by partner and kind.",
+        &["partner", "kind"],
+    )
+});
+
+/// Whether a partner's door is open (1: its readers run) or not (0).
+pub static DOOR_OPEN: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    rfq_core::metrics::gauge_vec(
+        "rfq_door_open",
+        "Whether a partner's door is open (1) or closed (0).",
+        &["partner"],
     )
 });

@@ -38,26 +38,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// (partition, offset).
 type Done = (i32, i64);
 
-/// Runs an adapter until `shutdown`: registers its fleet, answers RFQs,
-/// and on shutdown drains in-flight answers, commits and deregisters.
-pub async fn run(
-    pipeline: PipelineSettings,
-    settings: AdapterSettings,
-    codec: SharedCodec,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let fleet = settings
-        .partners
-        .partners
-        .is_empty()
-        .then(|| Fleet::generate(&settings.name, &settings.fleet, &pipeline.vicinity()));
-    run_hosting(pipeline, settings, fleet, codec, shutdown).await
-}
-
 /// [`run`], hosting `fleet`: a simulated fleet the caller built (`rfq up`
 /// builds each once, and waits until its unicorns are registered), or
 /// `None` for HTTP partners' providers (`settings.partners`).
-pub async fn run_hosting(
+pub(crate) async fn serve(
     pipeline: PipelineSettings,
     settings: AdapterSettings,
     fleet: Option<Fleet>,

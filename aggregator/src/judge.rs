@@ -101,6 +101,7 @@ impl<'a> Judge<'a> {
                 return;
             }
         };
+        let record_type = record.record_type();
         match record {
             // The producer writes an RFQ's copy into the partition its
             // return address names, which owns it. One found elsewhere would
@@ -148,8 +149,8 @@ impl<'a> Judge<'a> {
                     .refusals
                     .push(refuse(DeadLetterKind::WrongPartition, reason, None));
             }
-            Record::Heartbeat(_) => {
-                let reason = "a provider heartbeat on the quotes topic".to_owned();
+            Record::Heartbeat(_) | Record::PartnerRfq(_) => {
+                let reason = format!("a {} on the quotes topic", record_type.full_name());
                 judged
                     .refusals
                     .push(refuse(DeadLetterKind::UnexpectedType, reason, None));

@@ -10,6 +10,8 @@
 //! copy and the deadline markers on the quotes topic) are registered by the
 //! TopicRecordNameStrategy (`rfq.quotes-rfq.v1.RfqRequest`), so the topic's
 //! own subject keeps one evolving type under its compatibility level.
+//! A partner's door topics are named likewise (`rfq.door.NAME.rfqs-value`
+//! is `PartnerRfq`, written by the door).
 //! Readers go by the id in each record, whatever subject it came from.
 //!
 //! Reading resolves the writer's schema to ours (schema resolution): a
@@ -145,8 +147,13 @@ impl ConfluentCodec {
 
     /// The subject `record_type` is registered under for `topic`.
     pub fn subject(&self, topic: &str, record_type: RecordType) -> String {
-        match self.primary.get(topic) {
-            Some(primary) if *primary == record_type => format!("{topic}-value"),
+        let primary = self
+            .primary
+            .get(topic)
+            .copied()
+            .or_else(|| door_type(topic));
+        match primary {
+            Some(primary) if primary == record_type => format!("{topic}-value"),
             _ => format!("{topic}-{}", record_type.full_name()),
         }
     }
@@ -185,6 +192,20 @@ impl ConfluentCodec {
         ids.insert(key, registered.id);
         Ok(registered.id)
     }
+}
+
+/// The partner-facing type of a door's topic (`rfq.door.NAME.rfqs-value`
+/// is `PartnerRfq`, `…answers-value` `QuoteResponse`, `…heartbeats-value`
+/// `ProviderHeartbeat`), as the partner's serializers name the subjects.
+fn door_type(topic: &str) -> Option<RecordType> {
+    let door = rfq_core::Door::of_name(topic)?;
+    [
+        (door.rfqs_topic(), RecordType::PartnerRfq),
+        (door.answers_topic(), RecordType::QuoteResponse),
+        (door.heartbeats_topic(), RecordType::ProviderHeartbeat),
+    ]
+    .into_iter()
+    .find_map(|(name, record_type)| (name == topic).then_some(record_type))
 }
 
 /// The HTTP status of a registry call that got an answer.

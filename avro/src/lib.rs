@@ -24,7 +24,7 @@ pub use confluent::{COMPATIBILITY, ConfluentCodec, Registration};
 pub use schemas::{MAX_DECODE_ALLOCATION, RecordType, Schemas};
 pub use single_object::SingleObjectCodec;
 
-use rfq_core::{Answer, DeadlineTick, DomainError, ProviderHeartbeat, Rfq};
+use rfq_core::{Answer, DeadlineTick, DomainError, PartnerRfq, ProviderHeartbeat, Rfq};
 use std::sync::Arc;
 
 /// A record of one of the pipeline's Avro types.
@@ -38,6 +38,8 @@ pub enum Record {
     Heartbeat(ProviderHeartbeat),
     /// `rfq.v1.DeadlineTick`: the aggregator's deadline marker on the quotes topic.
     Tick(DeadlineTick),
+    /// `rfq.v1.PartnerRfq`: an RFQ as one partner sees it, on its door.
+    PartnerRfq(PartnerRfq),
 }
 
 impl Record {
@@ -48,6 +50,7 @@ impl Record {
             Record::Answer(_) => RecordType::QuoteResponse,
             Record::Heartbeat(_) => RecordType::ProviderHeartbeat,
             Record::Tick(_) => RecordType::DeadlineTick,
+            Record::PartnerRfq(_) => RecordType::PartnerRfq,
         }
     }
 }

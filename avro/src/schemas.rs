@@ -12,15 +12,18 @@ pub enum RecordType {
     ProviderHeartbeat,
     /// `rfq.v1.DeadlineTick`
     DeadlineTick,
+    /// `rfq.v1.PartnerRfq`
+    PartnerRfq,
 }
 
 impl RecordType {
     /// Every record type.
-    pub const ALL: [RecordType; 4] = [
+    pub const ALL: [RecordType; 5] = [
         RecordType::RfqRequest,
         RecordType::QuoteResponse,
         RecordType::ProviderHeartbeat,
         RecordType::DeadlineTick,
+        RecordType::PartnerRfq,
     ];
 
     /// The schema file's text (compiled in from `avro/schemas/`).
@@ -30,6 +33,7 @@ impl RecordType {
             RecordType::QuoteResponse => include_str!("../schemas/quote_response.avsc"),
             RecordType::ProviderHeartbeat => include_str!("../schemas/provider_heartbeat.avsc"),
             RecordType::DeadlineTick => include_str!("../schemas/deadline_tick.avsc"),
+            RecordType::PartnerRfq => include_str!("../schemas/partner_rfq.avsc"),
         }
     }
 
@@ -40,6 +44,7 @@ impl RecordType {
             RecordType::QuoteResponse => "rfq.v1.QuoteResponse",
             RecordType::ProviderHeartbeat => "rfq.v1.ProviderHeartbeat",
             RecordType::DeadlineTick => "rfq.v1.DeadlineTick",
+            RecordType::PartnerRfq => "rfq.v1.PartnerRfq",
         }
     }
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use fields::{Fields, wrong};
 use rfq_core::{
     Answer, Completion, CorrelationId, Currency, CustomerId, DeadlineTick, DomainError, GeoPoint,
-    Price, ProviderHeartbeat, ProviderId, ProviderStatus, Radius, Region, Reply, ReturnAddress,
-    Rfq,
+    PartnerRfq, Price, ProviderHeartbeat, ProviderId, ProviderStatus, Radius, Region, Reply,
+    ReturnAddress, Rfq,
 };
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ pub(crate) fn to_value(value: &Record) -> Value {
             ("at", time_value(&tick.at)),
             ("writer", string(&tick.writer)),
         ]),
+        Record::PartnerRfq(rfq) => partner_rfq_value(rfq),
     }
 }
 
@@ -47,6 +48,7 @@ pub(crate) fn from_value(record_type: RecordType, value: Value) -> Result<Record
         RecordType::QuoteResponse => parse_answer(fields).map(Record::Answer),
         RecordType::ProviderHeartbeat => parse_heartbeat(fields).map(Record::Heartbeat),
         RecordType::DeadlineTick => parse_tick(fields).map(Record::Tick),
+        RecordType::PartnerRfq => parse_partner_rfq(fields).map(Record::PartnerRfq),
     }
     .map_err(invalid)
 }
@@ -84,10 +86,7 @@ fn rfq_value(rfq: &Rfq) -> Value {
         ("dropoff", point_value(&rfq.to)),
         ("created_at", time_value(&rfq.created_at)),
         ("deadline", time_value(&rfq.deadline)),
-        (
-            "addressed",
-            Value::Array(rfq.addressed.iter().map(|p| string(p.as_str())).collect()),
-        ),
+        ("addressed", providers_value(rfq.addressed.iter().cloned())),
         (
             "return_address",
             record(vec![
@@ -108,6 +107,22 @@ fn rfq_value(rfq: &Rfq) -> Value {
                 None => Value::Union(0, Box::new(Value::Null)),
             },
         ),
+    ])
+}
+
+fn providers_value(providers: impl Iterator<Item = ProviderId>) -> Value {
+    Value::Array(providers.map(|p| string(p.as_str())).collect())
+}
+
+fn partner_rfq_value(rfq: &PartnerRfq) -> Value {
+    record(vec![
+        ("correlation_id", string(&rfq.id.to_string())),
+        ("pickup", point_value(&rfq.pickup)),
+        ("destination", point_value(&rfq.destination)),
+        ("deadline", time_value(&rfq.deadline)),
+        ("answer_by", time_value(&rfq.answer_by)),
+        ("providers", providers_value(rfq.providers.iter().cloned())),
+        ("answer_to", string(&rfq.answer_to)),
     ])
 }
 
@@ -187,18 +202,38 @@ fn heartbeat_value(heartbeat: &ProviderHeartbeat) -> Value {
     ])
 }
 
-fn parse_rfq(mut f: Fields) -> Result<Rfq, DomainError> {
-    let addressed = match f.take("addressed")? {
+/// The provider ids of the array field `name`.
+fn parse_providers<C: FromIterator<ProviderId>>(
+    f: &mut Fields,
+    name: &'static str,
+) -> Result<C, DomainError> {
+    match f.take(name)? {
         Value::Array(items) => items
             .into_iter()
             .map(|item| match item {
                 Value::String(id) => ProviderId::parse(&id),
-                other => Err(wrong("addressed", "strings", &other)),
+                other => Err(wrong(name, "strings", &other)),
             })
             .collect::<Result<_, _>>()
-            .map_err(|e| DomainError::new("addressed", e.to_string()))?,
-        other => return Err(wrong("addressed", "an array", &other)),
-    };
+            .map_err(|e| DomainError::new(name, e.to_string())),
+        other => Err(wrong(name, "an array", &other)),
+    }
+}
+
+fn parse_partner_rfq(mut f: Fields) -> Result<PartnerRfq, DomainError> {
+    Ok(PartnerRfq {
+        providers: parse_providers(&mut f, "providers")?,
+        id: CorrelationId::parse(&f.string("correlation_id")?)?,
+        pickup: f.point("pickup")?,
+        destination: f.point("destination")?,
+        deadline: f.time("deadline")?,
+        answer_by: f.time("answer_by")?,
+        answer_to: f.string("answer_to")?,
+    })
+}
+
+fn parse_rfq(mut f: Fields) -> Result<Rfq, DomainError> {
+    let addressed = parse_providers(&mut f, "addressed")?;
     let mut address = f.record("return_address")?;
     let return_address = ReturnAddress {
         topic: address

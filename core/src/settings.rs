@@ -170,17 +170,23 @@ impl SettingsFile {
         for name in &names {
             let empty = Values::new();
             let section = self.sections.get(name).unwrap_or(&empty);
-            // (long flag, argument id, takes several values): the file names
-            // flags, clap edits ids.
+            // (long flag or one of its long aliases, argument id, takes
+            // several values): the file names flags, clap edits ids.
             let flags: Vec<(String, String, bool)> = command
                 .find_subcommand(name)
                 .map(|sub| {
                     sub.get_arguments()
-                        .filter_map(|arg| {
-                            let long = arg.get_long()?;
+                        .flat_map(|arg| {
                             let several = matches!(arg.get_action(), clap::ArgAction::Append)
                                 || arg.get_value_delimiter().is_some();
-                            Some((long.to_owned(), arg.get_id().as_str().to_owned(), several))
+                            let id = arg.get_id().as_str().to_owned();
+                            let names = arg
+                                .get_long()
+                                .into_iter()
+                                .chain(arg.get_all_aliases().into_iter().flatten());
+                            names
+                                .map(move |long| (long.to_owned(), id.clone(), several))
+                                .collect::<Vec<_>>()
                         })
                         .collect()
                 })

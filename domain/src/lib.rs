@@ -29,7 +29,7 @@ pub use geo::GeoPoint;
 pub use heartbeat::{ProviderHeartbeat, ProviderStatus};
 pub use ids::{CorrelationId, CustomerId, IdempotencyKey, ProviderId};
 pub use outcome::AnswerOutcome;
-pub use partner::{Door, Operation, PartnerName, Resource, Right};
+pub use partner::{Door, Operation, PartnerName, PartnerRfq, Resource, Right};
 pub use price::{Currency, Price};
 pub use region::{Region, RegionPrecision};
 pub use rfq::{DeadlineTick, MAX_DEADLINE_SECONDS, ReturnAddress, Rfq};

@@ -9,6 +9,10 @@
 //! cannot both exist). Every check of "is this partner's" calls
 //! [`PartnerName::owns`] or [`Door`]: one rule, one home.
 
+mod rfq;
+
+pub use rfq::PartnerRfq;
+
 use crate::{DomainError, ProviderId};
 use std::fmt;
 

@@ -53,7 +53,7 @@ pub enum Command {
     Broker(BrokerArgs),
     /// HTTP intake: POST /rfqs.
     Producer(IntakeSettings),
-    /// A unicorn adapter with a simulated fleet.
+    /// A unicorn adapter: a simulated fleet, HTTP partners (`--partner`), partners' doors (`--door`).
     Adapter(AdapterArgs),
     /// The windowed aggregator.
     Aggregator(AggregatorArgs),

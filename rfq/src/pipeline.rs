@@ -213,6 +213,7 @@ impl Pipeline {
                 .partners
                 .is_empty()
                 .then(|| Fleet::generate(&adapter.name, &adapter.fleet, &pipeline.vicinity()));
+            // `rfq up --door`: the fleet stays, the doors join it.
             let hosted = fleet.iter().flat_map(Fleet::unicorns);
             unicorns.extend(hosted.map(|unicorn| unicorn.id.clone()));
             let (pipeline, adapter) = (pipeline.clone(), adapter.clone());
@@ -378,6 +379,7 @@ impl Pipeline {
 /// `rfq up`'s adapters from its one `adapter` settings: the simulated
 /// fleet, and with `--partner`, beside it, an adapter `NAME-partners`
 /// hosting those HTTP partners (`rfq adapter --partner` hosts them instead).
+/// The fleet's adapter hosts the doors (`--door`) too.
 fn beside_the_fleet(adapter: &AdapterSettings) -> Vec<AdapterSettings> {
     if adapter.partners.partners.is_empty() {
         return vec![adapter.clone()];
@@ -386,5 +388,7 @@ fn beside_the_fleet(adapter: &AdapterSettings) -> Vec<AdapterSettings> {
     fleet.partners.partners.clear();
     let mut partners = adapter.clone();
     partners.name = format!("{}-partners", adapter.name);
+    // The doors are hosted once, beside the fleet.
+    partners.doors.clear();
     vec![fleet, partners]
 }

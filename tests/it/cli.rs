@@ -95,6 +95,26 @@ fn http_partners_are_named_urls_from_flags_env_or_the_file() {
 }
 
 #[test]
+fn doors_are_partner_names_from_flags_or_the_file() {
+    let settings = up(&["rfq", "up", "--door", "acme", "--door", "bolt"]);
+    let names: Vec<&str> = settings.adapter.doors.iter().map(|p| p.as_str()).collect();
+    assert_eq!(names, ["acme", "bolt"]);
+    for bad in ["Acme", "acme-x", "a"] {
+        let error = parse(&["rfq", "adapter", "--door", bad]).unwrap_err();
+        assert!(error.to_string().contains("--door"), "{bad}: {error}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rfq.yaml");
+    std::fs::write(&file, "adapter:\n  doors:\n    - acme\n    - bolt\n").unwrap();
+    let settings = parse(&["rfq", "--config", file.to_str().unwrap(), "adapter"]).unwrap();
+    let Command::Adapter(args) = settings.command else {
+        panic!("rfq adapter")
+    };
+    let names: Vec<&str> = args.adapter.doors.iter().map(|p| p.as_str()).collect();
+    assert_eq!(names, ["acme", "bolt"]);
+}
+
+#[test]
 fn rfq_up_takes_every_role_setting() {
     let settings = up(&[
         "rfq",

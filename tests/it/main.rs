@@ -17,6 +17,7 @@ mod compose;
 mod customers;
 mod dead_letter;
 mod docs;
+mod doors;
 mod end_to_end;
 mod events;
 mod explain;

@@ -1,27 +1,32 @@
 #!/usr/bin/env python3
 """Runs the partner kit's examples against `rfq up`, as partners would.
 
-Starts the real `rfq up` binary on free ports, then the two examples of
-examples/ as separate processes, each registering one unicorn in Hamburg
-(where `rfq up`'s simulated fleet is not): partner.py (confluent-kafka's
-AvroSerializer) and partner.rs (rdkafka + schema_registry_converter); and
-the HTTP partner example (http_partner.py, standard library only), hosted
-by `rfq up --partner kit-http=URL`.
+Starts the real `rfq up --door acme` binary on free ports, then the two
+examples of examples/ as separate processes of the partner `acme`, each
+registering one unicorn in Hamburg (where `rfq up`'s simulated fleet is
+not) through acme's door: partner.py (confluent-kafka's AvroSerializer)
+and partner.rs (rdkafka + schema_registry_converter); and the HTTP partner
+example (http_partner.py, standard library only), hosted by `rfq up
+--partner kit-http=URL`.
 
 - An RFQ from Hamburg is addressed to all three and closes with their
   quotes.
+- Each partner reads rfq.door.acme.rfqs (PartnerRfq: no customer) and
+  answers to rfq.door.acme.answers; the door forwards to rfq.quotes.
 - Schema evolution: the Python partner upgrades to its own QuoteResponse
   v2 (an optional `note` with a default), which its AvroSerializer
-  registers as version 2 of rfq.quotes-value; its next quote is framed
-  with v2's id, carries the note on Kafka, and shows in the result next to
-  the Rust partner's v1 quote.
+  registers as version 2 of rfq.door.acme.answers-value; its next quote
+  is framed with v2's id and carries the note at the door, is forwarded
+  in our schema, and shows in the result next to the Rust partner's v1
+  quote.
 - A record with a schema id the registry does not know, and a quote whose
-  currency is no ISO 4217 code, are dead-lettered (kind `decode`, the id or
-  the field in the reason, the provider in a header when it can be read)
-  and counted, and the pipeline goes on.
+  currency is no ISO 4217 code, written at the door, are dead-lettered
+  (kind `decode`, the id or the field in the reason, the provider in a
+  header when it can be read, the partner `acme`) and counted per
+  partner, and the pipeline goes on.
 
-Prints one quote's journey: the serializer's bytes, the record on
-rfq.quotes, the result JSON.
+Prints one quote's journey: the serializer's bytes at the door, the
+record forwarded to rfq.quotes, the result JSON.
 
 With a registry URL as third argument, `rfq up` and both partners use that
 registry (another implementation: tests/run passes Apicurio Registry's
@@ -50,6 +55,8 @@ from outside_client import check, free_port, request, wait_for_http
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 HAMBURG = {"lat": 53.55, "lon": 9.99}
+PARTNER = "acme"
+ANSWERS = f"rfq.door.{PARTNER}.answers"
 
 
 def start_partner(command, log_path):
@@ -105,7 +112,7 @@ def quote_both(base, providers):
 
 def dead_letters(brokers, values):
     """The dead letters of these record values: (kind, reason, provider) each."""
-    consumer = Consumer({"bootstrap.servers": brokers, "group.id": "partner-kit-dlq",
+    consumer = Consumer({"bootstrap.servers": brokers, "group.id": "rfq.door.acme.kit-dlq",
                          "auto.offset.reset": "earliest"})
     consumer.subscribe(["rfq.dead-letter"])
     found = {}
@@ -116,7 +123,7 @@ def dead_letters(brokers, values):
             continue
         headers = {k: v.decode() for k, v in message.headers() or []}
         found[message.value()] = (headers.get("rfq.dlq.kind"), headers.get("rfq.dlq.reason", ""),
-                                  headers.get("rfq.dlq.provider"))
+                                  headers.get("rfq.dlq.provider"), headers.get("rfq.dlq.partner"))
     consumer.close()
     check(len(found) == len(values), f"{len(found)} of {len(values)} records dead-lettered")
     return found
@@ -146,7 +153,7 @@ def main():
         auth_header = {}
     print(f"schema registry: {plain_url}")
     common = ["--brokers", brokers, "--registry", registry_url, "--lat", str(HAMBURG["lat"]),
-              "--lon", str(HAMBURG["lon"])]
+              "--lon", str(HAMBURG["lon"]), "--partner-name", PARTNER]
     python_partner = [sys.executable, os.path.join(ROOT, "examples", "partner.py")] + common
     with tempfile.TemporaryDirectory() as data_dir:
         http_partner = subprocess.Popen(
@@ -157,7 +164,7 @@ def main():
             stderr=subprocess.STDOUT)
         up = subprocess.Popen(
             [binary, "up", "--http-addr", f"127.0.0.1:{http}", "--kafka-addr", brokers,
-             "--data-dir", data_dir,
+             "--data-dir", data_dir, "--door", PARTNER,
              "--partner", f"kit-http=http://127.0.0.1:{http_partner_port}/"] + registry_flags,
             env={**os.environ, "RFQ_REGISTRY_OPERATOR_PASSWORD": operator[1]},
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(data_dir, "up.log"), "w"))
@@ -177,17 +184,17 @@ def main():
                   f"rfq up registered rfq.quotes-value at start-up; its level is {level}")
 
             py_log, rs_log = os.path.join(data_dir, "py.log"), os.path.join(data_dir, "rs.log")
-            py = start_partner(python_partner + ["--provider", "kit-py-1", "--price-minor", "1500"],
+            py = start_partner(python_partner + ["--provider", "acme-py-1", "--price-minor", "1500"],
                                py_log)
             partners.append(py)
-            rs = start_partner([rust_partner] + common + ["--provider", "kit-rs-1",
+            rs = start_partner([rust_partner] + common + ["--provider", "acme-rs-1",
                                                           "--price-minor", "1700"], rs_log)
             partners.append(rs)
-            result = quote_both(base, ["kit-py-1", "kit-rs-1", "kit-http-car-1"])
+            result = quote_both(base, ["acme-py-1", "acme-rs-1", "kit-http-car-1"])
             quotes = quotes_by_provider(result)
             check(result["closed-by"] == "all-answered"
-                  and quotes.get("kit-py-1", {}).get("price") == "15.00"
-                  and quotes.get("kit-rs-1", {}).get("price") == "17.00"
+                  and quotes.get("acme-py-1", {}).get("price") == "15.00"
+                  and quotes.get("acme-rs-1", {}).get("price") == "17.00"
                   and quotes.get("kit-http-car-1", {}).get("price") == "12.50",
                   f"the three examples' quotes are in the result: {sorted(quotes)}")
 
@@ -198,71 +205,90 @@ def main():
             v2["fields"].append({"name": "note", "type": ["null", "string"], "default": None})
             v2_path = os.path.join(data_dir, "quote_response_v2.avsc")
             json.dump(v2, open(v2_path, "w"))
-            py = start_partner(python_partner + ["--provider", "kit-py-1", "--price-minor", "1400",
+            py = start_partner(python_partner + ["--provider", "acme-py-1", "--price-minor", "1400",
                                                  "--quote-schema", v2_path,
                                                  "--extra", json.dumps({"note": "child seat"})],
                                py_log)
             partners.append(py)
-            result = quote_both(base, ["kit-py-1", "kit-rs-1", "kit-http-car-1"])
+            result = quote_both(base, ["acme-py-1", "acme-rs-1", "kit-http-car-1"])
             quotes = quotes_by_provider(result)
-            check(quotes.get("kit-py-1", {}).get("price") == "14.00"
-                  and quotes.get("kit-rs-1", {}).get("price") == "17.00",
+            check(quotes.get("acme-py-1", {}).get("price") == "14.00"
+                  and quotes.get("acme-rs-1", {}).get("price") == "17.00",
                   "the v2 quote (Python) and a v1 quote (Rust) are both in the result")
-            latest = registry.get_latest_version("rfq.quotes-value")
-            check(registry.get_versions("rfq.quotes-value") == [1, 2]
+            subject = f"{ANSWERS}-value"
+            latest = registry.get_latest_version(subject)
+            check(registry.get_versions(subject) == [1, 2]
                   and "note" in latest.schema.schema_str,
                   f"the partner's AvroSerializer registered v2 as id {latest.schema_id}")
 
-            # The journey of that quote: on rfq.quotes, framed with v2's id.
-            consumer = Consumer({"bootstrap.servers": brokers, "group.id": "partner-kit-check",
-                                 "auto.offset.reset": "earliest"})
-            consumer.subscribe(["rfq.quotes"])
+            # The journey of that quote: at the door framed with v2's id,
+            # forwarded to rfq.quotes in our schema.
             reader = AvroDeserializer(registry)
-            record = None
-            deadline = time.time() + 30
-            while record is None and time.time() < deadline:
-                message = consumer.poll(1.0)
-                if message is None or message.error() or message.key() != result["id"].encode():
-                    continue
-                value = message.value()
-                if int.from_bytes(value[1:5], "big") == latest.schema_id:
-                    record = (value, reader(value, SerializationContext("rfq.quotes", MessageField.VALUE)))
-            consumer.close()
-            check(record is not None and record[1]["note"] == "child seat"
-                  and record[1]["provider"] == "kit-py-1",
-                  "on rfq.quotes the quote is framed with v2's id and carries the note")
+
+            def find(topic, wanted):
+                consumer = Consumer({"bootstrap.servers": brokers,
+                                     "group.id": f"rfq.door.acme.kit-check-{topic}",
+                                     "auto.offset.reset": "earliest"})
+                consumer.subscribe([topic])
+                deadline = time.time() + 30
+                try:
+                    while time.time() < deadline:
+                        message = consumer.poll(1.0)
+                        if message is None or message.error() or message.key() != result["id"].encode():
+                            continue
+                        value = message.value()
+                        decoded = reader(value, SerializationContext(topic, MessageField.VALUE))
+                        if wanted(value, decoded):
+                            return value, decoded
+                finally:
+                    consumer.close()
+                return None
+
+            at_door = find(ANSWERS, lambda value, decoded:
+                           int.from_bytes(value[1:5], "big") == latest.schema_id)
+            check(at_door is not None and at_door[1]["note"] == "child seat"
+                  and at_door[1]["provider"] == "acme-py-1",
+                  "at the door the quote is framed with v2's id and carries the note")
+            ours = registry.get_latest_version("rfq.quotes-value").schema_id
+            forwarded = find("rfq.quotes", lambda value, decoded:
+                             decoded.get("provider") == "acme-py-1"
+                             and decoded.get("outcome", {}).get("price_minor") == 1400)
+            check(forwarded is not None and int.from_bytes(forwarded[0][1:5], "big") == ours
+                  and "note" not in forwarded[1],
+                  "the door forwarded it to rfq.quotes in our schema (id of rfq.quotes-value)")
             print("journey of one quote:")
-            print(f"  AvroSerializer wrote {len(record[0])} bytes: {record[0][:5].hex(' ')} | "
-                  f"{record[0][5:].hex(' ')}")
-            print(f"  read back on rfq.quotes (partner's v2): {record[1]}")
-            print(f"  in the result: {json.dumps(quotes['kit-py-1'])}")
+            print(f"  AvroSerializer wrote {len(at_door[0])} bytes: {at_door[0][:5].hex(' ')} | "
+                  f"{at_door[0][5:].hex(' ')}")
+            print(f"  read at the door (partner's v2): {at_door[1]}")
+            print(f"  forwarded to rfq.quotes (ours): {forwarded[1]}")
+            print(f"  in the result: {json.dumps(quotes['acme-py-1'])}")
 
             # A schema id nobody registered: dead-lettered with the reason.
             producer = Producer({"bootstrap.servers": brokers})
             unknown = bytes([0]) + (999_999).to_bytes(4, "big") + b"\x02\x04"
-            producer.produce("rfq.quotes", key=result["id"], value=unknown, partition=0)
+            producer.produce(ANSWERS, key=result["id"], value=unknown)
             # A well-framed quote whose currency is no ISO 4217 code: refused,
             # with the reason and the partner's provider id.
             bad = AvroSerializer(registry, open(os.path.join(ROOT, "avro", "schemas",
                                                               "quote_response.avsc")).read())
-            euro = bad({"correlation_id": result["id"], "provider": "kit-py-1",
+            euro = bad({"correlation_id": result["id"], "provider": "acme-py-1",
                         "responded_at": int(time.time() * 1000),
                         "outcome": {"price_minor": 900, "currency": "euro", "pickup_eta_seconds": 60}},
-                       SerializationContext("rfq.quotes", MessageField.VALUE))
-            producer.produce("rfq.quotes", key=result["id"], value=euro, partition=0)
+                       SerializationContext(ANSWERS, MessageField.VALUE))
+            producer.produce(ANSWERS, key=result["id"], value=euro)
             producer.flush(10)
             letters = dead_letters(brokers, [unknown, euro])
-            kind, reason, _ = letters[unknown]
-            check(kind == "decode" and "schema id 999999" in reason,
-                  f"an unknown schema id is dead-lettered: {kind}, {reason}")
-            kind, reason, provider = letters[euro]
-            check(kind == "decode" and "currency" in reason and provider == "kit-py-1",
+            kind, reason, _, partner = letters[unknown]
+            check(kind == "decode" and "schema id 999999" in reason and partner == PARTNER,
+                  f"an unknown schema id is dead-lettered naming {partner}: {kind}, {reason}")
+            kind, reason, provider, _ = letters[euro]
+            check(kind == "decode" and "currency" in reason and provider == "acme-py-1",
                   f"an invalid quote is dead-lettered naming its provider {provider}: {reason}")
             with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
                 metrics = response.read().decode()
-            check('rfq_dead_letters_total{component="aggregator",kind="decode"} 2' in metrics,
-                  "both counted as rfq_dead_letters_total{component=\"aggregator\",kind=\"decode\"}")
-            result = quote_both(base, ["kit-py-1", "kit-rs-1", "kit-http-car-1"])
+            check('rfq_door_dead_letters_total{kind="decode",partner="acme"} 2' in metrics,
+                  "both counted as rfq_door_dead_letters_total{kind=\"decode\",partner=\"acme\"}")
+            result = quote_both(base, ["acme-py-1", "acme-rs-1", "kit-http-car-1"])
             check(len(result["quotes"]) == 3, "the pipeline quotes on after the dead letter")
 
             for process, log, name in ((py, py_log, "partner.py"), (rs, rs_log, "partner.rs")):

@@ -66,6 +66,28 @@ async fn records_round_trip_with_the_ids_of_their_subjects() {
     assert_eq!(again[..5], framed[..5]);
 }
 
+#[test]
+fn a_doors_topics_are_named_by_their_partner_facing_types() {
+    let codec = codec("http://127.0.0.1:1");
+    let door = rfq_core::PartnerName::parse("acme").unwrap().door();
+    for (topic, record_type) in [
+        (door.rfqs_topic(), RecordType::PartnerRfq),
+        (door.answers_topic(), RecordType::QuoteResponse),
+        (door.heartbeats_topic(), RecordType::ProviderHeartbeat),
+    ] {
+        assert_eq!(codec.subject(&topic, record_type), format!("{topic}-value"));
+    }
+    assert_eq!(
+        codec.subject(&door.answers_topic(), RecordType::PartnerRfq),
+        "rfq.door.acme.answers-rfq.v1.PartnerRfq"
+    );
+    // Not a door: a topic merely named like one is not.
+    assert_eq!(
+        codec.subject("rfq.door.Acme.rfqs", RecordType::PartnerRfq),
+        "rfq.door.Acme.rfqs-rfq.v1.PartnerRfq"
+    );
+}
+
 #[tokio::test]
 async fn a_partner_on_a_newer_compatible_schema_is_understood() {
     let url = registry().await;

@@ -77,6 +77,15 @@ fn samples() -> Vec<Record> {
             at,
             valid_for: Duration::from_secs(30),
         }),
+        Record::PartnerRfq(PartnerRfq {
+            id: rfq.id,
+            pickup: rfq.from,
+            destination: rfq.to,
+            deadline: rfq.deadline,
+            answer_by: at,
+            providers: vec![ProviderId::parse("u-1").unwrap()],
+            answer_to: "rfq.door.u.answers".into(),
+        }),
     ]
 }
 

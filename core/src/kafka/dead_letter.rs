@@ -51,11 +51,19 @@ pub enum DeadLetterKind {
     /// What an HTTP partner answered that is not a usable answer (not an
     /// answers document, a provider not asked, an invalid price, …).
     PartnerAnswer,
+    /// What a partner wrote at its door in the name of a provider outside
+    /// its namespace (`NAME-…`): an answer or a heartbeat for another
+    /// partner's provider. Never forwarded.
+    Impersonation,
+    /// An answer at a partner's door to an RFQ the door did not send that
+    /// partner, or for one of its providers that RFQ was not addressed to.
+    /// Never forwarded.
+    NotYours,
 }
 
 impl DeadLetterKind {
     /// Every kind.
-    pub const ALL: [DeadLetterKind; 11] = [
+    pub const ALL: [DeadLetterKind; 13] = [
         DeadLetterKind::Decode,
         DeadLetterKind::UnexpectedType,
         DeadLetterKind::NoKey,
@@ -67,6 +75,8 @@ impl DeadLetterKind {
         DeadLetterKind::Unencodable,
         DeadLetterKind::WrongRegion,
         DeadLetterKind::PartnerAnswer,
+        DeadLetterKind::Impersonation,
+        DeadLetterKind::NotYours,
     ];
 
     /// The label.
@@ -84,6 +94,8 @@ impl DeadLetterKind {
             DeadLetterKind::Unencodable => "unencodable",
             DeadLetterKind::WrongRegion => "wrong-region",
             DeadLetterKind::PartnerAnswer => "partner-answer",
+            DeadLetterKind::Impersonation => "impersonation",
+            DeadLetterKind::NotYours => "not-yours",
         }
     }
 }
@@ -163,6 +175,8 @@ pub struct DeadLetters {
     topic: String,
     /// Component name written into the headers and the metric.
     component: &'static str,
+    /// The partner whose door sends them ([`DeadLetterHeaders::PARTNER`]).
+    partner: Option<String>,
 }
 
 impl DeadLetters {
@@ -172,6 +186,15 @@ impl DeadLetters {
             producer,
             topic,
             component,
+            partner: None,
+        }
+    }
+
+    /// These dead letters, each naming `partner` (a door's).
+    pub fn for_partner(self, partner: &crate::PartnerName) -> Self {
+        Self {
+            partner: Some(partner.to_string()),
+            ..self
         }
     }
 
@@ -281,6 +304,12 @@ impl DeadLetters {
             headers = headers.insert(Header {
                 key: DeadLetterHeaders::PROVIDER,
                 value: Some(bounded(provider, MAX_REASON).as_ref()),
+            });
+        }
+        if let Some(partner) = &self.partner {
+            headers = headers.insert(Header {
+                key: DeadLetterHeaders::PARTNER,
+                value: Some(partner.as_str()),
             });
         }
         if let Some(refused) = refused {

@@ -34,7 +34,9 @@ pub use follow::{Follow, Follower};
 pub use offsets::OffsetTracker;
 pub use producer::Producer;
 pub use to_end::read_to_end;
-pub use topics::{TopicSettings, TopicSpec, ensure_topics};
+pub use topics::{
+    DOOR_PARTITIONS, DOOR_RETENTION_MS, TopicSettings, TopicSpec, ensure_door_topics, ensure_topics,
+};
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use std::time::Duration;

@@ -1,4 +1,5 @@
 use super::KafkaSettings;
+use crate::Door;
 use anyhow::Context as _;
 use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
@@ -87,6 +88,15 @@ const EVENTS_RETENTION_MS: &str = "3600000";
 /// (compacted) or one of an instance gone (deleted): a day.
 const PROGRESS_RETENTION_MS: &str = "86400000";
 
+/// Partitions of a door's rfqs and answers topics: one partner's share of
+/// the traffic, read and written by one door.
+pub const DOOR_PARTITIONS: i32 = 4;
+
+/// How long a door's rfqs and answers topics keep a record: a day (the
+/// longest deadline, [`MAX_DEADLINE_SECONDS`](crate::MAX_DEADLINE_SECONDS)).
+/// A partner sees a trip for that long, and no longer.
+pub const DOOR_RETENTION_MS: u64 = 24 * 3_600_000;
+
 /// A topic as we create it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicSpec {
@@ -172,9 +182,75 @@ impl TopicSettings {
     }
 }
 
+impl TopicSettings {
+    /// A partner's door topics (see [`Door`]):
+    /// - rfqs and answers: [`DOOR_PARTITIONS`], deleted after
+    ///   [`DOOR_RETENTION_MS`] (a day: a partner sees a trip that long);
+    /// - heartbeats: one partition, compacted (the latest per provider).
+    pub fn door_topics(&self, door: &Door) -> Vec<TopicSpec> {
+        let min_isr = ("min.insync.replicas", self.min_insync_replicas.to_string());
+        let delete = vec![
+            min_isr.clone(),
+            ("cleanup.policy", "delete".to_owned()),
+            ("retention.ms", DOOR_RETENTION_MS.to_string()),
+        ];
+        vec![
+            TopicSpec {
+                name: door.rfqs_topic(),
+                partitions: DOOR_PARTITIONS,
+                config: delete.clone(),
+            },
+            TopicSpec {
+                name: door.answers_topic(),
+                partitions: DOOR_PARTITIONS,
+                config: delete,
+            },
+            TopicSpec {
+                name: door.heartbeats_topic(),
+                partitions: 1,
+                config: vec![
+                    min_isr,
+                    ("cleanup.policy", "compact".to_owned()),
+                    ("retention.ms", "-1".to_owned()),
+                ],
+            },
+        ]
+    }
+}
+
 /// Creates the pipeline's topics if they do not exist (brokers such as the
 /// embedded one do not auto-create). Existing topics are left as they are.
+/// A pipeline topic named under [`Door::ROOT`] is refused: that root is
+/// the partners'.
 pub async fn ensure_topics(kafka: &KafkaSettings, topics: &TopicSettings) -> anyhow::Result<()> {
+    let wanted = topics.wanted();
+    if let Some(clash) = wanted.iter().find(|t| t.name.starts_with(Door::ROOT)) {
+        anyhow::bail!(
+            "topic {} is under {}, the root of the partners' doors: name it otherwise",
+            clash.name,
+            Door::ROOT
+        );
+    }
+    create_topics(kafka, topics, &wanted).await
+}
+
+/// Creates a partner's door topics ([`TopicSettings::door_topics`]) if
+/// they do not exist.
+pub async fn ensure_door_topics(
+    kafka: &KafkaSettings,
+    topics: &TopicSettings,
+    door: &Door,
+) -> anyhow::Result<()> {
+    create_topics(kafka, topics, &topics.door_topics(door)).await
+}
+
+/// Creates `wanted` with the replication `topics` says, leaving existing
+/// topics as they are.
+async fn create_topics(
+    kafka: &KafkaSettings,
+    topics: &TopicSettings,
+    wanted: &[TopicSpec],
+) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = kafka
         .client_config("rfq-admin", &[])
         .create()
@@ -190,7 +266,6 @@ pub async fn ensure_topics(kafka: &KafkaSettings, topics: &TopicSettings) -> any
         topics.retention_hours > 0,
         "--topic-retention-hours must be at least 1"
     );
-    let wanted = topics.wanted();
     let new_topics: Vec<NewTopic<'_>> = wanted
         .iter()
         .map(|topic| {
@@ -217,4 +292,36 @@ pub async fn ensure_topics(kafka: &KafkaSettings, topics: &TopicSettings) -> any
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn door_topics_are_under_the_door_and_not_the_pipelines() {
+        let settings = TopicSettings::default();
+        let door = crate::PartnerName::parse("acme").unwrap().door();
+        let specs = settings.door_topics(&door);
+        assert!(specs.iter().all(|spec| door.holds(&spec.name)));
+        let retention = |spec: &TopicSpec| {
+            spec.config
+                .iter()
+                .find(|(key, _)| *key == "retention.ms")
+                .map(|(_, value)| value.clone())
+        };
+        assert_eq!(retention(&specs[0]), Some("86400000".to_owned()));
+        assert_eq!(specs[0].partitions, DOOR_PARTITIONS);
+        assert!(
+            specs[2]
+                .config
+                .contains(&("cleanup.policy", "compact".to_owned()))
+        );
+        assert!(
+            settings
+                .wanted()
+                .iter()
+                .all(|spec| !spec.name.starts_with(Door::ROOT))
+        );
+    }
 }

@@ -71,6 +71,19 @@ pub(super) async fn up(settings: UpSettings, shutdown: CancellationToken) -> any
             partners.join(", ")
         ),
     };
+    let doors: Vec<String> = settings
+        .adapter
+        .doors
+        .iter()
+        .map(|partner| partner.door().prefix())
+        .collect();
+    let partners_line = match doors.is_empty() {
+        true => partners_line,
+        false => format!(
+            "{partners_line}  Partner doors:    {}*  (docs/partners.md; metrics rfq_door_*)\n",
+            doors.join("*, ")
+        ),
+    };
     let kafka_access = match (
         settings.intake.pipeline.kafka.brokers.is_some(),
         settings.broker.kafka_open,

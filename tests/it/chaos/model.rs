@@ -115,7 +115,7 @@ impl Model {
                     }
                 }
             }
-            Record::Heartbeat(_) => self.refused += 1,
+            Record::Heartbeat(_) | Record::PartnerRfq(_) => self.refused += 1,
         }
     }
 

@@ -43,6 +43,8 @@ impl DeadLetterHeaders {
     /// The provider the record is from or for, when it could be read (a
     /// partner filters its own dead letters by it).
     pub const PROVIDER: &'static str = "rfq.dlq.provider";
+    /// The partner whose door refused the record (`rfq.door.NAME.…`).
+    pub const PARTNER: &'static str = "rfq.dlq.partner";
 }
 
 /// Most bytes of the original value a dead letter carries: well under the
