@@ -50,19 +50,29 @@ def main():
     p.add_argument("--currency", default="EUR")
     p.add_argument("--quote-schema", default=os.path.join(SCHEMAS, "quote_response.avsc"))
     p.add_argument("--extra", type=json.loads, default={})
+    p.add_argument("--kafka-password", default=os.environ.get("RFQ_PARTNER_KAFKA_PASSWORD"),
+                   help="your Kafka password from `rfq partners add` (user: your partner name)")
+    p.add_argument("--registry-password", default=os.environ.get("RFQ_PARTNER_REGISTRY_PASSWORD"),
+                   help="your registry password from `rfq partners add`")
     args = p.parse_args()
+    # Who we are: SASL/SCRAM-SHA-256 to Kafka, HTTP Basic to the registry.
+    kafka_auth = {} if args.kafka_password is None else {
+        "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256",
+        "sasl.username": args.partner_name, "sasl.password": args.kafka_password}
+    registry_auth = {} if args.registry_password is None else {
+        "basic.auth.user.info": f"{args.partner_name}:{args.registry_password}"}
 
     door = f"rfq.door.{args.partner_name}."
     rfqs_topic, heartbeats_topic = door + "rfqs", door + "heartbeats"
-    registry = SchemaRegistryClient({"url": args.registry})
+    registry = SchemaRegistryClient({"url": args.registry, **registry_auth})
     beat = AvroSerializer(registry, open(os.path.join(SCHEMAS, "provider_heartbeat.avsc")).read())
     answer = AvroSerializer(registry, open(args.quote_schema).read())
     rfqs = AvroDeserializer(registry)
     value = lambda topic: SerializationContext(topic, MessageField.VALUE)
-    producer = Producer({"bootstrap.servers": args.brokers})
+    producer = Producer({"bootstrap.servers": args.brokers, **kafka_auth})
     # A consumer group under the door's prefix (the partner's ACLs are on it).
     consumer = Consumer({"bootstrap.servers": args.brokers, "group.id": f"{door}{args.provider}",
-                         "auto.offset.reset": "earliest"})
+                         "auto.offset.reset": "earliest", **kafka_auth})
     consumer.subscribe([rfqs_topic])
 
     def heartbeat(status):

@@ -61,6 +61,27 @@ struct Args {
     /// ISO 4217 currency of the price.
     #[arg(long, default_value = "EUR")]
     currency: String,
+    /// Your Kafka password from `rfq partners add` (the user is your
+    /// partner name; SASL/SCRAM-SHA-256).
+    #[arg(long, env = "RFQ_PARTNER_KAFKA_PASSWORD")]
+    kafka_password: Option<String>,
+    /// Your schema registry password from `rfq partners add` (HTTP Basic).
+    #[arg(long, env = "RFQ_PARTNER_REGISTRY_PASSWORD")]
+    registry_password: Option<String>,
+}
+
+/// Kafka settings as the partner: who we are, when a password is given.
+fn kafka_config(args: &Args) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &args.brokers);
+    if let Some(password) = &args.kafka_password {
+        config
+            .set("security.protocol", "SASL_PLAINTEXT")
+            .set("sasl.mechanism", "SCRAM-SHA-256")
+            .set("sasl.username", &args.partner_name)
+            .set("sasl.password", password);
+    }
+    config
 }
 
 const HEARTBEAT: &str = include_str!("../avro/schemas/provider_heartbeat.avsc");
@@ -75,14 +96,16 @@ async fn main() -> anyhow::Result<()> {
     // Our workspace compiles two rustls providers in; a partner's own
     // project with only `rustls_tls` needs no such line.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let registry = SrSettings::new(args.registry.clone());
+    let registry = match &args.registry_password {
+        Some(password) => SrSettings::new_builder(args.registry.clone())
+            .set_basic_authorization(&args.partner_name, Some(password))
+            .build()?,
+        None => SrSettings::new(args.registry.clone()),
+    };
     let encoder = AvroEncoder::new(registry.clone());
     let decoder = AvroDecoder::new(registry);
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &args.brokers)
-        .create()?;
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &args.brokers)
+    let producer: FutureProducer = kafka_config(&args).create()?;
+    let consumer: StreamConsumer = kafka_config(&args)
         // A group under the door's prefix (the partner's ACLs are on it).
         .set("group.id", format!("{}{}", door(&args), args.provider))
         .set("auto.offset.reset", "earliest")

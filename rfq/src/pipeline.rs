@@ -3,6 +3,7 @@
 //! settings are in [`settings`]; the one place each component, and each
 //! simulated fleet, is built is [`Pipeline::start`].
 
+mod doors;
 mod settings;
 
 pub use settings::{
@@ -201,11 +202,13 @@ impl Pipeline {
             }
         });
         let mut unicorns: Vec<ProviderId> = Vec::new();
-        let adapters = match &settings.adapters {
-            Some(adapters) => adapters.clone(),
-            None => beside_the_fleet(&settings.adapter),
+        // `rfq up`'s own adapters: the fleet's hosts a door for every
+        // partner in the store too (`rfq partners add` while it runs).
+        let (adapters, follow) = match &settings.adapters {
+            Some(adapters) => (adapters.clone(), false),
+            None => (beside_the_fleet(&settings.adapter), true),
         };
-        for adapter in &adapters {
+        for (index, adapter) in adapters.iter().enumerate() {
             // Built once, here: its unicorns are waited for below. An HTTP
             // partners' adapter registers whatever they list.
             let fleet = adapter
@@ -216,11 +219,18 @@ impl Pipeline {
             // `rfq up --door`: the fleet stays, the doors join it.
             let hosted = fleet.iter().flat_map(Fleet::unicorns);
             unicorns.extend(hosted.map(|unicorn| unicorn.id.clone()));
+            let fixed = adapter.doors.iter().cloned().collect();
+            let doors = match follow && index == 0 {
+                true => doors::follow_partners(store.clone(), fixed, shutdown.clone()).await,
+                false => tokio::sync::watch::channel(fixed).1,
+            };
             let (pipeline, adapter) = (pipeline.clone(), adapter.clone());
             let (codec, shutdown) = (codec.clone(), shutdown.clone());
             tasks.spawn(async move {
-                let result =
-                    rfq_adapters::run_hosting(pipeline, adapter, fleet, codec, shutdown).await;
+                let result = rfq_adapters::run_hosting_doors(
+                    pipeline, adapter, fleet, codec, doors, shutdown,
+                )
+                .await;
                 ("adapter", result)
             });
         }

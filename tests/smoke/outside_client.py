@@ -158,3 +158,30 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def kafka_operator(data_dir):
+    """The client settings `rfq up` wrote for its Kafka operator in data_dir
+    (kafka-operator.properties, readable by its owner only): every key but
+    the bootstrap servers, as librdkafka takes them."""
+    path = os.path.join(data_dir, "kafka-operator.properties")
+    settings = {}
+    for line in open(path).read().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            settings[key.strip()] = value.strip()
+    mode = os.stat(path).st_mode & 0o077
+    check(mode == 0, f"{path} is readable by its owner only (mode {oct(mode)})")
+    settings.pop("bootstrap.servers", None)
+    return settings
+
+
+def add_partner(binary, data_dir, name):
+    """`rfq partners add NAME` on rfq up's store in data_dir: (Kafka password, registry password)."""
+    result = subprocess.run([binary, "partners", "add", name, "--store-path",
+                             os.path.join(data_dir, "results.db")],
+                            text=True, capture_output=True, timeout=60)
+    check(result.returncode == 0, f"rfq partners add {name} ({result.stderr.strip()[-400:]})")
+    secret = lambda label: next(line.split()[-1] for line in result.stdout.splitlines()
+                                if line.strip().startswith(label))
+    return secret("kafka password:"), secret("registry password:")

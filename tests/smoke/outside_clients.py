@@ -33,7 +33,7 @@ import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from outside_client import check, free_port, request, wait_for_http
+from outside_client import check, free_port, kafka_operator, request, wait_for_http
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOPIC = "rfq.dead-letter"
@@ -49,20 +49,6 @@ def skipped(client, reason):
 
 # rfq up's operator settings (read from its data directory at start).
 AUTH = {}
-
-
-def operator(data_dir):
-    """The client settings rfq up wrote for its operator: every key but the bootstrap."""
-    path = os.path.join(data_dir, "kafka-operator.properties")
-    settings = {}
-    for line in open(path).read().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            settings[key.strip()] = value.strip()
-    mode = os.stat(path).st_mode & 0o077
-    check(mode == 0, f"{path} is readable by its owner only (mode {oct(mode)})")
-    settings.pop("bootstrap.servers", None)
-    return settings
 
 
 def no_credentials_no_access(brokers):
@@ -208,7 +194,7 @@ def main():
             stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_http(base, process, data_dir)
-            AUTH.update(operator(data_dir))
+            AUTH.update(kafka_operator(data_dir))
             no_credentials_no_access(brokers)
             confluent_kafka_clients(brokers)
             franz_go(brokers, data_dir)

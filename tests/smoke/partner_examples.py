@@ -50,7 +50,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from outside_client import check, free_port, request, wait_for_http
+from outside_client import add_partner, check, free_port, kafka_operator, request, wait_for_http
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
@@ -110,10 +110,15 @@ def quote_both(base, providers):
     raise SystemExit(f"FAILED: {location} did not close")
 
 
+# rfq up's Kafka operator (read from its data directory): this check reads
+# what no partner may (the dead letters, the door's answers, rfq.quotes).
+OPERATOR = {}
+
+
 def dead_letters(brokers, values):
     """The dead letters of these record values: (kind, reason, provider) each."""
     consumer = Consumer({"bootstrap.servers": brokers, "group.id": "rfq.door.acme.kit-dlq",
-                         "auto.offset.reset": "earliest"})
+                         "auto.offset.reset": "earliest", **OPERATOR})
     consumer.subscribe(["rfq.dead-letter"])
     found = {}
     deadline = time.time() + 30
@@ -152,10 +157,19 @@ def main():
         registry_flags = ["--schema-registry-url", registry_url]
         auth_header = {}
     print(f"schema registry: {plain_url}")
-    common = ["--brokers", brokers, "--registry", registry_url, "--lat", str(HAMBURG["lat"]),
-              "--lon", str(HAMBURG["lon"]), "--partner-name", PARTNER]
-    python_partner = [sys.executable, os.path.join(ROOT, "examples", "partner.py")] + common
     with tempfile.TemporaryDirectory() as data_dir:
+        # The partner, as an operator makes it: its secrets printed once.
+        kafka_password, registry_password = add_partner(binary, data_dir, PARTNER)
+        # With rfq up's registry, the partners authenticate as acme; another
+        # registry (Apicurio) is open.
+        partner_registry = ["--registry", plain_url]
+        if len(sys.argv) <= 3:
+            partner_registry += ["--registry-password", registry_password]
+        common = ["--brokers", brokers, "--lat", str(HAMBURG["lat"]), "--lon", str(HAMBURG["lon"]),
+                  "--partner-name", PARTNER, "--kafka-password", kafka_password] + partner_registry
+        python_partner = [sys.executable, os.path.join(ROOT, "examples", "partner.py")] + common
+        acme = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256",
+                "sasl.username": PARTNER, "sasl.password": kafka_password}
         http_partner = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "examples", "http_partner.py"), "--port",
              str(http_partner_port), "--providers", "1", "--lat", str(HAMBURG["lat"]),
@@ -171,6 +185,7 @@ def main():
         partners = [http_partner]
         try:
             wait_for_http(base, up, data_dir)
+            OPERATOR.update(kafka_operator(data_dir))
             registry = SchemaRegistryClient({"url": registry_url})
             # `rfq up`'s registry: the subject's own level, set at start-up.
             # Apicurio answers NONE for "no level of the subject's own"
@@ -228,7 +243,7 @@ def main():
             def find(topic, wanted):
                 consumer = Consumer({"bootstrap.servers": brokers,
                                      "group.id": f"rfq.door.acme.kit-check-{topic}",
-                                     "auto.offset.reset": "earliest"})
+                                     "auto.offset.reset": "earliest", **OPERATOR})
                 consumer.subscribe([topic])
                 deadline = time.time() + 30
                 try:
@@ -264,7 +279,7 @@ def main():
             print(f"  in the result: {json.dumps(quotes['acme-py-1'])}")
 
             # A schema id nobody registered: dead-lettered with the reason.
-            producer = Producer({"bootstrap.servers": brokers})
+            producer = Producer({"bootstrap.servers": brokers, **acme})
             unknown = bytes([0]) + (999_999).to_bytes(4, "big") + b"\x02\x04"
             producer.produce(ANSWERS, key=result["id"], value=unknown)
             # A well-framed quote whose currency is no ISO 4217 code: refused,

@@ -17,7 +17,9 @@ pub async fn follow_partners(
     fixed: BTreeSet<PartnerName>,
     shutdown: CancellationToken,
 ) -> watch::Receiver<BTreeSet<PartnerName>> {
-    let first = wanted(store.as_ref(), &fixed).await.unwrap_or_else(|| fixed.clone());
+    let first = wanted(store.as_ref(), &fixed)
+        .await
+        .unwrap_or_else(|| fixed.clone());
     let (send, receive) = watch::channel(first);
     tokio::spawn(async move {
         loop {
