@@ -32,7 +32,7 @@
 //! field with a default or drop an optional one without asking us, and
 //! what refuses (409) a schema that drops a field our readers need
 //! without a default. Our own subjects keep BACKWARD (we upgrade readers
-//! first). See `docs/schema-registry-tenancy.md`.
+//! first). See `docs/partners.md`, "Credentials".
 
 pub mod access;
 mod error;
