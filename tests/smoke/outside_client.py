@@ -185,3 +185,12 @@ def add_partner(binary, data_dir, name):
     secret = lambda label: next(line.split()[-1] for line in result.stdout.splitlines()
                                 if line.strip().startswith(label))
     return secret("kafka password:"), secret("registry password:")
+
+
+def interrupt(process, timeout=60):
+    """Ctrl-C to `process`; killed if it has not stopped within `timeout` s."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()

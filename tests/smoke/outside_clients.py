@@ -25,7 +25,6 @@ import hashlib
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from outside_client import check, free_port, kafka_operator, request, wait_for_http
+from outside_client import check, free_port, interrupt, kafka_operator, request, wait_for_http
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOPIC = "rfq.dead-letter"
@@ -206,11 +205,7 @@ def main():
             sys.stdout.write("rfq up's log, last lines:\n" + "".join(open(log.name).readlines()[-40:]))
             raise
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            interrupt(process)
     print("smoke: outside clients passed")
 
 

@@ -21,7 +21,6 @@ Usage: rogue_partner.py PATH_TO_RFQ_BINARY
 """
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from outside_client import add_partner, check, free_port, request, wait_for_http
+from outside_client import add_partner, check, free_port, interrupt, request, wait_for_http
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 HAMBURG = {"lat": 53.55, "lon": 9.99}
@@ -159,16 +158,8 @@ def main():
             check(overridden == 0, "the honest quote stands in every result")
         finally:
             if honest is not None:
-                honest.send_signal(signal.SIGINT)
-                try:
-                    honest.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    honest.kill()
-            up.send_signal(signal.SIGINT)
-            try:
-                up.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                up.kill()
+                interrupt(honest, 30)
+            interrupt(up)
     print("smoke: rogue partner passed")
 
 
