@@ -125,14 +125,17 @@ def main():
             check(status == 200 and len(result["quotes"]) > 0,
                   f"result has {len(result['quotes'])} quotes, closed by {result['closed-by']}")
 
-            admin = AdminClient({"bootstrap.servers": brokers})
+            # rfq up's broker authenticates: as its operator (the settings
+            # it wrote for this run in its data directory).
+            operator = kafka_operator(data_dir)
+            admin = AdminClient({"bootstrap.servers": brokers, **operator})
             topics = admin.list_topics(timeout=10).topics
             check(len(topics["rfq.requests"].partitions) > 1,
                   f"rfq.requests has {len(topics['rfq.requests'].partitions)} partitions")
             check("rfq.quotes" in topics, "rfq.quotes is listed")
             del admin
 
-            consumer = Consumer({"bootstrap.servers": brokers, "group.id": "smoke-outside",
+            consumer = Consumer({"bootstrap.servers": brokers, **operator, "group.id": "smoke-outside",
                                  "auto.offset.reset": "earliest"})
             consumer.subscribe(["rfq.requests"])
             keys = set()
@@ -155,9 +158,6 @@ def main():
         check("RFQ pipeline stopped." in output, "rfq up reports a clean stop")
     print("smoke: every check passed")
 
-
-if __name__ == "__main__":
-    main()
 
 
 def kafka_operator(data_dir):
@@ -194,3 +194,7 @@ def interrupt(process, timeout=60):
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+if __name__ == "__main__":
+    main()
